@@ -1,0 +1,152 @@
+/* curate.c -- checked allocation, per-thread error messages, logging, Ctrl-C flag. */
+#include "curate.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char error_buf[2048];
+static int log_quiet;
+static volatile sig_atomic_t interrupt_flag;
+
+void *cur_malloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) cur_errorc(CUR_ENOMEM, "out of memory allocating %zu bytes", n);
+  return p;
+}
+
+void *cur_calloc(size_t count, size_t size) {
+  void *p = calloc(count ? count : 1, size ? size : 1);
+  if (!p) cur_errorc(CUR_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+  return p;
+}
+
+void *cur_mallocarray(size_t count, size_t size) {
+  return cur_reallocarray(NULL, count, size);
+}
+
+void *cur_reallocarray(void *p, size_t count, size_t size) {
+  if (size && count > SIZE_MAX / size) {
+    cur_errorc(CUR_ENOMEM, "allocation of %zu x %zu bytes overflows", count, size);
+    return NULL;
+  }
+  size_t n = count * size;
+  void *q = realloc(p, n ? n : 1);
+  if (!q) cur_errorc(CUR_ENOMEM, "out of memory allocating %zu bytes", n);
+  return q;
+}
+
+char *cur_strdup(const char *s) {
+  return cur_strndup(s, strlen(s));
+}
+
+char *cur_strndup(const char *s, size_t n) {
+  size_t len = strnlen(s, n);
+  char *d = cur_malloc(len + 1);
+  if (!d) return NULL;
+  memcpy(d, s, len);
+  d[len] = 0;
+  return d;
+}
+
+void cur_free(void *p) {
+  free(p);
+}
+
+char *cur_asprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    cur_errorf("bad format string");
+    return NULL;
+  }
+  char *s = cur_malloc((size_t)n + 1);
+  if (!s) return NULL;
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+static void error_vset(const char *fmt, va_list ap) {
+  vsnprintf(error_buf, sizeof error_buf, fmt, ap);
+}
+
+int cur_errorf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  error_vset(fmt, ap);
+  va_end(ap);
+  return CUR_ERR;
+}
+
+int cur_errorc(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  error_vset(fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+const char *cur_error(void) {
+  return error_buf[0] ? error_buf : "unknown error";
+}
+
+void cur_error_clear(void) {
+  error_buf[0] = 0;
+}
+
+void cur_log_set_quiet(int quiet) {
+  log_quiet = quiet;
+}
+
+int cur_log_quiet(void) {
+  return log_quiet;
+}
+
+void cur_info(const char *fmt, ...) {
+  if (log_quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+void cur_warn(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("warning: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void on_sigint(int sig) {
+  (void)sig;
+  /* A second Ctrl-C while a batch is still finishing means "now". */
+  if (interrupt_flag) _Exit(130);
+  interrupt_flag = 1;
+}
+
+void cur_interrupt_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+int cur_interrupted(void) {
+  return interrupt_flag != 0;
+}
+
+void cur_interrupt_request(void) {
+  interrupt_flag = 1;
+}

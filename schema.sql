@@ -1,0 +1,1 @@
+-- schema.sql -- the curate database schema (see docs/schema.md).

@@ -1,0 +1,109 @@
+/* testlib.c -- case runner, failure reporting and fixtures for the tests. */
+#include "testlib.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+test_env T;
+int test_case_failed;
+static int case_skipped;
+static int n_passed, n_failed, n_skipped;
+static const char *current_case;
+
+void test_init(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: %s SHARED_DIR CURATE_BIN SCRATCH_DIR\n", argv[0]);
+    exit(2);
+  }
+  T.shared = argv[1];
+  T.curate = argv[2];
+  T.scratch = argv[3];
+  if (test_sh("rm -rf '%s' && mkdir -p '%s'", T.scratch, T.scratch) != 0) {
+    fprintf(stderr, "cannot make scratch folder %s\n", T.scratch);
+    exit(2);
+  }
+}
+
+void test_run(const char *name, void (*fn)(void)) {
+  current_case = name;
+  test_case_failed = 0;
+  case_skipped = 0;
+  cur_error_clear();
+  fn();
+  if (test_case_failed) {
+    n_failed++;
+    printf("FAIL %s\n", name);
+  } else if (case_skipped) {
+    n_skipped++;
+  } else {
+    n_passed++;
+    printf("ok   %s\n", name);
+  }
+  fflush(stdout);
+}
+
+int test_finish(void) {
+  printf("%d passed, %d failed, %d skipped\n", n_passed, n_failed, n_skipped);
+  if (n_failed) return 1;
+  if (n_passed == 0 && n_skipped > 0) return 77;
+  return 0;
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  printf("  %s:%d: [%s] ", file, line, current_case);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  test_case_failed = 1;
+}
+
+void test_skip(const char *why) {
+  printf("SKIP %s: %s\n", current_case, why);
+  case_skipped = 1;
+}
+
+char *test_shared_path(const char *rel) {
+  char *p = cur_asprintf("%s/%s", T.shared, rel);
+  if (p && access(p, R_OK) == 0) return p;
+  char *why = cur_asprintf("%s not found (../shared is absent)", p ? p : rel);
+  test_skip(why ? why : "shared data not found");
+  cur_free(why);
+  cur_free(p);
+  return NULL;
+}
+
+char *test_scratch_path(const char *rel) {
+  char *p = cur_asprintf("%s/%s", T.scratch, rel);
+  if (!p) return NULL;
+  char *slash = strrchr(p, '/');
+  if (slash && slash != p) {
+    *slash = 0;
+    test_sh("mkdir -p '%s'", p);
+    *slash = '/';
+  }
+  return p;
+}
+
+int test_write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t n = fwrite(data, 1, len, f);
+  return (fclose(f) == 0 && n == len) ? 0 : -1;
+}
+
+int test_sh(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char cmd[8192];
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int st = system(cmd);
+  if (st == -1) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
