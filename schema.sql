@@ -1,1 +1,193 @@
--- schema.sql -- the curate database schema (see docs/schema.md).
+-- schema.sql -- the whole curate database schema (docs/schema.md explains it).
+--
+-- Applied by `curate init`; the version is PRAGMA user_version and the
+-- command refuses a database of another version.  Invariants:
+--   1. labels are history: rows are only ever inserted (a trigger enforces it);
+--      the current label of an image and task is derived by current_labels.
+--   2. every row a stage writes carries the run that wrote it (runs.id).
+--   3. images.sha256 is unique: one row per distinct content, and every path
+--      that produced it is listed in source_entries.
+--   4. times are UTC ISO-8601 text; they are the only columns that differ
+--      between a run that was killed and resumed and one that was not.
+
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY,
+  stage TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'interrupted', 'failed', 'complete')),
+  config_hash TEXT NOT NULL,          -- sha256 of the stage's options and the seed
+  input_fingerprint TEXT NOT NULL,    -- sha256 of what the stage read (see docs/architecture.md)
+  seed INTEGER NOT NULL,
+  config TEXT NOT NULL,               -- the stage's options as JSON
+  items_total INTEGER,
+  items_done INTEGER NOT NULL DEFAULT 0,
+  counts TEXT,                        -- JSON object of stage-specific counts
+  message TEXT,                       -- why it failed or stopped
+  started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  finished_at TEXT,
+  seconds REAL
+);
+CREATE INDEX runs_stage ON runs(stage, id);
+
+CREATE TABLE sources(
+  id INTEGER PRIMARY KEY,
+  uri TEXT NOT NULL UNIQUE,           -- absolute path of the folder, archive or IDX file
+  kind TEXT NOT NULL CHECK (kind IN ('folder', 'archive', 'idx')),
+  options TEXT NOT NULL DEFAULT '{}', -- per-source ingest options as JSON
+  added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE images(
+  id INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL UNIQUE,        -- of the encoded bytes, lower-case hex
+  bytes BLOB NOT NULL,                -- the encoded file as it was read
+  byte_size INTEGER NOT NULL,
+  format TEXT,                        -- jpeg, png, webp, ... ; NULL when not an image
+  width INTEGER,
+  height INTEGER,
+  bands INTEGER,
+  source_id INTEGER REFERENCES sources(id),
+  source_path TEXT NOT NULL,          -- first path that produced it, inside its source
+  split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+  group_key TEXT,                     -- rows sharing it always share a split
+  parent_id INTEGER REFERENCES images(id),  -- set on derived (augmented) rows
+  transform TEXT,                     -- exact transform parameters (JSON) of a derived row
+  status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'quarantined')),
+  status_reason TEXT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX images_split ON images(split, status);
+CREATE INDEX images_parent ON images(parent_id);
+
+-- Every entry ingest saw, and what became of it.
+CREATE TABLE source_entries(
+  source_id INTEGER NOT NULL REFERENCES sources(id),
+  path TEXT NOT NULL,                 -- inside the source; invalid UTF-8 bytes written as \xNN
+  image_id INTEGER REFERENCES images(id),   -- NULL when rejected
+  outcome TEXT NOT NULL CHECK (outcome IN ('ingested', 'duplicate', 'quarantined', 'rejected')),
+  reason TEXT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  PRIMARY KEY (source_id, path)
+);
+
+CREATE TABLE tasks(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE           -- an attribute labelled per image; default 'label'
+);
+
+CREATE TABLE classes(
+  id INTEGER PRIMARY KEY,
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  idx INTEGER NOT NULL,               -- 0-based index within the task, stable
+  name TEXT NOT NULL,
+  UNIQUE (task_id, name),
+  UNIQUE (task_id, idx)
+);
+
+CREATE TABLE labels(
+  id INTEGER PRIMARY KEY,
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  class_id INTEGER REFERENCES classes(id),  -- NULL only for a review that dropped the row
+  source TEXT NOT NULL CHECK (source IN ('human', 'zeroshot', 'teacher', 'review')),
+  confidence REAL,
+  run_id INTEGER REFERENCES runs(id),       -- NULL for decisions recorded by `curate review`
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  CHECK (class_id IS NOT NULL OR source = 'review')
+);
+CREATE INDEX labels_image_task ON labels(image_id, task_id);
+CREATE TRIGGER labels_are_history BEFORE UPDATE ON labels
+BEGIN
+  SELECT RAISE(ABORT, 'labels are history: insert a new label instead');
+END;
+
+CREATE TABLE embeddings(
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  model TEXT NOT NULL,                -- model key: CLIP checkpoint id or feature extractor id
+  dim INTEGER NOT NULL,
+  vector BLOB NOT NULL,               -- dim IEEE half floats, little-endian
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  PRIMARY KEY (model, image_id)
+) WITHOUT ROWID;
+
+-- Learned state a stage keeps: k-means dictionaries, cached text embeddings.
+CREATE TABLE model_blobs(
+  key TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  config TEXT NOT NULL,
+  data BLOB NOT NULL,
+  run_id INTEGER NOT NULL REFERENCES runs(id)
+);
+
+CREATE TABLE scores(
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  kind TEXT NOT NULL,                 -- aum, confident, zeroshot_prob, ...
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  value REAL NOT NULL,
+  suggested_class_id INTEGER REFERENCES classes(id),
+  PRIMARY KEY (run_id, kind, image_id, task_id)
+);
+
+CREATE TABLE flags(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  reason TEXT NOT NULL,               -- aum, confident, zeroshot_disagree, duplicate_conflict
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  score REAL,                         -- lower = more likely wrong, per reason
+  suggested_class_id INTEGER REFERENCES classes(id),
+  detail TEXT,
+  review_status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (review_status IN ('pending', 'accepted', 'dropped', 'relabelled')),
+  UNIQUE (run_id, reason, image_id, task_id)
+);
+CREATE INDEX flags_image ON flags(image_id, task_id);
+
+CREATE TABLE manifests(
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  format TEXT NOT NULL,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  rows INTEGER NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE metrics(
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  name TEXT NOT NULL,
+  value REAL,
+  text TEXT,
+  PRIMARY KEY (run_id, name)
+);
+
+-- One current label per image and task: review > human > teacher > zeroshot,
+-- the newest row within a source.  class is NULL where a review dropped it.
+CREATE VIEW current_labels AS
+SELECT image_id, task_id, task, class_id, class, source, confidence, run_id, label_id
+FROM (
+  SELECT l.image_id, l.task_id, t.name AS task, l.class_id, c.name AS class,
+         l.source, l.confidence, l.run_id, l.id AS label_id,
+         ROW_NUMBER() OVER (
+           PARTITION BY l.image_id, l.task_id
+           ORDER BY CASE l.source WHEN 'review' THEN 0 WHEN 'human' THEN 1
+                                  WHEN 'teacher' THEN 2 ELSE 3 END,
+                    l.id DESC) AS rank
+  FROM labels l
+  JOIN tasks t ON t.id = l.task_id
+  LEFT JOIN classes c ON c.id = l.class_id)
+WHERE rank = 1;
+
+-- Images per task, split and class among ok rows with a current label.
+CREATE VIEW class_balance AS
+SELECT cl.task, i.split, cl.class,
+       COUNT(*) AS images,
+       SUM(i.parent_id IS NULL) AS originals,
+       SUM(i.parent_id IS NOT NULL) AS derived
+FROM current_labels cl
+JOIN images i ON i.id = cl.image_id
+WHERE i.status = 'ok' AND cl.class_id IS NOT NULL
+GROUP BY cl.task, i.split, cl.class;
+
+PRAGMA user_version = 1;

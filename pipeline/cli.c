@@ -1,8 +1,112 @@
-/* cli.c -- placeholder dispatcher, replaced by the full command line. */
+/* cli.c -- the curate command line: global options, the command table, help. */
 #include "cli.h"
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "curate.h"
+#include "image.h"
+
+typedef struct command {
+  const char *name;
+  cur_command_fn fn;
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"init", cur_cmd_init, "create the database and curate.json with every option"},
+    {"ingest", cur_cmd_ingest, "register image sources and read them in"},
+    {"run", cur_cmd_run, "run every stage that is not up to date (or chosen ones)"},
+    {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
+    {"config", cur_cmd_config, "show the configuration in force"},
+};
+
+static const char global_help[] =
+    "Usage: curate [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Global options (before or after the command):\n"
+    "  --db FILE       the database (default ./curate.db)\n"
+    "  --config FILE   the configuration (default ./curate.json)\n"
+    "  --threads N     worker threads (default: one per core)\n"
+    "  --seed N        seed for random choices (default: the config's seed)\n"
+    "  --quiet         no progress or info lines; warnings and errors still print\n"
+    "  --json          machine-readable output where a command offers it\n"
+    "  -h, --help      this help; `curate COMMAND --help` for a command's\n"
+    "\n"
+    "Exit codes: 0 done; 1 failed; 2 bad command line; 3 done, but some inputs\n"
+    "were rejected or quarantined; 4 database of another schema version;\n"
+    "130 interrupted (finished batches are kept; run again to resume).\n";
+
+static void print_help(FILE *out) {
+  fputs(global_help, out);
+  fputs("\nCommands:\n", out);
+  for (size_t i = 0; i < CUR_ARRAY_LEN(commands); i++)
+    fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+static int parse_int(const char *s, long long lo, long long hi, long long *out) {
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (!*s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Removes the global options from argv wherever they stand (up to "--"). */
+static int take_globals(int *argc, char **argv, cur_globals *g) {
+  int out = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *v;
+    long long n;
+    int r;
+    if (strcmp(argv[i], "--") == 0) {
+      while (i < *argc) argv[out++] = argv[i++];
+      break;
+    }
+    if ((r = cli_value(&i, *argc, argv, "--db", &g->db_path)) ||
+        (r = cli_value(&i, *argc, argv, "--config", &g->config_path))) {
+      if (r < 0) return -1;
+    } else if ((r = cli_value(&i, *argc, argv, "--threads", &v))) {
+      if (r < 0 || parse_int(v, 0, 1024, &n)) return cli_usage_error("", "--threads takes 0 to 1024"), -1;
+      g->threads = (int)n;
+    } else if ((r = cli_value(&i, *argc, argv, "--seed", &v))) {
+      if (r < 0 || parse_int(v, 0, INT64_MAX, &n)) return cli_usage_error("", "--seed takes a non-negative integer"), -1;
+      g->seed = (uint64_t)n;
+      g->seed_set = 1;
+    } else if (strcmp(argv[i], "--quiet") == 0) {
+      g->quiet = 1;
+    } else if (strcmp(argv[i], "--json") == 0) {
+      g->json = 1;
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  *argc = out;
+  argv[out] = NULL;
+  return 0;
+}
+
 int cur_cli_main(int argc, char **argv) {
-  (void)argc; (void)argv;
-  fprintf(stderr, "curate: not built yet\n");
-  return 1;
+  cur_globals g = {.db_path = "curate.db", .config_path = "curate.json"};
+  if (take_globals(&argc, argv, &g) < 0) return CUR_EXIT_USAGE;
+  cur_log_set_quiet(g.quiet);
+  if (argc < 2) {
+    print_help(stderr);
+    return CUR_EXIT_USAGE;
+  }
+  if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    print_help(stdout);
+    return CUR_EXIT_OK;
+  }
+  for (size_t i = 0; i < CUR_ARRAY_LEN(commands); i++) {
+    if (strcmp(argv[1], commands[i].name) != 0) continue;
+    if (cur_image_init() != CUR_OK) return cli_fail(CUR_ERR);
+    cur_interrupt_install();
+    return commands[i].fn(&g, argc - 1, argv + 1);
+  }
+  fprintf(stderr, "curate: unknown command '%s'\n\n", argv[1]);
+  print_help(stderr);
+  return CUR_EXIT_USAGE;
 }

@@ -73,6 +73,34 @@ char *cur_asprintf(const char *fmt, ...) {
   return s;
 }
 
+int cur_file_read(const char *path, char **text, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return cur_errorc(CUR_EIO, "%s: cannot read: %s", path, strerror(errno));
+  char *buf = NULL;
+  size_t used = 0, cap = 0;
+  int rc = CUR_OK;
+  for (;;) {
+    if (used + 1 >= cap) {
+      char *nb = cur_reallocarray(buf, cap = cap ? cap * 2 : 65536, 1);
+      if (!nb) { rc = CUR_ENOMEM; break; }
+      buf = nb;
+    }
+    size_t n = fread(buf + used, 1, cap - used - 1, f);
+    used += n;
+    if (n == 0) break;
+  }
+  if (rc == CUR_OK && ferror(f)) rc = cur_errorc(CUR_EIO, "%s: read error", path);
+  fclose(f);
+  if (rc) {
+    cur_free(buf);
+    return rc;
+  }
+  buf[used] = 0;
+  *text = buf;
+  *len = used;
+  return CUR_OK;
+}
+
 static void error_vset(const char *fmt, va_list ap) {
   vsnprintf(error_buf, sizeof error_buf, fmt, ap);
 }

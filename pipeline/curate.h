@@ -45,6 +45,9 @@ int cur_errorc(int code, const char *fmt, ...) __attribute__((format(printf, 2, 
 const char *cur_error(void);
 void cur_error_clear(void);
 
+/* Reads a whole file into a NUL-terminated buffer; the caller frees *text. */
+int cur_file_read(const char *path, char **text, size_t *len);
+
 /* Logging to stderr.  Quiet mode drops info lines, never warnings. */
 void cur_log_set_quiet(int quiet);
 int cur_log_quiet(void);

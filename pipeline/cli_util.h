@@ -1,0 +1,33 @@
+/* cli_util.h -- what the command implementations (cmd_*.c) share: option
+** parsing, opening the store and config, and turning results into exit codes. */
+#ifndef CURATE_CLI_UTIL_H
+#define CURATE_CLI_UTIL_H
+
+#include "cli.h"
+#include "config.h"
+#include "store.h"
+
+/* Matches argv[*i] against --NAME VALUE or --NAME=VALUE.  Returns 1 and sets
+** *value (advancing *i past a separate value), 0 when it is not this option,
+** or -1 (message printed) when the value is missing. */
+int cli_value(int *i, int argc, char **argv, const char *name, const char **value);
+/* True when argv[i] is -h or --help. */
+int cli_is_help(const char *arg);
+/* Prints "curate: MESSAGE" and returns CUR_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the last error and returns the exit code for RC. */
+int cli_fail(int rc);
+/* Opens the database (and takes the writer lock when WRITE) and the config. */
+int cli_open(const cur_globals *g, int write, cur_store **st, cur_config **cfg);
+/* The seed in force: --seed, else the config's. */
+uint64_t cli_seed(const cur_globals *g, const cur_config *cfg);
+int cli_threads(const cur_globals *g);
+
+/* Commands, one per cmd_*.c file. */
+int cur_cmd_init(const cur_globals *g, int argc, char **argv);
+int cur_cmd_config(const cur_globals *g, int argc, char **argv);
+int cur_cmd_ingest(const cur_globals *g, int argc, char **argv);
+int cur_cmd_run(const cur_globals *g, int argc, char **argv);
+int cur_cmd_status(const cur_globals *g, int argc, char **argv);
+
+#endif

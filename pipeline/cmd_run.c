@@ -1,0 +1,195 @@
+/* cmd_run.c -- `curate run` and `curate ingest`: both end in the runner. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "curate.h"
+#include "entry_meta.h"
+#include "runner.h"
+#include "source.h"
+#include "stage.h"
+#include "store_images.h"
+
+static const char run_help[] =
+    "Usage: curate run [--stage NAME | --from NAME | --until NAME] [--force]\n"
+    "\n"
+    "Runs, in pipeline order, every stage that is not up to date: a stage is up\n"
+    "to date when its options, the seed and everything before it are unchanged\n"
+    "since its last complete run. An interrupted or killed run is resumed.\n"
+    "\n"
+    "  --stage NAME   run only this stage (stops if a stage it needs never ran)\n"
+    "  --from NAME    start at this stage\n"
+    "  --until NAME   stop after this stage\n"
+    "  --force        run the chosen stages even when up to date\n";
+
+static const char ingest_help[] =
+    "Usage: curate ingest SOURCE... [options]\n"
+    "\n"
+    "Registers each SOURCE and runs the ingest stage. A SOURCE is a folder in\n"
+    "ImageFolder layout ([split/]class/image, with unlabeled/ for images without\n"
+    "a label), an archive of the same (tar, tar.gz, tar.xz, zip), or IDX files\n"
+    "(a folder of *-images-idx3-ubyte[.gz] with their labels files). Sources\n"
+    "already ingested are skipped entry by entry, so re-ingesting changes nothing.\n"
+    "\n"
+    "  --labels FILE          CSV or JSONL mapping relative path to label(s)\n"
+    "  --path-column C        its path column (default path, image, file or filename)\n"
+    "  --task NAME=COLUMN     a label task read from COLUMN (repeatable;\n"
+    "                         default task 'label' from column 'label')\n"
+    "  --split-column C       its split column (default 'split' when present)\n"
+    "  --group-column C       its group column, e.g. a photographer id (default\n"
+    "                         'group' when present); a group never spans splits\n"
+    "  --folder-labels        with --labels: folder names still label the paths\n"
+    "                         the file does not list\n"
+    "  --split S              put every image of these sources in split S\n"
+    "  --class-names A,B,...  names of IDX classes 0, 1, ...\n"
+    "  --force                run the stage even when it is up to date\n";
+
+int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
+  cur_runner_opts o = {0};
+  for (int i = 1; i < argc; i++) {
+    int r;
+    if (cli_is_help(argv[i])) {
+      fputs(run_help, stdout);
+      return CUR_EXIT_OK;
+    }
+    if ((r = cli_value(&i, argc, argv, "--stage", &o.only)) ||
+        (r = cli_value(&i, argc, argv, "--from", &o.from)) ||
+        (r = cli_value(&i, argc, argv, "--until", &o.until))) {
+      if (r < 0) return CUR_EXIT_USAGE;
+    } else if (strcmp(argv[i], "--force") == 0) {
+      o.force = 1;
+    } else {
+      return cli_usage_error("run", "unexpected argument '%s'", argv[i]);
+    }
+  }
+  if (o.only && (o.from || o.until)) return cli_usage_error("run", "--stage cannot go with --from or --until");
+  cur_store *st;
+  cur_config *cfg;
+  int rc = cli_open(g, 1, &st, &cfg);
+  if (rc) return cli_fail(rc);
+  o.seed = cli_seed(g, cfg);
+  o.threads = cli_threads(g);
+  int64_t input_errors = 0;
+  rc = cur_runner_run(st, cfg, &o, &input_errors);
+  cur_config_free(cfg);
+  cur_store_close(st);
+  if (rc) return cli_fail(rc);
+  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
+}
+
+/* Builds the per-source options object from the command line. */
+static int parse_ingest_args(int argc, char **argv, cJSON *opts, int *force, int *n_sources) {
+  cJSON *tasks = cJSON_CreateObject();
+  if (!tasks) return cur_errorc(CUR_ENOMEM, "out of memory");
+  static const char *const columns[][2] = {{"--path-column", "path_column"},
+                                           {"--split-column", "split_column"},
+                                           {"--group-column", "group_column"}};
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int r = 0;
+    for (size_t c = 0; !r && c < CUR_ARRAY_LEN(columns); c++)
+      if ((r = cli_value(&i, argc, argv, columns[c][0], &v)) > 0) cJSON_AddStringToObject(opts, columns[c][1], v);
+    if (r < 0) goto usage;
+    if (r) continue;
+    if ((r = cli_value(&i, argc, argv, "--labels", &v))) {
+      char real[PATH_MAX];
+      if (r < 0) goto usage;
+      if (!realpath(v, real)) {
+        cJSON_Delete(tasks);
+        return cur_errorc(CUR_EINPUT, "%s: %s", v, strerror(errno));
+      }
+      cJSON_AddStringToObject(opts, "labels", real);
+    } else if ((r = cli_value(&i, argc, argv, "--task", &v))) {
+      const char *eq = r > 0 ? strchr(v, '=') : NULL;
+      if (!eq || eq == v || !eq[1]) { cli_usage_error("ingest", "--task takes NAME=COLUMN"); goto usage; }
+      char *name = cur_strndup(v, (size_t)(eq - v));
+      if (!name) { cJSON_Delete(tasks); return CUR_ENOMEM; }
+      cJSON_AddStringToObject(tasks, name, eq + 1);
+      cur_free(name);
+    } else if ((r = cli_value(&i, argc, argv, "--split", &v))) {
+      if (r < 0 || !cur_split_name(v)) { cli_usage_error("ingest", "--split takes train, val or test"); goto usage; }
+      cJSON_AddStringToObject(opts, "split", cur_split_name(v));
+    } else if ((r = cli_value(&i, argc, argv, "--class-names", &v))) {
+      if (r < 0) goto usage;
+      cJSON *names = cJSON_AddArrayToObject(opts, "class_names");
+      for (const char *p = v; names && *p;) {
+        size_t n = strcspn(p, ",");
+        char *one = cur_strndup(p, n);
+        if (one) cJSON_AddItemToArray(names, cJSON_CreateString(one));
+        cur_free(one);
+        p += n + (p[n] == ',');
+      }
+    } else if (strcmp(argv[i], "--folder-labels") == 0) {
+      cJSON_AddTrueToObject(opts, "folder_labels");
+    } else if (strcmp(argv[i], "--force") == 0) {
+      *force = 1;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      cli_usage_error("ingest", "unknown option '%s'", argv[i]);
+      goto usage;
+    } else {
+      argv[(*n_sources)++] = argv[i];  /* sources collect at the front */
+    }
+  }
+  if (cJSON_GetArraySize(tasks) > 0) cJSON_AddItemToObject(opts, "tasks", tasks);
+  else cJSON_Delete(tasks);
+  return CUR_OK;
+usage:
+  cJSON_Delete(tasks);
+  return CUR_ECONFIG;
+}
+
+static int register_sources(cur_store *st, char **sources, int n, const cJSON *opts) {
+  char *text = cJSON_PrintUnformatted(opts);
+  int rc = text ? cur_store_begin(st) : cur_errorc(CUR_ENOMEM, "out of memory");
+  for (int i = 0; rc == CUR_OK && i < n; i++) {
+    char real[PATH_MAX];
+    const char *kind;
+    int64_t id;
+    if (!realpath(sources[i], real)) rc = cur_errorc(CUR_EINPUT, "%s: %s", sources[i], strerror(errno));
+    else if ((rc = cur_source_kind(real, &kind)) == CUR_OK)
+      rc = cur_store_source_put(st, real, kind, text, &id);
+  }
+  if (text && rc == CUR_OK) rc = cur_store_commit(st);
+  else if (text) cur_store_rollback(st);
+  cJSON_free(text);
+  return rc;
+}
+
+int cur_cmd_ingest(const cur_globals *g, int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (cli_is_help(argv[i])) {
+      fputs(ingest_help, stdout);
+      return CUR_EXIT_OK;
+    }
+  cJSON *opts = cJSON_CreateObject();
+  cur_runner_opts o = {.only = "ingest"};
+  int n_sources = 0, rc;
+  if (!opts) return cli_fail(CUR_ENOMEM);
+  if ((rc = parse_ingest_args(argc, argv, opts, &o.force, &n_sources))) {
+    cJSON_Delete(opts);
+    return rc == CUR_ECONFIG ? CUR_EXIT_USAGE : cli_fail(rc);
+  }
+  if (n_sources == 0) {
+    cJSON_Delete(opts);
+    return cli_usage_error("ingest", "give at least one SOURCE");
+  }
+  cur_store *st;
+  cur_config *cfg;
+  if ((rc = cli_open(g, 1, &st, &cfg))) {
+    cJSON_Delete(opts);
+    return cli_fail(rc);
+  }
+  rc = register_sources(st, argv, n_sources, opts);
+  cJSON_Delete(opts);
+  int64_t input_errors = 0;
+  o.seed = cli_seed(g, cfg);
+  o.threads = cli_threads(g);
+  if (rc == CUR_OK) rc = cur_runner_run(st, cfg, &o, &input_errors);
+  cur_config_free(cfg);
+  cur_store_close(st);
+  if (rc) return cli_fail(rc);
+  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
+}

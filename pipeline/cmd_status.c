@@ -1,0 +1,128 @@
+/* cmd_status.c -- `curate status`: stage states, images per split, task and class,
+** quarantined and rejected inputs, flags awaiting review. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "curate.h"
+#include "runner.h"
+#include "stage.h"
+#include "store_status.h"
+
+static const char status_help[] =
+    "Usage: curate status [--json]\n"
+    "\n"
+    "Shows each stage's state (up to date, pending, never run, interrupted,\n"
+    "failed), images per split, per task and class, the quarantined images with\n"
+    "their reasons, rejected entries, and flags by review status.\n";
+
+static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
+  int n;
+  const cur_stage *const *stages = cur_stages(&n);
+  cJSON *arr = cJSON_AddArrayToObject(out, "stages");
+  if (!arr) return cur_errorc(CUR_ENOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    const char *state;
+    int64_t run_id;
+    int rc = cur_runner_state(st, cfg, seed, stages[i]->name, &state, &run_id);
+    if (rc) return rc;
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "stage", stages[i]->name) ||
+        !cJSON_AddStringToObject(o, "state", state) || !cJSON_AddNumberToObject(o, "run", (double)run_id))
+      return cur_errorc(CUR_ENOMEM, "out of memory");
+  }
+  return CUR_OK;
+}
+
+static double num(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int split_col(const char *split) {
+  return strcmp(split, "train") == 0 ? 0 : strcmp(split, "val") == 0 ? 1 : 2;
+}
+
+/* Classes as a table per task: one row per class, columns train/val/test.
+** The rows come sorted by task, then class, then split. */
+static void print_classes(const cJSON *rows) {
+  const char *task = NULL;
+  for (const cJSON *r = rows ? rows->child : NULL; r;) {
+    if (!task || strcmp(task, str(r, "task")) != 0) {
+      task = str(r, "task");
+      printf("\nTask %s:\n  %-24s %8s %8s %8s %8s\n", task, "class", "train", "val", "test", "total");
+    }
+    const char *cls = str(r, "class");
+    double count[3] = {0, 0, 0};
+    for (; r && strcmp(str(r, "task"), task) == 0 && strcmp(str(r, "class"), cls) == 0; r = r->next)
+      count[split_col(str(r, "split"))] += num(r, "images");
+    printf("  %-24s %8.0f %8.0f %8.0f %8.0f\n", cls, count[0], count[1], count[2],
+           count[0] + count[1] + count[2]);
+  }
+}
+
+static void print_text(const cJSON *out) {
+  const cJSON *r;
+  printf("Stages:\n");
+  cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "stages")) {
+    printf("  %-12s %s", str(r, "stage"), str(r, "state"));
+    if (num(r, "run") > 0) printf(" (run %.0f)", num(r, "run"));
+    printf("\n");
+  }
+  printf("\nImages:\n  %-8s %8s %8s %12s %8s\n", "split", "images", "ok", "quarantined", "derived");
+  cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "splits"))
+    printf("  %-8s %8.0f %8.0f %12.0f %8.0f\n", str(r, "split"), num(r, "images"), num(r, "ok"),
+           num(r, "quarantined"), num(r, "derived"));
+  print_classes(cJSON_GetObjectItemCaseSensitive(out, "classes"));
+  static const char *const lists[][3] = {{"quarantined", "Quarantined images", "images"},
+                                         {"rejected", "Rejected entries", "entries"}};
+  for (size_t l = 0; l < CUR_ARRAY_LEN(lists); l++) {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(out, lists[l][0]);
+    if (cJSON_GetArraySize(arr) == 0) continue;
+    printf("\n%s:\n", lists[l][1]);
+    cJSON_ArrayForEach(r, arr) printf("  %6.0f  %s\n", num(r, lists[l][2]), str(r, "reason"));
+  }
+  const cJSON *flags = cJSON_GetObjectItemCaseSensitive(out, "flags");
+  if (cJSON_GetArraySize(flags) > 0) printf("\nFlags:\n");
+  cJSON_ArrayForEach(r, flags)
+    printf("  %6.0f  %s (%s)\n", num(r, "count"), str(r, "reason"), str(r, "review_status"));
+}
+
+int cur_cmd_status(const cur_globals *g, int argc, char **argv) {
+  int json = g->json;
+  for (int i = 1; i < argc; i++) {
+    if (cli_is_help(argv[i])) {
+      fputs(status_help, stdout);
+      return CUR_EXIT_OK;
+    }
+    if (strcmp(argv[i], "--json") == 0) json = 1;
+    else return cli_usage_error("status", "unexpected argument '%s'", argv[i]);
+  }
+  cur_store *st;
+  cur_config *cfg;
+  cJSON *out = cJSON_CreateObject();
+  int rc = out ? cli_open(g, 0, &st, &cfg) : CUR_ENOMEM;
+  if (rc) {
+    cJSON_Delete(out);
+    return cli_fail(rc);
+  }
+  rc = add_stages(st, cfg, cli_seed(g, cfg), out);
+  if (rc == CUR_OK) rc = cur_store_status(st, out);
+  cur_config_free(cfg);
+  cur_store_close(st);
+  if (rc == CUR_OK && json) {
+    char *text = cJSON_Print(out);
+    if (text) puts(text);
+    else rc = cur_errorc(CUR_ENOMEM, "out of memory");
+    cJSON_free(text);
+  } else if (rc == CUR_OK) {
+    print_text(out);
+  }
+  cJSON_Delete(out);
+  return rc ? cli_fail(rc) : CUR_EXIT_OK;
+}

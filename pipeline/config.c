@@ -1,0 +1,273 @@
+/* config.c -- loading, validating, defaulting and hashing curate.json. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "curate.h"
+#include "sha256.h"
+#include "stage.h"
+
+struct cur_config {
+  cJSON *root;   /* defaults with the file merged over them */
+};
+
+static const cur_option global_options[] = {
+    {"seed", CUR_OPT_INT, "42",
+     "seed of every random choice (splits use content hashes, not the seed)", NULL},
+    {NULL, 0, NULL, NULL, NULL}};
+
+static const char *type_name(cur_opt_type t) {
+  switch (t) {
+  case CUR_OPT_BOOL: return "true or false";
+  case CUR_OPT_INT: return "an integer";
+  case CUR_OPT_NUM: return "a number";
+  case CUR_OPT_STR: return "a string";
+  case CUR_OPT_STRS: return "an array of strings";
+  case CUR_OPT_RANGE: return "an array [min, max] of two numbers";
+  case CUR_OPT_OBJ: return "an object";
+  }
+  return "?";
+}
+
+static const char *json_kind(const cJSON *v) {
+  if (cJSON_IsBool(v)) return "a boolean";
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsObject(v)) return "an object";
+  return "null";
+}
+
+static int type_ok(cur_opt_type t, const cJSON *v) {
+  switch (t) {
+  case CUR_OPT_BOOL: return cJSON_IsBool(v);
+  case CUR_OPT_INT:
+    return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+           fabs(v->valuedouble) < 9007199254740992.0;
+  case CUR_OPT_NUM: return cJSON_IsNumber(v) && isfinite(v->valuedouble);
+  case CUR_OPT_STR: return cJSON_IsString(v);
+  case CUR_OPT_STRS: {
+    if (!cJSON_IsArray(v)) return 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return 0;
+    return 1;
+  }
+  case CUR_OPT_RANGE:
+    return cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 &&
+           cJSON_IsNumber(cJSON_GetArrayItem(v, 0)) && cJSON_IsNumber(cJSON_GetArrayItem(v, 1));
+  case CUR_OPT_OBJ: return cJSON_IsObject(v);
+  }
+  return 0;
+}
+
+int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name) {
+  if (!type_ok(spec->type, value))
+    return cur_errorc(CUR_ECONFIG, "%s: expected %s, got %s", name, type_name(spec->type),
+                      json_kind(value));
+  if (spec->type == CUR_OPT_RANGE) {
+    double lo = cJSON_GetArrayItem(value, 0)->valuedouble;
+    double hi = cJSON_GetArrayItem(value, 1)->valuedouble;
+    if (!isfinite(lo) || !isfinite(hi) || lo > hi)
+      return cur_errorc(CUR_ECONFIG, "%s: range [%g, %g] must have min <= max", name, lo, hi);
+  }
+  return spec->check ? spec->check(value, name) : CUR_OK;
+}
+
+/* Builds {"seed": .., "<stage>": {defaults}, ...} in registry order. */
+static cJSON *defaults_tree(void) {
+  cJSON *root = cJSON_CreateObject();
+  int n;
+  const cur_stage *const *stages = cur_stages(&n);
+  if (!root) goto oom;
+  for (const cur_option *o = global_options; o->key; o++) {
+    cJSON *v = cJSON_Parse(o->def);
+    if (!v || !cJSON_AddItemToObject(root, o->key, v)) goto oom;
+  }
+  for (int i = 0; i < n; i++) {
+    cJSON *sec = cJSON_AddObjectToObject(root, stages[i]->name);
+    if (!sec) goto oom;
+    for (const cur_option *o = stages[i]->options; o && o->key; o++) {
+      cJSON *v = cJSON_Parse(o->def);
+      if (!v || !cJSON_AddItemToObject(sec, o->key, v)) goto oom;
+    }
+  }
+  return root;
+oom:
+  cJSON_Delete(root);
+  cur_errorc(CUR_ENOMEM, "out of memory building the default configuration");
+  return NULL;
+}
+
+static const cur_option *find_option(const cur_option *opts, const char *key) {
+  for (const cur_option *o = opts; o && o->key; o++)
+    if (strcmp(o->key, key) == 0) return o;
+  return NULL;
+}
+
+/* Checks one stage's object from the file and merges it over the defaults. */
+static int merge_section(const char *path, const cur_stage *stage, cJSON *user, cJSON *into) {
+  char name[256];
+  if (!cJSON_IsObject(user))
+    return cur_errorc(CUR_ECONFIG, "%s: %s: expected an object of options, got %s", path,
+                      stage->name, json_kind(user));
+  for (cJSON *item = user->child; item; item = item->next) {
+    const cur_option *o = find_option(stage->options, item->string);
+    snprintf(name, sizeof name, "%s: %s.%s", path, stage->name, item->string);
+    if (!o) return cur_errorc(CUR_ECONFIG, "%s: unknown option", name);
+    int rc = cur_option_validate(o, item, name);
+    if (rc) return rc;
+    cJSON *copy = cJSON_Duplicate(item, 1);
+    if (!copy || !cJSON_ReplaceItemInObjectCaseSensitive(into, item->string, copy)) {
+      cJSON_Delete(copy);
+      return cur_errorc(CUR_ENOMEM, "out of memory reading %s", path);
+    }
+  }
+  return CUR_OK;
+}
+
+static int merge_file(const char *path, cJSON *user, cJSON *root) {
+  char name[256];
+  if (!cJSON_IsObject(user))
+    return cur_errorc(CUR_ECONFIG, "%s: expected a JSON object at the top", path);
+  for (cJSON *item = user->child; item; item = item->next) {
+    const cur_stage *stage = cur_stage_find(item->string);
+    if (stage) {
+      int rc = merge_section(path, stage, item, cJSON_GetObjectItemCaseSensitive(root, stage->name));
+      if (rc) return rc;
+      continue;
+    }
+    const cur_option *o = find_option(global_options, item->string);
+    snprintf(name, sizeof name, "%s: %s", path, item->string);
+    if (!o) return cur_errorc(CUR_ECONFIG, "%s: unknown key (not a stage or a global option)", name);
+    int rc = cur_option_validate(o, item, name);
+    if (rc) return rc;
+    cJSON *copy = cJSON_Duplicate(item, 1);
+    if (!copy || !cJSON_ReplaceItemInObjectCaseSensitive(root, item->string, copy)) {
+      cJSON_Delete(copy);
+      return cur_errorc(CUR_ENOMEM, "out of memory reading %s", path);
+    }
+  }
+  return CUR_OK;
+}
+
+int cur_config_load(const char *path, cur_config **out, int *missing) {
+  cur_config *cfg = cur_calloc(1, sizeof *cfg);
+  char *text = NULL;
+  cJSON *user = NULL;
+  int rc = CUR_OK;
+  if (!cfg) return CUR_ENOMEM;
+  if (!(cfg->root = defaults_tree())) { rc = CUR_ENOMEM; goto cleanup; }
+  *missing = access(path, F_OK) != 0;
+  if (*missing) goto cleanup;
+  size_t len;
+  if ((rc = cur_file_read(path, &text, &len))) goto cleanup;
+  user = cJSON_Parse(text);
+  if (!user) {
+    const char *at = cJSON_GetErrorPtr();
+    int line = 1;
+    for (const char *p = text; at && p < at; p++) line += *p == '\n';
+    rc = cur_errorc(CUR_ECONFIG, "%s: not valid JSON (near line %d)", path, line);
+    goto cleanup;
+  }
+  rc = merge_file(path, user, cfg->root);
+cleanup:
+  cJSON_Delete(user);
+  cur_free(text);
+  if (rc) {
+    cur_config_free(cfg);
+    return rc;
+  }
+  *out = cfg;
+  return CUR_OK;
+}
+
+void cur_config_free(cur_config *cfg) {
+  if (!cfg) return;
+  cJSON_Delete(cfg->root);
+  cur_free(cfg);
+}
+
+int cur_config_write_defaults(const char *path) {
+  cJSON *root = defaults_tree();
+  if (!root) return CUR_ENOMEM;
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return cur_errorc(CUR_ENOMEM, "out of memory printing the configuration");
+  int rc = CUR_OK;
+  /* O_EXCL semantics: never overwrite a curator's edited file. */
+  FILE *f = fopen(path, "wx");
+  if (!f) {
+    rc = cur_errorc(CUR_EIO, "%s: cannot create: %s", path, strerror(errno));
+  } else {
+    int bad = fputs(text, f) < 0 || fputc('\n', f) < 0;
+    if (fclose(f) != 0 || bad) rc = cur_errorc(CUR_EIO, "%s: write failed", path);
+  }
+  cJSON_free(text);
+  return rc;
+}
+
+char *cur_config_dump(const cur_config *cfg) {
+  char *text = cJSON_Print(cfg->root);
+  if (!text) {
+    cur_errorc(CUR_ENOMEM, "out of memory printing the configuration");
+    return NULL;
+  }
+  char *copy = cur_strdup(text);
+  cJSON_free(text);
+  return copy;
+}
+
+int64_t cur_config_seed(const cur_config *cfg) {
+  return (int64_t)cJSON_GetObjectItemCaseSensitive(cfg->root, "seed")->valuedouble;
+}
+
+const cJSON *cur_config_section(const cur_config *cfg, const char *stage) {
+  return cJSON_GetObjectItemCaseSensitive(cfg->root, stage);
+}
+
+void cur_config_hash(const cJSON *section, uint64_t seed, char out[65]) {
+  cur_sha256 h;
+  cur_sha256_init(&h);
+  /* Keys keep the registry's order (defaults first, merged in place), so the
+  ** unformatted print is canonical for equal settings. */
+  char *text = section ? cJSON_PrintUnformatted(section) : NULL;
+  cur_sha256_str(&h, text ? text : "{}");
+  cur_sha256_i64(&h, (int64_t)seed);
+  cJSON_free(text);
+  cur_sha256_hex(&h, out);
+}
+
+static const cJSON *get(const cJSON *section, const char *key) {
+  return cJSON_GetObjectItemCaseSensitive(section, key);
+}
+
+int cur_opt_bool(const cJSON *section, const char *key) {
+  return cJSON_IsTrue(get(section, key));
+}
+
+int64_t cur_opt_int(const cJSON *section, const char *key) {
+  return (int64_t)get(section, key)->valuedouble;
+}
+
+double cur_opt_num(const cJSON *section, const char *key) {
+  return get(section, key)->valuedouble;
+}
+
+const char *cur_opt_str(const cJSON *section, const char *key) {
+  return get(section, key)->valuestring;
+}
+
+const cJSON *cur_opt_json(const cJSON *section, const char *key) {
+  return get(section, key);
+}
+
+void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi) {
+  const cJSON *v = get(section, key);
+  *lo = cJSON_GetArrayItem(v, 0)->valuedouble;
+  *hi = cJSON_GetArrayItem(v, 1)->valuedouble;
+}

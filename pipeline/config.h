@@ -1,0 +1,62 @@
+/* config.h -- curate.json: option specs, loading with validation, defaults, hashing.
+**
+** The file holds a top-level "seed" and one object per stage, named after the
+** stage, holding that stage's options.  Every option has a spec (cur_option)
+** that gives its type, default and help; loading merges the file over the
+** defaults, and an unknown key or a value of the wrong type is an error that
+** names it.
+*/
+#ifndef CURATE_CONFIG_H
+#define CURATE_CONFIG_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+typedef enum cur_opt_type {
+  CUR_OPT_BOOL,
+  CUR_OPT_INT,
+  CUR_OPT_NUM,
+  CUR_OPT_STR,
+  CUR_OPT_STRS,   /* array of strings */
+  CUR_OPT_RANGE,  /* [min, max] of numbers, min <= max */
+  CUR_OPT_OBJ     /* object; its shape is checked by the option's check */
+} cur_opt_type;
+
+typedef struct cur_option {
+  const char *key;
+  cur_opt_type type;
+  const char *def;   /* default, as JSON text */
+  const char *help;
+  /* Extra validation (may be NULL); NAME is "stage.key" for messages.
+  ** Returns CUR_OK or CUR_ECONFIG with the message set. */
+  int (*check)(const cJSON *value, const char *name);
+} cur_option;
+
+typedef struct cur_config cur_config;
+
+/* Loads PATH merged over the defaults.  A missing file gives the defaults
+** (and *missing = 1); a malformed one is an error naming the key. */
+int cur_config_load(const char *path, cur_config **out, int *missing);
+void cur_config_free(cur_config *cfg);
+/* Writes every option with its default to PATH (fails if PATH exists). */
+int cur_config_write_defaults(const char *path);
+/* The effective configuration as indented JSON; the caller frees it. */
+char *cur_config_dump(const cur_config *cfg);
+
+int64_t cur_config_seed(const cur_config *cfg);
+const cJSON *cur_config_section(const cur_config *cfg, const char *stage);
+/* sha256 of the section's canonical JSON and the seed. */
+void cur_config_hash(const cJSON *section, uint64_t seed, char out[65]);
+
+/* Typed reads of a validated section: the key is known to exist. */
+int cur_opt_bool(const cJSON *section, const char *key);
+int64_t cur_opt_int(const cJSON *section, const char *key);
+double cur_opt_num(const cJSON *section, const char *key);
+const char *cur_opt_str(const cJSON *section, const char *key);
+const cJSON *cur_opt_json(const cJSON *section, const char *key);
+void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi);
+
+/* Validates VALUE against SPEC; NAME is used in the message. */
+int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name);
+
+#endif

@@ -1,0 +1,81 @@
+/* image.c -- libvips start-up and the decode-once validation of ingested images. */
+#include "image.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "curate.h"
+
+static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
+static int vips_status;
+
+static void start_vips(void) {
+  vips_status = vips_init("curate");
+  if (vips_status == 0) {
+    vips_cache_set_max(0);
+    /* curate parallelises across images; per-image threads would only contend */
+    vips_concurrency_set(1);
+  }
+}
+
+int cur_image_init(void) {
+  pthread_once(&vips_once, start_vips);
+  return vips_status == 0 ? CUR_OK : cur_errorf("cannot start libvips");
+}
+
+/* Copies libvips' error text (first line) into REASON after PREFIX. */
+static void vips_reason(const char *prefix, char *reason, size_t cap) {
+  char *msg = vips_error_buffer_copy();
+  char *nl = msg ? strchr(msg, '\n') : NULL;
+  if (nl) *nl = 0;
+  snprintf(reason, cap, "%s%s%s", prefix, msg && *msg ? ": " : "", msg ? msg : "");
+  g_free(msg);
+}
+
+static void loader_format(const char *loader, char *out, size_t cap) {
+  /* "jpegload_buffer" -> "jpeg", "VipsForeignLoadPngBuffer" never occurs here */
+  size_t n = strcspn(loader, "_");
+  if (n > 4 && strncmp(loader + n - 4, "load", 4) == 0) n -= 4;
+  snprintf(out, cap, "%.*s", (int)n, loader);
+}
+
+int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
+                    char *reason, size_t cap) {
+  if (len == 0) {
+    snprintf(reason, cap, "empty file");
+    return CUR_EINPUT;
+  }
+  const char *loader = vips_foreign_find_load_buffer(buf, len);
+  if (!loader) {
+    vips_error_clear();
+    snprintf(reason, cap, "not an image: no decoder recognises the content");
+    return CUR_EINPUT;
+  }
+  loader_format(loader, info->format, sizeof info->format);
+  /* fail_on=truncated turns libjpeg's "premature end of file" warning into
+  ** an error, so truncated files are quarantined, not padded with grey. */
+  VipsImage *img = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL,
+                                              "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+  if (!img) {
+    vips_reason("cannot read the header", reason, cap);
+    return CUR_EINPUT;
+  }
+  info->width = vips_image_get_width(img);
+  info->height = vips_image_get_height(img);
+  info->bands = vips_image_get_bands(img);
+  int rc = CUR_OK;
+  double avg;
+  if ((int64_t)info->width * info->height > max_pixels) {
+    /* checked from the header alone, before a decompression bomb is decoded */
+    snprintf(reason, cap, "image is %d x %d pixels, over ingest.max_pixels (%lld)", info->width,
+             info->height, (long long)max_pixels);
+    rc = CUR_EINPUT;
+  } else if (vips_avg(img, &avg, NULL) != 0) {
+    vips_reason("cannot decode", reason, cap);
+    rc = CUR_EINPUT;
+  }
+  g_object_unref(img);
+  return rc;
+}

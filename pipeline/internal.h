@@ -1,0 +1,40 @@
+/* internal.h -- what the store_*.c files share: the store struct and the
+** statement helpers.  Nothing outside pipeline/store*.c includes it. */
+#ifndef CURATE_INTERNAL_H
+#define CURATE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "curate.h"
+#include "store.h"
+
+#define STORE_MAX_STMTS 96
+
+struct cur_store {
+  sqlite3 *db;
+  char *path;
+  int lock_fd;                          /* -1 until cur_store_lock */
+  int n_stmts;
+  const char *stmt_sql[STORE_MAX_STMTS]; /* cache key: the SQL literal's address */
+  sqlite3_stmt *stmt[STORE_MAX_STMTS];
+};
+
+/* Returns a cached prepared statement for the SQL literal, reset with its
+** bindings cleared, or NULL with the message set. */
+sqlite3_stmt *cur__stmt(cur_store *st, const char *sql);
+/* Binds parameters 1..n from a format: i int64, o int64 bound NULL when <= 0,
+** d double, e double bound NULL when NaN, t text (NULL binds NULL),
+** b blob (const void *, int64 length). */
+int cur__bind(cur_store *st, sqlite3_stmt *s, const char *fmt, ...);
+/* Prepares, binds and steps a statement that returns no rows. */
+int cur__exec(cur_store *st, const char *sql, const char *fmt, ...);
+/* Runs a query whose first column of the first row is an integer; *found
+** says whether a row came back (*out untouched when not). */
+int cur__query_i64(cur_store *st, const char *sql, int64_t *out, int *found,
+                   const char *fmt, ...);
+/* Sets the message from SQLite's and returns CUR_EDB. */
+int cur__db_error(cur_store *st, const char *what);
+/* Duplicates a column's text (NULL stays NULL); *err set on allocation failure. */
+char *cur__column_dup(sqlite3_stmt *s, int col, int *err);
+
+#endif

@@ -1,0 +1,37 @@
+/* labelfile.h -- a CSV or JSONL file mapping image paths to labels, split and group.
+**
+** One row per image: a path column (relative to the source), one column per
+** label task, and optional split and group columns.  Rows that cannot be
+** read are reported with their line number and skipped; the rest load.
+*/
+#ifndef CURATE_LABELFILE_H
+#define CURATE_LABELFILE_H
+
+typedef struct cur_labelspec {
+  const char *path_column;    /* NULL: path, image, file or filename, else the first */
+  const char *split_column;   /* NULL: "split" when present */
+  const char *group_column;   /* NULL: "group" when present */
+  const char *const *task_names;   /* n_tasks task names ... */
+  const char *const *task_columns; /* ... read from these columns */
+  int n_tasks;                /* 0: task "label" from column "label" (or the only other column) */
+} cur_labelspec;
+
+typedef struct cur_labelrow {
+  int line;                   /* 1-based line in the file */
+  char *split, *group;        /* NULL when absent or empty */
+  char **values;              /* one per task; NULL when empty */
+} cur_labelrow;
+
+typedef struct cur_labelfile cur_labelfile;
+typedef void (*cur_report_fn)(void *ctx, const char *message);
+
+int cur_labelfile_load(const char *path, const cur_labelspec *spec, cur_report_fn report,
+                       void *ctx, cur_labelfile **out);
+void cur_labelfile_free(cur_labelfile *lf);
+/* The row for PATH (display form, see pathutil.h), or NULL. */
+const cur_labelrow *cur_labelfile_find(const cur_labelfile *lf, const char *path);
+int cur_labelfile_n_tasks(const cur_labelfile *lf);
+const char *cur_labelfile_task(const cur_labelfile *lf, int i);
+const char *cur_labelfile_path(const cur_labelfile *lf);
+
+#endif

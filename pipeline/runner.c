@@ -1,0 +1,243 @@
+/* runner.c -- runs stages in pipeline order, skipping those that are up to date.
+**
+** Invariants:
+**   1. A stage is up to date when its newest complete run has the same config
+**      hash (its options and the seed) and the same input fingerprint (the
+**      newest complete run of every earlier stage, the review version and
+**      what the stage's own fingerprint hook adds).  So a config change or
+**      new upstream data makes a stage and every stage after it pending.
+**   2. An unfinished run (killed, interrupted, failed) with the same hashes
+**      is resumed under its own id rather than replaced: the rows it already
+**      committed keep their run id, and the finished database is the same as
+**      one uninterrupted run's.
+**   3. A stage runs only when every stage it needs has completed once.
+*/
+#include "runner.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "curate.h"
+#include "progress.h"
+#include "stage.h"
+#include "store_runs.h"
+
+struct cur_run {
+  const cur_stage *stage;
+  cur_store *st;
+  const cJSON *options;
+  uint64_t seed;
+  int threads;
+  int64_t id;
+  cJSON *counts;        /* name -> number, stored in runs.counts */
+  int64_t input_errors;
+  cur_progress *progress;
+};
+
+cur_store *cur_run_store(cur_run *run) { return run->st; }
+int64_t cur_run_id(const cur_run *run) { return run->id; }
+uint64_t cur_run_seed(const cur_run *run) { return run->seed; }
+int cur_run_threads(const cur_run *run) { return run->threads; }
+const cJSON *cur_run_options(const cur_run *run) { return run->options; }
+const char *cur_run_stage(const cur_run *run) { return run->stage->name; }
+
+static void count_update(cur_run *run, const char *name, int64_t n, int add) {
+  cJSON *c = cJSON_GetObjectItemCaseSensitive(run->counts, name);
+  if (c) {
+    cJSON_SetNumberValue(c, (add ? c->valuedouble : 0) + (double)n);
+  } else if (!cJSON_AddNumberToObject(run->counts, name, (double)n)) {
+    cur_warn("%s: out of memory recording count %s", run->stage->name, name);
+  }
+}
+
+void cur_run_count(cur_run *run, const char *name, int64_t n) { count_update(run, name, n, 1); }
+void cur_run_count_set(cur_run *run, const char *name, int64_t n) { count_update(run, name, n, 0); }
+
+void cur_run_progress_start(cur_run *run, const char *what, int64_t total) {
+  cur_progress_end(run->progress);
+  run->progress = cur_progress_new(what, total);
+}
+
+void cur_run_progress_add(cur_run *run, int64_t n) { cur_progress_add(run->progress, n); }
+
+void cur_run_input_error(cur_run *run, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* Errors interrupt a progress bar line; start the message on its own line. */
+  if (run->progress && isatty(STDERR_FILENO) && !cur_log_quiet()) fputc('\n', stderr);
+  fprintf(stderr, "error: %s\n", msg);
+  run->input_errors++;
+}
+
+/* Input fingerprint of stage number IDX (see invariant 1). */
+static int fingerprint(cur_run *run, int idx, char out[65]) {
+  int n, found, rc;
+  const cur_stage *const *stages = cur_stages(&n);
+  cur_sha256 h;
+  cur_sha256_init(&h);
+  for (int j = 0; j < idx; j++) {
+    cur_run_info info;
+    if ((rc = cur_store_run_last(run->st, stages[j]->name, 1, &info, &found))) return rc;
+    cur_sha256_str(&h, stages[j]->name);
+    cur_sha256_i64(&h, found ? info.id : 0);
+  }
+  int64_t review;
+  if ((rc = cur_store_review_version(run->st, &review))) return rc;
+  cur_sha256_i64(&h, review);
+  if (run->stage->fingerprint && (rc = run->stage->fingerprint(run, &h))) return rc;
+  cur_sha256_hex(&h, out);
+  return CUR_OK;
+}
+
+static int check_needs(cur_store *st, const cur_stage *stage) {
+  for (const char *const *need = stage->needs; need && *need; need++) {
+    cur_run_info info;
+    int found, rc = cur_store_run_last(st, *need, 1, &info, &found);
+    if (rc) return rc;
+    if (!found)
+      return cur_errorc(CUR_ESTATE, "%s needs the %s stage, which has never completed: run "
+                        "`curate run --stage %s` (or `curate run`) first", stage->name, *need, *need);
+  }
+  return CUR_OK;
+}
+
+static int store_counts(cur_run *run, const char *status, const char *message, double secs) {
+  char *counts = cJSON_PrintUnformatted(run->counts);
+  if (!counts) return cur_errorc(CUR_ENOMEM, "out of memory printing counts");
+  int rc = cur_store_run_finish(run->st, run->id, status, message, counts, secs);
+  cJSON_free(counts);
+  return rc;
+}
+
+static void print_summary(const cur_run *run, double secs) {
+  char line[1024];
+  size_t len = (size_t)snprintf(line, sizeof line, "%s: complete in %.1f s", run->stage->name, secs);
+  const char *sep = ": ";
+  for (const cJSON *c = run->counts->child; c && len < sizeof line; c = c->next, sep = ", ")
+    len += (size_t)snprintf(line + len, sizeof line - len, "%s%s %.0f", sep, c->string,
+                            c->valuedouble);
+  cur_info("%s", line);
+}
+
+/* Runs one stage under RUN (id already set); records how it ended. */
+static int execute(cur_run *run) {
+  double t0 = cur_now();
+  int rc = run->stage->run(run);
+  cur_progress_end(run->progress);
+  run->progress = NULL;
+  double secs = cur_now() - t0;
+  cur_store_rollback(run->st);  /* a stage that failed mid-batch leaves nothing half-done */
+  if (rc == CUR_OK) {
+    int src = store_counts(run, "complete", NULL, secs);
+    if (src) return src;
+    print_summary(run, secs);
+    return CUR_OK;
+  }
+  const char *status = rc == CUR_EINTR ? "interrupted" : "failed";
+  char message[1024];
+  snprintf(message, sizeof message, "%s", rc == CUR_EINTR ? "stopped by the user" : cur_error());
+  if (store_counts(run, status, message, secs))
+    cur_warn("%s: could not record the run's end: %s", run->stage->name, cur_error());
+  if (rc == CUR_EINTR)
+    cur_errorc(CUR_EINTR, "%s: interrupted; the finished batches are saved. Run the same "
+               "command again to resume.", run->stage->name);
+  else
+    cur_errorc(rc, "%s", message);
+  return rc;
+}
+
+/* Runs stage IDX unless it is up to date. */
+static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx,
+                     int64_t *input_errors) {
+  int n, found, rc;
+  const cur_stage *stage = cur_stages(&n)[idx];
+  cur_run run = {.stage = stage, .st = st, .seed = o->seed, .threads = o->threads,
+                 .options = cur_config_section(cfg, stage->name)};
+  char chash[65], fp[65];
+  cur_run_info last, done;
+  if ((rc = check_needs(st, stage))) return rc;
+  if (!(run.counts = cJSON_CreateObject())) return cur_errorc(CUR_ENOMEM, "out of memory");
+  cur_config_hash(run.options, o->seed, chash);
+  if ((rc = fingerprint(&run, idx, fp))) goto cleanup;
+  if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found))) goto cleanup;
+  if (found && strcmp(last.status, "complete") != 0 && strcmp(last.config_hash, chash) == 0 &&
+      strcmp(last.fingerprint, fp) == 0) {
+    run.id = last.id;
+    cur_info("%s: resuming run %lld", stage->name, (long long)run.id);
+    rc = cur_store_run_resume(st, run.id);
+  } else {
+    if ((rc = cur_store_run_last(st, stage->name, 1, &done, &found))) goto cleanup;
+    if (found && !o->force && strcmp(done.config_hash, chash) == 0 &&
+        strcmp(done.fingerprint, fp) == 0) {
+      cur_info("%s: up to date (run %lld)", stage->name, (long long)done.id);
+      goto cleanup;
+    }
+    char *json = cJSON_PrintUnformatted(run.options);
+    if (!json) { rc = cur_errorc(CUR_ENOMEM, "out of memory"); goto cleanup; }
+    rc = cur_store_run_start(st, stage->name, chash, fp, (int64_t)o->seed, json, &run.id);
+    cJSON_free(json);
+    if (!rc) cur_info("%s: run %lld", stage->name, (long long)run.id);
+  }
+  if (!rc) rc = execute(&run);
+cleanup:
+  *input_errors += run.input_errors;
+  cJSON_Delete(run.counts);
+  return rc;
+}
+
+static int stage_arg(const char *name, const char *what, int *out) {
+  *out = cur_stage_index(name);
+  if (*out < 0) return cur_errorc(CUR_ECONFIG, "%s: no stage named '%s'", what, name);
+  return CUR_OK;
+}
+
+int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                   int64_t *input_errors) {
+  int n, first = 0, last, rc;
+  cur_stages(&n);
+  last = n - 1;
+  *input_errors = 0;
+  if (o->only) {
+    if ((rc = stage_arg(o->only, "--stage", &first))) return rc;
+    last = first;
+  }
+  if (o->from && (rc = stage_arg(o->from, "--from", &first))) return rc;
+  if (o->until && (rc = stage_arg(o->until, "--until", &last))) return rc;
+  if (first > last) return cur_errorc(CUR_ECONFIG, "--from %s comes after --until %s", o->from, o->until);
+  for (int i = first; i <= last; i++) {
+    if (cur_interrupted()) return cur_errorc(CUR_EINTR, "interrupted before %s", cur_stages(&n)[i]->name);
+    if ((rc = run_stage(st, cfg, o, i, input_errors))) return rc;
+  }
+  return CUR_OK;
+}
+
+int cur_runner_state(cur_store *st, const cur_config *cfg, uint64_t seed, const char *name,
+                     const char **state, int64_t *run_id) {
+  int idx = cur_stage_index(name), found, rc;
+  const cur_stage *stage = cur_stage_find(name);
+  cur_run run = {.stage = stage, .st = st, .seed = seed, .options = cur_config_section(cfg, name)};
+  cur_run_info last, done;
+  char chash[65], fp[65];
+  *run_id = 0;
+  if ((rc = cur_store_run_last(st, name, 0, &last, &found))) return rc;
+  if (!found) {
+    *state = "never run";
+    return CUR_OK;
+  }
+  *run_id = last.id;
+  if (strcmp(last.status, "complete") != 0) {
+    *state = strcmp(last.status, "failed") == 0 ? "failed" : "interrupted";
+    return CUR_OK;
+  }
+  if ((rc = cur_store_run_last(st, name, 1, &done, &found))) return rc;
+  cur_config_hash(run.options, seed, chash);
+  if ((rc = fingerprint(&run, idx, fp))) return rc;
+  *state = strcmp(done.config_hash, chash) == 0 && strcmp(done.fingerprint, fp) == 0
+               ? "up to date" : "pending";
+  return CUR_OK;
+}

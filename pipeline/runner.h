@@ -1,0 +1,30 @@
+/* runner.h -- decides which stages are pending and runs them in order. */
+#ifndef CURATE_RUNNER_H
+#define CURATE_RUNNER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+typedef struct cur_runner_opts {
+  const char *only;     /* --stage NAME: just this one */
+  const char *from;     /* --from NAME */
+  const char *until;    /* --until NAME */
+  int force;            /* run even when up to date */
+  uint64_t seed;
+  int threads;
+} cur_runner_opts;
+
+/* Runs the selected stages that are not up to date.  Returns CUR_OK,
+** CUR_EINTR after a Ctrl-C (work so far committed), or an error code.
+** *input_errors gets the number of rejected inputs across stages. */
+int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                   int64_t *input_errors);
+
+/* A stage's state for `curate status`: "up to date", "pending",
+** "never run", "interrupted" (resumable), "failed"; plus its newest run id. */
+int cur_runner_state(cur_store *st, const cur_config *cfg, uint64_t seed, const char *stage,
+                     const char **state, int64_t *run_id);
+
+#endif

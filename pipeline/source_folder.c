@@ -1,0 +1,156 @@
+/* source_folder.c -- reads the image files under a folder, in sorted order.
+**
+** The walk is done at open: every image file below the root, with symbolic
+** links resolved and checked.  A link whose target is outside the root (or
+** a folder, which is never followed, so a link cannot make a loop) is
+** yielded as a rejected entry; its target is never opened.
+*/
+#include "source_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "curate.h"
+#include "pathutil.h"
+
+typedef struct file_item {
+  char *rel;            /* raw relative path (bytes as on disk) */
+  const char *reject;   /* why it is not read, or NULL */
+} file_item;
+
+typedef struct folder {
+  char *root_real;      /* realpath of the root */
+  file_item *items;
+  size_t n, cap, next;
+} folder;
+
+static int add_item(folder *f, const char *rel, const char *reject) {
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? f->cap * 2 : 256;
+    file_item *items = cur_reallocarray(f->items, cap, sizeof *items);
+    if (!items) return CUR_ENOMEM;
+    f->items = items;
+    f->cap = cap;
+  }
+  if (!(f->items[f->n].rel = cur_strdup(rel))) return CUR_ENOMEM;
+  f->items[f->n++].reject = reject;
+  return CUR_OK;
+}
+
+static int inside_root(const folder *f, const char *real) {
+  size_t n = strlen(f->root_real);
+  return strncmp(real, f->root_real, n) == 0 && (real[n] == '/' || real[n] == 0);
+}
+
+/* Classifies a symbolic link at FULL (relative name REL). */
+static int add_link(folder *f, const char *full, const char *rel) {
+  char real[PATH_MAX];
+  struct stat sb;
+  if (!realpath(full, real)) return cur_path_is_image(rel) ? add_item(f, rel, "broken symbolic link") : CUR_OK;
+  if (!inside_root(f, real)) return add_item(f, rel, "symbolic link leads outside the source");
+  if (stat(real, &sb) != 0 || S_ISDIR(sb.st_mode))
+    return add_item(f, rel, "symbolic link to a folder (not followed)");
+  return cur_path_is_image(rel) ? add_item(f, rel, NULL) : CUR_OK;
+}
+
+static int walk(folder *f, const char *root, const char *rel, int depth) {
+  char *dir = rel[0] ? cur_path_join(root, rel) : cur_strdup(root);
+  struct dirent **names = NULL;
+  int n = -1, rc = CUR_OK;
+  if (!dir) return CUR_ENOMEM;
+  if (depth > 64) { rc = cur_errorc(CUR_EINPUT, "%s: folders nested too deep", dir); goto cleanup; }
+  n = scandir(dir, &names, NULL, cur__name_order);
+  if (n < 0) { rc = cur_errorc(CUR_EIO, "%s: cannot list: %s", dir, strerror(errno)); goto cleanup; }
+  for (int i = 0; i < n && rc == CUR_OK; i++) {
+    const char *name = names[i]->d_name;
+    if (name[0] == '.') continue;  /* ., .. and hidden files */
+    char *child_rel = rel[0] ? cur_path_join(rel, name) : cur_strdup(name);
+    char *full = child_rel ? cur_path_join(root, child_rel) : NULL;
+    struct stat sb;
+    if (!full) rc = CUR_ENOMEM;
+    else if (lstat(full, &sb) != 0) rc = add_item(f, child_rel, "cannot stat the file");
+    else if (S_ISLNK(sb.st_mode)) rc = add_link(f, full, child_rel);
+    else if (S_ISDIR(sb.st_mode)) rc = walk(f, root, child_rel, depth + 1);
+    else if (S_ISREG(sb.st_mode) && cur_path_is_image(name)) rc = add_item(f, child_rel, NULL);
+    cur_free(full);
+    cur_free(child_rel);
+  }
+cleanup:
+  for (int i = 0; i < n; i++) free(names[i]);  /* scandir's allocations */
+  free(names);
+  cur_free(dir);
+  return rc;
+}
+
+static int read_file(const char *path, int64_t size, unsigned char **data) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char *buf = cur_malloc((size_t)size);
+  int rc = buf ? CUR_OK : CUR_ENOMEM;
+  for (int64_t done = 0; rc == CUR_OK && done < size;) {
+    ssize_t n = read(fd, buf + done, (size_t)(size - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) rc = cur_errorc(CUR_EIO, "%s: read failed: %s", path, n ? strerror(errno) : "file shrank");
+    else done += n;
+  }
+  close(fd);
+  if (rc) cur_free(buf);
+  else *data = buf;
+  return rc;
+}
+
+static int folder_next(cur_source *src, cur_entry *e, cur_want_fn want, void *ctx) {
+  folder *f = src->impl;
+  if (f->next == f->n) return 0;
+  file_item *it = &f->items[f->next++];
+  if (!(e->path = cur_path_display(it->rel))) return CUR_ENOMEM;
+  e->reject = it->reject;
+  if (e->reject || !want(ctx, e->path)) return 1;
+  char *full = cur_path_join(src->uri, it->rel);
+  struct stat sb;
+  int rc = CUR_OK;
+  if (!full) return CUR_ENOMEM;
+  if (stat(full, &sb) != 0) {
+    e->reject = "file vanished while reading";
+  } else {
+    e->size = (int64_t)sb.st_size;
+    if (e->size <= src->max_bytes && (rc = read_file(full, e->size, &e->data)) == CUR_OK)
+      e->len = (size_t)e->size;
+    if (rc == CUR_EIO) {  /* one unreadable file does not stop the source */
+      e->reject = "cannot read the file";
+      rc = CUR_OK;
+    }
+  }
+  cur_free(full);
+  return rc ? rc : 1;
+}
+
+static void folder_close(cur_source *src) {
+  folder *f = src->impl;
+  if (!f) return;
+  for (size_t i = 0; i < f->n; i++) cur_free(f->items[i].rel);
+  cur_free(f->items);
+  free(f->root_real);  /* from realpath */
+  cur_free(f);
+}
+
+int cur__folder_open(cur_source *src) {
+  folder *f = cur_calloc(1, sizeof *f);
+  if (!f) return CUR_ENOMEM;
+  src->impl = f;
+  src->next = folder_next;
+  src->close = folder_close;
+  if (!(f->root_real = realpath(src->uri, NULL))) {
+    int rc = cur_errorc(CUR_EIO, "%s: %s", src->uri, strerror(errno));
+    folder_close(src);
+    return rc;
+  }
+  int rc = walk(f, src->uri, "", 0);
+  if (rc) folder_close(src);
+  return rc;
+}

@@ -1,0 +1,58 @@
+/* stage.h -- what a stage is, and what the runner hands it while it runs.
+**
+** A stage is a cur_stage value defined in stages/<name>.c and listed in the
+** registry (pipeline/registry.c) in the fixed pipeline order.  Its run
+** function gets a cur_run: the store, its options, the seed, the thread count
+** and a progress reporter.  A stage commits its work in batches and polls
+** cur_interrupted() between them; it must be written so that being killed at
+** any point and run again gives the same database as one uninterrupted run.
+*/
+#ifndef CURATE_STAGE_H
+#define CURATE_STAGE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "sha256.h"
+#include "store.h"
+
+typedef struct cur_run cur_run;
+
+typedef struct cur_stage {
+  const char *name;
+  const char *summary;             /* one line for --help and status */
+  const char *const *needs;        /* earlier stages that must have completed; NULL-ended */
+  const cur_option *options;       /* its curate.json options; ended by a NULL key */
+  /* Adds what the stage reads beyond upstream runs (e.g. ingest: the sources'
+  ** sizes and times) to its input fingerprint.  May be NULL. */
+  int (*fingerprint)(cur_run *run, cur_sha256 *h);
+  /* Does the work.  CUR_OK when complete, CUR_EINTR when stopped by Ctrl-C at
+  ** a batch boundary, another code with the message set on failure. */
+  int (*run)(cur_run *run);
+} cur_stage;
+
+/* The registry, in pipeline order. */
+const cur_stage *const *cur_stages(int *count);
+const cur_stage *cur_stage_find(const char *name);
+int cur_stage_index(const char *name);
+
+/* The run context. */
+cur_store *cur_run_store(cur_run *run);
+int64_t cur_run_id(const cur_run *run);
+uint64_t cur_run_seed(const cur_run *run);
+int cur_run_threads(const cur_run *run);
+const cJSON *cur_run_options(const cur_run *run);
+const char *cur_run_stage(const cur_run *run);
+/* Adds to a named count reported at the end and stored in runs.counts. */
+void cur_run_count(cur_run *run, const char *name, int64_t n);
+/* Sets a named count to a value (counts recomputed from the database). */
+void cur_run_count_set(cur_run *run, const char *name, int64_t n);
+/* Progress: total may be -1 when unknown; the runner draws the bar. */
+void cur_run_progress_start(cur_run *run, const char *what, int64_t total);
+void cur_run_progress_add(cur_run *run, int64_t n);
+/* Records an input error (named file and problem): printed as a warning,
+** counted, and the command exits with CUR_EXIT_PARTIAL at the end. */
+void cur_run_input_error(cur_run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,285 @@
+/* store.c -- opening the SQLite store, applying schema.sql, transactions,
+** the writer lock and the prepared-statement cache.
+**
+** Invariants:
+**   1. Every connection runs in WAL mode with a busy timeout, so a reviewer's
+**      sqlite3 session reads while a stage writes.
+**   2. Every statement is prepared once per connection and cached by the
+**      address of its SQL literal; values are always bound, never spliced.
+**   3. A database whose user_version differs from CUR_SCHEMA_VERSION is
+**      never written to.
+*/
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+extern const char cur_schema_sql[];
+
+#define BUSY_TIMEOUT_MS 10000
+
+int cur__db_error(cur_store *st, const char *what) {
+  return cur_errorc(CUR_EDB, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+static int connect(const char *path, int flags, cur_store **out) {
+  cur_store *st = cur_calloc(1, sizeof *st);
+  if (!st) return CUR_ENOMEM;
+  st->lock_fd = -1;
+  st->path = cur_strdup(path);
+  if (!st->path) {
+    cur_free(st);
+    return CUR_ENOMEM;
+  }
+  if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+    int rc = cur_errorc(CUR_EDB, "%s: cannot open database: %s", path,
+                        st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    cur_store_close(st);
+    return rc;
+  }
+  sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes(st->db, 1);
+  /* WAL: readers never block the writer and see only committed batches;
+  ** synchronous=NORMAL is durable across process crashes in WAL mode. */
+  if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                   "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = cur__db_error(st, "cannot set WAL mode");
+    cur_store_close(st);
+    return rc;
+  }
+  *out = st;
+  return CUR_OK;
+}
+
+static int schema_version(cur_store *st, int64_t *version, int64_t *tables) {
+  int found;
+  int rc = cur__query_i64(st, "PRAGMA user_version", version, &found, "");
+  if (rc) return rc;
+  return cur__query_i64(st, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+                        tables, &found, "");
+}
+
+static int check_version(cur_store *st, int64_t version, int64_t tables) {
+  if (version == CUR_SCHEMA_VERSION) return CUR_OK;
+  if (version == 0 && tables == 0)
+    return cur_errorc(CUR_ESTATE, "%s: not a curate database yet: run `curate init`", st->path);
+  if (version == 0)
+    return cur_errorc(CUR_ESCHEMA, "%s: not a curate database (it has tables but no curate "
+                      "schema version)", st->path);
+  return cur_errorc(CUR_ESCHEMA, "%s: database schema version %lld, this curate uses version %d: "
+                    "%s", st->path, (long long)version, CUR_SCHEMA_VERSION,
+                    version < CUR_SCHEMA_VERSION
+                        ? "it was made by an older curate; start a new database with `curate init`"
+                        : "it was made by a newer curate; upgrade curate to use it");
+}
+
+int cur_store_init(const char *path, cur_store **out, int *created) {
+  cur_store *st;
+  int64_t version = 0, tables = 0;
+  int rc = connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st);
+  if (rc) return rc;
+  rc = schema_version(st, &version, &tables);
+  if (rc) goto cleanup;
+  *created = 0;
+  if (version == 0 && tables == 0) {
+    char *err = NULL;
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+      rc = cur__db_error(st, "cannot start the schema transaction");
+      goto cleanup;
+    }
+    if (sqlite3_exec(st->db, cur_schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+      rc = cur_errorc(CUR_EDB, "%s: applying schema.sql: %s", path, err ? err : "?");
+      sqlite3_free(err);
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+      goto cleanup;
+    }
+    if ((rc = cur_store_commit(st))) goto cleanup;
+    *created = 1;
+  } else if ((rc = check_version(st, version, tables))) {
+    goto cleanup;
+  }
+  *out = st;
+  return CUR_OK;
+cleanup:
+  cur_store_close(st);
+  return rc;
+}
+
+int cur_store_open(const char *path, cur_store **out) {
+  cur_store *st;
+  int64_t version = 0, tables = 0;
+  if (access(path, F_OK) != 0)
+    return cur_errorc(CUR_ESTATE, "%s: no such database: run `curate init` first", path);
+  int rc = connect(path, SQLITE_OPEN_READWRITE, &st);
+  if (rc) return rc;
+  if ((rc = schema_version(st, &version, &tables)) ||
+      (rc = check_version(st, version, tables))) {
+    cur_store_close(st);
+    return rc;
+  }
+  *out = st;
+  return CUR_OK;
+}
+
+void cur_store_close(cur_store *st) {
+  if (!st) return;
+  for (int i = 0; i < st->n_stmts; i++) sqlite3_finalize(st->stmt[i]);
+  if (st->db) sqlite3_close(st->db);
+  if (st->lock_fd >= 0) close(st->lock_fd);
+  cur_free(st->path);
+  cur_free(st);
+}
+
+const char *cur_store_path(const cur_store *st) {
+  return st->path;
+}
+
+int cur_store_lock(cur_store *st) {
+  if (st->lock_fd >= 0) return CUR_OK;
+  int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open for locking: %s", st->path, strerror(errno));
+  /* flock locks are separate from SQLite's POSIX record locks on Linux, so
+  ** this only excludes other curate writers. */
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int busy = errno == EWOULDBLOCK;
+    close(fd);
+    return cur_errorc(CUR_ESTATE, "%s: %s", st->path,
+                      busy ? "another curate process is writing to this database; wait for it "
+                             "to finish" : "cannot lock the database file");
+  }
+  st->lock_fd = fd;
+  return CUR_OK;
+}
+
+int cur_store_begin(cur_store *st) {
+  /* IMMEDIATE takes the write lock up front, so a batch never fails halfway
+  ** with SQLITE_BUSY after doing its work. */
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return cur__db_error(st, "cannot begin a transaction");
+  return CUR_OK;
+}
+
+int cur_store_commit(cur_store *st) {
+  if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = cur__db_error(st, "cannot commit");
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+  }
+  return CUR_OK;
+}
+
+void cur_store_rollback(cur_store *st) {
+  if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3_stmt *cur__stmt(cur_store *st, const char *sql) {
+  for (int i = 0; i < st->n_stmts; i++) {
+    if (st->stmt_sql[i] == sql) {
+      sqlite3_reset(st->stmt[i]);
+      sqlite3_clear_bindings(st->stmt[i]);
+      return st->stmt[i];
+    }
+  }
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+    cur__db_error(st, "cannot prepare statement");
+    return NULL;
+  }
+  if (st->n_stmts == STORE_MAX_STMTS) {
+    /* The cache is full only if the store grows past its fixed set of
+    ** statements; evict the oldest rather than fail. */
+    sqlite3_finalize(st->stmt[0]);
+    memmove(st->stmt, st->stmt + 1, (STORE_MAX_STMTS - 1) * sizeof *st->stmt);
+    memmove(st->stmt_sql, st->stmt_sql + 1, (STORE_MAX_STMTS - 1) * sizeof *st->stmt_sql);
+    st->n_stmts--;
+  }
+  st->stmt_sql[st->n_stmts] = sql;
+  st->stmt[st->n_stmts++] = s;
+  return s;
+}
+
+static int bind_va(cur_store *st, sqlite3_stmt *s, const char *fmt, va_list ap) {
+  int rc = SQLITE_OK;
+  for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
+    switch (*fmt) {
+    case 'i': rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t)); break;
+    case 'o': {
+      int64_t v = va_arg(ap, int64_t);
+      rc = v > 0 ? sqlite3_bind_int64(s, i, v) : sqlite3_bind_null(s, i);
+      break;
+    }
+    case 'd': rc = sqlite3_bind_double(s, i, va_arg(ap, double)); break;
+    case 'e': {
+      double v = va_arg(ap, double);
+      rc = isnan(v) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v);
+      break;
+    }
+    case 't': {
+      const char *v = va_arg(ap, const char *);
+      rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+      break;
+    }
+    case 'b': {
+      const void *p = va_arg(ap, const void *);
+      int64_t n = va_arg(ap, int64_t);
+      rc = p ? sqlite3_bind_blob64(s, i, p, (sqlite3_uint64)n, SQLITE_STATIC)
+             : sqlite3_bind_null(s, i);
+      break;
+    }
+    default: return cur_errorf("store: bad bind format '%c'", *fmt);
+    }
+  }
+  return rc == SQLITE_OK ? CUR_OK : cur__db_error(st, "cannot bind a parameter");
+}
+
+int cur__bind(cur_store *st, sqlite3_stmt *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = bind_va(st, s, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int cur__exec(cur_store *st, const char *sql, const char *fmt, ...) {
+  sqlite3_stmt *s = cur__stmt(st, sql);
+  if (!s) return CUR_EDB;
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = bind_va(st, s, fmt, ap);
+  va_end(ap);
+  if (rc) return rc;
+  int step = sqlite3_step(s);
+  rc = (step == SQLITE_DONE || step == SQLITE_ROW) ? CUR_OK : cur__db_error(st, "statement failed");
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur__query_i64(cur_store *st, const char *sql, int64_t *out, int *found,
+                   const char *fmt, ...) {
+  sqlite3_stmt *s = cur__stmt(st, sql);
+  if (!s) return CUR_EDB;
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = bind_va(st, s, fmt, ap);
+  va_end(ap);
+  if (rc) return rc;
+  int step = sqlite3_step(s);
+  *found = step == SQLITE_ROW;
+  if (step == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
+  else if (step != SQLITE_DONE) rc = cur__db_error(st, "query failed");
+  sqlite3_reset(s);
+  return rc;
+}
+
+char *cur__column_dup(sqlite3_stmt *s, int col, int *err) {
+  const char *t = (const char *)sqlite3_column_text(s, col);
+  if (!t) return NULL;
+  char *d = cur_strdup(t);
+  if (!d) *err = CUR_ENOMEM;
+  return d;
+}

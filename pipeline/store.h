@@ -1,0 +1,33 @@
+/* store.h -- the SQLite store: opening, schema version, transactions, the writer lock.
+**
+** The domain verbs (images, labels, runs, status ...) are declared in the
+** store_*.h headers beside this one; all SQL of curate lives in store*.c.
+*/
+#ifndef CURATE_STORE_H
+#define CURATE_STORE_H
+
+#include <stdint.h>
+
+#define CUR_SCHEMA_VERSION 1
+
+typedef struct cur_store cur_store;
+
+/* Creates the schema in PATH (a new or empty database).  An already
+** initialised database of this version is opened as it is and *created is 0. */
+int cur_store_init(const char *path, cur_store **out, int *created);
+/* Opens an initialised database; CUR_ESCHEMA when made by another version,
+** CUR_ESTATE when it does not exist or holds no curate schema. */
+int cur_store_open(const char *path, cur_store **out);
+void cur_store_close(cur_store *st);
+const char *cur_store_path(const cur_store *st);
+
+/* Takes the exclusive writer lock (flock on the database file): one curate
+** process writes at a time.  Readers such as the sqlite3 shell are not
+** affected.  Released by cur_store_close or process exit, even on SIGKILL. */
+int cur_store_lock(cur_store *st);
+
+int cur_store_begin(cur_store *st);
+int cur_store_commit(cur_store *st);
+void cur_store_rollback(cur_store *st);
+
+#endif

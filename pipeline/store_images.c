@@ -1,0 +1,104 @@
+/* store_images.c -- SQL for sources, source_entries and images. */
+#include "internal.h"
+#include "store_images.h"
+
+int cur_store_source_put(cur_store *st, const char *uri, const char *kind, const char *options,
+                         int64_t *id) {
+  int found;
+  int rc = cur__exec(st,
+                     "INSERT INTO sources(uri, kind, options) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT(uri) DO UPDATE SET kind = excluded.kind, options = excluded.options "
+                     "WHERE kind IS NOT excluded.kind OR options IS NOT excluded.options",
+                     "ttt", uri, kind, options);
+  if (rc) return rc;
+  rc = cur__query_i64(st, "SELECT id FROM sources WHERE uri = ?1", id, &found, "t", uri);
+  if (rc == CUR_OK && !found) rc = cur_errorc(CUR_EDB, "%s: source %s vanished", st->path, uri);
+  return rc;
+}
+
+void cur_store_sources_free(cur_source_row *rows, int n) {
+  for (int i = 0; rows && i < n; i++) {
+    cur_free(rows[i].uri);
+    cur_free(rows[i].kind);
+    cur_free(rows[i].options);
+  }
+  cur_free(rows);
+}
+
+int cur_store_sources(cur_store *st, cur_source_row **rows, int *n) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT id, uri, kind, options FROM sources ORDER BY id");
+  cur_source_row *out = NULL;
+  int count = 0, cap = 0, rc = CUR_OK, step;
+  if (!s) return CUR_EDB;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    if (count == cap) {
+      cur_source_row *grown = cur_reallocarray(out, (size_t)(cap = cap ? cap * 2 : 8), sizeof *out);
+      if (!grown) { rc = CUR_ENOMEM; break; }
+      out = grown;
+    }
+    cur_source_row *r = &out[count++];
+    r->id = sqlite3_column_int64(s, 0);
+    r->uri = cur__column_dup(s, 1, &rc);
+    r->kind = cur__column_dup(s, 2, &rc);
+    r->options = cur__column_dup(s, 3, &rc);
+  }
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading sources");
+  sqlite3_reset(s);
+  if (rc) {
+    cur_store_sources_free(out, count);
+    return rc;
+  }
+  *rows = out;
+  *n = count;
+  return CUR_OK;
+}
+
+int cur_store_entry_find(cur_store *st, int64_t source_id, const char *path, int *found,
+                         int64_t *image_id) {
+  *image_id = 0;
+  return cur__query_i64(st, "SELECT coalesce(image_id, 0) FROM source_entries "
+                            "WHERE source_id = ?1 AND path = ?2",
+                        image_id, found, "it", source_id, path);
+}
+
+int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int64_t image_id,
+                        const char *outcome, const char *reason, int64_t run_id) {
+  return cur__exec(st,
+                   "INSERT INTO source_entries(source_id, path, image_id, outcome, reason, run_id) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   "itotti", source_id, path, image_id, outcome, reason, run_id);
+}
+
+int cur_store_entry_counts(cur_store *st, int64_t run_id,
+                           void (*fn)(void *ctx, const char *outcome, int64_t n), void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT outcome, count(*) FROM source_entries WHERE run_id = ?1 "
+                                   "GROUP BY outcome ORDER BY outcome");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "i", run_id), step;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "counting entries");
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_image_by_sha(cur_store *st, const char *sha256, int64_t *id, int *found) {
+  return cur__query_i64(st, "SELECT id FROM images WHERE sha256 = ?1", id, found, "t", sha256);
+}
+
+int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id) {
+  sqlite3_stmt *s = cur__stmt(st,
+      "INSERT INTO images(sha256, bytes, byte_size, format, width, height, bands, source_id, "
+      "source_path, split, group_key, parent_id, transform, status, status_reason, run_id) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "tbitooootttottti", r->sha256, r->bytes, r->byte_size, r->byte_size,
+                     r->format, (int64_t)r->width, (int64_t)r->height, (int64_t)r->bands,
+                     r->source_id, r->source_path, r->split, r->group_key, r->parent_id,
+                     r->transform, r->status, r->status_reason, r->run_id);
+  if (rc) return rc;
+  if (sqlite3_step(s) != SQLITE_DONE) rc = cur__db_error(st, "inserting an image");
+  else *id = sqlite3_last_insert_rowid(st->db);
+  sqlite3_reset(s);
+  return rc;
+}

@@ -1,0 +1,50 @@
+/* store_images.h -- sources, source entries and image rows. */
+#ifndef CURATE_STORE_IMAGES_H
+#define CURATE_STORE_IMAGES_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+typedef struct cur_source_row {
+  int64_t id;
+  char *uri, *kind, *options;   /* options: JSON text */
+} cur_source_row;
+
+typedef struct cur_image_row {
+  const char *sha256;
+  const void *bytes;            /* the encoded file */
+  int64_t byte_size;
+  const char *format;           /* NULL when not an image */
+  int width, height, bands;     /* 0 when unknown */
+  int64_t source_id;            /* 0 for derived rows */
+  const char *source_path;
+  const char *split;
+  const char *group_key;        /* may be NULL */
+  int64_t parent_id;            /* 0 for original rows */
+  const char *transform;        /* JSON, may be NULL */
+  const char *status;           /* ok | quarantined */
+  const char *status_reason;    /* may be NULL */
+  int64_t run_id;
+} cur_image_row;
+
+/* Registers a source, or updates the kind and options of a known one. */
+int cur_store_source_put(cur_store *st, const char *uri, const char *kind, const char *options,
+                         int64_t *id);
+/* All sources in id order; free with cur_store_sources_free. */
+int cur_store_sources(cur_store *st, cur_source_row **rows, int *n);
+void cur_store_sources_free(cur_source_row *rows, int n);
+
+/* Whether SOURCE_ID/PATH was recorded already; *image_id is 0 for rejects. */
+int cur_store_entry_find(cur_store *st, int64_t source_id, const char *path, int *found,
+                         int64_t *image_id);
+int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int64_t image_id,
+                        const char *outcome, const char *reason, int64_t run_id);
+/* Calls FN for each outcome of the run's entries with its count. */
+int cur_store_entry_counts(cur_store *st, int64_t run_id,
+                           void (*fn)(void *ctx, const char *outcome, int64_t n), void *ctx);
+
+int cur_store_image_by_sha(cur_store *st, const char *sha256, int64_t *id, int *found);
+int cur_store_image_add(cur_store *st, const cur_image_row *row, int64_t *id);
+
+#endif

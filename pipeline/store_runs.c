@@ -1,0 +1,79 @@
+/* store_runs.c -- SQL for the runs table. */
+#include "internal.h"
+#include "store_runs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col) {
+  const char *t = (const char *)sqlite3_column_text(s, col);
+  snprintf(dst, cap, "%s", t ? t : "");
+}
+
+int cur_store_run_last(cur_store *st, const char *stage, int complete_only,
+                       cur_run_info *out, int *found) {
+  static const char *any_sql =
+      "SELECT id, status, config_hash, input_fingerprint, coalesce(seconds, 0) FROM runs "
+      "WHERE stage = ?1 ORDER BY id DESC LIMIT 1";
+  static const char *complete_sql =
+      "SELECT id, status, config_hash, input_fingerprint, coalesce(seconds, 0) FROM runs "
+      "WHERE stage = ?1 AND status = 'complete' ORDER BY id DESC LIMIT 1";
+  sqlite3_stmt *s = cur__stmt(st, complete_only ? complete_sql : any_sql);
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "t", stage);
+  if (rc) return rc;
+  int step = sqlite3_step(s);
+  *found = step == SQLITE_ROW;
+  if (step == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(s, 0);
+    copy_text(out->status, sizeof out->status, s, 1);
+    copy_text(out->config_hash, sizeof out->config_hash, s, 2);
+    copy_text(out->fingerprint, sizeof out->fingerprint, s, 3);
+    out->seconds = sqlite3_column_double(s, 4);
+  } else if (step != SQLITE_DONE) {
+    rc = cur__db_error(st, "reading runs");
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_run_start(cur_store *st, const char *stage, const char *config_hash,
+                        const char *fingerprint, int64_t seed, const char *config_json,
+                        int64_t *id) {
+  int rc = cur__exec(st,
+                     "INSERT INTO runs(stage, status, config_hash, input_fingerprint, seed, config) "
+                     "VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
+                     "tttit", stage, config_hash, fingerprint, seed, config_json);
+  if (rc) return rc;
+  *id = sqlite3_last_insert_rowid(st->db);
+  return CUR_OK;
+}
+
+int cur_store_run_resume(cur_store *st, int64_t id) {
+  return cur__exec(st, "UPDATE runs SET status = 'running', message = NULL, finished_at = NULL "
+                       "WHERE id = ?1", "i", id);
+}
+
+int cur_store_run_finish(cur_store *st, int64_t id, const char *status, const char *message,
+                         const char *counts_json, double seconds) {
+  return cur__exec(st,
+                   "UPDATE runs SET status = ?2, message = ?3, counts = coalesce(?4, counts), "
+                   "seconds = coalesce(seconds, 0) + ?5, "
+                   "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
+                   "itttd", id, status, message, counts_json, seconds);
+}
+
+int cur_store_run_set_total(cur_store *st, int64_t id, int64_t total) {
+  return cur__exec(st, "UPDATE runs SET items_total = ?2 WHERE id = ?1", "ii", id, total);
+}
+
+int cur_store_run_set_done(cur_store *st, int64_t id, int64_t done) {
+  return cur__exec(st, "UPDATE runs SET items_done = ?2 WHERE id = ?1", "ii", id, done);
+}
+
+int cur_store_review_version(cur_store *st, int64_t *version) {
+  int found;
+  *version = 0;
+  return cur__query_i64(st, "SELECT coalesce(max(id), 0) FROM labels WHERE source = 'review'",
+                        version, &found, "");
+}

@@ -1,0 +1,74 @@
+/* store_status.c -- SQL behind `curate status`: counts by split, class and reason. */
+#include "internal.h"
+#include "store_status.h"
+
+/* Runs SQL and appends one object per row to a new array KEY of OUT, with
+** the columns named as in the query; integer columns stay numbers. */
+static int rows_to_array(cur_store *st, const char *sql, cJSON *out, const char *key) {
+  sqlite3_stmt *s = cur__stmt(st, sql);
+  cJSON *arr = cJSON_AddArrayToObject(out, key);
+  int rc = CUR_OK, step;
+  if (!s) return CUR_EDB;
+  if (!arr) return cur_errorc(CUR_ENOMEM, "out of memory");
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    cJSON *row = cJSON_CreateObject();
+    if (!row || !cJSON_AddItemToArray(arr, row)) {
+      cJSON_Delete(row);
+      rc = cur_errorc(CUR_ENOMEM, "out of memory");
+      break;
+    }
+    for (int c = 0; c < sqlite3_column_count(s); c++) {
+      const char *name = sqlite3_column_name(s, c);
+      cJSON *v = sqlite3_column_type(s, c) == SQLITE_INTEGER
+                     ? cJSON_CreateNumber((double)sqlite3_column_int64(s, c))
+                     : sqlite3_column_type(s, c) == SQLITE_NULL
+                           ? cJSON_CreateNull()
+                           : cJSON_CreateString((const char *)sqlite3_column_text(s, c));
+      if (!v || !cJSON_AddItemToObject(row, name, v)) {
+        cJSON_Delete(v);
+        rc = cur_errorc(CUR_ENOMEM, "out of memory");
+        break;
+      }
+    }
+  }
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading status");
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_status(cur_store *st, cJSON *out) {
+  int rc;
+  if ((rc = rows_to_array(st,
+                          "SELECT split, count(*) AS images, sum(status = 'ok') AS ok, "
+                          "sum(status = 'quarantined') AS quarantined, "
+                          "sum(parent_id IS NOT NULL) AS derived "
+                          "FROM images GROUP BY split ORDER BY "
+                          "CASE split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END",
+                          out, "splits")))
+    return rc;
+  if ((rc = rows_to_array(st,
+                          "SELECT t.name AS task, i.split AS split, "
+                          "coalesce(cb.class, '(unlabelled)') AS class, count(*) AS images "
+                          "FROM images i CROSS JOIN tasks t "
+                          "LEFT JOIN current_labels cb ON cb.image_id = i.id AND cb.task_id = t.id "
+                          "WHERE i.status = 'ok' AND EXISTS (SELECT 1 FROM labels l WHERE l.task_id = t.id) "
+                          "GROUP BY t.name, i.split, cb.class ORDER BY t.name, "
+                          "cb.class IS NULL, cb.class, "
+                          "CASE i.split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END",
+                          out, "classes")))
+    return rc;
+  if ((rc = rows_to_array(st,
+                          "SELECT status_reason AS reason, count(*) AS images FROM images "
+                          "WHERE status = 'quarantined' GROUP BY status_reason ORDER BY 2 DESC, 1",
+                          out, "quarantined")))
+    return rc;
+  if ((rc = rows_to_array(st,
+                          "SELECT reason, count(*) AS entries FROM source_entries "
+                          "WHERE outcome = 'rejected' GROUP BY reason ORDER BY 2 DESC, 1",
+                          out, "rejected")))
+    return rc;
+  return rows_to_array(st,
+                       "SELECT reason, review_status, count(*) AS count FROM flags "
+                       "GROUP BY reason, review_status ORDER BY reason, review_status",
+                       out, "flags");
+}

@@ -1,0 +1,457 @@
+/* ingest.c -- the ingest stage: reads every registered source into the store.
+**
+** For each source, entries are read in the source's fixed order and handled
+** in batches: the reader thread fills a batch (skipping the bytes of entries
+** already recorded), worker threads hash and decode it, and one transaction
+** records it.  A killed run resumes where the last committed batch ended,
+** because an entry recorded in source_entries is never read again, and image
+** ids follow the fixed order, so the finished database is the same.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "curate.h"
+#include "entry_meta.h"
+#include "image.h"
+#include "labelfile.h"
+#include "parallel.h"
+#include "sha256.h"
+#include "source.h"
+#include "stages.h"
+#include "store_images.h"
+#include "store_labels.h"
+
+#define BATCH_BYTES (64u << 20)  /* a batch also ends at this many bytes read */
+
+static int check_positive(const cJSON *v, const char *name) {
+  if (v->valuedouble <= 0) return cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
+  return CUR_OK;
+}
+
+static int check_fraction(const cJSON *v, const char *name) {
+  if (v->valuedouble < 0 || v->valuedouble > 1)
+    return cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 1", name);
+  return CUR_OK;
+}
+
+static int check_classes(const cJSON *v, const char *name) {
+  for (const cJSON *task = v->child; task; task = task->next) {
+    const cJSON *c;
+    if (!cJSON_IsArray(task))
+      return cur_errorc(CUR_ECONFIG, "%s.%s: expected an array of class names", name, task->string);
+    cJSON_ArrayForEach(c, task) if (!cJSON_IsString(c) || !c->valuestring[0])
+      return cur_errorc(CUR_ECONFIG, "%s.%s: class names must be non-empty strings", name, task->string);
+  }
+  return CUR_OK;
+}
+
+static const cur_option ingest_options[] = {
+    {"max_pixels", CUR_OPT_INT, "100000000",
+     "largest width x height decoded; larger images are quarantined (decompression bombs)",
+     check_positive},
+    {"max_file_bytes", CUR_OPT_INT, "268435456",
+     "largest file read; larger entries are rejected unread", check_positive},
+    {"unlabeled_dir", CUR_OPT_STR, "\"unlabeled\"",
+     "folder name whose images carry no label (ImageFolder layout)", NULL},
+    {"split_train", CUR_OPT_NUM, "0.8", "share of groups put in train when the source gives no split",
+     check_fraction},
+    {"split_val", CUR_OPT_NUM, "0.1", "share of groups put in val when the source gives no split",
+     check_fraction},
+    {"split_test", CUR_OPT_NUM, "0.1", "share of groups put in test when the source gives no split",
+     check_fraction},
+    {"val_from_train", CUR_OPT_NUM, "0",
+     "share of groups the source puts in train that are moved to val (for sources without val)",
+     check_fraction},
+    {"classes", CUR_OPT_OBJ, "{}",
+     "class list per task, e.g. {\"label\": [\"cat\", \"dog\"]}: fixes class order; a label "
+     "outside a listed task is an error unless add_classes",
+     check_classes},
+    {"add_classes", CUR_OPT_BOOL, "false",
+     "add labels missing from a task's class list instead of reporting them", NULL},
+    {"ignore_labels", CUR_OPT_STRS, "[]",
+     "label values that mean \"no label\", e.g. [\"Not sure\", \"Skip\"]", NULL},
+    {"batch_size", CUR_OPT_INT, "256", "entries committed per transaction", check_positive},
+    {NULL, 0, NULL, NULL, NULL}};
+
+/* One entry of a batch and what the workers found out about it. */
+typedef struct item {
+  cur_entry e;
+  int looked_up;           /* seen and seen_image are known */
+  int seen;                /* recorded by an earlier batch or run */
+  int64_t seen_image;      /* its image, 0 for a rejected entry */
+  char sha[65];
+  cur_image_info info;
+  int bad;                 /* decode failed: quarantine */
+  char reason[256];
+} item;
+
+/* State of one source while it is ingested. */
+typedef struct ingest {
+  cur_run *run;
+  cur_store *st;
+  const cJSON *opt;
+  int64_t source_id;
+  const char *uri;
+  cur_meta_rules rules;
+  item *batch;
+  int n_batch, cap_batch;
+  int64_t max_pixels;
+} ingest;
+
+/* Reader callback: read the bytes only of entries not yet recorded. */
+static int want_entry(void *ctx, const char *path) {
+  ingest *g = ctx;
+  item *it = &g->batch[g->n_batch];
+  int found = 0;
+  if (cur_store_entry_find(g->st, g->source_id, path, &found, &it->seen_image) != CUR_OK)
+    found = 0;  /* the insert will report the database error */
+  it->looked_up = 1;
+  it->seen = found;
+  return !found;
+}
+
+static void probe_item(void *ctx, size_t i) {
+  ingest *g = ctx;
+  item *it = &g->batch[i];
+  if (it->seen || it->e.reject || !it->e.data) return;
+  cur_sha256_buf_hex(it->e.data, it->e.len, it->sha);
+  it->bad = cur_image_probe(it->e.data, it->e.len, g->max_pixels, &it->info, it->reason,
+                            sizeof it->reason) != CUR_OK;
+}
+
+static int ignored_label(const ingest *g, const char *value) {
+  const cJSON *v;
+  cJSON_ArrayForEach(v, cur_opt_json(g->opt, "ignore_labels"))
+    if (strcmp(v->valuestring, value) == 0) return 1;
+  return 0;
+}
+
+/* The class id for VALUE in TASK, added when allowed; 0 when not a class. */
+static int resolve_class(ingest *g, const char *task, int64_t task_id, const char *value,
+                         const cur_entry_meta *m, const char *path, int64_t *class_id) {
+  int found, rc = cur_store_class_find(g->st, task_id, value, class_id, &found);
+  if (rc || found) return rc;
+  const cJSON *listed = cJSON_GetObjectItemCaseSensitive(cur_opt_json(g->opt, "classes"), task);
+  if (listed && !cur_opt_bool(g->opt, "add_classes")) {
+    *class_id = 0;
+    cur_run_input_error(g->run, "ingest: %s%s%d: %s: label '%s' is not a class of task '%s' "
+                        "(listed in ingest.classes; set ingest.add_classes to add it)",
+                        m->line ? cur_labelfile_path(g->rules.labels) : g->uri, m->line ? ":" : "",
+                        m->line, path, value, task);
+    return CUR_OK;
+  }
+  return cur_store_class_add(g->st, task_id, value, class_id);
+}
+
+/* Records the entry's labels on IMAGE_ID: a first human label is added, an
+** equal one changes nothing, a different one is flagged for review. */
+static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, int64_t image_id) {
+  for (int t = 0; t < m->n; t++) {
+    int64_t task_id, class_id, have;
+    int found, rc;
+    if (!m->value[t] || ignored_label(g, m->value[t])) continue;
+    if ((rc = cur_store_task_ensure(g->st, m->task[t], &task_id))) return rc;
+    if ((rc = resolve_class(g, m->task[t], task_id, m->value[t], m, path, &class_id))) return rc;
+    if (!class_id) continue;
+    if ((rc = cur_store_label_latest(g->st, image_id, task_id, "human", &have, &found))) return rc;
+    if (!found) rc = cur_store_label_add(g->st, image_id, task_id, class_id, "human", NAN,
+                                         cur_run_id(g->run));
+    if (rc || !found || have == class_id) {
+      if (rc) return rc;
+      continue;
+    }
+    if ((rc = cur_store_flag_exists(g->st, image_id, task_id, "duplicate_conflict", class_id, &found)))
+      return rc;
+    if (found) continue;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s gives '%s' for task '%s', unlike the image's label", path,
+             m->value[t], m->task[t]);
+    cur_warn("ingest: %s: %s; flagged for review", g->uri, detail);
+    if ((rc = cur_store_flag_add(g->st, cur_run_id(g->run), "duplicate_conflict", image_id, task_id,
+                                 NAN, class_id, detail)))
+      return rc;
+  }
+  return CUR_OK;
+}
+
+/* Split for a new image: the source's word, else a hash of its group (or
+** content), so that a group never spans two splits. */
+static const char *choose_split(const ingest *g, const cur_entry_meta *m, const char *sha) {
+  const char *key = m->group ? m->group : sha;
+  if (m->split) {
+    double share = cur_opt_num(g->opt, "val_from_train");
+    if (strcmp(m->split, "train") == 0 && share > 0 && cur_hash_unit("val_from_train", key) < share)
+      return "val";
+    return m->split;
+  }
+  double u = cur_hash_unit("split", key);
+  double train = cur_opt_num(g->opt, "split_train"), val = cur_opt_num(g->opt, "split_val");
+  return u < train ? "train" : u < train + val ? "val" : "test";
+}
+
+static int add_image(ingest *g, item *it, const cur_entry_meta *m, int64_t *id) {
+  cur_image_row row = {
+      .sha256 = it->sha, .bytes = it->e.data, .byte_size = (int64_t)it->e.len,
+      .format = it->info.format[0] ? it->info.format : NULL, .width = it->info.width,
+      .height = it->info.height, .bands = it->info.bands, .source_id = g->source_id,
+      .source_path = it->e.path, .split = choose_split(g, m, it->sha), .group_key = m->group,
+      .status = it->bad ? "quarantined" : "ok", .status_reason = it->bad ? it->reason : NULL,
+      .run_id = cur_run_id(g->run)};
+  int rc = cur_store_image_add(g->st, &row, id);
+  if (rc) return rc;
+  if (it->bad) cur_run_input_error(g->run, "ingest: %s: %s: quarantined: %s", g->uri, it->e.path, it->reason);
+  return cur_store_entry_add(g->st, g->source_id, it->e.path, *id, it->bad ? "quarantined" : "ingested",
+                             it->bad ? it->reason : NULL, cur_run_id(g->run));
+}
+
+static int record_item(ingest *g, item *it) {
+  cur_entry_meta m;
+  int64_t image_id;
+  int found, rc;
+  cur_entry_meta_get(&g->rules, &it->e, &m);
+  if (it->seen) return it->seen_image ? apply_labels(g, &m, it->e.path, it->seen_image) : CUR_OK;
+  if (!it->e.reject && !it->e.data) it->e.reject = "file is over ingest.max_file_bytes";
+  if (it->e.reject) {
+    cur_run_input_error(g->run, "ingest: %s: %s: rejected: %s", g->uri, it->e.path, it->e.reject);
+    return cur_store_entry_add(g->st, g->source_id, it->e.path, 0, "rejected", it->e.reject,
+                               cur_run_id(g->run));
+  }
+  if (m.bad_split)
+    cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; assigned by hash",
+                        cur_labelfile_path(g->rules.labels), m.line, m.bad_split);
+  if ((rc = cur_store_image_by_sha(g->st, it->sha, &image_id, &found))) return rc;
+  if (found) {
+    char reason[64];
+    snprintf(reason, sizeof reason, "same content as image %lld", (long long)image_id);
+    rc = cur_store_entry_add(g->st, g->source_id, it->e.path, image_id, "duplicate", reason,
+                             cur_run_id(g->run));
+  } else {
+    rc = add_image(g, it, &m, &image_id);
+  }
+  return rc ? rc : apply_labels(g, &m, it->e.path, image_id);
+}
+
+static void batch_clear(ingest *g) {
+  for (int i = 0; i < g->n_batch; i++) cur_entry_clear(&g->batch[i].e);
+  memset(g->batch, 0, sizeof *g->batch * (size_t)g->cap_batch);
+  g->n_batch = 0;
+}
+
+/* Reads up to a batch of entries; *end set when the source is exhausted. */
+static int fill_batch(ingest *g, cur_source *src, int *end) {
+  size_t bytes = 0;
+  *end = 0;
+  while (g->n_batch < g->cap_batch && bytes < BATCH_BYTES) {
+    item *it = &g->batch[g->n_batch];
+    int r = cur_source_next(src, &it->e, want_entry, g);
+    if (r < 0) return r;
+    if (r == 0) {
+      *end = 1;
+      break;
+    }
+    /* readers skip the callback for rejected and oversized entries */
+    if (!it->looked_up) want_entry(g, it->e.path);
+    bytes += it->e.len;
+    g->n_batch++;
+  }
+  return CUR_OK;
+}
+
+static int record_batch(ingest *g) {
+  int rc = cur_store_begin(g->st);
+  for (int i = 0; rc == CUR_OK && i < g->n_batch; i++) rc = record_item(g, &g->batch[i]);
+  if (rc == CUR_OK) rc = cur_store_commit(g->st);
+  else cur_store_rollback(g->st);
+  if (rc == CUR_OK) cur_run_progress_add(g->run, g->n_batch);
+  return rc;
+}
+
+static int ingest_entries(ingest *g, cur_source *src) {
+  int end = 0, rc = CUR_OK;
+  while (!end && rc == CUR_OK) {
+    if ((rc = fill_batch(g, src, &end))) break;
+    cur_parallel_for((size_t)g->n_batch, cur_run_threads(g->run), probe_item, g);
+    rc = record_batch(g);
+    batch_clear(g);
+    if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
+  }
+  return rc;
+}
+
+/* Per-source options, as `curate ingest` stored them. */
+typedef struct source_opts {
+  cJSON *json;
+  cur_labelspec spec;
+  const char *task_names[CUR_MAX_TASKS], *task_columns[CUR_MAX_TASKS];
+  char **class_names;
+  int n_class_names;
+} source_opts;
+
+static const char *opt_str(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int parse_source_opts(const char *text, source_opts *so) {
+  memset(so, 0, sizeof *so);
+  if (!(so->json = cJSON_Parse(text)))
+    return cur_errorc(CUR_EDB, "ingest: stored source options are not JSON: %s", text);
+  so->spec.path_column = opt_str(so->json, "path_column");
+  so->spec.split_column = opt_str(so->json, "split_column");
+  so->spec.group_column = opt_str(so->json, "group_column");
+  const cJSON *t, *names = cJSON_GetObjectItemCaseSensitive(so->json, "class_names");
+  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(so->json, "tasks")) {
+    if (so->spec.n_tasks == CUR_MAX_TASKS || !cJSON_IsString(t)) continue;
+    so->task_names[so->spec.n_tasks] = t->string;
+    so->task_columns[so->spec.n_tasks++] = t->valuestring;
+  }
+  so->spec.task_names = so->task_names;
+  so->spec.task_columns = so->task_columns;
+  int n = cJSON_GetArraySize(names);
+  if (n > 0 && !(so->class_names = cur_calloc((size_t)n, sizeof *so->class_names))) return CUR_ENOMEM;
+  for (int i = 0; i < n; i++) {
+    const cJSON *c = cJSON_GetArrayItem(names, i);
+    if (cJSON_IsString(c)) so->class_names[so->n_class_names++] = c->valuestring;
+  }
+  return CUR_OK;
+}
+
+static void source_opts_free(source_opts *so) {
+  cJSON_Delete(so->json);
+  cur_free(so->class_names);
+}
+
+static void report_label_row(void *ctx, const char *msg) {
+  cur_run_input_error(ctx, "ingest: %s", msg);
+}
+
+static int ingest_source(cur_run *run, const cur_source_row *row, item *batch, int cap) {
+  const cJSON *opt = cur_run_options(run);
+  ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
+              .uri = row->uri, .batch = batch, .cap_batch = cap,
+              .max_pixels = cur_opt_int(opt, "max_pixels")};
+  source_opts so;
+  cur_labelfile *lf = NULL;
+  cur_source *src = NULL;
+  int rc = parse_source_opts(row->options, &so);
+  if (rc) goto cleanup;
+  const char *labels = opt_str(so.json, "labels");
+  if (labels && (rc = cur_labelfile_load(labels, &so.spec, report_label_row, run, &lf))) goto cleanup;
+  g.rules.labels = lf;
+  g.rules.folder_labels = !lf || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so.json, "folder_labels"));
+  g.rules.unlabeled_dir = cur_opt_str(opt, "unlabeled_dir");
+  g.rules.forced_split = cur_split_name(opt_str(so.json, "split"));
+  if ((rc = cur_source_open(row->uri, row->kind, cur_opt_int(opt, "max_file_bytes"), so.class_names,
+                            so.n_class_names, &src)))
+    goto cleanup;
+  rc = ingest_entries(&g, src);
+cleanup:
+  cur_source_close(src);
+  cur_labelfile_free(lf);
+  source_opts_free(&so);
+  return rc;
+}
+
+/* Creates the configured tasks and classes first, so class order follows
+** the configuration rather than the order labels happen to appear in. */
+static int create_listed_classes(cur_run *run) {
+  cur_store *st = cur_run_store(run);
+  const cJSON *task, *c;
+  int rc = cur_store_begin(st);
+  for (task = cur_opt_json(cur_run_options(run), "classes")->child; rc == CUR_OK && task; task = task->next) {
+    int64_t task_id, class_id;
+    int found;
+    if ((rc = cur_store_task_ensure(st, task->string, &task_id))) break;
+    cJSON_ArrayForEach(c, task) {
+      if ((rc = cur_store_class_find(st, task_id, c->valuestring, &class_id, &found))) break;
+      if (!found && (rc = cur_store_class_add(st, task_id, c->valuestring, &class_id))) break;
+    }
+  }
+  if (rc == CUR_OK) rc = cur_store_task_ensure(st, CUR_DEFAULT_TASK, &(int64_t){0});
+  if (rc == CUR_OK) return cur_store_commit(st);
+  cur_store_rollback(st);
+  return rc;
+}
+
+static int never_want(void *ctx, const char *path) {
+  (void)ctx;
+  (void)path;
+  return 0;
+}
+
+/* Counts the entries of every source (names only) for the progress bar. */
+static int64_t count_entries(const cur_source_row *rows, int n) {
+  int64_t total = 0;
+  cur_entry e = {0};
+  for (int i = 0; i < n; i++) {
+    cur_source *src;
+    if (cur_source_open(rows[i].uri, rows[i].kind, 0, NULL, 0, &src) != CUR_OK) return -1;
+    int r;
+    while ((r = cur_source_next(src, &e, never_want, NULL)) == 1) total++;
+    cur_entry_clear(&e);
+    cur_source_close(src);
+    if (r < 0) return -1;
+  }
+  cur_error_clear();
+  return total;
+}
+
+static void set_count(void *ctx, const char *outcome, int64_t n) {
+  cur_run_count_set(ctx, outcome, n);
+}
+
+static int ingest_run(cur_run *run) {
+  cur_source_row *rows = NULL;
+  int n = 0, rc;
+  const cJSON *opt = cur_run_options(run);
+  int cap = (int)cur_opt_int(opt, "batch_size");
+  double shares = cur_opt_num(opt, "split_train") + cur_opt_num(opt, "split_val") +
+                  cur_opt_num(opt, "split_test");
+  if (fabs(shares - 1) > 1e-9)
+    return cur_errorc(CUR_ECONFIG, "ingest.split_train + split_val + split_test is %g, not 1", shares);
+  item *batch = cur_calloc((size_t)cap, sizeof *batch);
+  if (!batch) return CUR_ENOMEM;
+  if ((rc = cur_image_init()) || (rc = create_listed_classes(run)) ||
+      (rc = cur_store_sources(cur_run_store(run), &rows, &n)))
+    goto cleanup;
+  if (n == 0) cur_info("ingest: no sources yet; add one with `curate ingest SOURCE`");
+  cur_run_progress_start(run, "ingest", count_entries(rows, n));
+  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], batch, cap);
+  if (rc == CUR_OK || rc == CUR_EINTR) {
+    /* counts come from the database, so a resumed run reports the same */
+    int crc = cur_store_entry_counts(cur_run_store(run), cur_run_id(run), set_count, run);
+    if (rc == CUR_OK) rc = crc;
+  }
+cleanup:
+  cur_store_sources_free(rows, n);
+  cur_free(batch);
+  return rc;
+}
+
+/* What ingest reads: every source's files (sizes and times), its options,
+** and its label file. */
+static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
+  cur_source_row *rows;
+  int n, rc = cur_store_sources(cur_run_store(run), &rows, &n);
+  if (rc) return rc;
+  for (int i = 0; rc == CUR_OK && i < n; i++) {
+    cur_sha256_str(h, rows[i].options);
+    if ((rc = cur_source_stamp(rows[i].uri, h))) break;
+    cJSON *o = cJSON_Parse(rows[i].options);
+    const char *labels = opt_str(o, "labels");
+    if (labels) rc = cur_source_stamp(labels, h);
+    cJSON_Delete(o);
+  }
+  cur_store_sources_free(rows, n);
+  return rc;
+}
+
+const cur_stage stage_ingest = {
+    .name = "ingest",
+    .summary = "read images and labels from the registered sources into the database",
+    .needs = NULL,
+    .options = ingest_options,
+    .fingerprint = ingest_fingerprint,
+    .run = ingest_run,
+};

@@ -1,0 +1,9 @@
+/* stages.h -- the stage definitions the registry lists, one per stages/<name>.c. */
+#ifndef CURATE_STAGES_H
+#define CURATE_STAGES_H
+
+#include "stage.h"
+
+extern const cur_stage stage_ingest;
+
+#endif
