@@ -24,7 +24,8 @@ static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON
   for (int i = 0; i < n; i++) {
     const char *state;
     int64_t run_id;
-    int rc = cur_runner_state(st, cfg, seed, stages[i]->name, &state, &run_id);
+    cur_runner_opts ro = {.seed = seed};
+    int rc = cur_runner_state(st, cfg, &ro, stages[i]->name, &state, &run_id);
     if (rc) return rc;
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "stage", stages[i]->name) ||

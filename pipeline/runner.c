@@ -26,6 +26,7 @@
 
 struct cur_run {
   const cur_stage *stage;
+  const cur_stage *const *pipeline;  /* all stages, in order */
   cur_store *st;
   const cJSON *options;
   uint64_t seed;
@@ -76,8 +77,8 @@ void cur_run_input_error(cur_run *run, const char *fmt, ...) {
 
 /* Input fingerprint of stage number IDX (see invariant 1). */
 static int fingerprint(cur_run *run, int idx, char out[65]) {
-  int n, found, rc;
-  const cur_stage *const *stages = cur_stages(&n);
+  int found, rc;
+  const cur_stage *const *stages = run->pipeline;
   cur_sha256 h;
   cur_sha256_init(&h);
   for (int j = 0; j < idx; j++) {
@@ -92,6 +93,20 @@ static int fingerprint(cur_run *run, int idx, char out[65]) {
   if (run->stage->fingerprint && (rc = run->stage->fingerprint(run, &h))) return rc;
   cur_sha256_hex(&h, out);
   return CUR_OK;
+}
+
+static const cur_stage *const *pipeline_of(const cur_runner_opts *o, int *n) {
+  if (o->stages) {
+    *n = o->n_stages;
+    return o->stages;
+  }
+  return cur_stages(n);
+}
+
+static int find_stage(const cur_stage *const *stages, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(stages[i]->name, name) == 0) return i;
+  return -1;
 }
 
 static int check_needs(cur_store *st, const cur_stage *stage) {
@@ -155,9 +170,10 @@ static int execute(cur_run *run) {
 static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx,
                      int64_t *input_errors) {
   int n, found, rc;
-  const cur_stage *stage = cur_stages(&n)[idx];
-  cur_run run = {.stage = stage, .st = st, .seed = o->seed, .threads = o->threads,
-                 .options = cur_config_section(cfg, stage->name)};
+  const cur_stage *const *stages = pipeline_of(o, &n);
+  const cur_stage *stage = stages[idx];
+  cur_run run = {.stage = stage, .pipeline = stages, .st = st, .seed = o->seed,
+                 .threads = o->threads, .options = cur_config_section(cfg, stage->name)};
   char chash[65], fp[65];
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
@@ -177,9 +193,10 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
       cur_info("%s: up to date (run %lld)", stage->name, (long long)done.id);
       goto cleanup;
     }
-    char *json = cJSON_PrintUnformatted(run.options);
-    if (!json) { rc = cur_errorc(CUR_ENOMEM, "out of memory"); goto cleanup; }
-    rc = cur_store_run_start(st, stage->name, chash, fp, (int64_t)o->seed, json, &run.id);
+    /* a stage without options stores an empty object */
+    char *json = run.options ? cJSON_PrintUnformatted(run.options) : NULL;
+    if (run.options && !json) { rc = cur_errorc(CUR_ENOMEM, "out of memory"); goto cleanup; }
+    rc = cur_store_run_start(st, stage->name, chash, fp, (int64_t)o->seed, json ? json : "{}", &run.id);
     cJSON_free(json);
     if (!rc) cur_info("%s: run %lld", stage->name, (long long)run.id);
   }
@@ -190,8 +207,10 @@ cleanup:
   return rc;
 }
 
-static int stage_arg(const char *name, const char *what, int *out) {
-  *out = cur_stage_index(name);
+static int stage_arg(const cur_runner_opts *o, const char *name, const char *what, int *out) {
+  int n;
+  const cur_stage *const *stages = pipeline_of(o, &n);
+  *out = find_stage(stages, n, name);
   if (*out < 0) return cur_errorc(CUR_ECONFIG, "%s: no stage named '%s'", what, name);
   return CUR_OK;
 }
@@ -199,28 +218,31 @@ static int stage_arg(const char *name, const char *what, int *out) {
 int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
                    int64_t *input_errors) {
   int n, first = 0, last, rc;
-  cur_stages(&n);
+  const cur_stage *const *stages = pipeline_of(o, &n);
   last = n - 1;
   *input_errors = 0;
   if (o->only) {
-    if ((rc = stage_arg(o->only, "--stage", &first))) return rc;
+    if ((rc = stage_arg(o, o->only, "--stage", &first))) return rc;
     last = first;
   }
-  if (o->from && (rc = stage_arg(o->from, "--from", &first))) return rc;
-  if (o->until && (rc = stage_arg(o->until, "--until", &last))) return rc;
+  if (o->from && (rc = stage_arg(o, o->from, "--from", &first))) return rc;
+  if (o->until && (rc = stage_arg(o, o->until, "--until", &last))) return rc;
   if (first > last) return cur_errorc(CUR_ECONFIG, "--from %s comes after --until %s", o->from, o->until);
   for (int i = first; i <= last; i++) {
-    if (cur_interrupted()) return cur_errorc(CUR_EINTR, "interrupted before %s", cur_stages(&n)[i]->name);
+    if (cur_interrupted()) return cur_errorc(CUR_EINTR, "interrupted before %s", stages[i]->name);
     if ((rc = run_stage(st, cfg, o, i, input_errors))) return rc;
   }
   return CUR_OK;
 }
 
-int cur_runner_state(cur_store *st, const cur_config *cfg, uint64_t seed, const char *name,
-                     const char **state, int64_t *run_id) {
-  int idx = cur_stage_index(name), found, rc;
-  const cur_stage *stage = cur_stage_find(name);
-  cur_run run = {.stage = stage, .st = st, .seed = seed, .options = cur_config_section(cfg, name)};
+int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                     const char *name, const char **state, int64_t *run_id) {
+  int n, found, rc;
+  const cur_stage *const *stages = pipeline_of(o, &n);
+  int idx = find_stage(stages, n, name);
+  if (idx < 0) return cur_errorc(CUR_ECONFIG, "no stage named '%s'", name);
+  cur_run run = {.stage = stages[idx], .pipeline = stages, .st = st, .seed = o->seed,
+                 .options = cur_config_section(cfg, name)};
   cur_run_info last, done;
   char chash[65], fp[65];
   *run_id = 0;
@@ -235,7 +257,7 @@ int cur_runner_state(cur_store *st, const cur_config *cfg, uint64_t seed, const 
     return CUR_OK;
   }
   if ((rc = cur_store_run_last(st, name, 1, &done, &found))) return rc;
-  cur_config_hash(run.options, seed, chash);
+  cur_config_hash(run.options, o->seed, chash);
   if ((rc = fingerprint(&run, idx, fp))) return rc;
   *state = strcmp(done.config_hash, chash) == 0 && strcmp(done.fingerprint, fp) == 0
                ? "up to date" : "pending";

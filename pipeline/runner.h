@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "stage.h"
 #include "store.h"
 
 typedef struct cur_runner_opts {
@@ -14,6 +15,10 @@ typedef struct cur_runner_opts {
   int force;            /* run even when up to date */
   uint64_t seed;
   int threads;
+  /* The pipeline to run: NULL means the registry (cur_stages).  Tests and
+  ** embedders pass their own ordered list. */
+  const cur_stage *const *stages;
+  int n_stages;
 } cur_runner_opts;
 
 /* Runs the selected stages that are not up to date.  Returns CUR_OK,
@@ -24,7 +29,7 @@ int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *
 
 /* A stage's state for `curate status`: "up to date", "pending",
 ** "never run", "interrupted" (resumable), "failed"; plus its newest run id. */
-int cur_runner_state(cur_store *st, const cur_config *cfg, uint64_t seed, const char *stage,
-                     const char **state, int64_t *run_id);
+int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                     const char *stage, const char **state, int64_t *run_id);
 
 #endif

@@ -34,7 +34,6 @@ typedef struct cur_stage {
 /* The registry, in pipeline order. */
 const cur_stage *const *cur_stages(int *count);
 const cur_stage *cur_stage_find(const char *name);
-int cur_stage_index(const char *name);
 
 /* The run context. */
 cur_store *cur_run_store(cur_run *run);

@@ -1,0 +1,160 @@
+/* test_store.c -- the SQLite store (pipeline/store*.c, schema.sql).
+**
+** store-1.*: creation, schema version, refusing other versions.
+** store-2.*: labels are history; current_labels precedence; class_balance.
+** store-3.*: WAL: a reader sees committed batches while a writer holds a transaction.
+** store-4.*: the writer lock excludes a second curate writer.
+*/
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_images.h"
+#include "store_labels.h"
+#include "store_runs.h"
+#include "testlib.h"
+
+static cur_store *fresh(const char *name) {
+  char *path = test_scratch_path(name);
+  cur_store *st = NULL;
+  int created = 0;
+  test_sh("rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
+  if (cur_store_init(path, &st, &created) != CUR_OK || !created) st = NULL;
+  cur_free(path);
+  return st;
+}
+
+static int64_t sql_int(const char *db_name, const char *sql) {
+  char *path = test_scratch_path(db_name);
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  int64_t v = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  cur_free(path);
+  return v;
+}
+
+static int sql_exec(const char *db_name, const char *sql) {
+  char *path = test_scratch_path(db_name);
+  sqlite3 *db;
+  int rc = sqlite3_open(path, &db) == SQLITE_OK ? sqlite3_exec(db, sql, NULL, NULL, NULL) : -1;
+  sqlite3_close(db);
+  cur_free(path);
+  return rc;
+}
+
+TEST(init_creates_schema_in_wal_mode_with_version) {
+  cur_store *st = fresh("a.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  CHECK_INT(sql_int("a.db", "PRAGMA user_version"), CUR_SCHEMA_VERSION);
+  CHECK_INT(sql_int("a.db", "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+  CHECK_INT(sql_int("a.db", "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                            "('images','labels','current_labels','class_balance','runs','flags')"), 6);
+  /* a second init keeps the database */
+  char *path = test_scratch_path("a.db");
+  int created = 1;
+  CHECK_OK(cur_store_init(path, &st, &created));
+  CHECK_INT(created, 0);
+  cur_store_close(st);
+  cur_free(path);
+}
+
+TEST(other_schema_version_is_refused_with_a_clear_message) {
+  cur_store *st = fresh("old.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  REQUIRE(sql_exec("old.db", "PRAGMA user_version = 0") == SQLITE_OK);
+  char *path = test_scratch_path("old.db");
+  CHECK_INT(cur_store_open(path, &st), CUR_ESCHEMA);
+  CHECK(strstr(cur_error(), "no curate schema version") != NULL);
+  REQUIRE(sql_exec("old.db", "PRAGMA user_version = 99") == SQLITE_OK);
+  CHECK_INT(cur_store_open(path, &st), CUR_ESCHEMA);
+  CHECK(strstr(cur_error(), "version 99") != NULL);
+  CHECK(strstr(cur_error(), "newer curate") != NULL);
+  cur_free(path);
+  path = test_scratch_path("missing.db");
+  CHECK_INT(cur_store_open(path, &st), CUR_ESTATE);
+  CHECK(strstr(cur_error(), "curate init") != NULL);
+  cur_free(path);
+}
+
+/* One image with labels from several sources; returns its id. */
+static int64_t image_with_labels(cur_store *st, int64_t *task, int64_t cls[3]) {
+  int64_t run, img;
+  cur_image_row row = {.sha256 = "00ff", .bytes = "x", .byte_size = 1, .source_path = "a.png",
+                       .split = "train", .status = "ok"};
+  if (cur_store_run_start(st, "ingest", "h", "f", 1, "{}", &run)) return 0;
+  row.run_id = run;
+  if (cur_store_image_add(st, &row, &img) || cur_store_task_ensure(st, "label", task)) return 0;
+  const char *names[3] = {"cat", "dog", "fox"};
+  for (int i = 0; i < 3; i++)
+    if (cur_store_class_add(st, *task, names[i], &cls[i])) return 0;
+  if (cur_store_label_add(st, img, *task, cls[2], "zeroshot", 0.9, run) ||
+      cur_store_label_add(st, img, *task, cls[0], "human", NAN, run) ||
+      cur_store_label_add(st, img, *task, cls[1], "teacher", 0.99, run))
+    return 0;
+  return img;
+}
+
+TEST(current_label_follows_precedence_and_history_is_kept) {
+  cur_store *st = fresh("labels.db");
+  int64_t task, cls[3];
+  REQUIRE(st);
+  int64_t img = image_with_labels(st, &task, cls);
+  REQUIRE(img > 0);
+  /* human beats teacher and zeroshot although the teacher label is newer */
+  CHECK_INT(sql_int("labels.db", "SELECT class_id FROM current_labels"), cls[0]);
+  CHECK_OK(cur_store_label_add(st, img, task, cls[2], "review", NAN, 0));
+  CHECK_INT(sql_int("labels.db", "SELECT class_id FROM current_labels"), cls[2]);
+  CHECK_INT(sql_int("labels.db", "SELECT count(*) FROM current_labels"), 1);
+  CHECK_INT(sql_int("labels.db", "SELECT count(*) FROM labels"), 4);
+  /* the class indices are dense and in insertion order */
+  CHECK_INT(sql_int("labels.db", "SELECT group_concat(idx, '') FROM classes"), 12);
+  CHECK_INT(sql_int("labels.db", "SELECT images FROM class_balance WHERE class = 'fox'"), 1);
+  /* rewriting history is refused by the trigger */
+  CHECK(sql_exec("labels.db", "UPDATE labels SET class_id = 1") != SQLITE_OK);
+  cur_store_close(st);
+}
+
+TEST(reader_sees_committed_batches_while_a_writer_holds_a_transaction) {
+  cur_store *st = fresh("wal.db");
+  int64_t task;
+  REQUIRE(st);
+  REQUIRE_OK(cur_store_task_ensure(st, "first", &task));
+  REQUIRE_OK(cur_store_begin(st));
+  REQUIRE_OK(cur_store_task_ensure(st, "uncommitted", &task));
+  /* a reader connection neither blocks nor sees the open transaction */
+  CHECK_INT(sql_int("wal.db", "SELECT count(*) FROM tasks"), 1);
+  REQUIRE_OK(cur_store_commit(st));
+  CHECK_INT(sql_int("wal.db", "SELECT count(*) FROM tasks"), 2);
+  cur_store_close(st);
+}
+
+TEST(second_writer_is_refused_by_the_lock) {
+  cur_store *a = fresh("lock.db"), *b = NULL;
+  REQUIRE(a);
+  REQUIRE_OK(cur_store_lock(a));
+  char *path = test_scratch_path("lock.db");
+  REQUIRE_OK(cur_store_open(path, &b));
+  CHECK_INT(cur_store_lock(b), CUR_ESTATE);
+  CHECK(strstr(cur_error(), "another curate process") != NULL);
+  cur_store_close(a);
+  CHECK_OK(cur_store_lock(b));  /* released with the first store */
+  cur_store_close(b);
+  cur_free(path);
+}
+
+int main(int argc, char **argv) {
+  test_init(argc, argv);
+  RUN(init_creates_schema_in_wal_mode_with_version);
+  RUN(other_schema_version_is_refused_with_a_clear_message);
+  RUN(current_label_follows_precedence_and_history_is_kept);
+  RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
+  RUN(second_writer_is_refused_by_the_lock);
+  return test_finish();
+}
