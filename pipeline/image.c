@@ -34,11 +34,15 @@ static void vips_reason(const char *prefix, char *reason, size_t cap) {
   g_free(msg);
 }
 
+/* "VipsForeignLoadJpegBuffer" -> "jpeg"; libvips 8.14 names GIF's loader "Nsgif". */
 static void loader_format(const char *loader, char *out, size_t cap) {
-  /* "jpegload_buffer" -> "jpeg", "VipsForeignLoadPngBuffer" never occurs here */
-  size_t n = strcspn(loader, "_");
-  if (n > 4 && strncmp(loader + n - 4, "load", 4) == 0) n -= 4;
-  snprintf(out, cap, "%.*s", (int)n, loader);
+  static const char prefix[] = "VipsForeignLoad";
+  const char *p = strncmp(loader, prefix, sizeof prefix - 1) == 0 ? loader + sizeof prefix - 1 : loader;
+  size_t n = strlen(p), i;
+  if (n > 6 && strcmp(p + n - 6, "Buffer") == 0) n -= 6;
+  if (n > 2 && strncmp(p, "Ns", 2) == 0) p += 2, n -= 2;
+  for (i = 0; i < n && i + 1 < cap; i++) out[i] = (char)(p[i] | 0x20);
+  out[i] = 0;
 }
 
 int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,

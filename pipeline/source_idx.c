@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 #include "curate.h"
@@ -43,20 +44,25 @@ static void file_clear(idx_file *f) {
   memset(f, 0, sizeof *f);
 }
 
-/* NAME with "images"->"labels" and "idx3"->"idx1". */
-static char *labels_name(const char *name) {
-  char *s = cur_strdup(name);
+/* NAME with "images"->"labels" and "idx3"->"idx1"; when that file is not in
+** DIR, the same with ".gz" added or removed (one may be gzipped alone). */
+static char *labels_path(const char *dir, const char *name) {
+  size_t n = strlen(name);
+  char *s = cur_asprintf("%s/%s.gz", dir, name);
   if (!s) return NULL;
-  char *p = strstr(s, "images");
+  char *base = s + strlen(dir) + 1, *p = strstr(base, "images");
   if (p) memcpy(p, "labels", 6);
-  if ((p = strstr(s, "idx3"))) p[3] = '1';
+  if ((p = strstr(base, "idx3"))) p[3] = '1';
+  base[n] = 0;  /* first without the added ".gz" */
+  if (access(s, F_OK) == 0) return s;
+  if (n > 3 && strcmp(base + n - 3, ".gz") == 0) base[n - 3] = 0;
+  else base[n] = '.';
   return s;
 }
 
 static int load_file(idx_reader *r, const char *name) {
   idx_file *f = &r->cur;
-  char *ipath = cur_path_join(r->dir, name), *lname = labels_name(name);
-  char *lpath = lname ? cur_path_join(r->dir, lname) : NULL;
+  char *ipath = cur_path_join(r->dir, name), *lpath = labels_path(r->dir, name);
   int rc = CUR_OK;
   if (!ipath || !lpath) { rc = CUR_ENOMEM; goto cleanup; }
   if (!(f->name = cur_strdup(name))) { rc = CUR_ENOMEM; goto cleanup; }
@@ -76,7 +82,6 @@ static int load_file(idx_reader *r, const char *name) {
     { rc = cur_errorc(CUR_EINPUT, "%s: %u labels for %u images", lpath, be32(f->labels + 4), f->count); goto cleanup; }
 cleanup:
   cur_free(ipath);
-  cur_free(lname);
   cur_free(lpath);
   if (rc) file_clear(f);
   return rc;

@@ -1,0 +1,208 @@
+/* fixtures.c -- builds test images and archives, and dumps databases for comparison. */
+#include "fixtures.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "image.h"
+#include "testlib.h"
+
+int fx_image(int w, int h, unsigned seed, const char *format, unsigned char **data, size_t *len) {
+  size_t n = (size_t)w * h * 3;
+  unsigned char *px = cur_malloc(n);
+  if (!px || cur_image_init()) return CUR_ERR;
+  uint32_t s = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; i++) {
+    s = s * 1103515245u + 12345u;
+    /* smooth gradient plus a little noise, so JPEG sizes stay realistic */
+    px[i] = (unsigned char)((i / 3 % (size_t)w) * 255 / (size_t)w / 2 + (s >> 27) + seed * 7);
+  }
+  VipsImage *img = vips_image_new_from_memory(px, n, w, h, 3, VIPS_FORMAT_UCHAR);
+  void *buf = NULL;
+  int bad = !img || (strcmp(format, "png") == 0 ? vips_pngsave_buffer(img, &buf, len, NULL)
+                                                : vips_jpegsave_buffer(img, &buf, len, "Q", 90, NULL));
+  if (img) g_object_unref(img);
+  cur_free(px);
+  if (bad) return CUR_ERR;
+  *data = cur_malloc(*len);
+  if (*data) memcpy(*data, buf, *len);
+  g_free(buf);
+  return *data ? CUR_OK : CUR_ERR;
+}
+
+int fx_image_file(const char *path, int w, int h, unsigned seed, const char *format) {
+  unsigned char *data;
+  size_t len;
+  if (fx_image(w, h, seed, format, &data, &len)) return CUR_ERR;
+  int rc = test_write_file(path, data, len);
+  cur_free(data);
+  return rc;
+}
+
+static uint32_t crc32_of(const unsigned char *p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+  }
+  return ~c;
+}
+
+static void be32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+/* Appends a PNG chunk of TYPE and BODY to OUT at *N. */
+static void chunk(unsigned char *out, size_t *n, const char *type, const unsigned char *body, uint32_t len) {
+  be32(out + *n, len);
+  memcpy(out + *n + 4, type, 4);
+  memcpy(out + *n + 8, body, len);
+  be32(out + *n + 8 + len, crc32_of(out + *n + 4, len + 4));
+  *n += 12 + len;
+}
+
+int fx_png_header_only(const char *path, uint32_t w, uint32_t h) {
+  unsigned char out[128] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  unsigned char ihdr[13] = {0};
+  /* a zlib stream of one empty stored block: valid, but far too short */
+  static const unsigned char idat[] = {0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0, 0, 0, 1};
+  size_t n = 8;
+  be32(ihdr, w);
+  be32(ihdr + 4, h);
+  ihdr[8] = 8;  /* bit depth */
+  ihdr[9] = 0;  /* greyscale */
+  chunk(out, &n, "IHDR", ihdr, 13);
+  chunk(out, &n, "IDAT", idat, sizeof idat);
+  chunk(out, &n, "IEND", NULL, 0);
+  return test_write_file(path, out, n);
+}
+
+int fx_archive(const char *path, const char *format, int n, const char *const *names,
+               const unsigned char *const *data, const size_t *lens) {
+  struct archive *a = archive_write_new();
+  int rc = CUR_OK;
+  if (!a) return CUR_ERR;
+  if (strcmp(format, "zip") == 0) archive_write_set_format_zip(a);
+  else archive_write_set_format_pax_restricted(a);
+  if (archive_write_open_filename(a, path) != ARCHIVE_OK) rc = CUR_ERR;
+  for (int i = 0; rc == CUR_OK && i < n; i++) {
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, names[i]);
+    archive_entry_set_size(e, (la_int64_t)lens[i]);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    if (archive_write_header(a, e) != ARCHIVE_OK ||
+        archive_write_data(a, data[i], lens[i]) != (la_ssize_t)lens[i])
+      rc = CUR_ERR;
+    archive_entry_free(e);
+  }
+  if (archive_write_close(a) != ARCHIVE_OK) rc = CUR_ERR;
+  archive_write_free(a);
+  return rc;
+}
+
+/* Appends S to the growing string *OUT. */
+static int append(char **out, size_t *len, size_t *cap, const char *s) {
+  size_t n = strlen(s);
+  if (*len + n + 1 > *cap) {
+    size_t nc = (*len + n + 1) * 2;
+    char *p = cur_reallocarray(*out, nc, 1);
+    if (!p) return -1;
+    *out = p;
+    *cap = nc;
+  }
+  memcpy(*out + *len, s, n + 1);
+  *len += n;
+  return 0;
+}
+
+/* Runs SQL and appends each row, columns joined by '|', to *OUT. */
+static int dump_query(sqlite3 *db, const char *sql, char **out, size_t *len, size_t *cap) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+  int rc = 0;
+  while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+    for (int c = 0; rc == 0 && c < sqlite3_column_count(s); c++) {
+      const char *t = (const char *)sqlite3_column_text(s, c);
+      if (c) rc = append(out, len, cap, "|");
+      if (!rc) rc = append(out, len, cap, t ? t : "NULL");
+    }
+    if (!rc) rc = append(out, len, cap, "\n");
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+char *fx_sql(const char *db_path, const char *sql) {
+  sqlite3 *db;
+  char *out = NULL;
+  size_t len = 0, cap = 0;
+  if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+      append(&out, &len, &cap, "") || dump_query(db, sql, &out, &len, &cap)) {
+    cur_free(out);
+    out = NULL;
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+char *fx_dump(const char *db_path) {
+  sqlite3 *db;
+  sqlite3_stmt *tables = NULL;
+  char *out = NULL;
+  size_t len = 0, cap = 0;
+  int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                          "ORDER BY name", -1, &tables, NULL) == SQLITE_OK ? 0 : -1;
+  while (rc == 0 && sqlite3_step(tables) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(tables, 0);
+    /* the columns without timing ones, quoted (blobs as hex), and all of
+    ** them as the sort key, since some tables have no rowid */
+    char q[512], *cols, *keys, *sel;
+    snprintf(q, sizeof q, "SELECT group_concat('quote(\"' || name || '\")', ','), "
+             "group_concat('\"' || name || '\"', ',') FROM pragma_table_info('%s') "
+             "WHERE name NOT LIKE '%%\\_at' ESCAPE '\\' AND name <> 'seconds'", t);
+    char *c = fx_sql(db_path, q);
+    if (!c || !(keys = strchr(c, '|'))) { cur_free(c); rc = -1; break; }
+    cols = c;
+    *keys++ = 0;
+    keys[strcspn(keys, "\n")] = 0;
+    sel = cur_asprintf("SELECT %s FROM \"%s\" ORDER BY %s", cols, t, keys);
+    cur_free(c);
+    rc = sel ? append(&out, &len, &cap, t) || append(&out, &len, &cap, ":\n") ||
+                   dump_query(db, sel, &out, &len, &cap) : -1;
+    cur_free(sel);
+  }
+  sqlite3_finalize(tables);  /* NULL-safe when the prepare failed */
+  sqlite3_close(db);
+  if (rc) {
+    cur_free(out);
+    return NULL;
+  }
+  return out;
+}
+
+int fx_curate(const char *log, const char *fmt, ...) {
+  char args[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  return test_sh("cd '%s' && '%s' %s > '%s' 2>&1", T.scratch, T.curate, args, log);
+}
+
+char *fx_read(const char *rel) {
+  char *path = rel[0] == '/' ? cur_strdup(rel) : cur_asprintf("%s/%s", T.scratch, rel);
+  char *text = NULL;
+  size_t len;
+  if (path && cur_file_read(path, &text, &len) != CUR_OK) text = NULL;
+  cur_free(path);
+  return text;
+}

@@ -1,0 +1,31 @@
+/* fixtures.h -- images, archives and database dumps the tests build for themselves. */
+#ifndef FIXTURES_H
+#define FIXTURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A W x H RGB image with a pattern drawn from SEED, encoded as FORMAT
+** ("jpeg" or "png").  The caller frees *data with cur_free. */
+int fx_image(int w, int h, unsigned seed, const char *format, unsigned char **data, size_t *len);
+/* Writes such an image to PATH. */
+int fx_image_file(const char *path, int w, int h, unsigned seed, const char *format);
+/* A valid PNG signature and IHDR declaring W x H, followed by a tiny IDAT. */
+int fx_png_header_only(const char *path, uint32_t w, uint32_t h);
+/* Writes an archive (FORMAT "tar" or "zip") at PATH holding N entries
+** named NAMES[i] with DATA[i] of LENS[i] bytes. */
+int fx_archive(const char *path, const char *format, int n, const char *const *names,
+               const unsigned char *const *data, const size_t *lens);
+/* Runs SQL (one column per row) on the database and returns all rows joined
+** by newlines; the caller frees it.  NULL on error. */
+char *fx_sql(const char *db, const char *sql);
+/* Every table's rows in key order, leaving out timing columns (*_at and
+** seconds), which cannot match between two runs.  The caller frees it. */
+char *fx_dump(const char *db);
+/* Runs `curate` with ARGS (a shell fragment) in the scratch folder,
+** output to LOG (relative to scratch); returns the exit status. */
+int fx_curate(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads a file (from the scratch folder when REL is relative) into a string. */
+char *fx_read(const char *rel);
+
+#endif
