@@ -206,3 +206,31 @@ char *fx_read(const char *rel) {
   cur_free(path);
   return text;
 }
+
+int fx_archive_subset(const char *src, const char *dst, int n, const char *prefix) {
+  struct archive *in = archive_read_new(), *out = archive_write_new();
+  struct archive_entry *e;
+  int rc = in && out ? CUR_OK : CUR_ERR, copied = 0;
+  unsigned char buf[65536];
+  if (rc == CUR_OK) {
+    archive_read_support_filter_all(in);
+    archive_read_support_format_all(in);
+    archive_write_set_format_pax_restricted(out);
+    if (archive_read_open_filename(in, src, 65536) != ARCHIVE_OK ||
+        archive_write_open_filename(out, dst) != ARCHIVE_OK)
+      rc = CUR_ERR;
+  }
+  while (rc == CUR_OK && copied < n && archive_read_next_header(in, &e) == ARCHIVE_OK) {
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    if (prefix && strncmp(archive_entry_pathname(e), prefix, strlen(prefix)) != 0) continue;
+    if (archive_write_header(out, e) != ARCHIVE_OK) rc = CUR_ERR;
+    la_ssize_t got;
+    while (rc == CUR_OK && (got = archive_read_data(in, buf, sizeof buf)) > 0)
+      if (archive_write_data(out, buf, (size_t)got) != got) rc = CUR_ERR;
+    copied++;
+  }
+  if (out && archive_write_close(out) != ARCHIVE_OK) rc = CUR_ERR;
+  archive_write_free(out);
+  archive_read_free(in);
+  return rc == CUR_OK && copied == n ? CUR_OK : CUR_ERR;
+}

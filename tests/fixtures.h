@@ -28,4 +28,10 @@ int fx_curate(const char *log, const char *fmt, ...) __attribute__((format(print
 /* Reads a file (from the scratch folder when REL is relative) into a string. */
 char *fx_read(const char *rel);
 
+
+
+/* Copies the first N regular-file entries of archive SRC (any format
+** libarchive reads) into a plain tar DST, optionally skipping every entry
+** whose name does not start with PREFIX (NULL: keep all). */
+int fx_archive_subset(const char *src, const char *dst, int n, const char *prefix);
 #endif

@@ -1,0 +1,84 @@
+/* test_resume_slow.c -- crash safety: ingest killed with SIGKILL at random moments,
+** several times, then run to the end, gives exactly the database of a run that
+** was never killed (all columns but the timing ones).
+**
+** resume-1.*: kill-and-resume on the clothing photos (1,400 JPEGs, label file, groups).
+*/
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "testlib.h"
+
+#define KILLS 6
+
+/* Starts `curate ingest` on the clothing data into DB; returns the pid. */
+static pid_t start_ingest(const char *db, const char *tar, const char *labels) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(T.scratch) != 0) _exit(127);
+    if (!freopen("/dev/null", "w", stderr)) _exit(127);
+    execl(T.curate, "curate", "--db", db, "--config", "none.json", "--threads", "2", "ingest", tar,
+          "--labels", labels, "--group-column", "sender_id", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+static int wait_exit(pid_t pid) {
+  int st;
+  if (waitpid(pid, &st, 0) != pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST(ingest_killed_at_random_moments_ends_as_if_never_killed) {
+  char *tar = test_shared_path("data/clothing/images.tar");
+  char *labels = tar ? test_shared_path("data/clothing/labels.csv") : NULL;
+  if (!tar || !labels) {
+    cur_free(tar);
+    return;
+  }
+  char *clean = test_scratch_path("clean.db"), *killed = test_scratch_path("killed.db");
+  REQUIRE(fx_curate("i1.log", "--db clean.db --config none.json init") == 0);
+  REQUIRE(fx_curate("i2.log", "--db killed.db --config none.json init") == 0);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  CHECK_INT(wait_exit(start_ingest("clean.db", tar, labels)), 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double full = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+  /* kill points spread over the whole run, from a fixed seed */
+  srand(20261123);
+  int killed_count = 0;
+  for (int k = 0; k < KILLS; k++) {
+    pid_t pid = start_ingest("killed.db", tar, labels);
+    useconds_t delay = (useconds_t)(full * 1e6 * (0.05 + 0.9 * rand() / (double)RAND_MAX));
+    usleep(delay);
+    killed_count += kill(pid, SIGKILL) == 0;
+    wait_exit(pid);
+  }
+  printf("  full run %.2f s; %d kills landed\n", full, killed_count);
+  CHECK(killed_count >= 3);
+  CHECK_INT(wait_exit(start_ingest("killed.db", tar, labels)), 0);
+  char *want = fx_dump(clean), *got = fx_dump(killed);
+  REQUIRE(want && got);
+  CHECK(strlen(want) > 100000);  /* the dump really holds the images */
+  CHECK(strcmp(want, got) == 0);
+  char *runs = fx_sql(killed, "SELECT id || ' ' || status FROM runs");
+  CHECK_STR(runs, "1 complete\n");  /* every attempt resumed the same run */
+  cur_free(runs);
+  cur_free(want);
+  cur_free(got);
+  cur_free(clean);
+  cur_free(killed);
+  cur_free(tar);
+  cur_free(labels);
+}
+
+int main(int argc, char **argv) {
+  test_init(argc, argv);
+  RUN(ingest_killed_at_random_moments_ends_as_if_never_killed);
+  return test_finish();
+}
