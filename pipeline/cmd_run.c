@@ -23,7 +23,9 @@ static const char run_help[] =
     "  --stage NAME   run only this stage (stops if a stage it needs never ran)\n"
     "  --from NAME    start at this stage\n"
     "  --until NAME   stop after this stage\n"
-    "  --force        run the chosen stages even when up to date\n";
+    "  --force        run the chosen stages even when up to date\n"
+    "\n"
+    "Stages, in order (their options: `curate config show`, docs/stages/):\n";
 
 static const char ingest_help[] =
     "Usage: curate ingest SOURCE... [options]\n"
@@ -52,7 +54,10 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     int r;
     if (cli_is_help(argv[i])) {
+      int n;
+      const cur_stage *const *stages = cur_stages(&n);
       fputs(run_help, stdout);
+      for (int s = 0; s < n; s++) printf("  %-12s %s\n", stages[s]->name, stages[s]->summary);
       return CUR_EXIT_OK;
     }
     if ((r = cli_value(&i, argc, argv, "--stage", &o.only)) ||

@@ -62,7 +62,7 @@ static void be32(unsigned char *p, uint32_t v) {
 static void chunk(unsigned char *out, size_t *n, const char *type, const unsigned char *body, uint32_t len) {
   be32(out + *n, len);
   memcpy(out + *n + 4, type, 4);
-  memcpy(out + *n + 8, body, len);
+  if (len) memcpy(out + *n + 8, body, len);
   be32(out + *n + 8 + len, crc32_of(out + *n + 4, len + 4));
   *n += 12 + len;
 }
