@@ -19,4 +19,9 @@ int cur_image_init(void);
 int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                     char *reason, size_t reason_cap);
 
+/* The JPEG fast path of cur_image_probe (image_jpeg.c). */
+int cur_image_is_jpeg(const void *buf, size_t len);
+int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
+                         char *reason, size_t reason_cap);
+
 #endif

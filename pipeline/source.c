@@ -41,6 +41,7 @@ int cur_source_open(const char *uri, const char *kind, int64_t max_bytes,
   cur_source *src = cur_calloc(1, sizeof *src);
   if (!src) return CUR_ENOMEM;
   src->max_bytes = max_bytes;
+  src->count = -1;
   src->class_names = class_names;
   src->n_class_names = n_class_names;
   int rc;
@@ -62,6 +63,10 @@ int cur_source_next(cur_source *src, cur_entry *e, int (*want)(void *ctx, const 
                     void *ctx) {
   cur_entry_clear(e);
   return src->next(src, e, want, ctx);
+}
+
+int64_t cur_source_count(const cur_source *src) {
+  return src->count;
 }
 
 void cur_source_close(cur_source *src) {

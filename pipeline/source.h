@@ -39,6 +39,8 @@ int cur_source_open(const char *uri, const char *kind, int64_t max_bytes,
 ** or a negative code when the source itself cannot be read further. */
 int cur_source_next(cur_source *src, cur_entry *e,
                     int (*want)(void *ctx, const char *path), void *ctx);
+/* The number of entries when known without reading them (folders), else -1. */
+int64_t cur_source_count(const cur_source *src);
 void cur_source_close(cur_source *src);
 void cur_entry_clear(cur_entry *e);
 /* Adds the sizes and modification times under URI to H (for fingerprints). */

@@ -152,5 +152,6 @@ int cur__folder_open(cur_source *src) {
   }
   int rc = walk(f, src->uri, "", 0);
   if (rc) folder_close(src);
+  else src->count = (int64_t)f->n;
   return rc;
 }

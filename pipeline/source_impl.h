@@ -14,6 +14,7 @@ struct cur_source {
   char *const *class_names;   /* borrowed from the caller */
   int n_class_names;
   void *impl;
+  int64_t count;              /* entries, or -1 when unknown until read */
   int (*next)(cur_source *src, cur_entry *e, cur_want_fn want, void *ctx);
   void (*close)(cur_source *src);
 };

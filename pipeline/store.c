@@ -47,7 +47,7 @@ static int connect(const char *path, int flags, cur_store **out) {
   /* WAL: readers never block the writer and see only committed batches;
   ** synchronous=NORMAL is durable across process crashes in WAL mode. */
   if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                   "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;", NULL, NULL, NULL) != SQLITE_OK) {
     int rc = cur__db_error(st, "cannot set WAL mode");
     cur_store_close(st);
     return rc;

@@ -21,6 +21,7 @@
 #include "stages.h"
 #include "store_images.h"
 #include "store_labels.h"
+#include "strmap.h"
 
 #define BATCH_BYTES (64u << 20)  /* a batch also ends at this many bytes read */
 
@@ -97,6 +98,7 @@ typedef struct ingest {
   item *batch;
   int n_batch, cap_batch;
   int64_t max_pixels;
+  cur_strmap *ids;         /* "task" and "task\x1fclass" -> id, to spare a query per label */
 } ingest;
 
 /* Reader callback: read the bytes only of entries not yet recorded. */
@@ -130,10 +132,17 @@ static int ignored_label(const ingest *g, const char *value) {
 /* The class id for VALUE in TASK, added when allowed; 0 when not a class. */
 static int resolve_class(ingest *g, const char *task, int64_t task_id, const char *value,
                          const cur_entry_meta *m, const char *path, int64_t *class_id) {
+  char key[600];
+  size_t cached;
+  snprintf(key, sizeof key, "%s\x1f%s", task, value);
+  if (cur_strmap_get(g->ids, key, &cached)) {
+    *class_id = (int64_t)cached;
+    return CUR_OK;
+  }
   int found, rc = cur_store_class_find(g->st, task_id, value, class_id, &found);
-  if (rc || found) return rc;
+  if (rc) return rc;
   const cJSON *listed = cJSON_GetObjectItemCaseSensitive(cur_opt_json(g->opt, "classes"), task);
-  if (listed && !cur_opt_bool(g->opt, "add_classes")) {
+  if (!found && listed && !cur_opt_bool(g->opt, "add_classes")) {
     *class_id = 0;
     cur_run_input_error(g->run, "ingest: %s%s%d: %s: label '%s' is not a class of task '%s' "
                         "(listed in ingest.classes; set ingest.add_classes to add it)",
@@ -141,7 +150,19 @@ static int resolve_class(ingest *g, const char *task, int64_t task_id, const cha
                         m->line, path, value, task);
     return CUR_OK;
   }
-  return cur_store_class_add(g->st, task_id, value, class_id);
+  if (!found && (rc = cur_store_class_add(g->st, task_id, value, class_id))) return rc;
+  return cur_strmap_put(g->ids, key, (size_t)*class_id) < 0 ? CUR_ENOMEM : CUR_OK;
+}
+
+static int resolve_task(ingest *g, const char *task, int64_t *task_id) {
+  size_t cached;
+  if (cur_strmap_get(g->ids, task, &cached)) {
+    *task_id = (int64_t)cached;
+    return CUR_OK;
+  }
+  int rc = cur_store_task_ensure(g->st, task, task_id);
+  if (rc) return rc;
+  return cur_strmap_put(g->ids, task, (size_t)*task_id) < 0 ? CUR_ENOMEM : CUR_OK;
 }
 
 /* Records the entry's labels on IMAGE_ID: a first human label is added, an
@@ -151,7 +172,7 @@ static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, in
     int64_t task_id, class_id, have;
     int found, rc;
     if (!m->value[t] || ignored_label(g, m->value[t])) continue;
-    if ((rc = cur_store_task_ensure(g->st, m->task[t], &task_id))) return rc;
+    if ((rc = resolve_task(g, m->task[t], &task_id))) return rc;
     if ((rc = resolve_class(g, m->task[t], task_id, m->value[t], m, path, &class_id))) return rc;
     if (!class_id) continue;
     if ((rc = cur_store_label_latest(g->st, image_id, task_id, "human", &have, &found))) return rc;
@@ -326,6 +347,28 @@ static void report_label_row(void *ctx, const char *msg) {
   cur_run_input_error(ctx, "ingest: %s", msg);
 }
 
+static int never_want(void *ctx, const char *path) {
+  (void)ctx;
+  (void)path;
+  return 0;
+}
+
+/* Entries in a source, for the progress bar: known at once for folders,
+** else counted by a pass over the names only (-1 when that fails). */
+static int64_t count_entries(const cur_source_row *row, const cur_source *opened) {
+  int64_t total = cur_source_count(opened);
+  cur_source *src;
+  cur_entry e = {0};
+  int r;
+  if (total >= 0) return total;
+  if (cur_source_open(row->uri, row->kind, 0, NULL, 0, &src) != CUR_OK) return -1;
+  for (total = 0; (r = cur_source_next(src, &e, never_want, NULL)) == 1;) total++;
+  cur_entry_clear(&e);
+  cur_source_close(src);
+  cur_error_clear();
+  return r < 0 ? -1 : total;
+}
+
 static int ingest_source(cur_run *run, const cur_source_row *row, item *batch, int cap) {
   const cJSON *opt = cur_run_options(run);
   ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
@@ -336,6 +379,7 @@ static int ingest_source(cur_run *run, const cur_source_row *row, item *batch, i
   cur_source *src = NULL;
   int rc = parse_source_opts(row->options, &so);
   if (rc) goto cleanup;
+  if (!(g.ids = cur_strmap_new())) { rc = CUR_ENOMEM; goto cleanup; }
   const char *labels = opt_str(so.json, "labels");
   if (labels && (rc = cur_labelfile_load(labels, &so.spec, report_label_row, run, &lf))) goto cleanup;
   g.rules.labels = lf;
@@ -345,8 +389,13 @@ static int ingest_source(cur_run *run, const cur_source_row *row, item *batch, i
   if ((rc = cur_source_open(row->uri, row->kind, cur_opt_int(opt, "max_file_bytes"), so.class_names,
                             so.n_class_names, &src)))
     goto cleanup;
+  const char *base = strrchr(row->uri, '/');
+  char what[96];
+  snprintf(what, sizeof what, "ingest %s", base ? base + 1 : row->uri);
+  cur_run_progress_start(run, what, count_entries(row, src));
   rc = ingest_entries(&g, src);
 cleanup:
+  cur_strmap_free(g.ids);
   cur_source_close(src);
   cur_labelfile_free(lf);
   source_opts_free(&so);
@@ -374,29 +423,6 @@ static int create_listed_classes(cur_run *run) {
   return rc;
 }
 
-static int never_want(void *ctx, const char *path) {
-  (void)ctx;
-  (void)path;
-  return 0;
-}
-
-/* Counts the entries of every source (names only) for the progress bar. */
-static int64_t count_entries(const cur_source_row *rows, int n) {
-  int64_t total = 0;
-  cur_entry e = {0};
-  for (int i = 0; i < n; i++) {
-    cur_source *src;
-    if (cur_source_open(rows[i].uri, rows[i].kind, 0, NULL, 0, &src) != CUR_OK) return -1;
-    int r;
-    while ((r = cur_source_next(src, &e, never_want, NULL)) == 1) total++;
-    cur_entry_clear(&e);
-    cur_source_close(src);
-    if (r < 0) return -1;
-  }
-  cur_error_clear();
-  return total;
-}
-
 static void set_count(void *ctx, const char *outcome, int64_t n) {
   cur_run_count_set(ctx, outcome, n);
 }
@@ -416,7 +442,6 @@ static int ingest_run(cur_run *run) {
       (rc = cur_store_sources(cur_run_store(run), &rows, &n)))
     goto cleanup;
   if (n == 0) cur_info("ingest: no sources yet; add one with `curate ingest SOURCE`");
-  cur_run_progress_start(run, "ingest", count_entries(rows, n));
   for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], batch, cap);
   if (rc == CUR_OK || rc == CUR_EINTR) {
     /* counts come from the database, so a resumed run reports the same */
