@@ -94,26 +94,9 @@ static void init_byte_syms(clip_tokenizer *t) {
 }
 
 static int load_vocab(clip_tokenizer *t, const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return cur_errorc(CUR_EIO, "tokenizer: %s: %s", path, strerror(errno));
-  int rc = CUR_OK;
-  char *buf = NULL;
   cJSON *root = NULL;
-  long len = (fseek(fp, 0, SEEK_END) == 0) ? ftell(fp) : -1;
-  if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-    rc = cur_errorc(CUR_EIO, "tokenizer: %s: cannot seek", path);
-    goto cleanup;
-  }
-  if (!(buf = cur_malloc((size_t)len))) { rc = CUR_ENOMEM; goto cleanup; }
-  if (fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-    rc = cur_errorc(CUR_EIO, "tokenizer: %s: short read", path);
-    goto cleanup;
-  }
-  root = cJSON_ParseWithLength(buf, (size_t)len);
-  if (!cJSON_IsObject(root)) {
-    rc = cur_errorc(CUR_EINPUT, "tokenizer: %s: not a JSON object", path);
-    goto cleanup;
-  }
+  int rc = clip__json_read(path, &root);
+  if (rc != CUR_OK) return rc; /* the message names the file */
   if ((rc = map_init(&t->vocab, (size_t)cJSON_GetArraySize(root))) != CUR_OK) goto cleanup;
   const cJSON *e;
   cJSON_ArrayForEach(e, root) {
@@ -126,8 +109,6 @@ static int load_vocab(clip_tokenizer *t, const char *path) {
   }
 cleanup:
   cJSON_Delete(root);
-  cur_free(buf);
-  fclose(fp);
   return rc;
 }
 
