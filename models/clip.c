@@ -38,8 +38,17 @@ static int model_init(clip_model *m, clip_precision prec, int threads) {
   return rc ? rc : clip__model_alloc(m);
 }
 
+/* Last component of dir without trailing slashes: "a/b/" -> "b". */
+static char *folder_name(const char *dir) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--;
+  size_t s = n;
+  while (s > 0 && dir[s - 1] != '/') s--;
+  return cur_strndup(dir + s, n - s);
+}
+
 static int model_load(clip_model *m, const char *dir, clip_precision prec, int threads) {
-  char *weights = NULL, *vocab = NULL;
+  char *weights = NULL, *vocab = NULL, *name = NULL;
   cur_st_file *f = NULL;
   int rc = clip__config_load(dir, &m->cfg, &weights);
   if (rc == CUR_OK) rc = model_init(m, prec, threads);
@@ -47,17 +56,9 @@ static int model_load(clip_model *m, const char *dir, clip_precision prec, int t
   if (rc == CUR_OK) rc = clip__model_load_weights(m, f);
   if (rc == CUR_OK) rc = clip__model_prepare(m);
   if (rc != CUR_OK) goto cleanup;
-  const char *base = strrchr(dir, '/');
-  size_t blen = strlen(base ? base + 1 : dir);
-  /* "dir/" ends in a slash: name the folder before it. */
-  if (base && blen == 0) {
-    const char *p = base;
-    while (p > dir && p[-1] != '/') p--;
-    base = p - 1;
-    blen = (size_t)(strrchr(dir, '/') - p);
-  }
-  m->id = cur_asprintf("%.*s-%016llx-%s", (int)blen, base ? base + 1 : dir,
-                       (unsigned long long)cur_st_header_hash(f), m->bf16 ? "bf16" : "fp32");
+  if (!(name = folder_name(dir))) { rc = CUR_ENOMEM; goto cleanup; }
+  m->id = cur_asprintf("%s-%016llx-%s", name, (unsigned long long)cur_st_header_hash(f),
+                       m->bf16 ? "bf16" : "fp32");
   if (!m->id) { rc = CUR_ENOMEM; goto cleanup; }
   if (!(vocab = cur_asprintf("%s/vocab.json", dir))) { rc = CUR_ENOMEM; goto cleanup; }
   if (access(vocab, F_OK) == 0) rc = clip_tokenizer_open(dir, &m->tok);
@@ -65,6 +66,7 @@ cleanup:
   cur_st_close(f);
   cur_free(weights);
   cur_free(vocab);
+  cur_free(name);
   return rc;
 }
 

@@ -82,6 +82,10 @@ static void check_reference(const char *name) {
   float img[N_REF * MAX_DIM], txt[N_REF * MAX_DIM];
   if (!m) goto cleanup;
   REQUIRE(clip_model_embed_dim(m) == MAX_DIM && clip_model_image_size(m) == 64);
+  /* "<folder>-<16 hex>-fp32": the embeddings' model key */
+  const char *id = clip_model_id(m);
+  CHECK(strncmp(id, name, strlen(name)) == 0 && strlen(id) == strlen(name) + 22);
+  CHECK(strcmp(id + strlen(id) - 5, "-fp32") == 0);
   const cJSON *texts = cJSON_GetObjectItem(r.root, "texts");
   const char *tv[N_REF];
   for (int i = 0; i < N_REF; i++) tv[i] = cJSON_GetArrayItem(texts, i)->valuestring;

@@ -260,6 +260,9 @@ int main(int argc, char **argv) {
   printf("model ViT-B/32 (random weights)\nbackend %s\nbatch %d\n", clip_model_backend(m), o.batch);
   double peak = gemm_peak(m, o.batch, o.seconds / 2);
   double fwd = forward_rate(m, o.batch, o.seconds);
+  /* Other jobs share the cores: measure the peak on both sides, keep the best. */
+  double again = gemm_peak(m, o.batch, o.seconds / 2);
+  peak = again > peak ? again : peak;
   double gflop = vision_flops(m) / 1e9;
   printf("backend %s\n", clip_model_backend(m));
   printf("gemm_peak_gflops %.1f\nforward_img_per_s %.1f\nforward_gflops %.1f\n", peak, fwd,
