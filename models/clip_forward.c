@@ -1,0 +1,131 @@
+/* clip_forward.c -- the vision and text transformers of CLIP (model.py).
+**
+** Activations are row-major [batch * seq, width] with the sequence of item b
+** in rows b*seq .. b*seq+seq-1.  A residual block is
+**   x += out_proj(attention(qkv(ln_1(x))));  x += fc2(act(fc1(ln_2(x))))
+** and the workspace buffers (model-owned, grown on demand) hold x, the
+** layer-norm output h, the wide qkv/MLP activations `big` and the attention
+** output `att`.  Text runs causally, so positions after the end token never
+** influence it: each batch is cut to its longest text, which is exact.
+*/
+#include "clip_internal.h"
+
+#include <string.h>
+
+#include "curate.h"
+
+static int grow(float **p, size_t n) {
+  float *q = cur_reallocarray(*p, n, sizeof *q);
+  if (!q) return CUR_ENOMEM;
+  *p = q;
+  return CUR_OK;
+}
+
+/* Makes room for `rows` activation rows of either tower. */
+static int ws_reserve(clip_model *m, size_t rows) {
+  clip_ws *ws = &m->ws;
+  if (rows <= ws->rows) return CUR_OK;
+  size_t w = 0, wide = 0, k = 3 * (size_t)m->cfg.patch_size * (size_t)m->cfg.patch_size;
+  for (int t = 0; t < 2; t++) {
+    const clip_tower_cfg *c = &m->cfg.tower[t];
+    size_t big = (size_t)(3 * c->width > c->mlp ? 3 * c->width : c->mlp);
+    w = (size_t)c->width > w ? (size_t)c->width : w;
+    wide = big > wide ? big : wide;
+  }
+  if (grow(&ws->x, rows * w) || grow(&ws->h, rows * w) || grow(&ws->att, rows * w) ||
+      grow(&ws->big, rows * wide) || grow(&ws->cols, rows * k))
+    return CUR_ENOMEM;
+  ws->rows = rows;
+  return CUR_OK;
+}
+
+static int residual_block(clip_model *m, const clip_tower *t, const clip_layer *L, int batch,
+                          int seq, int causal) {
+  clip_ws *ws = &m->ws;
+  int W = t->cfg.width, M = batch * seq, rc;
+  int act = m->cfg.act == CLIP_ACT_GELU ? CLIP_MM_GELU : CLIP_MM_QUICK_GELU;
+  clip__layernorm(ws->x, M, W, L->ln1_w, L->ln1_b, m->cfg.eps, ws->h);
+  if ((rc = clip__mm_linear(m->mm, &L->qkv, ws->h, M, ws->big, 0)) != CUR_OK) return rc;
+  rc = clip__attention(ws->big, batch, seq, W, t->cfg.heads, causal, m->threads, ws->att);
+  if (rc == CUR_OK) rc = clip__mm_linear(m->mm, &L->out, ws->att, M, ws->x, CLIP_MM_ACCUM);
+  if (rc != CUR_OK) return rc;
+  clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, m->cfg.eps, ws->h);
+  if ((rc = clip__mm_linear(m->mm, &L->fc1, ws->h, M, ws->big, act)) != CUR_OK) return rc;
+  return clip__mm_linear(m->mm, &L->fc2, ws->big, M, ws->x, CLIP_MM_ACCUM);
+}
+
+/* Runs the layers, then ln_post/ln_final and the projection on one row per
+** item (rows pick[b] of x) into out [batch, embed]. */
+static int run_tower(clip_model *m, const clip_tower *t, int batch, int seq, int causal,
+                     const int *pick, float *out) {
+  clip_ws *ws = &m->ws;
+  int W = t->cfg.width, rc = CUR_OK;
+  for (int i = 0; i < t->cfg.layers && rc == CUR_OK; i++)
+    rc = residual_block(m, t, &t->layer[i], batch, seq, causal);
+  if (rc != CUR_OK) return rc;
+  for (int b = 0; b < batch; b++)
+    memcpy(ws->att + (size_t)b * W, ws->x + ((size_t)b * seq + pick[b]) * W, W * sizeof(float));
+  clip__layernorm(ws->att, batch, W, t->post_w, t->post_b, m->cfg.eps, ws->h);
+  return clip__mm_linear(m->mm, &t->proj, ws->h, batch, out, 0);
+}
+
+/* Patch p of image b as one row of 3*P*P values in conv-weight order
+** (channel, row, column), so the conv is one matrix product. */
+static void im2col(const float *chw, int n, int size, int P, float *cols) {
+  int g = size / P;
+  size_t plane = (size_t)size * size, k = 3 * (size_t)P * P;
+  for (int b = 0; b < n; b++)
+    for (int py = 0; py < g; py++)
+      for (int px = 0; px < g; px++) {
+        float *row = cols + ((size_t)b * g * g + (size_t)py * g + px) * k;
+        for (int c = 0; c < 3; c++)
+          for (int y = 0; y < P; y++)
+            memcpy(row + ((size_t)c * P + y) * P,
+                   chw + (size_t)b * 3 * plane + c * plane + (size_t)(py * P + y) * size + px * P,
+                   P * sizeof(float));
+      }
+}
+
+int clip__encode_vision(clip_model *m, const float *chw, int n, float *out) {
+  const clip_tower *t = &m->tower[CLIP_VISION];
+  int S = t->cfg.seq, W = t->cfg.width, np = S - 1, rc;
+  int *pick = cur_calloc((size_t)n, sizeof *pick); /* the class token, row 0 */
+  if (!pick) return CUR_ENOMEM;
+  if ((rc = ws_reserve(m, (size_t)n * S)) != CUR_OK) goto cleanup;
+  clip_ws *ws = &m->ws;
+  im2col(chw, n, m->cfg.image_size, m->cfg.patch_size, ws->cols);
+  if ((rc = clip__mm_linear(m->mm, &t->patch, ws->cols, n * np, ws->h, 0)) != CUR_OK) goto cleanup;
+  for (int b = 0; b < n; b++) {
+    float *x = ws->x + (size_t)b * S * W;
+    for (int i = 0; i < W; i++) x[i] = t->cls[i] + t->pos[i];
+    for (int p = 0; p < np; p++) {
+      const float *e = ws->h + ((size_t)b * np + p) * W, *pos = t->pos + (size_t)(p + 1) * W;
+      for (int i = 0; i < W; i++) x[(size_t)(p + 1) * W + i] = e[i] + pos[i];
+    }
+  }
+  clip__layernorm(ws->x, n * S, W, t->pre_w, t->pre_b, m->cfg.eps, ws->x);
+  rc = run_tower(m, t, n, S, 0, pick, out);
+cleanup:
+  cur_free(pick);
+  return rc;
+}
+
+int clip__encode_text(clip_model *m, const int32_t *ids, const int *eot, int n, float *out) {
+  const clip_tower *t = &m->tower[CLIP_TEXT];
+  int ctx = t->cfg.seq, W = t->cfg.width, L = 1, rc;
+  for (int b = 0; b < n; b++) {
+    if (eot[b] < 0 || eot[b] >= ctx) return cur_errorf("clip: end token position %d", eot[b]);
+    L = eot[b] + 1 > L ? eot[b] + 1 : L;
+  }
+  for (size_t i = 0; i < (size_t)n * ctx; i++)
+    if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+      return cur_errorc(CUR_EINPUT, "clip: token id %d outside the vocabulary", ids[i]);
+  if ((rc = ws_reserve(m, (size_t)n * L)) != CUR_OK) return rc;
+  for (int b = 0; b < n; b++)
+    for (int s = 0; s < L; s++) {
+      float *x = m->ws.x + ((size_t)b * L + s) * W;
+      const float *e = t->tok_emb + (size_t)ids[(size_t)b * ctx + s] * W, *pos = t->pos + (size_t)s * W;
+      for (int i = 0; i < W; i++) x[i] = e[i] + pos[i];
+    }
+  return run_tower(m, t, n, L, 1, eot, out);
+}

@@ -1,0 +1,225 @@
+/* matmul.c -- linear layers: OpenBLAS sgemm (fp32) or oneDNN matmul (bf16).
+**
+** The bf16 path converts each weight matrix once to bf16 in PyTorch's
+** [out, in] order, which oneDNN reads as a K x N matrix in the "ba" format;
+** its brgemm kernels use AVX512-BF16 (or AMX) and fuse the bias, the
+** residual sum and the activation.  Activations are converted to bf16 per
+** call; the result stays fp32.  Primitives are cached per (m, k, n, flags),
+** and the cache belongs to the clip_mm object, so one clip_mm must not be
+** used by two threads at once.
+*/
+#include "clip_internal.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <cpuid.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "curate.h"
+
+struct clip_mm_weight {
+  uint16_t *w;              /* bf16 [out, in] */
+};
+
+typedef struct mm_prim {
+  int m, k, n, flags;
+  dnnl_primitive_t prim;
+  dnnl_memory_t src, wei, bias, dst;
+} mm_prim;
+
+struct clip_mm {
+  int bf16;
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;
+  mm_prim *cache;
+  int n_cache;
+  uint16_t *xb;             /* activations converted to bf16 */
+  size_t xb_cap;
+  char describe[96];
+};
+
+/* In OpenBLAS's own header, but not in every cblas.h. */
+extern void openblas_set_num_threads(int);
+
+int clip__cpu_has_bf16(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  int amx = (d >> 22) & 1, avx512f = (b >> 16) & 1;
+  unsigned a1, b1, c1, d1;
+  int avx512bf16 = __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 5) & 1);
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return 0; /* OSXSAVE */
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  int zmm_state = (lo & 0xe6) == 0xe6; /* XMM, YMM, opmask and ZMM saved by the OS */
+  return (avx512f && avx512bf16 && zmm_state) || amx;
+}
+
+static int dnnl_fail(const char *what, dnnl_status_t s) {
+  return cur_errorf("clip: oneDNN %s failed (status %d)", what, (int)s);
+}
+
+int clip__mm_new(int bf16, int threads, clip_mm **out) {
+  *out = NULL;
+  clip_mm *mm = cur_calloc(1, sizeof *mm);
+  if (!mm) return CUR_ENOMEM;
+  mm->bf16 = bf16;
+  if (threads > 0) openblas_set_num_threads(threads);
+  snprintf(mm->describe, sizeof mm->describe, "fp32 (OpenBLAS sgemm)");
+  if (bf16) {
+    dnnl_status_t s = dnnl_engine_create(&mm->engine, dnnl_cpu, 0);
+    if (s == dnnl_success) s = dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+      clip__mm_free(mm);
+      return dnnl_fail("engine", s);
+    }
+    snprintf(mm->describe, sizeof mm->describe, "bf16 (oneDNN matmul)");
+  }
+  *out = mm;
+  return CUR_OK;
+}
+
+static void prim_free(mm_prim *p) {
+  dnnl_memory_destroy(p->src);
+  dnnl_memory_destroy(p->wei);
+  dnnl_memory_destroy(p->bias);
+  dnnl_memory_destroy(p->dst);
+  dnnl_primitive_destroy(p->prim);
+}
+
+void clip__mm_free(clip_mm *mm) {
+  if (!mm) return;
+  for (int i = 0; i < mm->n_cache; i++) prim_free(&mm->cache[i]);
+  cur_free(mm->cache);
+  cur_free(mm->xb);
+  if (mm->stream) dnnl_stream_destroy(mm->stream);
+  if (mm->engine) dnnl_engine_destroy(mm->engine);
+  cur_free(mm);
+}
+
+const char *clip__mm_describe(const clip_mm *mm) { return mm->describe; }
+
+void clip__linear_free(clip_linear *l) {
+  if (!l) return;
+  if (l->packed) cur_free(l->packed->w);
+  cur_free(l->packed);
+  cur_free(l->w);
+  cur_free(l->b);
+  memset(l, 0, sizeof *l);
+}
+
+int clip__mm_prepare(clip_mm *mm, clip_linear *l) {
+  if (!mm->bf16 || l->packed) return CUR_OK;
+  size_t n = (size_t)l->out * (size_t)l->in;
+  clip_mm_weight *p = cur_calloc(1, sizeof *p);
+  if (!p || !(p->w = cur_mallocarray(n, sizeof *p->w))) {
+    cur_free(p);
+    return CUR_ENOMEM;
+  }
+  clip__to_bf16(l->w, n, p->w);
+  l->packed = p;
+  cur_free(l->w); /* the bf16 copy is the only one the forward pass reads */
+  l->w = NULL;
+  return CUR_OK;
+}
+
+static dnnl_status_t set_post_ops(dnnl_primitive_attr_t attr, int flags) {
+  dnnl_post_ops_t po;
+  dnnl_status_t s = dnnl_post_ops_create(&po);
+  if (s != dnnl_success) return s;
+  if (flags & CLIP_MM_ACCUM) s = dnnl_post_ops_append_sum(po, 1.0f);
+  if (s == dnnl_success && (flags & CLIP_MM_GELU))
+    s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.f, 0.f);
+  /* quick_gelu(x) = x * sigmoid(1.702 x) is oneDNN's swish with alpha 1.702. */
+  if (s == dnnl_success && (flags & CLIP_MM_QUICK_GELU))
+    s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.702f, 0.f);
+  if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+  dnnl_post_ops_destroy(po);
+  return s;
+}
+
+/* Builds the primitive and its (handle-less) memory objects for one shape. */
+static dnnl_status_t prim_create(clip_mm *mm, mm_prim *p, int has_bias) {
+  dnnl_memory_desc_t smd, wmd, bmd, dmd;
+  dnnl_dims_t sd = {p->m, p->k}, wd = {p->k, p->n}, bd = {1, p->n}, dd = {p->m, p->n};
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_matmul_desc_t desc;
+  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&smd, 2, sd, dnnl_bf16, dnnl_ab);
+  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_ba);
+  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
+  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_ab);
+  if (s == dnnl_success) s = dnnl_matmul_desc_init(&desc, &smd, &wmd, has_bias ? &bmd : NULL, &dmd);
+  if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
+  if (s == dnnl_success) s = set_post_ops(attr, p->flags);
+  if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &desc, attr, mm->engine, NULL);
+  if (s == dnnl_success) s = dnnl_primitive_create(&p->prim, pd);
+  if (s == dnnl_success) s = dnnl_memory_create(&p->src, &smd, mm->engine, DNNL_MEMORY_NONE);
+  if (s == dnnl_success) s = dnnl_memory_create(&p->wei, &wmd, mm->engine, DNNL_MEMORY_NONE);
+  if (s == dnnl_success && has_bias) s = dnnl_memory_create(&p->bias, &bmd, mm->engine, DNNL_MEMORY_NONE);
+  if (s == dnnl_success) s = dnnl_memory_create(&p->dst, &dmd, mm->engine, DNNL_MEMORY_NONE);
+  const char *impl = NULL;
+  if (s == dnnl_success && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
+    snprintf(mm->describe, sizeof mm->describe, "bf16 (oneDNN matmul %s)", impl);
+  dnnl_primitive_desc_destroy(pd);
+  dnnl_primitive_attr_destroy(attr);
+  return s;
+}
+
+static int prim_get(clip_mm *mm, int m, int k, int n, int flags, int has_bias, mm_prim **out) {
+  for (int i = 0; i < mm->n_cache; i++) {
+    mm_prim *p = &mm->cache[i];
+    if (p->m == m && p->k == k && p->n == n && p->flags == flags && (p->bias != NULL) == has_bias) {
+      *out = p;
+      return CUR_OK;
+    }
+  }
+  mm_prim *grown = cur_reallocarray(mm->cache, (size_t)mm->n_cache + 1, sizeof *grown);
+  if (!grown) return CUR_ENOMEM;
+  mm->cache = grown;
+  mm_prim *p = &grown[mm->n_cache];
+  *p = (mm_prim){.m = m, .k = k, .n = n, .flags = flags};
+  dnnl_status_t s = prim_create(mm, p, has_bias);
+  if (s != dnnl_success) {
+    prim_free(p);
+    return dnnl_fail("matmul primitive", s);
+  }
+  mm->n_cache++;
+  *out = p;
+  return CUR_OK;
+}
+
+static int linear_bf16(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
+                       int flags) {
+  size_t nx = (size_t)m * (size_t)l->in;
+  if (nx > mm->xb_cap) {
+    uint16_t *xb = cur_reallocarray(mm->xb, nx, sizeof *xb);
+    if (!xb) return CUR_ENOMEM;
+    mm->xb = xb;
+    mm->xb_cap = nx;
+  }
+  clip__to_bf16(x, nx, mm->xb);
+  mm_prim *p = NULL;
+  int rc = prim_get(mm, m, l->in, l->out, flags, l->b != NULL, &p);
+  if (rc != CUR_OK) return rc;
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei},
+                             {DNNL_ARG_DST, p->dst}, {DNNL_ARG_BIAS, p->bias}};
+  dnnl_status_t s = dnnl_memory_set_data_handle(p->src, mm->xb);
+  if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->wei, l->packed->w);
+  if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->dst, y);
+  if (s == dnnl_success && l->b) s = dnnl_memory_set_data_handle(p->bias, l->b);
+  if (s == dnnl_success) s = dnnl_primitive_execute(p->prim, mm->stream, l->b ? 4 : 3, args);
+  if (s == dnnl_success) s = dnnl_stream_wait(mm->stream);
+  return s == dnnl_success ? CUR_OK : dnnl_fail("matmul", s);
+}
+
+int clip__mm_linear(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
+                    int flags) {
+  assert(m > 0 && (l->packed || l->w));
+  if (l->packed) return linear_bf16(mm, l, x, m, y, flags);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->out, l->in, 1.0f, x, l->in, l->w,
+              l->in, (flags & CLIP_MM_ACCUM) ? 1.0f : 0.0f, y, l->out);
+  clip__bias_act(y, m, l->out, l->b, flags);
+  return CUR_OK;
+}

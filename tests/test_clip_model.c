@@ -1,0 +1,208 @@
+/* test_clip_model.c -- models/clip*.c: the CLIP forward pass against openai/CLIP.
+**
+** model-1.*: tiny-hf (F32, quick_gelu) and tiny-openclip (F16, gelu) give the
+**            reference image features, text features and logits in fp32.
+** model-2.*: the bf16 path keeps cosine >= 0.999 to fp32 features.
+** model-3.*: broken folders and checkpoints are refused with a message.
+*/
+#include "testlib.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "clip.h"
+
+#define N_REF 5
+#define MAX_DIM 64
+
+typedef struct ref {
+  cJSON *root;
+  float *images;  /* N_REF x 3 x 64 x 64 */
+} ref;
+
+static int load_ref(const char *model, ref *r) {
+  char rel[128];
+  memset(r, 0, sizeof *r);
+  snprintf(rel, sizeof rel, "clip/%s/reference-outputs.json", model);
+  char *jp = test_shared_path(rel);
+  snprintf(rel, sizeof rel, "clip/%s/reference-images.f32", model);
+  char *ip = jp ? test_shared_path(rel) : NULL;
+  int ok = 0;
+  if (ip) {
+    FILE *f = fopen(jp, "rb");
+    static char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    r->root = cJSON_Parse(buf);
+    r->images = cur_mallocarray(N_REF * 3 * 64 * 64, sizeof(float));
+    f = fopen(ip, "rb");
+    ok = f && r->root && fread(r->images, sizeof(float), N_REF * 3 * 64 * 64, f) == N_REF * 3 * 64 * 64;
+    if (f) fclose(f);
+  }
+  cur_free(jp);
+  cur_free(ip);
+  return ok;
+}
+
+static void free_ref(ref *r) {
+  cJSON_Delete(r->root);
+  cur_free(r->images);
+}
+
+/* Largest |got - want| relative to the largest |want| of the row: "within
+** 1e-3 relative" in the issue's sense, robust to components near zero. */
+static double rel_err(const float *got, const cJSON *want, int n) {
+  double err = 0, scale = 0;
+  for (int i = 0; i < n; i++) {
+    double w = cJSON_GetArrayItem(want, i)->valuedouble;
+    err = fmax(err, fabs(got[i] - w));
+    scale = fmax(scale, fabs(w));
+  }
+  return err / scale;
+}
+
+static clip_model *open_model(const char *name, clip_precision p) {
+  char rel[64];
+  snprintf(rel, sizeof rel, "clip/%s", name);
+  char *dir = test_shared_path(rel);
+  clip_model *m = NULL;
+  if (dir && clip_model_open(dir, p, 0, &m) != CUR_OK)
+    test_fail(__FILE__, __LINE__, "open %s: %s", name, cur_error());
+  cur_free(dir);
+  return m;
+}
+
+/* fp32 matches model.py to about 1e-5 here; the issue allows 1e-3, which
+** still catches any wrong transpose, activation or pooling (those give
+** errors of order 1). */
+static void check_reference(const char *name) {
+  ref r;
+  clip_model *m = load_ref(name, &r) ? open_model(name, CLIP_PRECISION_FP32) : NULL;
+  float img[N_REF * MAX_DIM], txt[N_REF * MAX_DIM];
+  if (!m) goto cleanup;
+  REQUIRE(clip_model_embed_dim(m) == MAX_DIM && clip_model_image_size(m) == 64);
+  /* "<folder>-<16 hex>-fp32": the embeddings' model key */
+  const char *id = clip_model_id(m);
+  CHECK(strncmp(id, name, strlen(name)) == 0 && strlen(id) == strlen(name) + 22);
+  CHECK(strcmp(id + strlen(id) - 5, "-fp32") == 0);
+  const cJSON *texts = cJSON_GetObjectItem(r.root, "texts");
+  const char *tv[N_REF];
+  for (int i = 0; i < N_REF; i++) tv[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+  REQUIRE_OK(clip_encode_images(m, r.images, N_REF, img));
+  REQUIRE_OK(clip_encode_texts(m, tv, N_REF, txt));
+  double worst = 0;
+  for (int i = 0; i < N_REF; i++) {
+    double ei = rel_err(img + i * MAX_DIM, cJSON_GetArrayItem(cJSON_GetObjectItem(r.root, "image_features"), i), MAX_DIM);
+    double et = rel_err(txt + i * MAX_DIM, cJSON_GetArrayItem(cJSON_GetObjectItem(r.root, "text_features"), i), MAX_DIM);
+    worst = fmax(worst, fmax(ei, et));
+    if (ei > 1e-3 || et > 1e-3)
+      test_fail(__FILE__, __LINE__, "%s item %d: image rel err %.2g, text rel err %.2g", name, i, ei, et);
+  }
+  for (int i = 0; i < N_REF; i++) clip_normalize(img + i * MAX_DIM, MAX_DIM);
+  for (int i = 0; i < N_REF; i++) clip_normalize(txt + i * MAX_DIM, MAX_DIM);
+  const cJSON *lg = cJSON_GetObjectItem(r.root, "logits_per_image");
+  for (int i = 0; i < N_REF; i++) {
+    float row[N_REF];
+    for (int j = 0; j < N_REF; j++) {
+      double d = 0;
+      for (int k = 0; k < MAX_DIM; k++) d += img[i * MAX_DIM + k] * txt[j * MAX_DIM + k];
+      row[j] = (float)(clip_model_logit_scale(m) * d);
+    }
+    double e = rel_err(row, cJSON_GetArrayItem(lg, i), N_REF);
+    worst = fmax(worst, e);
+    if (e > 1e-3) test_fail(__FILE__, __LINE__, "%s logits row %d: rel err %.2g", name, i, e);
+  }
+  printf("  %s: largest relative error %.2g (tolerance 1e-3)\n", name, worst);
+cleanup:
+  clip_model_free(m);
+  free_ref(&r);
+}
+
+TEST(hf_f32_quick_gelu_matches_reference) { check_reference("tiny-hf"); }
+TEST(openclip_f16_gelu_matches_reference) { check_reference("tiny-openclip"); }
+
+/* bf16 rounds weights and activations to 8 mantissa bits: features move by
+** about 0.3% each, and the issue asks for cosine >= 0.999 to fp32. */
+static void check_bf16(const char *name) {
+  ref r;
+  clip_model *a = load_ref(name, &r) ? open_model(name, CLIP_PRECISION_FP32) : NULL;
+  clip_model *b = a ? open_model(name, CLIP_PRECISION_BF16) : NULL;
+  float fa[N_REF * MAX_DIM], fb[N_REF * MAX_DIM];
+  if (!b) goto cleanup;
+  CHECK(clip_model_precision(b) == CLIP_PRECISION_BF16);
+  CHECK(strcmp(clip_model_id(a), clip_model_id(b)) != 0);
+  REQUIRE_OK(clip_encode_images(a, r.images, N_REF, fa));
+  REQUIRE_OK(clip_encode_images(b, r.images, N_REF, fb));
+  double worst = 1;
+  for (int i = 0; i < N_REF; i++) {
+    clip_normalize(fa + i * MAX_DIM, MAX_DIM);
+    clip_normalize(fb + i * MAX_DIM, MAX_DIM);
+    double c = 0;
+    for (int k = 0; k < MAX_DIM; k++) c += fa[i * MAX_DIM + k] * fb[i * MAX_DIM + k];
+    worst = fmin(worst, c);
+  }
+  printf("  %s: lowest bf16/fp32 cosine %.6f (%s)\n", name, worst, clip_model_backend(b));
+  CHECK(worst >= 0.999);
+cleanup:
+  clip_model_free(a);
+  clip_model_free(b);
+  free_ref(&r);
+}
+
+TEST(bf16_features_keep_cosine_to_fp32_hf) { check_bf16("tiny-hf"); }
+TEST(bf16_features_keep_cosine_to_fp32_openclip) { check_bf16("tiny-openclip"); }
+
+/* Builds scratch/<name>/ with the tiny-hf weights and vocabulary linked and
+** config.json replaced by `config`; returns the folder. */
+static char *tampered_hf(const char *name, const char *sed_expr) {
+  char *src = test_shared_path("clip/tiny-hf");
+  char *dir = src ? test_scratch_path(name) : NULL;
+  if (dir && test_sh("mkdir -p '%s' && for f in model.safetensors vocab.json merges.txt; do "
+                     "ln -sf '%s'/$f '%s'/$f; done && sed '%s' '%s/config.json' > '%s/config.json'",
+                     dir, src, dir, sed_expr, src, dir) != 0)
+    test_fail(__FILE__, __LINE__, "cannot build %s", dir);
+  cur_free(src);
+  return dir;
+}
+
+static void expect_open_fails(const char *dir, const char *needle) {
+  clip_model *m = NULL;
+  CHECK(clip_model_open(dir, CLIP_PRECISION_FP32, 1, &m) != CUR_OK);
+  CHECK(m == NULL);
+  if (!strstr(cur_error(), needle))
+    test_fail(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", cur_error(), needle);
+}
+
+TEST(shape_mismatch_with_config_is_refused) {
+  char *dir = tampered_hf("wide", "s/\"intermediate_size\": 512/\"intermediate_size\": 256/");
+  if (dir) expect_open_fails(dir, "has shape [512, 128], the config needs [256, 128]");
+  cur_free(dir);
+}
+
+TEST(missing_tensor_is_refused) {
+  char *dir = tampered_hf("deep", "s/\"num_hidden_layers\": 2/\"num_hidden_layers\": 3/");
+  if (dir) expect_open_fails(dir, "layers.2.layer_norm1.weight' is missing");
+  cur_free(dir);
+}
+
+TEST(folder_without_config_is_refused) {
+  expect_open_fails(T.scratch, "no config.json or open_clip_config.json");
+  clip_precision p;
+  CHECK(clip_precision_parse("fp16", &p) == CUR_ECONFIG);
+  CHECK_OK(clip_precision_parse("bf16", &p));
+  CHECK(p == CLIP_PRECISION_BF16);
+  clip_model_free(NULL);
+}
+
+int main(int argc, char **argv) {
+  test_init(argc, argv);
+  RUN(hf_f32_quick_gelu_matches_reference);
+  RUN(openclip_f16_gelu_matches_reference);
+  RUN(bf16_features_keep_cosine_to_fp32_hf);
+  RUN(bf16_features_keep_cosine_to_fp32_openclip);
+  RUN(shape_mismatch_with_config_is_refused);
+  RUN(missing_tensor_is_refused);
+  RUN(folder_without_config_is_refused);
+  return test_finish();
+}
