@@ -7,8 +7,9 @@
 **   2. Every sampled double is rounded to 6 decimals, the precision of the
 **      JSON form, so params read back from JSON reproduce the same bytes.
 **   3. The geometry is a single vips_affine call with the output area pinned
-**      to the input's size; photometric operations run after it, on the
-**      colour bands only (alpha is carried through untouched).
+**      to the input's size (edge fill first embeds the input in a lazily
+**      copied border); photometric operations run after it, on the colour
+**      bands only (alpha is carried through untouched).
 **   4. Each cur_augment_apply call owns its images through one VipsObject
 **      (ctx) and its local arrays, so one g_object_unref frees them all.
 */
