@@ -14,6 +14,7 @@
 */
 #include "testlib.h"
 
+#include <pthread.h>
 #include <vips/vips.h>
 
 #include "augment_transform.h"
@@ -228,6 +229,50 @@ static void check_deterministic(int jpeg, int photometric) {
 TEST(same_seed_gives_identical_png_bytes) { check_deterministic(0, 0); }
 TEST(same_seed_gives_identical_jpeg_bytes) { check_deterministic(1, 0); }
 TEST(same_seed_gives_identical_bytes_with_noise_blur_and_jitter) { check_deterministic(1, 1); }
+
+typedef struct thread_job {
+  const unsigned char *in;
+  size_t len, out_len;
+  const cur_augment_options *o;
+  unsigned char *out;
+  int rc;
+} thread_job;
+
+static void *thread_variant(void *arg) {
+  thread_job *j = arg;
+  for (int round = 0; round < 5; round++) {  /* several rounds so the calls overlap */
+    cur_free(j->out);
+    j->out = NULL;
+    j->rc = variant(j->in, j->len, j->o, 42, 1, &j->out, &j->out_len);
+    if (j->rc != CUR_OK) break;
+  }
+  return NULL;
+}
+
+TEST(concurrent_calls_give_the_same_bytes_as_one_call) {
+  size_t len = 0, n = 0;
+  unsigned char *in = texture_image(128, 96, 3, 1, &len), *ref = NULL;
+  cur_augment_options o;
+  pthread_t tid[2];
+  thread_job jobs[2];
+  REQUIRE(in != NULL);
+  cur_augment_options_default(&o);
+  o.fill = CUR_AUGMENT_FILL_MEAN;
+  o.noise_sigma = 6;
+  CHECK_OK(variant(in, len, &o, 42, 1, &ref, &n));
+  for (int i = 0; i < 2; i++) {
+    jobs[i] = (thread_job){in, len, 0, &o, NULL, CUR_ERR};
+    CHECK(pthread_create(&tid[i], NULL, thread_variant, &jobs[i]) == 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(tid[i], NULL);
+    CHECK_INT(jobs[i].rc, CUR_OK);
+    CHECK(ref && jobs[i].out && jobs[i].out_len == n && memcmp(ref, jobs[i].out, n) == 0);
+    cur_free(jobs[i].out);
+  }
+  cur_free(ref);
+  cur_free(in);
+}
 
 TEST(variant_index_and_parent_change_the_draw) {
   cur_augment_options o;
@@ -517,6 +562,7 @@ int main(int argc, char **argv) {
   RUN(same_seed_gives_identical_png_bytes);
   RUN(same_seed_gives_identical_jpeg_bytes);
   RUN(same_seed_gives_identical_bytes_with_noise_blur_and_jitter);
+  RUN(concurrent_calls_give_the_same_bytes_as_one_call);
   RUN(variant_index_and_parent_change_the_draw);
   RUN(defaults_sample_inside_ranges_with_photometric_off);
   RUN(photometric_ranges_and_fixed_ranges_are_respected);
