@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cmd_clip.h"
 #include "curate.h"
 #include "image.h"
 
@@ -21,6 +22,7 @@ static const command commands[] = {
     {"run", cur_cmd_run, "run every stage that is not up to date (or chosen ones)"},
     {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
     {"config", cur_cmd_config, "show the configuration in force"},
+    {"clip", cur_cmd_clip, "embed images or texts, or zero-shot classify, with a CLIP checkpoint"},
 };
 
 static const char global_help[] =
