@@ -1,15 +1,14 @@
-/* sha256.h -- SHA-256 (FIPS 180-4) for content hashes and fingerprints. */
+/* sha256.h -- SHA-256 for content hashes and fingerprints (Nettle underneath,
+** which uses the CPU's SHA extensions where it has them). */
 #ifndef CURATE_SHA256_H
 #define CURATE_SHA256_H
 
+#include <nettle/sha2.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct cur_sha256 {
-  uint32_t state[8];
-  uint64_t total;          /* bytes hashed so far */
-  unsigned char block[64]; /* pending partial block */
-  size_t fill;             /* bytes in block */
+  struct sha256_ctx ctx;
 } cur_sha256;
 
 void cur_sha256_init(cur_sha256 *h);

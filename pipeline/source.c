@@ -87,7 +87,11 @@ int cur__name_order(const struct dirent **a, const struct dirent **b) {
   return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Sizes and times of every file under PATH, in sorted order. */
+/* The size and time of PATH and, for a folder, the names and times of the
+** folders below it.  A folder's time changes when a file is added, removed
+** or renamed in it, which is what ingest can act on: a file rewritten in
+** place under the same name is not read again anyway (its entry is
+** recorded), so stat-ing every file would only cost time. */
 static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
   struct stat sb;
   if (lstat(path, &sb) != 0) return cur_errorc(CUR_EIO, "%s: %s", path, strerror(errno));
@@ -100,7 +104,8 @@ static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
   int rc = CUR_OK;
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
-    if (rc == CUR_OK && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+    unsigned char type = names[i]->d_type;
+    if (rc == CUR_OK && name[0] != '.' && (type == DT_DIR || type == DT_UNKNOWN)) {
       char *child = cur_path_join(path, name);
       if (!child) rc = CUR_ENOMEM;
       else {

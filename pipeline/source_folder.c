@@ -72,11 +72,17 @@ static int walk(folder *f, const char *root, const char *rel, int depth) {
     char *child_rel = rel[0] ? cur_path_join(rel, name) : cur_strdup(name);
     char *full = child_rel ? cur_path_join(root, child_rel) : NULL;
     struct stat sb;
+    /* the entry type from the folder listing spares an lstat per file */
+    unsigned char type = names[i]->d_type;
+    if (full && type == DT_UNKNOWN) {
+      type = lstat(full, &sb) != 0 ? DT_UNKNOWN : S_ISLNK(sb.st_mode) ? DT_LNK
+             : S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_FIFO;
+    }
     if (!full) rc = CUR_ENOMEM;
-    else if (lstat(full, &sb) != 0) rc = add_item(f, child_rel, "cannot stat the file");
-    else if (S_ISLNK(sb.st_mode)) rc = add_link(f, full, child_rel);
-    else if (S_ISDIR(sb.st_mode)) rc = walk(f, root, child_rel, depth + 1);
-    else if (S_ISREG(sb.st_mode) && cur_path_is_image(name)) rc = add_item(f, child_rel, NULL);
+    else if (type == DT_UNKNOWN) rc = add_item(f, child_rel, "cannot stat the file");
+    else if (type == DT_LNK) rc = add_link(f, full, child_rel);
+    else if (type == DT_DIR) rc = walk(f, root, child_rel, depth + 1);
+    else if (type == DT_REG && cur_path_is_image(name)) rc = add_item(f, child_rel, NULL);
     cur_free(full);
     cur_free(child_rel);
   }
@@ -87,13 +93,21 @@ cleanup:
   return rc;
 }
 
-static int read_file(const char *path, int64_t size, unsigned char **data) {
+/* Reads PATH whole unless it is over MAX bytes (then *data stays NULL).
+** Returns CUR_EIO when the file cannot be opened or read. */
+static int read_file(const char *path, int64_t max, unsigned char **data, int64_t *size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
   if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open: %s", path, strerror(errno));
-  unsigned char *buf = cur_malloc((size_t)size);
-  int rc = buf ? CUR_OK : CUR_ENOMEM;
-  for (int64_t done = 0; rc == CUR_OK && done < size;) {
-    ssize_t n = read(fd, buf + done, (size_t)(size - done));
+  if (fstat(fd, &sb) != 0) {
+    close(fd);
+    return cur_errorc(CUR_EIO, "%s: cannot stat: %s", path, strerror(errno));
+  }
+  *size = (int64_t)sb.st_size;
+  unsigned char *buf = *size <= max ? cur_malloc((size_t)*size) : NULL;
+  int rc = *size > max ? CUR_OK : buf ? CUR_OK : CUR_ENOMEM;
+  for (int64_t done = 0; buf && rc == CUR_OK && done < *size;) {
+    ssize_t n = read(fd, buf + done, (size_t)(*size - done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) rc = cur_errorc(CUR_EIO, "%s: read failed: %s", path, n ? strerror(errno) : "file shrank");
     else done += n;
@@ -112,19 +126,12 @@ static int folder_next(cur_source *src, cur_entry *e, cur_want_fn want, void *ct
   e->reject = it->reject;
   if (e->reject || !want(ctx, e->path)) return 1;
   char *full = cur_path_join(src->uri, it->rel);
-  struct stat sb;
-  int rc = CUR_OK;
   if (!full) return CUR_ENOMEM;
-  if (stat(full, &sb) != 0) {
-    e->reject = "file vanished while reading";
-  } else {
-    e->size = (int64_t)sb.st_size;
-    if (e->size <= src->max_bytes && (rc = read_file(full, e->size, &e->data)) == CUR_OK)
-      e->len = (size_t)e->size;
-    if (rc == CUR_EIO) {  /* one unreadable file does not stop the source */
-      e->reject = "cannot read the file";
-      rc = CUR_OK;
-    }
+  int rc = read_file(full, src->max_bytes, &e->data, &e->size);
+  if (rc == CUR_OK && e->data) e->len = (size_t)e->size;
+  if (rc == CUR_EIO) {  /* one unreadable file does not stop the source */
+    e->reject = "cannot read the file";
+    rc = CUR_OK;
   }
   cur_free(full);
   return rc ? rc : 1;

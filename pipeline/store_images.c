@@ -61,6 +61,19 @@ int cur_store_entry_find(cur_store *st, int64_t source_id, const char *path, int
                         image_id, found, "it", source_id, path);
 }
 
+int cur_store_entries_of(cur_store *st, int64_t source_id,
+                         int (*fn)(void *ctx, const char *path, int64_t image_id), void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT path, coalesce(image_id, 0) FROM source_entries "
+                                   "WHERE source_id = ?1");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "i", source_id), step = SQLITE_DONE;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+    rc = fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading source entries");
+  sqlite3_reset(s);
+  return rc;
+}
+
 int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int64_t image_id,
                         const char *outcome, const char *reason, int64_t run_id) {
   return cur__exec(st,

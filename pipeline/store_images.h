@@ -38,6 +38,10 @@ void cur_store_sources_free(cur_source_row *rows, int n);
 /* Whether SOURCE_ID/PATH was recorded already; *image_id is 0 for rejects. */
 int cur_store_entry_find(cur_store *st, int64_t source_id, const char *path, int *found,
                          int64_t *image_id);
+/* Calls FN for every entry recorded for SOURCE_ID: its path and image id
+** (0 for a rejected entry).  FN returns CUR_OK or an error that stops the walk. */
+int cur_store_entries_of(cur_store *st, int64_t source_id,
+                         int (*fn)(void *ctx, const char *path, int64_t image_id), void *ctx);
 int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int64_t image_id,
                         const char *outcome, const char *reason, int64_t run_id);
 /* Calls FN for each outcome of the run's entries with its count. */

@@ -13,6 +13,7 @@
 
 #include "curate.h"
 #include "entry_meta.h"
+#include "entry_reader.h"
 #include "image.h"
 #include "labelfile.h"
 #include "parallel.h"
@@ -75,17 +76,13 @@ static const cur_option ingest_options[] = {
     {"batch_size", CUR_OPT_INT, "256", "entries committed per transaction", check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
-/* One entry of a batch and what the workers found out about it. */
-typedef struct item {
-  cur_entry e;
-  int looked_up;           /* seen and seen_image are known */
-  int seen;                /* recorded by an earlier batch or run */
-  int64_t seen_image;      /* its image, 0 for a rejected entry */
+/* What the workers found out about one entry of a batch. */
+typedef struct probe {
   char sha[65];
   cur_image_info info;
   int bad;                 /* decode failed: quarantine */
   char reason[256];
-} item;
+} probe;
 
 /* State of one source while it is ingested. */
 typedef struct ingest {
@@ -95,31 +92,20 @@ typedef struct ingest {
   int64_t source_id;
   const char *uri;
   cur_meta_rules rules;
-  item *batch;
-  int n_batch, cap_batch;
+  cur_batch *batch;        /* the batch being probed and recorded */
+  probe *probes;           /* one per batch entry */
   int64_t max_pixels;
   cur_strmap *ids;         /* "task" and "task\x1fclass" -> id, to spare a query per label */
 } ingest;
 
-/* Reader callback: read the bytes only of entries not yet recorded. */
-static int want_entry(void *ctx, const char *path) {
-  ingest *g = ctx;
-  item *it = &g->batch[g->n_batch];
-  int found = 0;
-  if (cur_store_entry_find(g->st, g->source_id, path, &found, &it->seen_image) != CUR_OK)
-    found = 0;  /* the insert will report the database error */
-  it->looked_up = 1;
-  it->seen = found;
-  return !found;
-}
-
 static void probe_item(void *ctx, size_t i) {
   ingest *g = ctx;
-  item *it = &g->batch[i];
-  if (it->seen || it->e.reject || !it->e.data) return;
-  cur_sha256_buf_hex(it->e.data, it->e.len, it->sha);
-  it->bad = cur_image_probe(it->e.data, it->e.len, g->max_pixels, &it->info, it->reason,
-                            sizeof it->reason) != CUR_OK;
+  const cur_entry *e = &g->batch->entries[i];
+  probe *p = &g->probes[i];
+  memset(p, 0, sizeof *p);
+  if (g->batch->recorded[i] != CUR_ENTRY_NEW || e->reject || !e->data) return;
+  cur_sha256_buf_hex(e->data, e->len, p->sha);
+  p->bad = cur_image_probe(e->data, e->len, g->max_pixels, &p->info, p->reason, sizeof p->reason) != CUR_OK;
 }
 
 static int ignored_label(const ingest *g, const char *value) {
@@ -167,7 +153,8 @@ static int resolve_task(ingest *g, const char *task, int64_t *task_id) {
 
 /* Records the entry's labels on IMAGE_ID: a first human label is added, an
 ** equal one changes nothing, a different one is flagged for review. */
-static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, int64_t image_id) {
+static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, int64_t image_id,
+                        int fresh) {
   for (int t = 0; t < m->n; t++) {
     int64_t task_id, class_id, have;
     int found, rc;
@@ -175,7 +162,9 @@ static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, in
     if ((rc = resolve_task(g, m->task[t], &task_id))) return rc;
     if ((rc = resolve_class(g, m->task[t], task_id, m->value[t], m, path, &class_id))) return rc;
     if (!class_id) continue;
-    if ((rc = cur_store_label_latest(g->st, image_id, task_id, "human", &have, &found))) return rc;
+    found = 0;  /* a fresh image has no labels yet: spare the query */
+    if (!fresh && (rc = cur_store_label_latest(g->st, image_id, task_id, "human", &have, &found)))
+      return rc;
     if (!found) rc = cur_store_label_add(g->st, image_id, task_id, class_id, "human", NAN,
                                          cur_run_id(g->run));
     if (rc || !found || have == class_id) {
@@ -211,92 +200,86 @@ static const char *choose_split(const ingest *g, const cur_entry_meta *m, const 
   return u < train ? "train" : u < train + val ? "val" : "test";
 }
 
-static int add_image(ingest *g, item *it, const cur_entry_meta *m, int64_t *id) {
+static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_entry_meta *m,
+                     int64_t *id) {
   cur_image_row row = {
-      .sha256 = it->sha, .bytes = it->e.data, .byte_size = (int64_t)it->e.len,
-      .format = it->info.format[0] ? it->info.format : NULL, .width = it->info.width,
-      .height = it->info.height, .bands = it->info.bands, .source_id = g->source_id,
-      .source_path = it->e.path, .split = choose_split(g, m, it->sha), .group_key = m->group,
-      .status = it->bad ? "quarantined" : "ok", .status_reason = it->bad ? it->reason : NULL,
+      .sha256 = p->sha, .bytes = e->data, .byte_size = (int64_t)e->len,
+      .format = p->info.format[0] ? p->info.format : NULL, .width = p->info.width,
+      .height = p->info.height, .bands = p->info.bands, .source_id = g->source_id,
+      .source_path = e->path, .split = choose_split(g, m, p->sha), .group_key = m->group,
+      .status = p->bad ? "quarantined" : "ok", .status_reason = p->bad ? p->reason : NULL,
       .run_id = cur_run_id(g->run)};
   int rc = cur_store_image_add(g->st, &row, id);
   if (rc) return rc;
-  if (it->bad) cur_run_input_error(g->run, "ingest: %s: %s: quarantined: %s", g->uri, it->e.path, it->reason);
-  return cur_store_entry_add(g->st, g->source_id, it->e.path, *id, it->bad ? "quarantined" : "ingested",
-                             it->bad ? it->reason : NULL, cur_run_id(g->run));
+  if (p->bad) cur_run_input_error(g->run, "ingest: %s: %s: quarantined: %s", g->uri, e->path, p->reason);
+  return cur_store_entry_add(g->st, g->source_id, e->path, *id, p->bad ? "quarantined" : "ingested",
+                             p->bad ? p->reason : NULL, cur_run_id(g->run));
 }
 
-static int record_item(ingest *g, item *it) {
+static int record_item(ingest *g, int i) {
+  cur_entry *e = &g->batch->entries[i];
+  int64_t recorded = g->batch->recorded[i], image_id;
   cur_entry_meta m;
-  int64_t image_id;
   int found, rc;
-  cur_entry_meta_get(&g->rules, &it->e, &m);
-  if (it->seen) return it->seen_image ? apply_labels(g, &m, it->e.path, it->seen_image) : CUR_OK;
-  if (!it->e.reject && !it->e.data) it->e.reject = "file is over ingest.max_file_bytes";
-  if (it->e.reject) {
-    cur_run_input_error(g->run, "ingest: %s: %s: rejected: %s", g->uri, it->e.path, it->e.reject);
-    return cur_store_entry_add(g->st, g->source_id, it->e.path, 0, "rejected", it->e.reject,
+  cur_entry_meta_get(&g->rules, e, &m);
+  if (recorded == CUR_ENTRY_REPEATED) {
+    cur_run_input_error(g->run, "ingest: %s: %s: the name appears again in the source; only the "
+                        "first is read", g->uri, e->path);
+    return CUR_OK;
+  }
+  if (recorded >= 0) return recorded ? apply_labels(g, &m, e->path, recorded, 0) : CUR_OK;
+  if (!e->reject && !e->data) e->reject = "file is over ingest.max_file_bytes";
+  if (e->reject) {
+    cur_run_input_error(g->run, "ingest: %s: %s: rejected: %s", g->uri, e->path, e->reject);
+    return cur_store_entry_add(g->st, g->source_id, e->path, 0, "rejected", e->reject,
                                cur_run_id(g->run));
   }
   if (m.bad_split)
     cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; assigned by hash",
                         cur_labelfile_path(g->rules.labels), m.line, m.bad_split);
-  if ((rc = cur_store_image_by_sha(g->st, it->sha, &image_id, &found))) return rc;
+  const probe *p = &g->probes[i];
+  if ((rc = cur_store_image_by_sha(g->st, p->sha, &image_id, &found))) return rc;
   if (found) {
     char reason[64];
     snprintf(reason, sizeof reason, "same content as image %lld", (long long)image_id);
-    rc = cur_store_entry_add(g->st, g->source_id, it->e.path, image_id, "duplicate", reason,
+    rc = cur_store_entry_add(g->st, g->source_id, e->path, image_id, "duplicate", reason,
                              cur_run_id(g->run));
   } else {
-    rc = add_image(g, it, &m, &image_id);
+    rc = add_image(g, e, p, &m, &image_id);
   }
-  return rc ? rc : apply_labels(g, &m, it->e.path, image_id);
-}
-
-static void batch_clear(ingest *g) {
-  for (int i = 0; i < g->n_batch; i++) cur_entry_clear(&g->batch[i].e);
-  memset(g->batch, 0, sizeof *g->batch * (size_t)g->cap_batch);
-  g->n_batch = 0;
-}
-
-/* Reads up to a batch of entries; *end set when the source is exhausted. */
-static int fill_batch(ingest *g, cur_source *src, int *end) {
-  size_t bytes = 0;
-  *end = 0;
-  while (g->n_batch < g->cap_batch && bytes < BATCH_BYTES) {
-    item *it = &g->batch[g->n_batch];
-    int r = cur_source_next(src, &it->e, want_entry, g);
-    if (r < 0) return r;
-    if (r == 0) {
-      *end = 1;
-      break;
-    }
-    /* readers skip the callback for rejected and oversized entries */
-    if (!it->looked_up) want_entry(g, it->e.path);
-    bytes += it->e.len;
-    g->n_batch++;
-  }
-  return CUR_OK;
+  return rc ? rc : apply_labels(g, &m, e->path, image_id, !found);
 }
 
 static int record_batch(ingest *g) {
   int rc = cur_store_begin(g->st);
-  for (int i = 0; rc == CUR_OK && i < g->n_batch; i++) rc = record_item(g, &g->batch[i]);
+  for (int i = 0; rc == CUR_OK && i < g->batch->n; i++) rc = record_item(g, i);
   if (rc == CUR_OK) rc = cur_store_commit(g->st);
   else cur_store_rollback(g->st);
-  if (rc == CUR_OK) cur_run_progress_add(g->run, g->n_batch);
+  if (rc == CUR_OK) cur_run_progress_add(g->run, g->batch->n);
   return rc;
 }
 
-static int ingest_entries(ingest *g, cur_source *src) {
-  int end = 0, rc = CUR_OK;
-  while (!end && rc == CUR_OK) {
-    if ((rc = fill_batch(g, src, &end))) break;
-    cur_parallel_for((size_t)g->n_batch, cur_run_threads(g->run), probe_item, g);
+static int remember_entry(void *ctx, const char *path, int64_t image_id) {
+  return cur_strmap_put(ctx, path, (size_t)image_id + 1) < 0 ? CUR_ENOMEM : CUR_OK;
+}
+
+/* Reads (on the reader thread), probes (on the workers) and records (here)
+** the source's entries batch by batch, in source order. */
+static int ingest_entries(ingest *g, cur_source *src, int cap) {
+  cur_strmap *recorded = cur_strmap_new();
+  cur_entry_reader *reader = NULL;
+  int rc = recorded ? CUR_OK : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = cur_store_entries_of(g->st, g->source_id, remember_entry, recorded);
+  if (rc == CUR_OK) rc = cur_entry_reader_start(src, recorded, cap, BATCH_BYTES, &reader);
+  while (rc == CUR_OK && (g->batch = cur_entry_reader_next(reader))) {
+    cur_parallel_for((size_t)g->batch->n, cur_run_threads(g->run), probe_item, g);
     rc = record_batch(g);
-    batch_clear(g);
+    if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
     if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
+    cur_entry_reader_release(reader, g->batch);
   }
+  cur_entry_reader_stop(reader);
+  cur_strmap_free(recorded);
   return rc;
 }
 
@@ -369,10 +352,10 @@ static int64_t count_entries(const cur_source_row *row, const cur_source *opened
   return r < 0 ? -1 : total;
 }
 
-static int ingest_source(cur_run *run, const cur_source_row *row, item *batch, int cap) {
+static int ingest_source(cur_run *run, const cur_source_row *row, probe *probes, int cap) {
   const cJSON *opt = cur_run_options(run);
   ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
-              .uri = row->uri, .batch = batch, .cap_batch = cap,
+              .uri = row->uri, .probes = probes,
               .max_pixels = cur_opt_int(opt, "max_pixels")};
   source_opts so;
   cur_labelfile *lf = NULL;
@@ -393,7 +376,7 @@ static int ingest_source(cur_run *run, const cur_source_row *row, item *batch, i
   char what[96];
   snprintf(what, sizeof what, "ingest %s", base ? base + 1 : row->uri);
   cur_run_progress_start(run, what, count_entries(row, src));
-  rc = ingest_entries(&g, src);
+  rc = ingest_entries(&g, src, cap);
 cleanup:
   cur_strmap_free(g.ids);
   cur_source_close(src);
@@ -436,13 +419,13 @@ static int ingest_run(cur_run *run) {
                   cur_opt_num(opt, "split_test");
   if (fabs(shares - 1) > 1e-9)
     return cur_errorc(CUR_ECONFIG, "ingest.split_train + split_val + split_test is %g, not 1", shares);
-  item *batch = cur_calloc((size_t)cap, sizeof *batch);
-  if (!batch) return CUR_ENOMEM;
+  probe *probes = cur_calloc((size_t)cap, sizeof *probes);
+  if (!probes) return CUR_ENOMEM;
   if ((rc = cur_image_init()) || (rc = create_listed_classes(run)) ||
       (rc = cur_store_sources(cur_run_store(run), &rows, &n)))
     goto cleanup;
   if (n == 0) cur_info("ingest: no sources yet; add one with `curate ingest SOURCE`");
-  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], batch, cap);
+  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], probes, cap);
   if (rc == CUR_OK || rc == CUR_EINTR) {
     /* counts come from the database, so a resumed run reports the same */
     int crc = cur_store_entry_counts(cur_run_store(run), cur_run_id(run), set_count, run);
@@ -450,7 +433,7 @@ static int ingest_run(cur_run *run) {
   }
 cleanup:
   cur_store_sources_free(rows, n);
-  cur_free(batch);
+  cur_free(probes);
   return rc;
 }
 

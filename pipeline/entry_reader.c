@@ -1,0 +1,165 @@
+/* entry_reader.c -- a reader thread filling two batches in turn (double buffering).
+**
+** Invariants:
+**   1. Each batch is owned by exactly one side: in `free` (the reader may fill
+**      it), being filled, in `full` (waiting for the consumer) or being used
+**      by the consumer.  Two batches suffice to keep both sides busy.
+**   2. `full` keeps batches in the order they were filled.
+**   3. After a batch with `last` set, the reader fills nothing more.
+*/
+#include "entry_reader.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "curate.h"
+
+#define N_BATCHES 2
+
+struct cur_entry_reader {
+  cur_source *src;
+  cur_strmap *recorded;
+  int cap;
+  size_t max_bytes;
+  cur_batch batches[N_BATCHES];
+  cur_batch *free_list[N_BATCHES], *full[N_BATCHES];
+  int n_free, n_full, full_head;
+  int stop, done, taken_last;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+  int started;
+};
+
+/* Source callback: read the bytes only of entries not recorded before. */
+static int want(void *ctx, const char *path) {
+  cur_entry_reader *r = ctx;
+  size_t v;
+  return !cur_strmap_get(r->recorded, path, &v);
+}
+
+/* Fills B from the source; returns 1 when the source is exhausted. */
+static int fill(cur_entry_reader *r, cur_batch *b) {
+  size_t bytes = 0;
+  while (b->n < r->cap && bytes < r->max_bytes && !r->stop) {
+    cur_entry *e = &b->entries[b->n];
+    int got = cur_source_next(r->src, e, want, r);
+    if (got <= 0) {
+      if (got < 0) {
+        b->rc = got;
+        snprintf(b->error, sizeof b->error, "%s", cur_error());
+      }
+      return 1;
+    }
+    size_t v;
+    int64_t *rec = &b->recorded[b->n];
+    if (!cur_strmap_get(r->recorded, e->path, &v)) {
+      *rec = CUR_ENTRY_NEW;
+      if (cur_strmap_put(r->recorded, e->path, CUR_ENTRY_PENDING) < 0) {
+        b->rc = CUR_ENOMEM;
+        snprintf(b->error, sizeof b->error, "out of memory");
+        return 1;
+      }
+    } else {
+      *rec = v == CUR_ENTRY_PENDING ? CUR_ENTRY_REPEATED : (int64_t)v - 1;
+    }
+    bytes += e->len;
+    b->n++;
+  }
+  return 0;
+}
+
+static void *reader_main(void *arg) {
+  cur_entry_reader *r = arg;
+  pthread_mutex_lock(&r->mu);
+  while (!r->stop && !r->done) {
+    while (!r->stop && r->n_free == 0) pthread_cond_wait(&r->cv, &r->mu);
+    if (r->stop) break;
+    cur_batch *b = r->free_list[--r->n_free];
+    pthread_mutex_unlock(&r->mu);
+    int end = fill(r, b);
+    pthread_mutex_lock(&r->mu);
+    b->last = end || b->rc;
+    r->done = b->last;
+    r->full[(r->full_head + r->n_full++) % N_BATCHES] = b;
+    pthread_cond_broadcast(&r->cv);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_t max_bytes,
+                           cur_entry_reader **out) {
+  cur_entry_reader *r = cur_calloc(1, sizeof *r);
+  if (!r) return CUR_ENOMEM;
+  r->src = src;
+  r->recorded = recorded;
+  r->cap = cap;
+  r->max_bytes = max_bytes;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  for (int i = 0; i < N_BATCHES; i++) {
+    r->batches[i].entries = cur_calloc((size_t)cap, sizeof *r->batches[i].entries);
+    r->batches[i].recorded = cur_calloc((size_t)cap, sizeof *r->batches[i].recorded);
+    if (!r->batches[i].entries || !r->batches[i].recorded) {
+      cur_entry_reader_stop(r);
+      return CUR_ENOMEM;
+    }
+    r->free_list[r->n_free++] = &r->batches[i];
+  }
+  if (pthread_create(&r->thread, NULL, reader_main, r) != 0) {
+    cur_entry_reader_stop(r);
+    return cur_errorf("cannot start the reader thread");
+  }
+  r->started = 1;
+  *out = r;
+  return CUR_OK;
+}
+
+cur_batch *cur_entry_reader_next(cur_entry_reader *r) {
+  cur_batch *b = NULL;
+  pthread_mutex_lock(&r->mu);
+  while (!r->taken_last && r->n_full == 0) pthread_cond_wait(&r->cv, &r->mu);
+  if (r->n_full > 0) {
+    b = r->full[r->full_head];
+    r->full_head = (r->full_head + 1) % N_BATCHES;
+    r->n_full--;
+    r->taken_last = b->last;
+  }
+  pthread_mutex_unlock(&r->mu);
+  return b;
+}
+
+static void batch_clear(cur_batch *b) {
+  for (int i = 0; i < b->n; i++) cur_entry_clear(&b->entries[i]);
+  b->n = 0;
+  b->last = 0;
+  b->rc = 0;
+  b->error[0] = 0;
+}
+
+void cur_entry_reader_release(cur_entry_reader *r, cur_batch *b) {
+  batch_clear(b);
+  pthread_mutex_lock(&r->mu);
+  r->free_list[r->n_free++] = b;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+void cur_entry_reader_stop(cur_entry_reader *r) {
+  if (!r) return;
+  pthread_mutex_lock(&r->mu);
+  r->stop = 1;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  if (r->started) pthread_join(r->thread, NULL);
+  for (int i = 0; i < N_BATCHES; i++) {
+    batch_clear(&r->batches[i]);
+    cur_free(r->batches[i].entries);
+    cur_free(r->batches[i].recorded);
+  }
+  pthread_cond_destroy(&r->cv);
+  pthread_mutex_destroy(&r->mu);
+  cur_free(r);
+}

@@ -1,0 +1,46 @@
+/* entry_reader.h -- reads a source's entries into batches on a thread of its own,
+** so that reading (disk, decompression) overlaps decoding and recording.
+**
+** The reader skips the bytes of entries already recorded: RECORDED maps a
+** path to its image id + 1 (1 for a rejected entry).  Paths it yields are
+** added with the value CUR_ENTRY_PENDING, so a name that repeats inside one
+** source is marked rather than read twice.  Batches come back in source
+** order; each must be released before the reader can reuse it.
+*/
+#ifndef CURATE_ENTRY_READER_H
+#define CURATE_ENTRY_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "source.h"
+#include "strmap.h"
+
+#define CUR_ENTRY_PENDING ((size_t)-1)
+
+/* recorded[i] for each entry of a batch */
+enum { CUR_ENTRY_NEW = -1, CUR_ENTRY_REPEATED = -2 };
+
+typedef struct cur_batch {
+  cur_entry *entries;
+  int64_t *recorded;  /* CUR_ENTRY_NEW, CUR_ENTRY_REPEATED, 0 (recorded, rejected) or the image id */
+  int n;
+  int last;           /* the source has no more entries (or failed: rc) */
+  int rc;             /* the reader's error code, with error[] its message */
+  char error[512];
+} cur_batch;
+
+typedef struct cur_entry_reader cur_entry_reader;
+
+/* Starts reading SRC (which the reader uses until stopped) in batches of at
+** most CAP entries or MAX_BYTES bytes.  RECORDED is the reader's until stopped. */
+int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_t max_bytes,
+                           cur_entry_reader **out);
+/* Waits for the next batch; NULL only after the last one was taken. */
+cur_batch *cur_entry_reader_next(cur_entry_reader *r);
+/* Hands a batch back for reuse (its entries are cleared). */
+void cur_entry_reader_release(cur_entry_reader *r, cur_batch *b);
+/* Stops the thread (also midway) and frees everything.  NULL-safe. */
+void cur_entry_reader_stop(cur_entry_reader *r);
+
+#endif
