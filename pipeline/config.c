@@ -109,6 +109,21 @@ static const cur_option *find_option(const cur_option *opts, const char *key) {
   return NULL;
 }
 
+/* Checks ITEM against its spec O and puts a copy in INTO, replacing the default. */
+static int set_checked(const char *path, const cur_option *o, const cJSON *item, const char *name,
+                       cJSON *into) {
+  if (!o) return cur_errorc(CUR_ECONFIG, "%s: unknown %s", name, into->string ? "option" :
+                            "key (not a stage or a global option)");
+  int rc = cur_option_validate(o, item, name);
+  if (rc) return rc;
+  cJSON *copy = cJSON_Duplicate(item, 1);
+  if (!copy || !cJSON_ReplaceItemInObjectCaseSensitive(into, item->string, copy)) {
+    cJSON_Delete(copy);
+    return cur_errorc(CUR_ENOMEM, "out of memory reading %s", path);
+  }
+  return CUR_OK;
+}
+
 /* Checks one stage's object from the file and merges it over the defaults. */
 static int merge_section(const char *path, const cur_stage *stage, cJSON *user, cJSON *into) {
   char name[256];
@@ -116,16 +131,9 @@ static int merge_section(const char *path, const cur_stage *stage, cJSON *user, 
     return cur_errorc(CUR_ECONFIG, "%s: %s: expected an object of options, got %s", path,
                       stage->name, json_kind(user));
   for (cJSON *item = user->child; item; item = item->next) {
-    const cur_option *o = find_option(stage->options, item->string);
     snprintf(name, sizeof name, "%s: %s.%s", path, stage->name, item->string);
-    if (!o) return cur_errorc(CUR_ECONFIG, "%s: unknown option", name);
-    int rc = cur_option_validate(o, item, name);
+    int rc = set_checked(path, find_option(stage->options, item->string), item, name, into);
     if (rc) return rc;
-    cJSON *copy = cJSON_Duplicate(item, 1);
-    if (!copy || !cJSON_ReplaceItemInObjectCaseSensitive(into, item->string, copy)) {
-      cJSON_Delete(copy);
-      return cur_errorc(CUR_ENOMEM, "out of memory reading %s", path);
-    }
   }
   return CUR_OK;
 }
@@ -136,21 +144,14 @@ static int merge_file(const char *path, cJSON *user, cJSON *root) {
     return cur_errorc(CUR_ECONFIG, "%s: expected a JSON object at the top", path);
   for (cJSON *item = user->child; item; item = item->next) {
     const cur_stage *stage = cur_stage_find(item->string);
+    int rc;
     if (stage) {
-      int rc = merge_section(path, stage, item, cJSON_GetObjectItemCaseSensitive(root, stage->name));
-      if (rc) return rc;
-      continue;
+      rc = merge_section(path, stage, item, cJSON_GetObjectItemCaseSensitive(root, stage->name));
+    } else {
+      snprintf(name, sizeof name, "%s: %s", path, item->string);
+      rc = set_checked(path, find_option(global_options, item->string), item, name, root);
     }
-    const cur_option *o = find_option(global_options, item->string);
-    snprintf(name, sizeof name, "%s: %s", path, item->string);
-    if (!o) return cur_errorc(CUR_ECONFIG, "%s: unknown key (not a stage or a global option)", name);
-    int rc = cur_option_validate(o, item, name);
     if (rc) return rc;
-    cJSON *copy = cJSON_Duplicate(item, 1);
-    if (!copy || !cJSON_ReplaceItemInObjectCaseSensitive(root, item->string, copy)) {
-      cJSON_Delete(copy);
-      return cur_errorc(CUR_ENOMEM, "out of memory reading %s", path);
-    }
   }
   return CUR_OK;
 }

@@ -247,30 +247,32 @@ int cur__bind(cur_store *st, sqlite3_stmt *s, const char *fmt, ...) {
   return rc;
 }
 
-int cur__exec(cur_store *st, const char *sql, const char *fmt, ...) {
+/* The cached statement for SQL with its parameters bound, or NULL (message set). */
+static sqlite3_stmt *bound(cur_store *st, const char *sql, const char *fmt, va_list ap) {
   sqlite3_stmt *s = cur__stmt(st, sql);
-  if (!s) return CUR_EDB;
+  return s && bind_va(st, s, fmt, ap) == CUR_OK ? s : NULL;
+}
+
+int cur__exec(cur_store *st, const char *sql, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int rc = bind_va(st, s, fmt, ap);
+  sqlite3_stmt *s = bound(st, sql, fmt, ap);
   va_end(ap);
-  if (rc) return rc;
+  if (!s) return CUR_EDB;
   int step = sqlite3_step(s);
-  rc = (step == SQLITE_DONE || step == SQLITE_ROW) ? CUR_OK : cur__db_error(st, "statement failed");
+  int rc = (step == SQLITE_DONE || step == SQLITE_ROW) ? CUR_OK : cur__db_error(st, "statement failed");
   sqlite3_reset(s);
   return rc;
 }
 
 int cur__query_i64(cur_store *st, const char *sql, int64_t *out, int *found,
                    const char *fmt, ...) {
-  sqlite3_stmt *s = cur__stmt(st, sql);
-  if (!s) return CUR_EDB;
   va_list ap;
   va_start(ap, fmt);
-  int rc = bind_va(st, s, fmt, ap);
+  sqlite3_stmt *s = bound(st, sql, fmt, ap);
   va_end(ap);
-  if (rc) return rc;
-  int step = sqlite3_step(s);
+  if (!s) return CUR_EDB;
+  int rc = CUR_OK, step = sqlite3_step(s);
   *found = step == SQLITE_ROW;
   if (step == SQLITE_ROW) *out = sqlite3_column_int64(s, 0);
   else if (step != SQLITE_DONE) rc = cur__db_error(st, "query failed");
