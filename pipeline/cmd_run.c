@@ -85,65 +85,80 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
 }
 
-/* Builds the per-source options object from the command line. */
+/* Appends the comma-separated NAMES to a new array KEY of OPTS; 0 on OOM. */
+static int add_name_list(cJSON *opts, const char *key, const char *names) {
+  cJSON *arr = cJSON_AddArrayToObject(opts, key);
+  for (const char *p = names; arr && *p;) {
+    size_t n = strcspn(p, ",");
+    char *one = cur_strndup(p, n);
+    cJSON *str = one ? cJSON_CreateString(one) : NULL;
+    cur_free(one);
+    if (!str || !cJSON_AddItemToArray(arr, str)) {
+      cJSON_Delete(str);
+      return 0;
+    }
+    p += n + (p[n] == ',');
+  }
+  return arr != NULL;
+}
+
+/* Handles one ingest option at argv[*i] into OPTS or TASKS.  Returns 1 when
+** taken, 0 when argv[*i] is not an option of ingest, -1 on a usage error
+** (printed), or CUR_ENOMEM. */
+static int ingest_option(int *i, int argc, char **argv, cJSON *opts, cJSON *tasks) {
+  static const char *const plain[][2] = {{"--path-column", "path_column"},
+                                         {"--split-column", "split_column"},
+                                         {"--group-column", "group_column"}};
+  const char *v;
+  char real[PATH_MAX];
+  int r, ok = 1;
+  for (size_t c = 0; c < CUR_ARRAY_LEN(plain); c++)
+    if ((r = cli_value(i, argc, argv, plain[c][0], &v)))
+      return r < 0 ? -1 : cJSON_AddStringToObject(opts, plain[c][1], v) ? 1 : CUR_ENOMEM;
+  if ((r = cli_value(i, argc, argv, "--labels", &v))) {
+    if (r < 0) return -1;
+    if (!realpath(v, real)) return cli_usage_error("ingest", "--labels %s: %s", v, strerror(errno)), -1;
+    ok = cJSON_AddStringToObject(opts, "labels", real) != NULL;
+  } else if ((r = cli_value(i, argc, argv, "--task", &v))) {
+    const char *eq = r > 0 ? strchr(v, '=') : NULL;
+    if (!eq || eq == v || !eq[1]) return cli_usage_error("ingest", "--task takes NAME=COLUMN"), -1;
+    char *name = cur_strndup(v, (size_t)(eq - v));
+    ok = name && cJSON_AddStringToObject(tasks, name, eq + 1);
+    cur_free(name);
+  } else if ((r = cli_value(i, argc, argv, "--split", &v))) {
+    if (r < 0 || !cur_split_name(v)) return cli_usage_error("ingest", "--split takes train, val or test"), -1;
+    ok = cJSON_AddStringToObject(opts, "split", cur_split_name(v)) != NULL;
+  } else if ((r = cli_value(i, argc, argv, "--class-names", &v))) {
+    if (r < 0) return -1;
+    ok = add_name_list(opts, "class_names", v);
+  } else if (strcmp(argv[*i], "--folder-labels") == 0) {
+    ok = cJSON_AddTrueToObject(opts, "folder_labels") != NULL;
+  } else {
+    return 0;
+  }
+  return ok ? 1 : CUR_ENOMEM;
+}
+
+/* Builds the per-source options object from the command line; the sources
+** are moved to argv[0 .. *n_sources). */
 static int parse_ingest_args(int argc, char **argv, cJSON *opts, int *force, int *n_sources) {
   cJSON *tasks = cJSON_CreateObject();
-  if (!tasks) return cur_errorc(CUR_ENOMEM, "out of memory");
-  static const char *const columns[][2] = {{"--path-column", "path_column"},
-                                           {"--split-column", "split_column"},
-                                           {"--group-column", "group_column"}};
-  for (int i = 1; i < argc; i++) {
-    const char *v;
-    int r = 0;
-    for (size_t c = 0; !r && c < CUR_ARRAY_LEN(columns); c++)
-      if ((r = cli_value(&i, argc, argv, columns[c][0], &v)) > 0) cJSON_AddStringToObject(opts, columns[c][1], v);
-    if (r < 0) goto usage;
-    if (r) continue;
-    if ((r = cli_value(&i, argc, argv, "--labels", &v))) {
-      char real[PATH_MAX];
-      if (r < 0) goto usage;
-      if (!realpath(v, real)) {
-        cJSON_Delete(tasks);
-        return cur_errorc(CUR_EINPUT, "%s: %s", v, strerror(errno));
-      }
-      cJSON_AddStringToObject(opts, "labels", real);
-    } else if ((r = cli_value(&i, argc, argv, "--task", &v))) {
-      const char *eq = r > 0 ? strchr(v, '=') : NULL;
-      if (!eq || eq == v || !eq[1]) { cli_usage_error("ingest", "--task takes NAME=COLUMN"); goto usage; }
-      char *name = cur_strndup(v, (size_t)(eq - v));
-      if (!name) { cJSON_Delete(tasks); return CUR_ENOMEM; }
-      cJSON_AddStringToObject(tasks, name, eq + 1);
-      cur_free(name);
-    } else if ((r = cli_value(&i, argc, argv, "--split", &v))) {
-      if (r < 0 || !cur_split_name(v)) { cli_usage_error("ingest", "--split takes train, val or test"); goto usage; }
-      cJSON_AddStringToObject(opts, "split", cur_split_name(v));
-    } else if ((r = cli_value(&i, argc, argv, "--class-names", &v))) {
-      if (r < 0) goto usage;
-      cJSON *names = cJSON_AddArrayToObject(opts, "class_names");
-      for (const char *p = v; names && *p;) {
-        size_t n = strcspn(p, ",");
-        char *one = cur_strndup(p, n);
-        if (one) cJSON_AddItemToArray(names, cJSON_CreateString(one));
-        cur_free(one);
-        p += n + (p[n] == ',');
-      }
-    } else if (strcmp(argv[i], "--folder-labels") == 0) {
-      cJSON_AddTrueToObject(opts, "folder_labels");
-    } else if (strcmp(argv[i], "--force") == 0) {
-      *force = 1;
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      cli_usage_error("ingest", "unknown option '%s'", argv[i]);
-      goto usage;
-    } else {
-      argv[(*n_sources)++] = argv[i];  /* sources collect at the front */
-    }
+  int rc = tasks ? CUR_OK : CUR_ENOMEM;
+  for (int i = 1; rc == CUR_OK && i < argc; i++) {
+    int r = ingest_option(&i, argc, argv, opts, tasks);
+    if (r == CUR_ENOMEM) rc = cur_errorc(CUR_ENOMEM, "out of memory");
+    else if (r < 0) rc = CUR_ECONFIG;
+    else if (r > 0) continue;
+    else if (strcmp(argv[i], "--force") == 0) *force = 1;
+    else if (argv[i][0] == '-' && argv[i][1]) rc = (cli_usage_error("ingest", "unknown option '%s'", argv[i]), CUR_ECONFIG);
+    else argv[(*n_sources)++] = argv[i];  /* never past i, so argv stays readable */
   }
-  if (cJSON_GetArraySize(tasks) > 0) cJSON_AddItemToObject(opts, "tasks", tasks);
-  else cJSON_Delete(tasks);
-  return CUR_OK;
-usage:
+  if (rc == CUR_OK && cJSON_GetArraySize(tasks) > 0) {
+    if (cJSON_AddItemToObject(opts, "tasks", tasks)) return CUR_OK;
+    rc = cur_errorc(CUR_ENOMEM, "out of memory");
+  }
   cJSON_Delete(tasks);
-  return CUR_ECONFIG;
+  return rc;
 }
 
 static int register_sources(cur_store *st, char **sources, int n, const cJSON *opts) {

@@ -2,7 +2,8 @@
 ** several times, then run to the end, gives exactly the database of a run that
 ** was never killed (all columns but the timing ones).
 **
-** resume-1.*: kill-and-resume on the clothing photos (1,400 JPEGs, label file, groups).
+** resume-1.*: kill-and-resume on the clothing photos (1,400 JPEGs, label file, groups);
+**             Ctrl-C stops at a batch boundary and resumes the same way.
 */
 #include <signal.h>
 #include <stdlib.h>
@@ -15,17 +16,22 @@
 
 #define KILLS 6
 
-/* Starts `curate ingest` on the clothing data into DB; returns the pid. */
-static pid_t start_ingest(const char *db, const char *tar, const char *labels) {
+/* Starts `curate ingest` on the clothing data into DB, its messages to
+** LOG (in the scratch folder); returns the pid. */
+static pid_t start_ingest_log(const char *db, const char *tar, const char *labels, const char *log) {
   pid_t pid = fork();
   if (pid == 0) {
     if (chdir(T.scratch) != 0) _exit(127);
-    if (!freopen("/dev/null", "w", stderr)) _exit(127);
+    if (!freopen(log, "w", stderr)) _exit(127);
     execl(T.curate, "curate", "--db", db, "--config", "none.json", "--threads", "2", "ingest", tar,
           "--labels", labels, "--group-column", "sender_id", (char *)NULL);
     _exit(127);
   }
   return pid;
+}
+
+static pid_t start_ingest(const char *db, const char *tar, const char *labels) {
+  return start_ingest_log(db, tar, labels, "/dev/null");
 }
 
 static int wait_exit(pid_t pid) {
@@ -69,6 +75,25 @@ TEST(ingest_killed_at_random_moments_ends_as_if_never_killed) {
   char *runs = fx_sql(killed, "SELECT id || ' ' || status FROM runs");
   CHECK_STR(runs, "1 complete\n");  /* every attempt resumed the same run */
   cur_free(runs);
+
+  /* Ctrl-C: stops at a batch boundary, says so, exits 130, and resumes */
+  REQUIRE(fx_curate("i3.log", "--db stopped.db --config none.json init") == 0);
+  pid_t pid = start_ingest_log("stopped.db", tar, labels, "stopped.log");
+  usleep((useconds_t)(full * 0.4e6));
+  kill(pid, SIGINT);
+  CHECK_INT(wait_exit(pid), 130);
+  char *log = fx_read("stopped.log");
+  CHECK(log && strstr(log, "ingest: interrupted; the finished batches are saved") != NULL);
+  cur_free(log);
+  char *stopped = test_scratch_path("stopped.db");
+  runs = fx_sql(stopped, "SELECT id || ' ' || status FROM runs");
+  CHECK_STR(runs, "1 interrupted\n");
+  cur_free(runs);
+  CHECK_INT(wait_exit(start_ingest("stopped.db", tar, labels)), 0);
+  char *resumed = fx_dump(stopped);
+  CHECK(resumed && strcmp(want, resumed) == 0);
+  cur_free(resumed);
+  cur_free(stopped);
   cur_free(want);
   cur_free(got);
   cur_free(clean);
