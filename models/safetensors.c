@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "curate.h"
+#include "half.h"
 
 /* HF's reference reader refuses headers above 100 MB; so do we. */
 #define ST_MAX_HEADER ((uint64_t)100 << 20)
@@ -255,25 +256,6 @@ const cur_st_tensor *cur_st_find(const cur_st_file *f, const char *name) {
   return NULL;
 }
 
-/* IEEE binary16 to binary32, including subnormals, infinities and NaN. */
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (man << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man == 0) {
-    bits = sign;
-  } else { /* subnormal: renormalise */
-    int e = -1;
-    do { man <<= 1; e++; } while (!(man & 0x400));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
-  }
-  float v;
-  memcpy(&v, &bits, 4);
-  return v;
-}
-
 int cur_st_to_f32(const cur_st_tensor *t, float *dst) {
   const unsigned char *p = t->data;
   switch (t->dtype) {
@@ -286,7 +268,7 @@ int cur_st_to_f32(const cur_st_tensor *t, float *dst) {
       uint16_t h;
       memcpy(&h, p + 2 * i, 2);
       if (t->dtype == CUR_ST_F16) {
-        dst[i] = half_to_float(h);
+        dst[i] = cur_half_to_float(h);
       } else {
         uint32_t bits = (uint32_t)h << 16;
         memcpy(&dst[i], &bits, 4);
