@@ -5,7 +5,7 @@
 ** feat-3.*: patches: output matches a direct per-patch computation, thread
 **           count does not change a bit, training is deterministic.
 ** feat-4.*: patches save/load: round trip, corrupt blobs rejected.
-** feat-5.*: decoding PNG bytes and archives with libvips / libarchive.
+** feat-5.*: decoding PNG bytes, archives and labelled image folders.
 */
 #include "testlib.h"
 
@@ -314,43 +314,74 @@ TEST(png_bytes_decode_to_resized_rgb_and_grey) {
   cur_free(png);
 }
 
-static int keep_b_pngs(void *ctx, const char *path) {
+static int keep_pngs(void *ctx, const char *path) {
   int *seen = ctx;
   (*seen)++;
-  return strstr(path, "/b") != NULL && strstr(path, ".png") != NULL;
+  return strstr(path, ".png") != NULL;
 }
 
-TEST(archive_entries_the_filter_keeps_are_decoded_in_order) {
-  uint8_t px[6 * 4 * 1];
-  char *tgz = test_scratch_path("arch/set.tar.gz");
-  REQUIRE(tgz);
-  for (int f = 0; f < 3; f++) {
-    memset(px, 60 * (f + 1), sizeof px);
+/* scratch/arch/set.tar.gz holding ./train/{cat/0,ant/1,ant/2}.png,
+** ./test/ant/3.png (flat greys 40, 80, 120, 160) and ./notes.txt. */
+static char *make_folder_archive(void) {
+  static const char *const files[] = {"train/cat/0", "train/ant/1", "train/ant/2", "test/ant/3"};
+  uint8_t px[6 * 4];
+  for (int f = 0; f < 4; f++) {
+    memset(px, 40 * (f + 1), sizeof px);
     size_t len;
     uint8_t *png = make_png(px, 6, 4, 1, &len);
-    char name[32];
-    snprintf(name, sizeof name, "arch/set/b%d.png", f);
-    char *path = test_scratch_path(name);
-    REQUIRE(png && path);
-    CHECK(test_write_file(path, png, len) == 0);
+    char *rel = cur_asprintf("arch/set/%s.png", files[f]);
+    char *path = rel ? test_scratch_path(rel) : NULL;
+    int ok = png && path && test_write_file(path, png, len) == 0;
+    cur_free(rel);
     cur_free(path);
     cur_free(png);
+    if (!ok) return NULL;
   }
-  CHECK(test_sh("cd '%s/arch' && echo hi > set/a.txt && tar czf set.tar.gz set", T.scratch) == 0);
+  if (test_sh("cd '%s/arch' && echo hi > set/notes.txt && tar czf set.tar.gz -C set .",
+              T.scratch) != 0)
+    return NULL;
+  return test_scratch_path("arch/set.tar.gz");
+}
+
+TEST(archive_entries_the_filter_keeps_are_decoded) {
+  char *tgz = make_folder_archive();
+  REQUIRE(tgz != NULL);
   uint8_t *pix;
   size_t n;
   int seen = 0;
-  REQUIRE_OK(feat_archive_decode(tgz, 3, 2, 1, keep_b_pngs, &seen, &pix, &n));
-  CHECK_INT(n, 3);
-  CHECK_INT(seen, 4);
-  /* tar stores the folder in readdir order, so compare as a set of greys. */
+  REQUIRE_OK(feat_archive_decode(tgz, 3, 2, 1, keep_pngs, &seen, &pix, &n));
+  CHECK_INT(n, 4);
+  CHECK_INT(seen, 5);
+  /* tar stores folders in readdir order, so compare the set of greys. */
   int sum = 0;
   for (size_t i = 0; i < n; i++) sum += pix[i * 6];
-  CHECK_INT(sum, 60 + 120 + 180);
+  CHECK_INT(sum, 40 + 80 + 120 + 160);
   cur_free(pix);
-  CHECK_INT(feat_archive_decode("/nonexistent.tar", 3, 2, 1, keep_b_pngs, &seen, &pix, &n),
+  CHECK_INT(feat_archive_decode("/nonexistent.tar", 3, 2, 1, keep_pngs, &seen, &pix, &n),
             CUR_EIO);
   CHECK(strstr(cur_error(), "/nonexistent.tar") != NULL);
+  cur_free(tgz);
+}
+
+TEST(image_folder_labels_follow_sorted_class_names) {
+  char *tgz = make_folder_archive();
+  REQUIRE(tgz != NULL);
+  feat_folder *f, *capped;
+  REQUIRE_OK(feat_folder_decode(tgz, "train", 0, 2, 3, &f));
+  CHECK_INT(f->im.n, 3);
+  REQUIRE(f->n_classes == 2);
+  CHECK_STR(f->classes[0], "ant");
+  CHECK_STR(f->classes[1], "cat");
+  for (size_t i = 0; i < f->im.n; i++)  /* grey 40 is the only cat */
+    CHECK_INT(f->labels[i], f->im.pix[i * 2 * 2 * 3] == 40);
+  REQUIRE_OK(feat_folder_decode(tgz, "train", 1, 2, 3, &capped));
+  CHECK_INT(capped->im.n, 2);
+  feat_folder_free(capped);
+  CHECK_INT(feat_folder_decode(tgz, "val", 0, 2, 3, &capped), CUR_EINPUT);
+  CHECK(capped == NULL);
+  CHECK(strstr(cur_error(), "no images under val/") != NULL);
+  feat_folder_free(f);
+  feat_folder_free(NULL);
   cur_free(tgz);
 }
 
@@ -364,6 +395,7 @@ int main(int argc, char **argv) {
   RUN(patches_thread_count_and_seed_reuse_change_no_bit);
   RUN(patches_model_round_trips_and_corrupt_blobs_are_rejected);
   RUN(png_bytes_decode_to_resized_rgb_and_grey);
-  RUN(archive_entries_the_filter_keeps_are_decoded_in_order);
+  RUN(archive_entries_the_filter_keeps_are_decoded);
+  RUN(image_folder_labels_follow_sorted_class_names);
   return test_finish();
 }
