@@ -1,4 +1,4 @@
-/* head.c -- head lifecycle, prediction, softmax cross-entropy and the affine layer both kinds use. */
+/* head.c -- head lifecycle, prediction, softmax cross-entropy and the shared affine layer. */
 #include "head_internal.h"
 
 #include <assert.h>

@@ -50,7 +50,7 @@ typedef struct head_config {
 ** the rows' original order), each taken from the forward pass of the
 ** minibatch that held the row, just before that minibatch's update (as AUM
 ** records margins).  Return CUR_OK to go on; any other value stops training
-** and head_train returns it. */
+** and head_train returns it (e.g. CUR_EINTR once cur_interrupted()). */
 typedef int (*head_epoch_fn)(void *ctx, int epoch, const float *logits, int n, int k);
 
 /* Fills cfg with defaults: logreg, hidden 256, 30 epochs, batch 128, lr 0.1,

@@ -176,7 +176,8 @@ static void reference_features(const uint8_t *blob, const uint8_t *img, int h, i
         s += x[i] = img[((py + dy) * w + px + dx) * c + ch];
       }
       for (int i = 0; i < d; i++) ss += (x[i] - s / d) * (x[i] - s / d);
-      for (int i = 0; i < d; i++) x[i] = (x[i] - s / d) / sqrt(ss / (d - 1) + eps) - le_f32(m + 4 * i);
+      double scale = 1 / sqrt(ss / (d - 1) + eps);
+      for (int i = 0; i < d; i++) x[i] = (x[i] - s / d) * scale - le_f32(m + 4 * i);
       for (int j = 0; j < d; j++) {
         y[j] = 0;
         for (int i = 0; i < d; i++) y[j] += x[i] * le_f32(P + 4 * (i * d + j));
