@@ -73,7 +73,9 @@ int feat__zca_fit(const float *X, size_t n, int d, float eps, float *mean, float
   for (int j = 0; j < d; j++) mean[j] = (float)(acc[j] / (double)n);
   if ((rc = covariance(X, n, d, mean, cov)) != CUR_OK) goto cleanup;
   if ((rc = eigen(cov, d, lambda)) != CUR_OK) goto cleanup;
-  /* P_ab = sum_e V_ae V_be / sqrt(lambda_e + eps); V_ae is cov[e * d + a]. */
+  /* P_ab = sum_e V_ae V_be / sqrt(lambda_e + eps); V_ae is cov[e * d + a].
+  ** acc now holds the per-eigenvalue scales (tiny negative eigenvalues from
+  ** rounding count as 0). */
   for (int e = 0; e < d; e++) acc[e] = 1.0 / sqrt((lambda[e] > 0 ? lambda[e] : 0) + eps);
   for (int a = 0; a < d; a++)
     for (int b = 0; b < d; b++) {
