@@ -1,0 +1,77 @@
+/* head.h -- classifier heads on embeddings: logistic regression and a one-hidden-layer MLP.
+**
+** A head maps a row-major float matrix X (n x d) to logits (n x k).  Both
+** kinds are trained by the same minibatch SGD loop (head_train.c) with
+** momentum, weight decay, a learning-rate schedule, label smoothing, class
+** weights and sample weights.  Training is deterministic for a given seed:
+** all randomness (init, shuffles) comes from the head's own cur_rng.
+**
+** The training loss on a minibatch B of size m is
+**
+**   L = (1/m) * sum_{i in B} w_i * l_i  +  (wd/2) * |W|^2
+**   l_i = - sum_c q_ic log softmax(z_i)_c,   q_ic = (1-eps)[c == y_i] + eps/k
+**   w_i = sample_weight[i] * class_weight[y_i]   (missing weights are 1)
+**
+** where W are the weight matrices (never the biases) and eps is the label
+** smoothing.  head_loss reports the data term over all n rows (1/n sum w_i l_i).
+**
+** Ownership: head_new copies the config (and its class weights); the caller
+** frees the head with head_free.  Logits passed to an epoch callback belong to
+** the head and are valid only during the call.
+*/
+#ifndef CURATE_HEAD_H
+#define CURATE_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct head head;
+
+typedef enum { HEAD_LOGREG = 0, HEAD_MLP = 1 } head_kind;
+typedef enum { HEAD_LR_CONSTANT = 0, HEAD_LR_COSINE = 1, HEAD_LR_STEP = 2 } head_schedule;
+
+typedef struct head_config {
+  head_kind kind;
+  int hidden;                  /* MLP hidden units (ignored by logreg) */
+  int epochs;                  /* passes over the training rows */
+  int batch_size;              /* rows per SGD step */
+  float lr;                    /* initial learning rate */
+  head_schedule schedule;      /* cosine decays to 0 over all steps */
+  int step_epochs;             /* HEAD_LR_STEP: multiply lr by step_gamma */
+  float step_gamma;            /*   every step_epochs epochs */
+  float momentum;              /* heavy-ball: v = mu v + g; p -= lr v */
+  float weight_decay;          /* L2 on weight matrices, not on biases */
+  float label_smoothing;       /* eps in [0, 1) */
+  const float *class_weights;  /* k weights >= 0, or NULL; copied by head_new */
+  uint64_t seed;               /* init and shuffles */
+} head_config;
+
+/* Called after each epoch with the logits of every training row (n x k, in
+** the rows' original order), each taken from the forward pass of the
+** minibatch that held the row, just before that minibatch's update (as AUM
+** records margins).  Return CUR_OK to go on; any other value stops training
+** and head_train returns it (e.g. CUR_EINTR once cur_interrupted()). */
+typedef int (*head_epoch_fn)(void *ctx, int epoch, const float *logits, int n, int k);
+
+/* Fills cfg with defaults: logreg, hidden 256, 30 epochs, batch 128, lr 0.1,
+** cosine, momentum 0.9, weight decay 1e-4, no smoothing, seed 1. */
+void head_config_default(head_config *cfg);
+/* Validates cfg and makes an initialised head for d features and k classes. */
+int head_new(const head_config *cfg, int d, int k, head **out);
+void head_free(head *h);
+
+/* Trains on X (n x d), labels y[n] in [0, k), optional sample weights w[n]
+** (NULL = all 1).  epoch_fn may be NULL.  On failure the weights are
+** partially trained; the caller should discard the head. */
+int head_train(head *h, const float *X, int n, const int *y, const float *w,
+               head_epoch_fn epoch_fn, void *ctx);
+/* logits / probabilities of X (n x d) into out (n x k, caller-owned). */
+int head_predict_logits(const head *h, const float *X, int n, float *out);
+int head_predict_proba(const head *h, const float *X, int n, float *out);
+/* Mean weighted cross-entropy (data term of L above) over all n rows. */
+int head_loss(const head *h, const float *X, int n, const int *y, const float *w, double *loss);
+
+int head_n_features(const head *h);
+int head_n_classes(const head *h);
+
+#endif
