@@ -25,7 +25,7 @@
 #include <vips/vips.h>
 
 #include "curate.h"
-#include "prng.h"
+#include "rng.h"
 
 #define AUG_MAX_BANDS 4      /* RGBA / CMYK; colour jitter needs no more */
 #define AUG_DECIMALS 1e6     /* params are rounded to 6 decimals (invariant 2) */
@@ -108,8 +108,8 @@ int cur_augment_options_validate(const cur_augment_options *o) {
 
 /* A uniform draw from [min, max], rounded to 6 decimals (invariant 2) and
 ** kept inside the range, which rounding could otherwise leave by 5e-7. */
-static double draw(cur_prng *r, double min, double max) {
-  double v = min + (max - min) * cur_prng_uniform(r);
+static double draw(cur_rng *r, double min, double max) {
+  double v = min + (max - min) * cur_rng_uniform(r);
   v = round(v * AUG_DECIMALS) / AUG_DECIMALS + 0.0;  /* + 0.0 turns -0 into 0 */
   if (v < min) v = min;
   if (v > max) v = max;
@@ -122,8 +122,8 @@ int cur_augment_sample(const cur_augment_options *o, uint64_t seed, int64_t pare
   int rc = cur_augment_options_validate(o);
   if (rc != CUR_OK) return rc;
   const uint64_t keys[3] = {seed, (uint64_t)parent_id, (uint64_t)(int64_t)variant_index};
-  cur_prng r;
-  cur_prng_seed(&r, keys, CUR_ARRAY_LEN(keys));
+  cur_rng r;
+  cur_rng_seed_keys(&r, keys, CUR_ARRAY_LEN(keys));
 
   /* Invariant 1: the order below is part of the on-disk format. */
   cur_augment_params p;
@@ -133,10 +133,10 @@ int cur_augment_sample(const cur_augment_options *o, uint64_t seed, int64_t pare
   p.tx_frac = draw(&r, o->translate_frac.min, o->translate_frac.max);
   p.ty_frac = draw(&r, o->translate_frac.min, o->translate_frac.max);
   p.scale = draw(&r, o->scale.min, o->scale.max);
-  p.hflip = cur_prng_uniform(&r) < o->hflip_prob;
+  p.hflip = cur_rng_uniform(&r) < o->hflip_prob;
   p.noise_sigma = draw(&r, 0.0, o->noise_sigma);
   /* 31 bits: vips_gaussnoise takes its seed as a signed int. */
-  p.noise_seed = (uint32_t)(cur_prng_next(&r) >> 33);
+  p.noise_seed = (uint32_t)(cur_rng_next(&r) >> 33);
   if (p.noise_sigma == 0.0) p.noise_seed = 0;
   p.blur_sigma = draw(&r, 0.0, o->blur_sigma);
   p.brightness = draw(&r, 1.0 - j, 1.0 + j);

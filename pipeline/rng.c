@@ -21,6 +21,19 @@ void cur_rng_seed(cur_rng *r, uint64_t seed) {
   for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
 
+void cur_rng_seed_keys(cur_rng *r, const uint64_t *keys, size_t nkeys) {
+  assert(keys || nkeys == 0);
+  /* Mixing after every key makes the seed depend on key order, so that
+  ** (seed 1, parent 2) and (seed 2, parent 1) differ; for a fixed prefix
+  ** each step is a bijection of the key, so distinct keys never collide. */
+  uint64_t s = 0x6a09e667f3bcc908ULL;
+  for (size_t i = 0; i < nkeys; i++) {
+    uint64_t x = s + keys[i];
+    s = splitmix64(&x);
+  }
+  cur_rng_seed(r, s);
+}
+
 uint64_t cur_rng_next(cur_rng *r) {
   uint64_t *s = r->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9;

@@ -1,7 +1,7 @@
 /* rng.h -- small seeded random number generator (xoshiro256**, splitmix64 seeding).
 **
-** Every random choice in models/ (weight init, shuffles, patch sampling,
-** k-means starts) draws from a cur_rng so that a run is reproducible from its
+** Every random choice (weight init, shuffles, patch sampling, k-means
+** starts, augmentation parameters) draws from a cur_rng so that a run is reproducible from its
 ** seed alone; rand() is never used.  The state is a plain value so that
 ** callers can keep one per object or per thread without allocation.
 */
@@ -16,6 +16,9 @@ typedef struct cur_rng {
 } cur_rng;
 
 void cur_rng_seed(cur_rng *r, uint64_t seed);
+/* Seeds from a list of keys, e.g. {run seed, parent image id, variant}:
+** other values or another order of the keys give unrelated streams. */
+void cur_rng_seed_keys(cur_rng *r, const uint64_t *keys, size_t nkeys);
 uint64_t cur_rng_next(cur_rng *r);
 /* Uniform in [0, n) without modulo bias; n must be > 0. */
 uint64_t cur_rng_below(cur_rng *r, uint64_t n);
