@@ -80,16 +80,14 @@ int feat_patches_load(const uint8_t *blob, size_t len, feat_patches **out);
 void feat_patches_free(feat_patches *fp);
 
 /* ---- decoding encoded images (libvips) ---- */
-/* Starts libvips once per process (safe to call from any thread, any
-** number of times); the decode functions call it themselves. */
-int feat_vips_init(void);
 /* Decodes JPEG/PNG/... bytes and resizes (ignoring aspect) to w x h with
 ** `channels` 1 (grey) or 3 (sRGB), alpha flattened on black, into out
 ** (w * h * channels bytes, caller-owned). */
 int feat_image_decode(const void *buf, size_t len, int w, int h, int channels, uint8_t *out);
 
-/* Called for each regular file of an archive; returns 1 to decode it, 0 to
-** skip it, or a negative CUR_E* code to stop. */
+/* Called for each image file of an archive (by extension; unsafe names are
+** never offered); returns 1 to decode it, 0 to skip it, or a negative CUR_E*
+** code to stop. */
 typedef int (*feat_archive_keep)(void *ctx, const char *path);
 /* Decodes, in archive order, every entry of the archive file at `path` that
 ** keep() accepts into *pix (n * h * w * channels bytes, freed by the caller

@@ -2,30 +2,17 @@
 **
 ** feat_image_decode runs libvips: thumbnail to exactly w x h (aspect ignored,
 ** shrink-on-load for JPEG), flatten alpha on black, convert to B_W or sRGB,
-** cast to uchar.  libvips starts once per process, on first use.
+** cast to uchar.  libvips starts once per process (cur_image_init).
 */
 #include "feat.h"
 
-#include <pthread.h>
 #include <string.h>
 #include <vips/vips.h>
 
 #include "curate.h"
+#include "image.h"
 
 #define MAX_SIDE 65535
-
-static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
-static int vips_start_failed;
-
-static void vips_start(void) {
-  vips_start_failed = VIPS_INIT("curate") != 0;
-}
-
-int feat_vips_init(void) {
-  pthread_once(&vips_once, vips_start);
-  if (vips_start_failed) return cur_errorf("vips: cannot start libvips: %s", vips_error_buffer());
-  return CUR_OK;
-}
 
 /* Copies the uchar image's pixels (checked to be w x h x channels) to out. */
 static int copy_pixels(VipsImage *im, int w, int h, int channels, uint8_t *out) {
@@ -46,7 +33,7 @@ int feat_image_decode(const void *buf, size_t len, int w, int h, int channels, u
     return cur_errorc(CUR_EINPUT, "decode: empty image buffer");
   if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE || (channels != 1 && channels != 3))
     return cur_errorc(CUR_EINPUT, "decode: bad target %dx%dx%d", w, h, channels);
-  int rc = feat_vips_init();
+  int rc = cur_image_init();
   if (rc != CUR_OK) return rc;
   VipsImage *t[4] = {NULL, NULL, NULL, NULL}; /* thumbnail, flattened, coloured, uchar */
   VipsInterpretation space = channels == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
