@@ -5,5 +5,6 @@
 #include "stage.h"
 
 extern const cur_stage stage_ingest;
+extern const cur_stage stage_embed;
 
 #endif

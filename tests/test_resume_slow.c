@@ -4,6 +4,7 @@
 **
 ** resume-1.*: kill-and-resume on the clothing photos (1,400 JPEGs, label file, groups);
 **             Ctrl-C stops at a batch boundary and resumes the same way.
+** resume-2.*: the same for embed (patches dictionary learned, then vectors in batches).
 */
 #include <signal.h>
 #include <stdlib.h>
@@ -102,8 +103,57 @@ TEST(ingest_killed_at_random_moments_ends_as_if_never_killed) {
   cur_free(labels);
 }
 
+/* Runs `curate run --stage embed` on DB with embed.json; returns the pid. */
+static pid_t start_embed(const char *db) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(T.scratch) != 0 || !freopen("/dev/null", "w", stderr)) _exit(127);
+    execl(T.curate, "curate", "--db", db, "--config", "embed.json", "--threads", "2", "run",
+          "--stage", "embed", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST(embed_killed_at_random_moments_ends_as_if_never_killed) {
+  char *clean = test_scratch_path("clean.db");
+  if (access(clean, F_OK) != 0) {
+    cur_free(clean);
+    test_skip("needs the ingested clothing database of the test before");
+    return;
+  }
+  const char *cfg = "{\"embed\": {\"patches_k\": 64, \"patches_samples\": 50000, \"batch_size\": 32}}";
+  char *cfg_path = test_scratch_path("embed.json");
+  REQUIRE(test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
+  REQUIRE(test_sh("cd '%s' && cp clean.db e-clean.db && cp clean.db e-killed.db", T.scratch) == 0);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  CHECK_INT(wait_exit(start_embed("e-clean.db")), 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double full = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+  srand(7);
+  for (int k = 0; k < 4; k++) {
+    pid_t pid = start_embed("e-killed.db");
+    usleep((useconds_t)(full * 1e6 * (0.1 + 0.8 * rand() / (double)RAND_MAX)));
+    kill(pid, SIGKILL);
+    wait_exit(pid);
+  }
+  CHECK_INT(wait_exit(start_embed("e-killed.db")), 0);
+  char *p1 = test_scratch_path("e-clean.db"), *p2 = test_scratch_path("e-killed.db");
+  char *want = fx_dump(p1), *got = fx_dump(p2);
+  REQUIRE(want && got);
+  CHECK(strstr(want, "embeddings:\n") && strcmp(want, got) == 0);
+  cur_free(want);
+  cur_free(got);
+  cur_free(p1);
+  cur_free(p2);
+  cur_free(cfg_path);
+  cur_free(clean);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(ingest_killed_at_random_moments_ends_as_if_never_killed);
+  RUN(embed_killed_at_random_moments_ends_as_if_never_killed);
   return test_finish();
 }

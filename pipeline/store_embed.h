@@ -1,0 +1,32 @@
+/* store_embed.h -- embeddings per image and model, and learned blobs (dictionaries). */
+#ifndef CURATE_STORE_EMBED_H
+#define CURATE_STORE_EMBED_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+/* A learned blob by key; *found 0 when absent.  The caller frees *data. */
+int cur_store_blob_get(cur_store *st, const char *key, unsigned char **data, size_t *len, int *found);
+int cur_store_blob_put(cur_store *st, const char *key, const char *kind, const char *config,
+                       const void *data, size_t len, int64_t run_id);
+
+/* Ok images (derived ones too) without an embedding for MODEL. */
+int cur_store_embed_pending(cur_store *st, const char *model, int64_t *n);
+/* Calls FN with id and encoded bytes of up to LIMIT such images with an id
+** above AFTER_ID, in id order.  The bytes are valid during the call only. */
+int cur_store_embed_next(cur_store *st, const char *model, int64_t after_id, int limit,
+                         int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+                         void *ctx);
+int cur_store_embedding_put(cur_store *st, int64_t image_id, const char *model, int dim,
+                            const void *vector, size_t len, int64_t run_id);
+int cur_store_embedding_count(cur_store *st, const char *model, int64_t run_id, int64_t *n);
+
+/* Ids of the ok, original images of a split, in id order; the caller frees *ids. */
+int cur_store_split_ids(cur_store *st, const char *split, int64_t **ids, size_t *n);
+/* Calls FN with the encoded bytes of image ID. */
+int cur_store_image_bytes(cur_store *st, int64_t id,
+                          int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+                          void *ctx);
+
+#endif
