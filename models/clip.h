@@ -61,6 +61,16 @@ int clip_encode_texts(clip_model *m, const char *const *texts, int n, float *out
 /* Tokenizes one text into context_len ids (caller's array). */
 int clip_tokenize(const clip_model *m, const char *text, int32_t *ids);
 
+/* Zero-shot class embeddings with prompt ensembling: for each class name,
+** the mean over the templates ("{}" marks the name) of the unit text
+** embeddings, normalised again.  out: n_classes x embed_dim, caller's. */
+int clip_zeroshot_classes(clip_model *m, const char *const *classes, int n_classes,
+                          const char *const *templates, int n_templates, float *out);
+/* Class probabilities softmax(scale x cosine) of one image feature (which is
+** normalised in place) against unit class embeddings. */
+void clip_zeroshot_probs(const float *class_emb, int n_classes, int dim, float scale,
+                         float *feature, float *probs);
+
 /* Scales v (n floats) to unit length; a zero vector stays zero. */
 void clip_normalize(float *v, int n);
 

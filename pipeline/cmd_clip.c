@@ -258,48 +258,13 @@ static int split_classes(const char *list, zeroshot *z) {
   return CUR_OK;
 }
 
-/* The template with every "{}" replaced by the class name; caller frees. */
-static char *fill_template(const char *t, const char *cls) {
-  size_t n = 1, lc = strlen(cls);
-  for (const char *p = t; *p; p++) n += (p[0] == '{' && p[1] == '}') ? lc : 1;
-  char *s = cur_malloc(n), *o = s;
-  if (!s) return NULL;
-  for (const char *p = t; *p;) {
-    if (p[0] == '{' && p[1] == '}') {
-      memcpy(o, cls, lc);
-      o += lc;
-      p += 2;
-    } else {
-      *o++ = *p++;
-    }
-  }
-  *o = 0;
-  return s;
-}
-
-/* Prompt ensembling: mean of the unit text embeddings over templates,
-** normalised again (as in CLIP's zero-shot ImageNet notebook). */
+/* The classes' ensembled text embeddings for the --template list. */
 static int class_embeddings(clip_model *m, const clip_opts *o, zeroshot *z) {
-  int T = o->n_templates, n = z->n * T, rc = CUR_OK;
   z->dim = clip_model_embed_dim(m);
   z->scale = clip_model_logit_scale(m);
-  char **texts = cur_calloc((size_t)n, sizeof *texts);
-  float *f = cur_mallocarray((size_t)n * z->dim, sizeof *f);
-  z->emb = cur_calloc((size_t)z->n * z->dim, sizeof *z->emb);
-  if (!texts || !f || !z->emb) rc = CUR_ENOMEM;
-  for (int i = 0; i < n && rc == CUR_OK; i++)
-    if (!(texts[i] = fill_template(o->templates[i % T], z->classes[i / T]))) rc = CUR_ENOMEM;
-  if (rc == CUR_OK) rc = clip_encode_texts(m, (const char *const *)texts, n, f);
-  for (int i = 0; i < n && rc == CUR_OK; i++) {
-    float *v = f + (size_t)i * z->dim, *acc = z->emb + (size_t)(i / T) * z->dim;
-    clip_normalize(v, z->dim);
-    for (int k = 0; k < z->dim; k++) acc[k] += v[k] / (float)T;
-  }
-  for (int c = 0; c < z->n && rc == CUR_OK; c++) clip_normalize(z->emb + (size_t)c * z->dim, z->dim);
-  for (int i = 0; texts && i < n; i++) cur_free(texts[i]);
-  cur_free(texts);
-  cur_free(f);
-  return rc;
+  if (!(z->emb = cur_mallocarray((size_t)z->n * z->dim, sizeof *z->emb))) return CUR_ENOMEM;
+  return clip_zeroshot_classes(m, (const char *const *)z->classes, z->n,
+                               (const char *const *)o->templates, o->n_templates, z->emb);
 }
 
 static int classify(void *ctx, emitter *e, char **names, const float *feats, int n) {
@@ -308,16 +273,7 @@ static int classify(void *ctx, emitter *e, char **names, const float *feats, int
   int rc = p ? CUR_OK : CUR_ENOMEM;
   for (int i = 0; i < n && rc == CUR_OK; i++) {
     memcpy(v, feats + (size_t)i * z->dim, (size_t)z->dim * sizeof *v);
-    clip_normalize(v, z->dim);
-    float mx = -1e30f, sum = 0;
-    for (int c = 0; c < z->n; c++) {
-      float d = 0;
-      for (int k = 0; k < z->dim; k++) d += v[k] * z->emb[(size_t)c * z->dim + k];
-      p[c] = z->scale * d;
-      mx = p[c] > mx ? p[c] : mx;
-    }
-    for (int c = 0; c < z->n; c++) sum += (p[c] = expf(p[c] - mx));
-    for (int c = 0; c < z->n; c++) p[c] /= sum;
+    clip_zeroshot_probs(z->emb, z->n, z->dim, z->scale, v, p);
     rc = emit_probs(e, names[i], z->classes, p, z->n);
   }
   cur_free(p);
