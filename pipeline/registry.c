@@ -9,6 +9,7 @@
 static const cur_stage *const registry[] = {
     &stage_ingest,
     &stage_embed,
+    &stage_prelabel,
 };
 
 const cur_stage *const *cur_stages(int *count) {

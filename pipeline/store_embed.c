@@ -58,6 +58,17 @@ int cur_store_embed_next(cur_store *st, const char *model, int64_t after_id, int
   return rc ? rc : each_image(st, s, fn, ctx);
 }
 
+int cur_store_embeddings_next(cur_store *st, const char *model, int64_t after_id, int limit,
+                              int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+                              void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st,
+      "SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id "
+      "WHERE e.model = ?1 AND e.image_id > ?2 AND i.status = 'ok' ORDER BY e.image_id LIMIT ?3");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "tii", model, after_id, (int64_t)limit);
+  return rc ? rc : each_image(st, s, fn, ctx);
+}
+
 int cur_store_embedding_put(cur_store *st, int64_t image_id, const char *model, int dim,
                             const void *vector, size_t len, int64_t run_id) {
   return cur__exec(st, "INSERT INTO embeddings(image_id, model, dim, vector, run_id) "

@@ -18,6 +18,11 @@ int cur_store_embed_pending(cur_store *st, const char *model, int64_t *n);
 int cur_store_embed_next(cur_store *st, const char *model, int64_t after_id, int limit,
                          int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
                          void *ctx);
+/* Calls FN with id and vector bytes of up to LIMIT embeddings of MODEL of ok
+** images with an id above AFTER_ID, in id order (valid during the call). */
+int cur_store_embeddings_next(cur_store *st, const char *model, int64_t after_id, int limit,
+                              int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+                              void *ctx);
 int cur_store_embedding_put(cur_store *st, int64_t image_id, const char *model, int dim,
                             const void *vector, size_t len, int64_t run_id);
 int cur_store_embedding_count(cur_store *st, const char *model, int64_t run_id, int64_t *n);

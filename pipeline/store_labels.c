@@ -2,6 +2,8 @@
 #include "internal.h"
 #include "store_labels.h"
 
+#include <stdio.h>
+
 int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id) {
   int found;
   int rc = cur__exec(st, "INSERT OR IGNORE INTO tasks(name) VALUES (?1)", "t", name);
@@ -65,4 +67,99 @@ int cur_store_flag_add(cur_store *st, int64_t run_id, const char *reason, int64_
                    "INSERT OR IGNORE INTO flags(run_id, reason, image_id, task_id, score, "
                    "suggested_class_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                    "itiieot", run_id, reason, image_id, task_id, score, suggested_class_id, detail);
+}
+
+void cur_store_names_free(char **names, int n) {
+  for (int i = 0; names && i < n; i++) cur_free(names[i]);
+  cur_free(names);
+}
+
+int cur_store_tasks_each(cur_store *st, int (*fn)(void *ctx, int64_t id, const char *name), void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT id, name FROM tasks ORDER BY id");
+  if (!s) return CUR_EDB;
+  /* the rows are copied out first: FN may run other statements */
+  int64_t *ids = NULL;
+  char **names = NULL;
+  int n = 0, cap = 0, rc = CUR_OK, step = SQLITE_DONE;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      int64_t *gi = cur_reallocarray(ids, (size_t)cap, sizeof *ids);
+      if (gi) ids = gi;
+      char **gn = gi ? cur_reallocarray(names, (size_t)cap, sizeof *names) : NULL;
+      if (!gn) { rc = CUR_ENOMEM; break; }
+      names = gn;
+    }
+    ids[n] = sqlite3_column_int64(s, 0);
+    names[n++] = cur__column_dup(s, 1, &rc);
+  }
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading tasks");
+  sqlite3_reset(s);
+  for (int i = 0; i < n; i++)
+    if (rc == CUR_OK) rc = fn(ctx, ids[i], names[i]);
+  cur_store_names_free(names, n);
+  cur_free(ids);
+  return rc;
+}
+
+int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n) {
+  int64_t count;
+  int rc = cur_store_class_count(st, task_id, &count), got = 0, step = SQLITE_DONE;
+  if (rc) return rc;
+  char **out = cur_calloc((size_t)count + 1, sizeof *out);
+  sqlite3_stmt *s = out ? cur__stmt(st, "SELECT name FROM classes WHERE task_id = ?1 ORDER BY idx") : NULL;
+  if (!s) {
+    cur_free(out);
+    return out ? CUR_EDB : CUR_ENOMEM;
+  }
+  rc = cur__bind(st, s, "i", task_id);
+  while (rc == CUR_OK && got < count && (step = sqlite3_step(s)) == SQLITE_ROW)
+    out[got++] = cur__column_dup(s, 0, &rc);
+  if (rc == CUR_OK && got < count) rc = cur__db_error(st, "reading classes");
+  sqlite3_reset(s);
+  if (rc) {
+    cur_store_names_free(out, got);
+    return rc;
+  }
+  *names = out;
+  *n = got;
+  return CUR_OK;
+}
+
+int cur_store_label_current(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
+                            char source[16], int *found) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT coalesce(class_id, 0), source FROM current_labels "
+                                   "WHERE image_id = ?1 AND task_id = ?2");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "ii", image_id, task_id), step = rc ? SQLITE_DONE : sqlite3_step(s);
+  *found = step == SQLITE_ROW;
+  if (*found) {
+    *class_id = sqlite3_column_int64(s, 0);
+    snprintf(source, 16, "%s", (const char *)sqlite3_column_text(s, 1));
+  } else if (rc == CUR_OK && step != SQLITE_DONE) {
+    rc = cur__db_error(st, "reading the current label");
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_score_add(cur_store *st, int64_t run_id, const char *kind, int64_t image_id,
+                        int64_t task_id, double value, int64_t suggested_class_id) {
+  return cur__exec(st,
+                   "INSERT OR IGNORE INTO scores(run_id, kind, image_id, task_id, value, "
+                   "suggested_class_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   "itiido", run_id, kind, image_id, task_id, value, suggested_class_id);
+}
+
+int cur_store_run_rows(cur_store *st, int64_t run_id, const char *label_source,
+                       const char *flag_reason, const char *score_kind, int64_t *n) {
+  int found;
+  if (label_source)
+    return cur__query_i64(st, "SELECT count(*) FROM labels WHERE run_id = ?1 AND source = ?2", n,
+                          &found, "it", run_id, label_source);
+  if (flag_reason)
+    return cur__query_i64(st, "SELECT count(*) FROM flags WHERE run_id = ?1 AND reason = ?2", n,
+                          &found, "it", run_id, flag_reason);
+  return cur__query_i64(st, "SELECT count(*) FROM scores WHERE run_id = ?1 AND kind = ?2", n,
+                        &found, "it", run_id, score_kind);
 }

@@ -10,12 +10,21 @@ int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id);
 int cur_store_class_find(cur_store *st, int64_t task_id, const char *name, int64_t *id, int *found);
 /* Adds class NAME at the next index of the task. */
 int cur_store_class_add(cur_store *st, int64_t task_id, const char *name, int64_t *id);
+/* Calls FN for every task (id order) with its id and name. */
+int cur_store_tasks_each(cur_store *st, int (*fn)(void *ctx, int64_t id, const char *name), void *ctx);
+/* The class names of a task in index order; free with cur_store_names_free. */
+int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n);
+void cur_store_names_free(char **names, int n);
 /* Number of classes of a task. */
 int cur_store_class_count(cur_store *st, int64_t task_id, int64_t *n);
 
 /* The class of the newest label of SOURCE for an image and task. */
 int cur_store_label_latest(cur_store *st, int64_t image_id, int64_t task_id, const char *source,
                            int64_t *class_id, int *found);
+/* The current label (view current_labels) of an image and task: its class
+** (0 when a review dropped it) and source (at most 15 bytes). */
+int cur_store_label_current(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
+                            char source[16], int *found);
 /* Appends a label (history is never rewritten).  CONFIDENCE NaN = none;
 ** RUN_ID 0 = recorded by hand; CLASS_ID 0 = dropped by a review. */
 int cur_store_label_add(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id,
@@ -28,5 +37,13 @@ int cur_store_flag_exists(cur_store *st, int64_t image_id, int64_t task_id, cons
 int cur_store_flag_add(cur_store *st, int64_t run_id, const char *reason, int64_t image_id,
                        int64_t task_id, double score, int64_t suggested_class_id,
                        const char *detail);
+
+/* Records a score of a run; recording the same one again is ignored. */
+int cur_store_score_add(cur_store *st, int64_t run_id, const char *kind, int64_t image_id,
+                        int64_t task_id, double value, int64_t suggested_class_id);
+/* Rows of the run: labels of SOURCE, flags of REASON, scores of KIND
+** (pass NULL for the two others). */
+int cur_store_run_rows(cur_store *st, int64_t run_id, const char *label_source,
+                       const char *flag_reason, const char *score_kind, int64_t *n);
 
 #endif

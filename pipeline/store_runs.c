@@ -77,3 +77,16 @@ int cur_store_review_version(cur_store *st, int64_t *version) {
   return cur__query_i64(st, "SELECT coalesce(max(id), 0) FROM labels WHERE source = 'review'",
                         version, &found, "");
 }
+
+int cur_store_run_config(cur_store *st, const char *stage, char **json, int *found) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT config FROM runs WHERE stage = ?1 AND status = 'complete' "
+                                   "ORDER BY id DESC LIMIT 1");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "t", stage), step = rc ? SQLITE_DONE : sqlite3_step(s);
+  *found = step == SQLITE_ROW;
+  *json = NULL;
+  if (*found) *json = cur__column_dup(s, 0, &rc);
+  else if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading runs");
+  sqlite3_reset(s);
+  return rc;
+}
