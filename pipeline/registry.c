@@ -8,6 +8,7 @@
 
 static const cur_stage *const registry[] = {
     &stage_ingest,
+    &stage_balance,
 };
 
 const cur_stage *const *cur_stages(int *count) {

@@ -2,6 +2,8 @@
 #ifndef CURATE_STORE_LABELS_H
 #define CURATE_STORE_LABELS_H
 
+#include <stddef.h>
+
 #include "store.h"
 
 /* The id of task NAME, created when absent. */
@@ -10,6 +12,10 @@ int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id);
 int cur_store_class_find(cur_store *st, int64_t task_id, const char *name, int64_t *id, int *found);
 /* Adds class NAME at the next index of the task. */
 int cur_store_class_add(cur_store *st, int64_t task_id, const char *name, int64_t *id);
+/* The id of task NAME; *found 0 when absent. */
+int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found);
+/* The name of class CLASS_ID, copied into BUF (cut to CAP). */
+int cur_store_class_name(cur_store *st, int64_t class_id, char *buf, size_t cap);
 /* Number of classes of a task. */
 int cur_store_class_count(cur_store *st, int64_t task_id, int64_t *n);
 

@@ -5,5 +5,7 @@
 #include "stage.h"
 
 extern const cur_stage stage_ingest;
+extern const cur_stage stage_balance;
+extern const cur_stage stage_augment;
 
 #endif
