@@ -85,6 +85,11 @@ int cur_option_validate(const cur_option *spec, const cJSON *value, const char *
   return spec->check ? spec->check(value, name) : CUR_OK;
 }
 
+int cur_option_check_positive(const cJSON *value, const char *name) {
+  if (value->valuedouble <= 0) return cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
+  return CUR_OK;
+}
+
 /* Builds {"seed": .., "<stage>": {defaults}, ...} in registry order. */
 static cJSON *defaults_tree(void) {
   cJSON *root = cJSON_CreateObject();

@@ -9,6 +9,7 @@
 static const cur_stage *const registry[] = {
     &stage_ingest,
     &stage_balance,
+    &stage_augment,
 };
 
 const cur_stage *const *cur_stages(int *count) {
