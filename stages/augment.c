@@ -10,6 +10,7 @@
 ** that was cut off, and image and label ids come out as in one
 ** uninterrupted run.
 */
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,8 +69,11 @@ static int field_set(cur_augment_options *o, const field *f, const cJSON *v) {
 ** defaults with this one value set.  Its message names "augment.KEY"; NAME
 ** ("FILE: augment.KEY") may carry the file, which is put back in front. */
 static int check_transform(const cJSON *v, const char *name) {
-  const char *key = strrchr(name, '.') + 1;
+  const char *dot = strrchr(name, '.');
+  assert(dot);  /* config.c names every option "stage.key" */
+  const char *key = dot + 1;
   const field *f = find_field(key);
+  size_t tail = strlen("augment.") + strlen(key), len = strlen(name);
   cur_augment_options o;
   if (!f) return cur_errorc(CUR_ECONFIG, "%s: not a transform option", name);
   cur_augment_options_default(&o);
@@ -78,8 +82,7 @@ static int check_transform(const cJSON *v, const char *name) {
   if (rc == CUR_OK) return CUR_OK;
   char why[512];
   snprintf(why, sizeof why, "%s", cur_error());
-  size_t prefix = strlen(name) - strlen(key) - strlen("augment.");
-  return cur_errorc(CUR_ECONFIG, "%.*s%s", (int)prefix, name, why);
+  return cur_errorc(CUR_ECONFIG, "%.*s%s", (int)(len > tail ? len - tail : 0), name, why);
 }
 
 static const cur_option augment_options[] = {

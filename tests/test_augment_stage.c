@@ -8,8 +8,11 @@
 **              the thread count; another seed gives other images; a forced
 **              re-run reuses the existing rows.
 ** augment-3.*: bad transform options are config errors naming the option.
+** augment-4.*: a parent the engine cannot read is reported and recorded as
+**              failed, not retried.
 */
 #include <stdlib.h>
+#include <vips/vips.h>
 
 #include "augment_transform.h"
 #include "fixtures.h"
@@ -170,11 +173,47 @@ TEST(bad_transform_values_are_rejected_naming_the_option) {
   cur_free(path);
 }
 
+/* Writes a small WebP image to scratch/REL through libvips. */
+static int webp_file(const char *rel) {
+  unsigned char *jpeg;
+  size_t len, out_len;
+  void *out = NULL;
+  if (fx_image(40, 30, 99, "jpeg", &jpeg, &len)) return -1;
+  VipsImage *img = vips_image_new_from_buffer(jpeg, len, "", NULL);
+  int rc = !img || vips_webpsave_buffer(img, &out, &out_len, NULL) ? -1 : 0;
+  char *path = test_scratch_path(rel);
+  if (rc == 0) rc = test_write_file(path, out, out_len);
+  if (img) g_object_unref(img);
+  g_free(out);
+  cur_free(path);
+  cur_free(jpeg);
+  return rc;
+}
+
+TEST(unreadable_parent_is_reported_and_recorded_as_failed) {
+  REQUIRE(test_sh("cd '%s' && rm -rf src/train/c && mkdir -p src/train/w", T.scratch) == 0);
+  REQUIRE(webp_file("src/train/w/00.webp") == 0);
+  REQUIRE(test_sh("cd '%s' && rm -f webp.db* && '%s' --db webp.db --config max.json init > /dev/null "
+                  "&& '%s' --db webp.db --config max.json ingest src > /dev/null 2>&1",
+                  T.scratch, T.curate, T.curate) == 0);
+  CHECK_INT(fx_curate("webp.log", "--db webp.db --config max.json run"), 3);
+  char *log = fx_read("webp.log");
+  CHECK(log && strstr(log, "(train/w/00.webp): variant 0: augment: input: ") &&
+        strstr(log, "images are not supported (JPEG or PNG)"));
+  CHECK_QUERY("webp.db", "SELECT outcome, count(*), count(image_id) FROM augment_variants "
+              "GROUP BY outcome", "failed|5|0\nmade|4|4");
+  /* up to date afterwards: the failures are not retried */
+  CHECK_INT(fx_curate("webp2.log", "--db webp.db --config max.json run"), 0);
+  CHECK_QUERY("webp.db", "SELECT count(*) FROM runs WHERE stage = 'augment'", "1");
+  cur_free(log);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(variants_hold_parent_transform_and_inherited_labels);
   RUN(same_seed_gives_identical_bytes_and_another_seed_does_not);
   RUN(forced_rerun_reuses_the_rows_with_the_same_bytes);
   RUN(bad_transform_values_are_rejected_naming_the_option);
+  RUN(unreadable_parent_is_reported_and_recorded_as_failed);
   return test_finish();
 }
