@@ -190,4 +190,69 @@ JOIN images i ON i.id = cl.image_id
 WHERE i.status = 'ok' AND cl.class_id IS NOT NULL
 GROUP BY cl.task, i.split, cl.class;
 
+-- Per task and class, what a balance run decided (docs/stages/balance.md).
+CREATE TABLE balance_classes(
+  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the balance run
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  class_id INTEGER NOT NULL REFERENCES classes(id),
+  before INTEGER NOT NULL,            -- eligible original rows in the split
+  target INTEGER NOT NULL,            -- rows the class should have
+  kept INTEGER NOT NULL,              -- originals kept (before, or target when undersampled)
+  variants INTEGER NOT NULL,          -- augmented variants scheduled (capped per source)
+  after INTEGER NOT NULL,             -- kept + variants
+  weight REAL NOT NULL,               -- weight of each of its training rows
+  PRIMARY KEY (run_id, task_id, class_id)
+) WITHOUT ROWID;
+
+-- The original rows a balance run keeps for training, one per task and image.
+CREATE TABLE training_set(
+  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the balance run
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  class_id INTEGER NOT NULL REFERENCES classes(id),
+  weight REAL NOT NULL,
+  PRIMARY KEY (run_id, task_id, image_id)
+) WITHOUT ROWID;
+
+-- Variants a balance run scheduled: parent image and variant index (which,
+-- with the augment run's seed, fixes the transform).  One variant image may
+-- serve several tasks: the plan holds one row per task it was scheduled for.
+CREATE TABLE augment_plan(
+  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the balance run
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  parent_id INTEGER NOT NULL REFERENCES images(id),
+  variant INTEGER NOT NULL,           -- 0-based per parent
+  class_id INTEGER NOT NULL REFERENCES classes(id),
+  PRIMARY KEY (run_id, parent_id, variant, task_id)
+) WITHOUT ROWID;
+
+-- What an augment run made of each planned (parent, variant).
+CREATE TABLE augment_variants(
+  run_id INTEGER NOT NULL REFERENCES runs(id),       -- the augment run
+  plan_run_id INTEGER NOT NULL REFERENCES runs(id),  -- the balance run whose plan it read
+  parent_id INTEGER NOT NULL REFERENCES images(id),
+  variant INTEGER NOT NULL,
+  image_id INTEGER REFERENCES images(id),   -- the variant's row; NULL when it failed
+  outcome TEXT NOT NULL CHECK (outcome IN ('made', 'reused', 'failed')),
+  reason TEXT,                        -- reused: whose bytes it equals; failed: why
+  PRIMARY KEY (run_id, parent_id, variant)
+) WITHOUT ROWID;
+
+-- The balanced training set in force: the newest complete balance run's kept
+-- rows, plus the variants the newest complete augment run made for its plan.
+CREATE VIEW training_rows AS
+WITH b AS (SELECT max(id) AS id FROM runs WHERE stage = 'balance' AND status = 'complete'),
+     a AS (SELECT max(id) AS id FROM runs WHERE stage = 'augment' AND status = 'complete')
+SELECT t.task_id, t.image_id, t.class_id, t.weight, 0 AS derived
+FROM training_set t JOIN b ON t.run_id = b.id
+UNION ALL
+SELECT p.task_id, v.image_id, p.class_id, bc.weight, 1 AS derived
+FROM augment_plan p JOIN b ON p.run_id = b.id
+JOIN augment_variants v ON v.plan_run_id = p.run_id AND v.parent_id = p.parent_id
+                        AND v.variant = p.variant
+JOIN a ON v.run_id = a.id
+JOIN balance_classes bc ON bc.run_id = p.run_id AND bc.task_id = p.task_id
+                       AND bc.class_id = p.class_id
+WHERE v.image_id IS NOT NULL;
+
 PRAGMA user_version = 1;

@@ -65,17 +65,29 @@ static int type_ok(cur_opt_type t, const cJSON *v) {
   return 0;
 }
 
+/* Messages match those of cur_augment_options_validate, so a range reads
+** the same whichever check catches it.  (JSON has no NaN, but 1e999 parses
+** as infinity.) */
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name) {
+  if (spec->type == CUR_OPT_NUM && cJSON_IsNumber(value) && !isfinite(value->valuedouble))
+    return cur_errorc(CUR_ECONFIG, "%s: %g is not a finite number", name, value->valuedouble);
   if (!type_ok(spec->type, value))
     return cur_errorc(CUR_ECONFIG, "%s: expected %s, got %s", name, type_name(spec->type),
                       json_kind(value));
   if (spec->type == CUR_OPT_RANGE) {
     double lo = cJSON_GetArrayItem(value, 0)->valuedouble;
     double hi = cJSON_GetArrayItem(value, 1)->valuedouble;
-    if (!isfinite(lo) || !isfinite(hi) || lo > hi)
-      return cur_errorc(CUR_ECONFIG, "%s: range [%g, %g] must have min <= max", name, lo, hi);
+    if (!isfinite(lo) || !isfinite(hi))
+      return cur_errorc(CUR_ECONFIG, "%s: %s %g is not a finite number", name,
+                        isfinite(lo) ? "max" : "min", isfinite(lo) ? hi : lo);
+    if (lo > hi) return cur_errorc(CUR_ECONFIG, "%s: min %g > max %g", name, lo, hi);
   }
   return spec->check ? spec->check(value, name) : CUR_OK;
+}
+
+int cur_option_check_positive(const cJSON *value, const char *name) {
+  if (value->valuedouble <= 0) return cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
+  return CUR_OK;
 }
 
 /* Builds {"seed": .., "<stage>": {defaults}, ...} in registry order. */

@@ -58,5 +58,7 @@ void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi
 
 /* Validates VALUE against SPEC; NAME is used in the message. */
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name);
+/* A check for numeric options that must be above zero. */
+int cur_option_check_positive(const cJSON *value, const char *name);
 
 #endif

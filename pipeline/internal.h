@@ -32,6 +32,10 @@ int cur__exec(cur_store *st, const char *sql, const char *fmt, ...);
 ** says whether a row came back (*out untouched when not). */
 int cur__query_i64(cur_store *st, const char *sql, int64_t *out, int *found,
                    const char *fmt, ...);
+/* Runs SQL, which takes a run id and returns (name, count) rows, and calls
+** FN for each row. */
+int cur__group_counts(cur_store *st, const char *sql, int64_t run_id,
+                      void (*fn)(void *ctx, const char *name, int64_t n), void *ctx);
 /* Sets the message from SQLite's and returns CUR_EDB. */
 int cur__db_error(cur_store *st, const char *what);
 /* Duplicates a column's text (NULL stays NULL); *err set on allocation failure. */

@@ -10,6 +10,8 @@ static const cur_stage *const registry[] = {
     &stage_ingest,
     &stage_embed,
     &stage_prelabel,
+    &stage_balance,
+    &stage_augment,
 };
 
 const cur_stage *const *cur_stages(int *count) {

@@ -283,6 +283,18 @@ int cur__query_i64(cur_store *st, const char *sql, int64_t *out, int *found,
   return rc;
 }
 
+int cur__group_counts(cur_store *st, const char *sql, int64_t run_id,
+                      void (*fn)(void *ctx, const char *name, int64_t n), void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st, sql);
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "i", run_id), step = SQLITE_DONE;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "counting");
+  sqlite3_reset(s);
+  return rc;
+}
+
 char *cur__column_dup(sqlite3_stmt *s, int col, int *err) {
   const char *t = (const char *)sqlite3_column_text(s, col);
   if (!t) return NULL;

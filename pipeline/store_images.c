@@ -84,15 +84,8 @@ int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int6
 
 int cur_store_entry_counts(cur_store *st, int64_t run_id,
                            void (*fn)(void *ctx, const char *outcome, int64_t n), void *ctx) {
-  sqlite3_stmt *s = cur__stmt(st, "SELECT outcome, count(*) FROM source_entries WHERE run_id = ?1 "
-                                   "GROUP BY outcome ORDER BY outcome");
-  if (!s) return CUR_EDB;
-  int rc = cur__bind(st, s, "i", run_id), step;
-  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
-  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "counting entries");
-  sqlite3_reset(s);
-  return rc;
+  return cur__group_counts(st, "SELECT outcome, count(*) FROM source_entries WHERE run_id = ?1 "
+                               "GROUP BY outcome ORDER BY outcome", run_id, fn, ctx);
 }
 
 int cur_store_image_by_sha(cur_store *st, const char *sha256, int64_t *id, int *found) {

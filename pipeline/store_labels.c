@@ -4,12 +4,29 @@
 
 #include <stdio.h>
 
+int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found) {
+  return cur__query_i64(st, "SELECT id FROM tasks WHERE name = ?1", id, found, "t", name);
+}
+
 int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id) {
   int found;
   int rc = cur__exec(st, "INSERT OR IGNORE INTO tasks(name) VALUES (?1)", "t", name);
   if (rc) return rc;
-  rc = cur__query_i64(st, "SELECT id FROM tasks WHERE name = ?1", id, &found, "t", name);
+  rc = cur_store_task_find(st, name, id, &found);
   if (rc == CUR_OK && !found) rc = cur_errorc(CUR_EDB, "%s: task %s vanished", st->path, name);
+  return rc;
+}
+
+int cur_store_class_name(cur_store *st, int64_t class_id, char *buf, size_t cap) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT name FROM classes WHERE id = ?1");
+  int rc = s ? cur__bind(st, s, "i", class_id) : CUR_EDB;
+  if (rc) return rc;
+  int step = sqlite3_step(s);
+  if (step == SQLITE_ROW) snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+  else rc = step == SQLITE_DONE ? cur_errorc(CUR_EDB, "%s: no class %lld", st->path,
+                                             (long long)class_id)
+                                : cur__db_error(st, "reading a class name");
+  sqlite3_reset(s);
   return rc;
 }
 

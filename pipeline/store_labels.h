@@ -2,6 +2,8 @@
 #ifndef CURATE_STORE_LABELS_H
 #define CURATE_STORE_LABELS_H
 
+#include <stddef.h>
+
 #include "store.h"
 
 /* The id of task NAME, created when absent. */
@@ -15,6 +17,10 @@ int cur_store_tasks_each(cur_store *st, int (*fn)(void *ctx, int64_t id, const c
 /* The class names of a task in index order; free with cur_store_names_free. */
 int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n);
 void cur_store_names_free(char **names, int n);
+/* The id of task NAME; *found 0 when absent. */
+int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found);
+/* The name of class CLASS_ID, copied into BUF (cut to CAP). */
+int cur_store_class_name(cur_store *st, int64_t class_id, char *buf, size_t cap);
 /* Number of classes of a task. */
 int cur_store_class_count(cur_store *st, int64_t task_id, int64_t *n);
 

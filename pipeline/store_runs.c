@@ -74,7 +74,10 @@ int cur_store_run_set_done(cur_store *st, int64_t id, int64_t done) {
 int cur_store_review_version(cur_store *st, int64_t *version) {
   int found;
   *version = 0;
-  return cur__query_i64(st, "SELECT coalesce(max(id), 0) FROM labels WHERE source = 'review'",
+  /* run_id IS NULL: augment copies a parent's review label onto its variants
+  ** under its own run id, and that is not a new review decision. */
+  return cur__query_i64(st, "SELECT coalesce(max(id), 0) FROM labels "
+                            "WHERE source = 'review' AND run_id IS NULL",
                         version, &found, "");
 }
 

@@ -1,0 +1,299 @@
+/* augment.c -- the augment stage: makes the variants the newest balance run planned.
+**
+** Planned (parent, variant) pairs are taken in (parent, variant) order, a
+** batch at a time.  Worker threads draw each variant's parameters from
+** (run seed, parent id, variant index) and apply them
+** (pipeline/augment_transform.c); the main thread then records the batch in
+** order in one transaction: the new image row (or the existing row with the
+** same bytes), the parent's labels, and an augment_variants row.  A pair
+** recorded there is never made again, so a killed run resumes at the batch
+** that was cut off, and image and label ids come out as in one
+** uninterrupted run.
+*/
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "augment_transform.h"
+#include "curate.h"
+#include "parallel.h"
+#include "sha256.h"
+#include "stages.h"
+#include "store_balance.h"
+#include "store_images.h"
+#include "store_runs.h"
+
+/* ---- options ------------------------------------------------------------- */
+
+/* Where each transform option goes in cur_augment_options. */
+typedef enum field_kind { FIELD_RANGE, FIELD_NUM, FIELD_FILL } field_kind;
+
+typedef struct field {
+  const char *key;
+  field_kind kind;
+  size_t offset;
+} field;
+
+static const field fields[] = {
+    {"rotate_deg", FIELD_RANGE, offsetof(cur_augment_options, rotate_deg)},
+    {"translate_frac", FIELD_RANGE, offsetof(cur_augment_options, translate_frac)},
+    {"scale", FIELD_RANGE, offsetof(cur_augment_options, scale)},
+    {"hflip_prob", FIELD_NUM, offsetof(cur_augment_options, hflip_prob)},
+    {"fill", FIELD_FILL, offsetof(cur_augment_options, fill)},
+    {"noise_sigma", FIELD_NUM, offsetof(cur_augment_options, noise_sigma)},
+    {"blur_sigma", FIELD_NUM, offsetof(cur_augment_options, blur_sigma)},
+    {"color_jitter", FIELD_NUM, offsetof(cur_augment_options, color_jitter)}};
+
+static const field *find_field(const char *key) {
+  for (size_t i = 0; i < CUR_ARRAY_LEN(fields); i++)
+    if (strcmp(fields[i].key, key) == 0) return &fields[i];
+  return NULL;
+}
+
+/* Sets the field F of *O from the (type-checked) option value V. */
+static int field_set(cur_augment_options *o, const field *f, const cJSON *v) {
+  char *at = (char *)o + f->offset;
+  switch (f->kind) {
+  case FIELD_RANGE:
+    ((cur_augment_range *)(void *)at)->min = cJSON_GetArrayItem(v, 0)->valuedouble;
+    ((cur_augment_range *)(void *)at)->max = cJSON_GetArrayItem(v, 1)->valuedouble;
+    return CUR_OK;
+  case FIELD_NUM: *(double *)(void *)at = v->valuedouble; return CUR_OK;
+  case FIELD_FILL: return cur_augment_fill_parse(v->valuestring, (cur_augment_fill *)(void *)at);
+  }
+  return CUR_OK;
+}
+
+/* The check of every transform option: the engine's own validation of the
+** defaults with this one value set.  Its message names "augment.KEY"; NAME
+** ("FILE: augment.KEY") may carry the file, which is put back in front. */
+static int check_transform(const cJSON *v, const char *name) {
+  const char *dot = strrchr(name, '.');
+  assert(dot);  /* config.c names every option "stage.key" */
+  const char *key = dot + 1;
+  const field *f = find_field(key);
+  size_t tail = strlen("augment.") + strlen(key), len = strlen(name);
+  cur_augment_options o;
+  if (!f) return cur_errorc(CUR_ECONFIG, "%s: not a transform option", name);
+  cur_augment_options_default(&o);
+  int rc = field_set(&o, f, v);
+  if (rc == CUR_OK) rc = cur_augment_options_validate(&o);
+  if (rc == CUR_OK) return CUR_OK;
+  char why[512];
+  snprintf(why, sizeof why, "%s", cur_error());
+  return cur_errorc(CUR_ECONFIG, "%.*s%s", (int)(len > tail ? len - tail : 0), name, why);
+}
+
+static const cur_option augment_options[] = {
+    {"rotate_deg", CUR_OPT_RANGE, "[-15, 15]", "[min, max] rotation in degrees, within [-180, 180]",
+     check_transform},
+    {"translate_frac", CUR_OPT_RANGE, "[-0.1, 0.1]",
+     "[min, max] shift as a fraction of width (x) and height (y), drawn separately, within [-1, 1]",
+     check_transform},
+    {"scale", CUR_OPT_RANGE, "[0.9, 1.1]", "[min, max] scale factor, within [0.1, 10]",
+     check_transform},
+    {"hflip_prob", CUR_OPT_NUM, "0.5", "probability of a horizontal flip", check_transform},
+    {"fill", CUR_OPT_STR, "\"edge\"", "exposed borders: \"edge\", \"black\" or \"mean\" colour",
+     check_transform},
+    {"noise_sigma", CUR_OPT_NUM, "0", "largest sigma of Gaussian noise in pixel values; 0 = off",
+     check_transform},
+    {"blur_sigma", CUR_OPT_NUM, "0", "largest Gaussian blur sigma in pixels; 0 = off",
+     check_transform},
+    {"color_jitter", CUR_OPT_NUM, "0",
+     "brightness, contrast and saturation factors drawn from [1-j, 1+j]; 0 = off", check_transform},
+    {"batch_size", CUR_OPT_INT, "32", "variants made and committed per transaction",
+     cur_option_check_positive},
+    {NULL, 0, NULL, NULL, NULL}};
+
+/* The transform options of a validated augment section. */
+static int options_read(const cJSON *section, cur_augment_options *o) {
+  cur_augment_options_default(o);
+  for (size_t i = 0; i < CUR_ARRAY_LEN(fields); i++) {
+    int rc = field_set(o, &fields[i], cur_opt_json(section, fields[i].key));
+    if (rc) return rc;
+  }
+  return cur_augment_options_validate(o);
+}
+
+/* ---- making and recording variants --------------------------------------- */
+
+/* One planned variant of a batch: a copy of what it needs of its parent,
+** then what the worker made. */
+typedef struct job {
+  int64_t parent_id;
+  int variant;
+  unsigned char *parent;   /* the parent's encoded bytes */
+  size_t parent_len;
+  char *source_path, *split, *group_key;
+  int width, height, bands;
+  unsigned char *out;      /* the variant's encoded bytes */
+  size_t out_len;
+  cur_augment_format format;
+  char *json;              /* its parameters */
+  char sha[65];
+  int rc;                  /* CUR_OK, or why it could not be made (error) */
+  char error[256];
+} job;
+
+typedef struct augment {
+  cur_run *run;
+  cur_store *st;
+  cur_augment_options opts;
+  int64_t plan_run_id;     /* the balance run whose plan is made */
+  job *jobs;               /* batch_size of them; n in use */
+  int n;
+} augment;
+
+static void job_clear(job *j) {
+  cur_free(j->parent);
+  cur_free(j->source_path);
+  cur_free(j->split);
+  cur_free(j->group_key);
+  cur_free(j->out);
+  cur_free(j->json);
+  memset(j, 0, sizeof *j);
+}
+
+/* Copies a planned variant into the next job of the batch. */
+static int take_job(void *ctx, const cur_variant_job *v) {
+  augment *g = ctx;
+  job *j = &g->jobs[g->n++];
+  j->parent_id = v->parent_id;
+  j->variant = v->variant;
+  j->parent_len = v->len;
+  j->width = v->width, j->height = v->height, j->bands = v->bands;
+  j->parent = cur_malloc(v->len);
+  j->source_path = cur_strdup(v->source_path);
+  j->split = cur_strdup(v->split);
+  j->group_key = v->group_key ? cur_strdup(v->group_key) : NULL;
+  if (!j->parent || !j->source_path || !j->split || (v->group_key && !j->group_key))
+    return CUR_ENOMEM;
+  if (v->len) memcpy(j->parent, v->bytes, v->len);
+  return CUR_OK;
+}
+
+/* Worker: draws, applies and hashes one variant (thread-safe engine calls). */
+static void make_variant(void *ctx, size_t i) {
+  augment *g = ctx;
+  job *j = &g->jobs[i];
+  cur_augment_params p;
+  int rc = cur_augment_sample(&g->opts, cur_run_seed(g->run), j->parent_id, j->variant, &p);
+  if (rc == CUR_OK)
+    rc = cur_augment_apply(j->parent, j->parent_len, &p, &g->opts, &j->out, &j->out_len, &j->format);
+  if (rc == CUR_OK) rc = cur_augment_params_json(&p, &g->opts, &j->json);
+  if (rc == CUR_OK) cur_sha256_buf_hex(j->out, j->out_len, j->sha);
+  else snprintf(j->error, sizeof j->error, "%s", cur_error());
+  j->rc = rc;
+}
+
+static int add_image(augment *g, const job *j, int64_t *id) {
+  char *path = cur_asprintf("%s#aug%d", j->source_path, j->variant);
+  if (!path) return CUR_ENOMEM;
+  cur_image_row row = {
+      .sha256 = j->sha, .bytes = j->out, .byte_size = (int64_t)j->out_len,
+      .format = j->format == CUR_AUGMENT_FORMAT_PNG ? "png" : "jpeg", .width = j->width,
+      .height = j->height, .bands = j->bands, .source_path = path, .split = j->split,
+      .group_key = j->group_key, .parent_id = j->parent_id, .transform = j->json,
+      .status = "ok", .run_id = cur_run_id(g->run)};
+  int rc = cur_store_image_add(g->st, &row, id);
+  cur_free(path);
+  return rc;
+}
+
+/* Records one variant: a new row, or the row that already has its bytes
+** (the UNIQUE sha256 holds); then the parent's labels.  A parent the engine
+** cannot read is an input error, recorded so that it is not retried. */
+static int record_job(augment *g, const job *j) {
+  int64_t run_id = cur_run_id(g->run), id = 0;
+  int found = 0, rc;
+  if (j->rc == CUR_EINPUT) {
+    cur_run_input_error(g->run, "augment: image %lld (%s): variant %d: %s", (long long)j->parent_id,
+                        j->source_path, j->variant, j->error);
+    return cur_store_variant_add(g->st, run_id, g->plan_run_id, j->parent_id, j->variant, 0,
+                                 "failed", j->error);
+  }
+  if (j->rc)
+    return cur_errorc(j->rc, "augment: image %lld: variant %d: %s", (long long)j->parent_id,
+                      j->variant, j->error);
+  if ((rc = cur_store_image_by_sha(g->st, j->sha, &id, &found))) return rc;
+  if (!found && (rc = add_image(g, j, &id))) return rc;
+  char reason[64];
+  snprintf(reason, sizeof reason, "same bytes as image %lld", (long long)id);
+  rc = cur_store_variant_add(g->st, run_id, g->plan_run_id, j->parent_id, j->variant, id,
+                             found ? "reused" : "made", found ? reason : NULL);
+  return rc ? rc : cur_store_labels_inherit(g->st, j->parent_id, id, run_id);
+}
+
+static int record_batch(augment *g) {
+  int rc = cur_store_begin(g->st);
+  for (int i = 0; rc == CUR_OK && i < g->n; i++) rc = record_job(g, &g->jobs[i]);
+  if (rc == CUR_OK) rc = cur_store_commit(g->st);
+  else cur_store_rollback(g->st);
+  if (rc == CUR_OK) cur_run_progress_add(g->run, g->n);
+  return rc;
+}
+
+/* Batches until the plan is made, Ctrl-C or an error. */
+static int make_plan(augment *g, int cap) {
+  int rc = CUR_OK;
+  while (rc == CUR_OK) {
+    g->n = 0;
+    rc = cur_store_plan_pending(g->st, g->plan_run_id, cur_run_id(g->run), cap, take_job, g);
+    if (rc == CUR_OK && g->n == 0) break;
+    if (rc == CUR_OK) {
+      cur_parallel_for((size_t)g->n, cur_run_threads(g->run), make_variant, g);
+      rc = record_batch(g);
+    }
+    for (int i = 0; i < g->n; i++) job_clear(&g->jobs[i]);
+    if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
+  }
+  return rc;
+}
+
+static void add_done(void *ctx, const char *outcome, int64_t n) {
+  (void)outcome;
+  *(int64_t *)ctx += n;
+}
+
+static void set_count(void *ctx, const char *outcome, int64_t n) {
+  cur_run_count_set(ctx, outcome, n);
+}
+
+static int augment_run(cur_run *run) {
+  const cJSON *opt = cur_run_options(run);
+  int cap = (int)cur_opt_int(opt, "batch_size"), found, rc;
+  augment g = {.run = run, .st = cur_run_store(run)};
+  cur_run_info plan;
+  int64_t total = 0, done = 0;
+  if ((rc = options_read(opt, &g.opts))) return rc;
+  if ((rc = cur_store_run_last(g.st, "balance", 1, &plan, &found))) return rc;
+  if (!found) return cur_errorc(CUR_ESTATE, "augment: no complete balance run to take a plan from");
+  g.plan_run_id = plan.id;
+  if (!(g.jobs = cur_calloc((size_t)cap, sizeof *g.jobs))) return CUR_ENOMEM;
+  if ((rc = cur_store_plan_size(g.st, plan.id, &total)) ||
+      (rc = cur_store_variant_counts(g.st, cur_run_id(run), add_done, &done)))
+    goto cleanup;
+  cur_run_progress_start(run, "augment", total);
+  cur_run_progress_add(run, done);
+  rc = make_plan(&g, cap);
+  if (rc == CUR_OK || rc == CUR_EINTR) {
+    /* counts come from the database, so a resumed run reports the same */
+    int crc = cur_store_variant_counts(g.st, cur_run_id(run), set_count, run);
+    if (rc == CUR_OK) rc = crc;
+  }
+cleanup:
+  cur_free(g.jobs);
+  return rc;
+}
+
+static const char *const augment_needs[] = {"balance", NULL};
+
+const cur_stage stage_augment = {
+    .name = "augment",
+    .summary = "make the variants balance planned (affine transforms, labels inherited)",
+    .needs = augment_needs,
+    .options = augment_options,
+    .fingerprint = NULL,
+    .run = augment_run,
+};
