@@ -90,6 +90,12 @@ int cur_option_check_positive(const cJSON *value, const char *name) {
   return CUR_OK;
 }
 
+int cur_option_check_fraction(const cJSON *value, const char *name) {
+  if (value->valuedouble < 0 || value->valuedouble > 1)
+    return cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 1", name);
+  return CUR_OK;
+}
+
 /* Builds {"seed": .., "<stage>": {defaults}, ...} in registry order. */
 static cJSON *defaults_tree(void) {
   cJSON *root = cJSON_CreateObject();

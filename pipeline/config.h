@@ -60,5 +60,7 @@ void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name);
 /* A check for numeric options that must be above zero. */
 int cur_option_check_positive(const cJSON *value, const char *name);
+/* A check for options that are a share or probability: 0 <= value <= 1. */
+int cur_option_check_fraction(const cJSON *value, const char *name);
 
 #endif

@@ -26,12 +26,6 @@
 
 #define BATCH_BYTES (64u << 20)  /* a batch also ends at this many bytes read */
 
-static int check_fraction(const cJSON *v, const char *name) {
-  if (v->valuedouble < 0 || v->valuedouble > 1)
-    return cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 1", name);
-  return CUR_OK;
-}
-
 static int check_classes(const cJSON *v, const char *name) {
   for (const cJSON *task = v->child; task; task = task->next) {
     const cJSON *c;
@@ -52,14 +46,14 @@ static const cur_option ingest_options[] = {
     {"unlabeled_dir", CUR_OPT_STR, "\"unlabeled\"",
      "folder name whose images carry no label (ImageFolder layout)", NULL},
     {"split_train", CUR_OPT_NUM, "0.8", "share of groups put in train when the source gives no split",
-     check_fraction},
+     cur_option_check_fraction},
     {"split_val", CUR_OPT_NUM, "0.1", "share of groups put in val when the source gives no split",
-     check_fraction},
+     cur_option_check_fraction},
     {"split_test", CUR_OPT_NUM, "0.1", "share of groups put in test when the source gives no split",
-     check_fraction},
+     cur_option_check_fraction},
     {"val_from_train", CUR_OPT_NUM, "0",
      "share of groups the source puts in train that are moved to val (for sources without val)",
-     check_fraction},
+     cur_option_check_fraction},
     {"classes", CUR_OPT_OBJ, "{}",
      "class list per task, e.g. {\"label\": [\"cat\", \"dog\"]}: fixes class order; a label "
      "outside a listed task is an error unless add_classes",

@@ -26,12 +26,6 @@
 #include "store_labels.h"
 #include "store_runs.h"
 
-static int check_probability(const cJSON *v, const char *name) {
-  if (v->valuedouble < 0 || v->valuedouble > 1)
-    return cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 1", name);
-  return CUR_OK;
-}
-
 static int check_templates(const cJSON *v, const char *name) {
   const cJSON *t;
   if (cJSON_GetArraySize(v) == 0) return cur_errorc(CUR_ECONFIG, "%s: give at least one template", name);
@@ -51,10 +45,6 @@ static int check_prompts(const cJSON *v, const char *name) {
   return CUR_OK;
 }
 
-static int check_positive(const cJSON *v, const char *name) {
-  return v->valuedouble > 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
-}
-
 static const cur_option prelabel_options[] = {
     {"templates", CUR_OPT_STRS, "[\"a photo of a {}.\"]",
      "prompt templates, {} marks the class; several are averaged (prompt ensembling)", check_templates},
@@ -63,10 +53,10 @@ static const cur_option prelabel_options[] = {
      check_prompts},
     {"tasks", CUR_OPT_STRS, "[]", "tasks to pre-label (empty: every task with two or more classes)", NULL},
     {"threshold", CUR_OPT_NUM, "0.8",
-     "top probability an image without a label needs for a zeroshot label", check_probability},
+     "top probability an image without a label needs for a zeroshot label", cur_option_check_fraction},
     {"disagree_threshold", CUR_OPT_NUM, "0.9",
-     "probability of another class that flags a labelled image (zeroshot_disagree)", check_probability},
-    {"batch_size", CUR_OPT_INT, "1024", "images per transaction", check_positive},
+     "probability of another class that flags a labelled image (zeroshot_disagree)", cur_option_check_fraction},
+    {"batch_size", CUR_OPT_INT, "1024", "images per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
 typedef struct prelabel {
