@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <vips/vips.h>
@@ -151,6 +152,29 @@ char *fx_sql(const char *db_path, const char *sql) {
   }
   sqlite3_close(db);
   return out;
+}
+
+long long fx_sql_int(const char *db, const char *sql) {
+  char *r = fx_sql(db, sql);
+  long long v = r && *r ? atoll(r) : -1;
+  cur_free(r);
+  return v;
+}
+
+int fx_image_tree(const char *root, const char *const *classes, const int *counts, int n_classes,
+                  int w, int h, const char *format, unsigned first_seed) {
+  int rc = 0;
+  for (int k = 0; k < n_classes; k++) {
+    rc |= test_sh("mkdir -p '%s/%s/%s'", T.scratch, root, classes[k]);
+    for (int i = 0; i < counts[k]; i++) {
+      char *rel = cur_asprintf("%s/%s/%02d.%s", root, classes[k], i, strcmp(format, "png") ? "jpg" : "png");
+      char *p = rel ? test_scratch_path(rel) : NULL;
+      rc |= !p || fx_image_file(p, w, h, first_seed++, format);
+      cur_free(rel);
+      cur_free(p);
+    }
+  }
+  return rc;
 }
 
 char *fx_dump(const char *db_path) {

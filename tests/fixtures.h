@@ -19,6 +19,13 @@ int fx_archive(const char *path, const char *format, int n, const char *const *n
 /* Runs SQL (one column per row) on the database and returns all rows joined
 ** by newlines; the caller frees it.  NULL on error. */
 char *fx_sql(const char *db, const char *sql);
+/* The first column of SQL's first row as an integer; -1 on error. */
+long long fx_sql_int(const char *db, const char *sql);
+/* Writes N_CLASSES folders ROOT/<class>/ (ROOT relative to scratch) holding
+** COUNTS[k] images NN.jpg or NN.png of W x H, patterns from seeds counted up
+** from FIRST_SEED. */
+int fx_image_tree(const char *root, const char *const *classes, const int *counts, int n_classes,
+                  int w, int h, const char *format, unsigned first_seed);
 /* Every table's rows in key order, leaving out timing columns (*_at and
 ** seconds), which cannot match between two runs.  The caller frees it. */
 char *fx_dump(const char *db);

@@ -19,19 +19,10 @@
 /* Classes a..d with 40, 8, 4 and 4 images: balanced to 40 with at most 10
 ** variants per image, b gets 32 variants and c and d 36 each. */
 static int build_sources(void) {
-  static const struct { const char *cls; int n; } classes[] = {{"a", 40}, {"b", 8}, {"c", 4}, {"d", 4}};
-  int rc = test_sh("cd '%s' && rm -rf src && mkdir -p src/train/a src/train/b src/train/c src/train/d",
-                   T.scratch);
-  unsigned seed = 1;
-  for (size_t k = 0; k < CUR_ARRAY_LEN(classes); k++) {
-    for (int i = 0; i < classes[k].n; i++) {
-      char rel[64];
-      snprintf(rel, sizeof rel, "src/train/%s/%02d.jpg", classes[k].cls, i);
-      char *p = test_scratch_path(rel);
-      rc |= fx_image_file(p, 480, 360, seed++, "jpeg");
-      cur_free(p);
-    }
-  }
+  static const char *const classes[] = {"a", "b", "c", "d"};
+  static const int counts[] = {40, 8, 4, 4};
+  int rc = test_sh("cd '%s' && rm -rf src", T.scratch);
+  rc |= fx_image_tree("src/train", classes, counts, 4, 480, 360, "jpeg", 1);
   const char *cfg = "{\"balance\": {\"target\": \"max\", \"max_variants_per_source\": 10}, "
                     "\"augment\": {\"batch_size\": 4}}";
   char *p = test_scratch_path("aug.json");

@@ -41,19 +41,10 @@ static void check_query(const char *sql, const char *want, int line) {
 
 /* Builds a fresh corpus database: src/train/{a,b,c}/ with 12, 6 and 3 images. */
 static int build_corpus(void) {
-  static const struct { const char *cls; int n; } classes[] = {{"a", 12}, {"b", 6}, {"c", 3}};
-  int rc = test_sh("cd '%s' && rm -rf src %s* && mkdir -p src/train/a src/train/b src/train/c",
-                   T.scratch, db);
-  unsigned seed = 1;
-  for (size_t k = 0; k < CUR_ARRAY_LEN(classes); k++) {
-    for (int i = 0; i < classes[k].n; i++) {
-      char rel[64];
-      snprintf(rel, sizeof rel, "src/train/%s/%02d.jpg", classes[k].cls, i);
-      char *p = test_scratch_path(rel);
-      rc |= fx_image_file(p, 24, 16, seed++, "jpeg");
-      cur_free(p);
-    }
-  }
+  static const char *const classes[] = {"a", "b", "c"};
+  static const int counts[] = {12, 6, 3};
+  int rc = test_sh("cd '%s' && rm -rf src %s*", T.scratch, db);
+  rc |= fx_image_tree("src/train", classes, counts, 3, 24, 16, "jpeg", 1);
   rc |= fx_curate("init.log", "--db %s --config none.json init", db);
   rc |= fx_curate("ingest.log", "--db %s --config none.json ingest src", db);
   return rc;

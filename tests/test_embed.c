@@ -15,10 +15,7 @@
 static char *db;
 
 static long long q_int(const char *sql) {
-  char *r = fx_sql(db, sql);
-  long long v = r ? atoll(r) : -1;
-  cur_free(r);
-  return v;
+  return fx_sql_int(db, sql);
 }
 
 /* 12 PNG images in two classes plus one broken file, ingested into DB_NAME. */

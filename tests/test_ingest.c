@@ -14,11 +14,8 @@
 
 static char *db;  /* scratch/corpus.db */
 
-static int64_t q_int(const char *sql) {
-  char *r = fx_sql(db, sql);
-  long long v = r ? atoll(r) : -1;
-  cur_free(r);
-  return v;
+static long long q_int(const char *sql) {
+  return fx_sql_int(db, sql);
 }
 
 static char *q_text(const char *sql) {

@@ -8,13 +8,6 @@
 #include "fixtures.h"
 #include "testlib.h"
 
-static long long q_int(const char *db, const char *sql) {
-  char *r = fx_sql(db, sql);
-  long long v = r ? atoll(r) : -1;
-  cur_free(r);
-  return v;
-}
-
 TEST(clothing_photos_keep_their_labels_and_groups) {
   char *tar = test_shared_path("data/clothing/images.tar");
   char *labels = tar ? test_shared_path("data/clothing/labels.csv") : NULL;
@@ -28,18 +21,18 @@ TEST(clothing_photos_keep_their_labels_and_groups) {
   REQUIRE(fx_curate("c-init.log", "--db clothing.db --config clothing.json init") == 0);
   CHECK_INT(fx_curate("c.log", "--db clothing.db --config clothing.json ingest '%s' --labels '%s' "
                       "--group-column sender_id --task label=label --task kids=kids", tar, labels), 0);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM images WHERE status = 'ok' AND format = 'jpeg'"), 1400);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM images WHERE status = 'ok' AND format = 'jpeg'"), 1400);
   /* labels.csv: T-Shirt 255, Blouse 8; 'Not sure' (39) and 'Skip' (1) mean no label */
-  CHECK_INT(q_int(db, "SELECT count(*) FROM current_labels WHERE task = 'label' AND class = 'T-Shirt'"), 255);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM current_labels WHERE task = 'label' AND class = 'Blouse'"), 8);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM current_labels WHERE task = 'label'"), 1360);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM classes c JOIN tasks t ON t.id = c.task_id WHERE t.name = 'label'"), 18);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM current_labels WHERE task = 'kids'"), 1400);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM (SELECT group_key FROM images GROUP BY group_key "
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM current_labels WHERE task = 'label' AND class = 'T-Shirt'"), 255);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM current_labels WHERE task = 'label' AND class = 'Blouse'"), 8);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM current_labels WHERE task = 'label'"), 1360);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM classes c JOIN tasks t ON t.id = c.task_id WHERE t.name = 'label'"), 18);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM current_labels WHERE task = 'kids'"), 1400);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM (SELECT group_key FROM images GROUP BY group_key "
                       "HAVING count(DISTINCT split) > 1)"), 0);
   /* hash splits land near the configured 80/10/10 of the groups */
-  long long groups = q_int(db, "SELECT count(DISTINCT group_key) FROM images");
-  long long train_groups = q_int(db, "SELECT count(DISTINCT group_key) FROM images WHERE split = 'train'");
+  long long groups = fx_sql_int(db, "SELECT count(DISTINCT group_key) FROM images");
+  long long train_groups = fx_sql_int(db, "SELECT count(DISTINCT group_key) FROM images WHERE split = 'train'");
   CHECK(groups > 50 && train_groups > groups * 6 / 10 && train_groups < groups * 95 / 100);
   cur_free(db);
   cur_free(cfg_path);
@@ -61,17 +54,17 @@ TEST(cifar10_subset_takes_human_labels_over_folder_names) {
   REQUIRE(fx_curate("k-init.log", "--db cifar.db --config none.json init") == 0);
   CHECK_INT(fx_curate("k.log", "--db cifar.db --config none.json ingest cifar-train.tar cifar-test.tar "
                       "--labels '%s' --task label=random1 --task clean=clean --folder-labels", labels), 0);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM images WHERE width = 32 AND height = 32 AND status = 'ok'"), 2500);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM images WHERE split = 'test'"), 500);
-  CHECK_INT(q_int(db, "SELECT count(*) FROM images WHERE split = 'train'"), 2000);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM images WHERE width = 32 AND height = 32 AND status = 'ok'"), 2500);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM images WHERE split = 'test'"), 500);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM images WHERE split = 'train'"), 2000);
   /* train rows carry random1; the folder (= clean) label differs on the noisy ones */
-  long long noisy = q_int(db, "SELECT count(*) FROM current_labels a JOIN current_labels b ON "
+  long long noisy = fx_sql_int(db, "SELECT count(*) FROM current_labels a JOIN current_labels b ON "
                               "a.image_id = b.image_id WHERE a.task = 'label' AND b.task = 'clean' "
                               "AND a.class <> b.class");
   long long rate_per_mille = noisy * 1000 / 2000;
   printf("  random1 disagrees with clean on %lld of 2000 training images\n", noisy);
   CHECK(rate_per_mille > 120 && rate_per_mille < 230);  /* 17.2% over all 50,000 */
-  CHECK_INT(q_int(db, "SELECT count(*) FROM current_labels c JOIN images i ON i.id = c.image_id "
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM current_labels c JOIN images i ON i.id = c.image_id "
                       "WHERE i.split = 'test' AND c.task = 'label' AND i.source_path LIKE 'test/' || c.class || '/%'"), 500);
   cur_free(train);
   cur_free(test);

@@ -14,10 +14,7 @@
 static char *db;
 
 static long long q_int(const char *sql) {
-  char *r = fx_sql(db, sql);
-  long long v = r ? atoll(r) : -1;
-  cur_free(r);
-  return v;
+  return fx_sql_int(db, sql);
 }
 
 /* 8 labelled images (classes "red apple", "blue sky") and 4 unlabelled. */
