@@ -11,7 +11,7 @@
 ** (h-p+1) x (w-p+1) grid, split at ceil(rows/2) and ceil(cols/2) as the
 ** paper's code rounds 27/2 up.
 **
-** Invariants: mean (D), zca (D x D), centroids (K x D) and half_cc (K,
+** Invariants: mean (D), zca (D x D), centroids (K x D) and cc (K,
 ** derived |c_k|^2) are allocated together by patches_new and never resized.
 */
 #include "feat_internal.h"

@@ -59,9 +59,11 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
   o->threads = 2;
   feat_patches_config_default(&o->patches);
   head_config_default(&o->head);
+  /* Picked with --holdout on the K = 1600 features (lr 0.001..0.1, weight
+  ** decay 1e-4..1e-2, 40 or 80 epochs): holdout accuracy 0.699..0.727. */
   o->head.epochs = 40;
-  o->head.lr = 0.01f;
-  o->head.weight_decay = 1e-4f;
+  o->head.lr = 0.003f;
+  o->head.weight_decay = 1e-3f;
   for (int c; (c = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
     switch (c) {
     case 'a': o->archive = optarg; break;
