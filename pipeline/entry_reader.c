@@ -21,7 +21,9 @@ struct cur_entry_reader {
   cur_source *src;
   cur_strmap *recorded;
   int cap;
-  size_t max_bytes;
+  size_t max_bytes, extra_size;
+  cur_batch_prepare_fn prepare;
+  void *ctx;
   cur_batch batches[N_BATCHES];
   cur_batch *free_list[N_BATCHES], *full[N_BATCHES];
   int n_free, n_full, full_head;
@@ -79,6 +81,7 @@ static void *reader_main(void *arg) {
     cur_batch *b = r->free_list[--r->n_free];
     pthread_mutex_unlock(&r->mu);
     int end = fill(r, b);
+    if (r->prepare && b->n > 0) r->prepare(r->ctx, b);
     pthread_mutex_lock(&r->mu);
     b->last = end || b->rc;
     r->done = b->last;
@@ -90,6 +93,7 @@ static void *reader_main(void *arg) {
 }
 
 int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_t max_bytes,
+                           size_t extra_size, cur_batch_prepare_fn prepare, void *ctx,
                            cur_entry_reader **out) {
   cur_entry_reader *r = cur_calloc(1, sizeof *r);
   if (!r) return CUR_ENOMEM;
@@ -97,12 +101,16 @@ int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_
   r->recorded = recorded;
   r->cap = cap;
   r->max_bytes = max_bytes;
+  r->extra_size = extra_size;
+  r->prepare = prepare;
+  r->ctx = ctx;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
   for (int i = 0; i < N_BATCHES; i++) {
     r->batches[i].entries = cur_calloc((size_t)cap, sizeof *r->batches[i].entries);
     r->batches[i].recorded = cur_calloc((size_t)cap, sizeof *r->batches[i].recorded);
-    if (!r->batches[i].entries || !r->batches[i].recorded) {
+    r->batches[i].extra = cur_calloc((size_t)cap, extra_size ? extra_size : 1);
+    if (!r->batches[i].entries || !r->batches[i].recorded || !r->batches[i].extra) {
       cur_entry_reader_stop(r);
       return CUR_ENOMEM;
     }
@@ -131,8 +139,9 @@ cur_batch *cur_entry_reader_next(cur_entry_reader *r) {
   return b;
 }
 
-static void batch_clear(cur_batch *b) {
+static void batch_clear(cur_batch *b, size_t extra_size) {
   for (int i = 0; i < b->n; i++) cur_entry_clear(&b->entries[i]);
+  if (b->extra) memset(b->extra, 0, (size_t)b->n * extra_size);
   b->n = 0;
   b->last = 0;
   b->rc = 0;
@@ -140,7 +149,7 @@ static void batch_clear(cur_batch *b) {
 }
 
 void cur_entry_reader_release(cur_entry_reader *r, cur_batch *b) {
-  batch_clear(b);
+  batch_clear(b, r->extra_size);
   pthread_mutex_lock(&r->mu);
   r->free_list[r->n_free++] = b;
   pthread_cond_broadcast(&r->cv);
@@ -155,9 +164,10 @@ void cur_entry_reader_stop(cur_entry_reader *r) {
   pthread_mutex_unlock(&r->mu);
   if (r->started) pthread_join(r->thread, NULL);
   for (int i = 0; i < N_BATCHES; i++) {
-    batch_clear(&r->batches[i]);
+    batch_clear(&r->batches[i], r->extra_size);
     cur_free(r->batches[i].entries);
     cur_free(r->batches[i].recorded);
+    cur_free(r->batches[i].extra);
   }
   pthread_cond_destroy(&r->cv);
   pthread_mutex_destroy(&r->mu);

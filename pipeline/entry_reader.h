@@ -5,7 +5,10 @@
 ** path to its image id + 1 (1 for a rejected entry).  Paths it yields are
 ** added with the value CUR_ENTRY_PENDING, so a name that repeats inside one
 ** source is marked rather than read twice.  Batches come back in source
-** order; each must be released before the reader can reuse it.
+** order; each must be released before the reader can reuse it.  A PREPARE
+** callback, run on the reader thread after a batch is filled, can work on it
+** (ingest hashes and decodes there) while the consumer records the previous
+** one; each batch carries EXTRA_SIZE bytes per entry for its results.
 */
 #ifndef CURATE_ENTRY_READER_H
 #define CURATE_ENTRY_READER_H
@@ -28,13 +31,18 @@ typedef struct cur_batch {
   int last;           /* the source has no more entries (or failed: rc) */
   int rc;             /* the reader's error code, with error[] its message */
   char error[512];
+  void *extra;        /* cap x extra_size bytes, zeroed for each fill */
 } cur_batch;
+
+typedef void (*cur_batch_prepare_fn)(void *ctx, cur_batch *b);
 
 typedef struct cur_entry_reader cur_entry_reader;
 
 /* Starts reading SRC (which the reader uses until stopped) in batches of at
-** most CAP entries or MAX_BYTES bytes.  RECORDED is the reader's until stopped. */
+** most CAP entries or MAX_BYTES bytes.  RECORDED is the reader's until
+** stopped.  PREPARE (may be NULL) runs on each filled batch, with CTX. */
 int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_t max_bytes,
+                           size_t extra_size, cur_batch_prepare_fn prepare, void *ctx,
                            cur_entry_reader **out);
 /* Waits for the next batch; NULL only after the last one was taken. */
 cur_batch *cur_entry_reader_next(cur_entry_reader *r);

@@ -62,7 +62,7 @@ static const cur_option ingest_options[] = {
      "add labels missing from a task's class list instead of reporting them", NULL},
     {"ignore_labels", CUR_OPT_STRS, "[]",
      "label values that mean \"no label\", e.g. [\"Not sure\", \"Skip\"]", NULL},
-    {"batch_size", CUR_OPT_INT, "256", "entries committed per transaction", cur_option_check_positive},
+    {"batch_size", CUR_OPT_INT, "512", "entries committed per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* What the workers found out about one entry of a batch. */
@@ -81,20 +81,33 @@ typedef struct ingest {
   int64_t source_id;
   const char *uri;
   cur_meta_rules rules;
-  cur_batch *batch;        /* the batch being probed and recorded */
-  probe *probes;           /* one per batch entry */
+  cur_batch *batch;        /* the batch being recorded; its extra holds the probes */
   int64_t max_pixels;
   cur_strmap *ids;         /* "task" and "task\x1fclass" -> id, to spare a query per label */
 } ingest;
 
+/* What probe_batch hands each worker. */
+typedef struct probe_job {
+  const ingest *g;
+  cur_batch *b;
+} probe_job;
+
 static void probe_item(void *ctx, size_t i) {
-  ingest *g = ctx;
-  const cur_entry *e = &g->batch->entries[i];
-  probe *p = &g->probes[i];
-  memset(p, 0, sizeof *p);
-  if (g->batch->recorded[i] != CUR_ENTRY_NEW || e->reject || !e->data) return;
+  probe_job *job = ctx;
+  const cur_entry *e = &job->b->entries[i];
+  probe *p = (probe *)job->b->extra + i;
+  if (job->b->recorded[i] != CUR_ENTRY_NEW || e->reject || !e->data) return;
   cur_sha256_buf_hex(e->data, e->len, p->sha);
-  p->bad = cur_image_probe(e->data, e->len, g->max_pixels, &p->info, p->reason, sizeof p->reason) != CUR_OK;
+  p->bad = cur_image_probe(e->data, e->len, job->g->max_pixels, &p->info, p->reason,
+                           sizeof p->reason) != CUR_OK;
+}
+
+/* Reader-thread hook: hashes and decodes a filled batch on the workers while
+** the main thread records the one before (it touches no store). */
+static void probe_batch(void *ctx, cur_batch *b) {
+  const ingest *g = ctx;
+  probe_job job = {g, b};
+  cur_parallel_for((size_t)b->n, cur_run_threads(g->run), probe_item, &job);
 }
 
 static int ignored_label(const ingest *g, const char *value) {
@@ -226,7 +239,7 @@ static int record_item(ingest *g, int i) {
   if (m.bad_split)
     cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; assigned by hash",
                         cur_labelfile_path(g->rules.labels), m.line, m.bad_split);
-  const probe *p = &g->probes[i];
+  const probe *p = (const probe *)g->batch->extra + i;
   if ((rc = cur_store_image_by_sha(g->st, p->sha, &image_id, &found))) return rc;
   if (found) {
     char reason[64];
@@ -252,16 +265,16 @@ static int remember_entry(void *ctx, const char *path, int64_t image_id) {
   return cur_strmap_put(ctx, path, (size_t)image_id + 1) < 0 ? CUR_ENOMEM : CUR_OK;
 }
 
-/* Reads (on the reader thread), probes (on the workers) and records (here)
+/* Reads and probes (on the reader thread and workers) and records (here)
 ** the source's entries batch by batch, in source order. */
 static int ingest_entries(ingest *g, cur_source *src, int cap) {
   cur_strmap *recorded = cur_strmap_new();
   cur_entry_reader *reader = NULL;
   int rc = recorded ? CUR_OK : CUR_ENOMEM;
   if (rc == CUR_OK) rc = cur_store_entries_of(g->st, g->source_id, remember_entry, recorded);
-  if (rc == CUR_OK) rc = cur_entry_reader_start(src, recorded, cap, BATCH_BYTES, &reader);
+  if (rc == CUR_OK)
+    rc = cur_entry_reader_start(src, recorded, cap, BATCH_BYTES, sizeof(probe), probe_batch, g, &reader);
   while (rc == CUR_OK && (g->batch = cur_entry_reader_next(reader))) {
-    cur_parallel_for((size_t)g->batch->n, cur_run_threads(g->run), probe_item, g);
     rc = record_batch(g);
     if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
     if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
@@ -341,10 +354,10 @@ static int64_t count_entries(const cur_source_row *row, const cur_source *opened
   return r < 0 ? -1 : total;
 }
 
-static int ingest_source(cur_run *run, const cur_source_row *row, probe *probes, int cap) {
+static int ingest_source(cur_run *run, const cur_source_row *row, int cap) {
   const cJSON *opt = cur_run_options(run);
   ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
-              .uri = row->uri, .probes = probes,
+              .uri = row->uri,
               .max_pixels = cur_opt_int(opt, "max_pixels")};
   source_opts so;
   cur_labelfile *lf = NULL;
@@ -408,13 +421,11 @@ static int ingest_run(cur_run *run) {
                   cur_opt_num(opt, "split_test");
   if (fabs(shares - 1) > 1e-9)
     return cur_errorc(CUR_ECONFIG, "ingest.split_train + split_val + split_test is %g, not 1", shares);
-  probe *probes = cur_calloc((size_t)cap, sizeof *probes);
-  if (!probes) return CUR_ENOMEM;
   if ((rc = cur_image_init()) || (rc = create_listed_classes(run)) ||
       (rc = cur_store_sources(cur_run_store(run), &rows, &n)))
     goto cleanup;
   if (n == 0) cur_info("ingest: no sources yet; add one with `curate ingest SOURCE`");
-  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], probes, cap);
+  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], cap);
   if (rc == CUR_OK || rc == CUR_EINTR) {
     /* counts come from the database, so a resumed run reports the same */
     int crc = cur_store_entry_counts(cur_run_store(run), cur_run_id(run), set_count, run);
@@ -422,7 +433,6 @@ static int ingest_run(cur_run *run) {
   }
 cleanup:
   cur_store_sources_free(rows, n);
-  cur_free(probes);
   return rc;
 }
 
