@@ -249,16 +249,22 @@ const cJSON *cur_config_section(const cur_config *cfg, const char *stage) {
   return cJSON_GetObjectItemCaseSensitive(cfg->root, stage);
 }
 
-void cur_config_hash(const cJSON *section, uint64_t seed, char out[65]) {
+int cur_config_hash(const cJSON *section, const char *const *unhashed, uint64_t seed, char out[65]) {
   cur_sha256 h;
-  cur_sha256_init(&h);
+  cJSON *copy = section ? cJSON_Duplicate(section, 1) : NULL;
+  if (section && !copy) return cur_errorc(CUR_ENOMEM, "out of memory hashing the configuration");
+  for (const char *const *u = unhashed; u && *u; u++) cJSON_DeleteItemFromObjectCaseSensitive(copy, *u);
   /* Keys keep the registry's order (defaults first, merged in place), so the
   ** unformatted print is canonical for equal settings. */
-  char *text = section ? cJSON_PrintUnformatted(section) : NULL;
+  char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
+  cJSON_Delete(copy);
+  if (copy && !text) return cur_errorc(CUR_ENOMEM, "out of memory hashing the configuration");
+  cur_sha256_init(&h);
   cur_sha256_str(&h, text ? text : "{}");
   cur_sha256_i64(&h, (int64_t)seed);
   cJSON_free(text);
   cur_sha256_hex(&h, out);
+  return CUR_OK;
 }
 
 static const cJSON *get(const cJSON *section, const char *key) {

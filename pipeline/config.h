@@ -45,8 +45,10 @@ char *cur_config_dump(const cur_config *cfg);
 
 int64_t cur_config_seed(const cur_config *cfg);
 const cJSON *cur_config_section(const cur_config *cfg, const char *stage);
-/* sha256 of the section's canonical JSON and the seed. */
-void cur_config_hash(const cJSON *section, uint64_t seed, char out[65]);
+/* sha256 of the section's canonical JSON and the seed, leaving out the
+** options named in UNHASHED (NULL-ended, may be NULL): those that tune speed
+** but cannot change a result, so changing them does not make a stage pending. */
+int cur_config_hash(const cJSON *section, const char *const *unhashed, uint64_t seed, char out[65]);
 
 /* Typed reads of a validated section: the key is known to exist. */
 int cur_opt_bool(const cJSON *section, const char *key);

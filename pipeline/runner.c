@@ -178,8 +178,9 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
   if (!(run.counts = cJSON_CreateObject())) return cur_errorc(CUR_ENOMEM, "out of memory");
-  cur_config_hash(run.options, o->seed, chash);
-  if ((rc = fingerprint(&run, idx, fp))) goto cleanup;
+  if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, chash)) ||
+      (rc = fingerprint(&run, idx, fp)))
+    goto cleanup;
   if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found))) goto cleanup;
   if (found && strcmp(last.status, "complete") != 0 && strcmp(last.config_hash, chash) == 0 &&
       strcmp(last.fingerprint, fp) == 0) {
@@ -257,8 +258,9 @@ int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts
     return CUR_OK;
   }
   if ((rc = cur_store_run_last(st, name, 1, &done, &found))) return rc;
-  cur_config_hash(run.options, o->seed, chash);
-  if ((rc = fingerprint(&run, idx, fp))) return rc;
+  if ((rc = cur_config_hash(run.options, stages[idx]->unhashed, o->seed, chash)) ||
+      (rc = fingerprint(&run, idx, fp)))
+    return rc;
   *state = strcmp(done.config_hash, chash) == 0 && strcmp(done.fingerprint, fp) == 0
                ? "up to date" : "pending";
   return CUR_OK;

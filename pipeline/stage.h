@@ -23,6 +23,9 @@ typedef struct cur_stage {
   const char *summary;             /* one line for --help and status */
   const char *const *needs;        /* earlier stages that must have completed; NULL-ended */
   const cur_option *options;       /* its curate.json options; ended by a NULL key */
+  /* Options that tune speed but cannot change a result (e.g. batch sizes of
+  ** independent items): left out of the config hash.  NULL-ended, may be NULL. */
+  const char *const *unhashed;
   /* Adds what the stage reads beyond upstream runs (e.g. ingest: the sources'
   ** sizes and times) to its input fingerprint.  May be NULL. */
   int (*fingerprint)(cur_run *run, cur_sha256 *h);

@@ -289,11 +289,15 @@ cleanup:
 
 static const char *const augment_needs[] = {"balance", NULL};
 
+/* batches of independent entries: their size cannot change a result */
+static const char *const augment_unhashed[] = {"batch_size", NULL};
+
 const cur_stage stage_augment = {
     .name = "augment",
     .summary = "make the variants balance planned (affine transforms, labels inherited)",
     .needs = augment_needs,
     .options = augment_options,
+    .unhashed = augment_unhashed,
     .fingerprint = NULL,
     .run = augment_run,
 };

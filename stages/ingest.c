@@ -454,11 +454,15 @@ static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
   return rc;
 }
 
+/* batches of independent entries: their size cannot change a result */
+static const char *const ingest_unhashed[] = {"batch_size", NULL};
+
 const cur_stage stage_ingest = {
     .name = "ingest",
     .summary = "read images and labels from the registered sources into the database",
     .needs = NULL,
     .options = ingest_options,
+    .unhashed = ingest_unhashed,
     .fingerprint = ingest_fingerprint,
     .run = ingest_run,
 };

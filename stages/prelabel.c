@@ -263,11 +263,15 @@ static int prelabel_run(cur_run *run) {
 
 static const char *const prelabel_needs[] = {"embed", NULL};
 
+/* batches of independent entries: their size cannot change a result */
+static const char *const prelabel_unhashed[] = {"batch_size", NULL};
+
 const cur_stage stage_prelabel = {
     .name = "prelabel",
     .summary = "zero-shot CLIP labels for unlabelled images, flags where CLIP disagrees",
     .needs = prelabel_needs,
     .options = prelabel_options,
+    .unhashed = prelabel_unhashed,
     .fingerprint = NULL,
     .run = prelabel_run,
 };
