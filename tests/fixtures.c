@@ -4,10 +4,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 #include "image.h"
@@ -257,4 +261,44 @@ int fx_archive_subset(const char *src, const char *dst, int n, const char *prefi
   archive_write_free(out);
   archive_read_free(in);
   return rc == CUR_OK && copied == n ? CUR_OK : CUR_ERR;
+}
+
+int fx_spawn(const char *log, const char *const *args) {
+  const char *argv[64] = {"curate"};
+  int n = 1;
+  for (; args[n - 1] && n < 63; n++) argv[n] = args[n - 1];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(T.scratch) != 0 || !freopen(log, "w", stderr)) _exit(127);
+    execv(T.curate, (char *const *)argv);
+    _exit(127);
+  }
+  return (int)pid;
+}
+
+int fx_wait(int pid) {
+  int st;
+  if (pid <= 0 || waitpid((pid_t)pid, &st, 0) != (pid_t)pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int fx_kill_and_resume(const char *const *clean_args, const char *const *killed_args, int kills,
+                       double lo, double hi, unsigned seed, int *landed) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int clean = fx_wait(fx_spawn("/dev/null", clean_args));
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double full = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+  srand(seed);
+  *landed = 0;
+  for (int k = 0; k < kills; k++) {
+    int pid = fx_spawn("/dev/null", killed_args);
+    usleep((useconds_t)(full * 1e6 * (lo + (hi - lo) * rand() / (double)RAND_MAX)));
+    kill((pid_t)pid, SIGKILL);
+    *landed += fx_wait(pid) == 128 + SIGKILL;
+  }
+  printf("  full run %.2f s; %d of %d kills landed\n", full, *landed, kills);
+  int last = fx_wait(fx_spawn("/dev/null", killed_args));
+  return clean == 0 && last == 0 ? 0 : -1;
 }

@@ -32,6 +32,19 @@ char *fx_dump(const char *db);
 /* Runs `curate` with ARGS (a shell fragment) in the scratch folder,
 ** output to LOG (relative to scratch); returns the exit status. */
 int fx_curate(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Starts `curate ARGS...` (ARGS NULL-ended) in the scratch folder with its
+** stderr to LOG (scratch-relative, or "/dev/null"); returns the pid. */
+int fx_spawn(const char *log, const char *const *args);
+/* Waits for PID: its exit status, or 128 + the signal that ended it. */
+int fx_wait(int pid);
+/* Crash-safety drill: runs CLEAN_ARGS to the end (timing it), then starts
+** KILLED_ARGS KILLS times and SIGKILLs each attempt after a fraction of the
+** clean run's time drawn in [LO, HI) from SEED, then runs KILLED_ARGS to the
+** end.  *LANDED counts the attempts that died by the signal.  Returns 0 when
+** the clean run and the last run both exit 0. */
+int fx_kill_and_resume(const char *const *clean_args, const char *const *killed_args, int kills,
+                       double lo, double hi, unsigned seed, int *landed);
+
 /* Reads a file (from the scratch folder when REL is relative) into a string. */
 char *fx_read(const char *rel);
 

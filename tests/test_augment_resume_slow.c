@@ -39,46 +39,19 @@ static int prepare(const char *db) {
   return rc;
 }
 
-/* Starts `curate run --stage augment` on DB; returns the pid. */
-static pid_t start_augment(const char *db) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(T.scratch) != 0) _exit(127);
-    if (!freopen("/dev/null", "w", stderr)) _exit(127);
-    execl(T.curate, "curate", "--db", db, "--config", "aug.json", "--threads", "2", "run",
-          "--stage", "augment", (char *)NULL);
-    _exit(127);
-  }
-  return pid;
-}
-
-static int wait_exit(pid_t pid) {
-  int st;
-  if (waitpid(pid, &st, 0) != pid) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 TEST(augment_killed_at_random_moments_ends_as_if_never_killed) {
   REQUIRE(build_sources() == 0);
   REQUIRE(prepare("clean.db") == 0);
   REQUIRE(prepare("killed.db") == 0);
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  CHECK_INT(wait_exit(start_augment("clean.db")), 0);
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  double full = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
-  /* kill points from a fixed seed, early enough in each attempt that the
-  ** later attempts (which have less left to do) are still running */
-  srand(20261124);
-  int landed = 0;
-  for (int k = 0; k < KILLS; k++) {
-    pid_t pid = start_augment("killed.db");
-    usleep((useconds_t)(full * 1e6 * (0.1 + 0.2 * rand() / (double)RAND_MAX)));
-    landed += kill(pid, SIGKILL) == 0 && wait_exit(pid) == 128 + SIGKILL;
-  }
-  printf("  full run %.2f s; %d kills landed\n", full, landed);
+  static const char *const clean_args[] = {"--db", "clean.db", "--config", "aug.json", "--threads", "2",
+                                           "run", "--stage", "augment", NULL};
+  static const char *const killed_args[] = {"--db", "killed.db", "--config", "aug.json", "--threads", "2",
+                                            "run", "--stage", "augment", NULL};
+  int landed;
+  /* kill points early enough in each attempt that the later attempts
+  ** (which have less left to do) are still running */
+  CHECK_INT(fx_kill_and_resume(clean_args, killed_args, KILLS, 0.1, 0.3, 20261124, &landed), 0);
   CHECK(landed >= 3);
-  CHECK_INT(wait_exit(start_augment("killed.db")), 0);
   char *clean = test_scratch_path("clean.db"), *killed = test_scratch_path("killed.db");
   char *want = fx_dump(clean), *got = fx_dump(killed);
   REQUIRE(want && got);
