@@ -65,6 +65,22 @@ static int type_ok(cur_opt_type t, const cJSON *v) {
   return 0;
 }
 
+int cur_opt_check_positive(const cJSON *v, const char *name) {
+  return v->valuedouble > 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
+}
+
+int cur_opt_check_nonnegative(const cJSON *v, const char *name) {
+  return v->valuedouble >= 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must not be negative", name);
+}
+
+int cur_opt_check_word(const cJSON *v, const char *name, const char *words) {
+  size_t len = strlen(v->valuestring);
+  for (const char *w = words; *w; w += strcspn(w, "|"), w += *w == '|') {
+    if (strcspn(w, "|") == len && strncmp(w, v->valuestring, len) == 0) return CUR_OK;
+  }
+  return cur_errorc(CUR_ECONFIG, "%s: '%s' is not one of %s", name, v->valuestring, words);
+}
+
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name) {
   if (!type_ok(spec->type, value))
     return cur_errorc(CUR_ECONFIG, "%s: expected %s, got %s", name, type_name(spec->type),

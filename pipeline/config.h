@@ -56,6 +56,13 @@ const char *cur_opt_str(const cJSON *section, const char *key);
 const cJSON *cur_opt_json(const cJSON *section, const char *key);
 void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi);
 
+/* Checks for cur_option.check shared by stages: a number > 0, a number >= 0,
+** and a string that is one of the '|'-separated WORDS (this one is called
+** from a stage's own check, which supplies the list). */
+int cur_opt_check_positive(const cJSON *value, const char *name);
+int cur_opt_check_nonnegative(const cJSON *value, const char *name);
+int cur_opt_check_word(const cJSON *value, const char *name, const char *words);
+
 /* Validates VALUE against SPEC; NAME is used in the message. */
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name);
 

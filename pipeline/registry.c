@@ -9,6 +9,7 @@
 static const cur_stage *const registry[] = {
     &stage_ingest,
     &stage_embed,
+    &stage_aum,
 };
 
 const cur_stage *const *cur_stages(int *count) {

@@ -6,9 +6,13 @@ int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id) {
   int found;
   int rc = cur__exec(st, "INSERT OR IGNORE INTO tasks(name) VALUES (?1)", "t", name);
   if (rc) return rc;
-  rc = cur__query_i64(st, "SELECT id FROM tasks WHERE name = ?1", id, &found, "t", name);
+  rc = cur_store_task_find(st, name, id, &found);
   if (rc == CUR_OK && !found) rc = cur_errorc(CUR_EDB, "%s: task %s vanished", st->path, name);
   return rc;
+}
+
+int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found) {
+  return cur__query_i64(st, "SELECT id FROM tasks WHERE name = ?1", id, found, "t", name);
 }
 
 int cur_store_class_find(cur_store *st, int64_t task_id, const char *name, int64_t *id, int *found) {

@@ -6,6 +6,8 @@
 
 /* The id of task NAME, created when absent. */
 int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id);
+/* The id of task NAME; *found 0 when absent. */
+int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found);
 /* The id of class NAME of TASK_ID; *found 0 when absent. */
 int cur_store_class_find(cur_store *st, int64_t task_id, const char *name, int64_t *id, int *found);
 /* Adds class NAME at the next index of the task. */

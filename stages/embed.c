@@ -21,10 +21,6 @@
 #include "stages.h"
 #include "store_embed.h"
 
-static int check_positive(const cJSON *v, const char *name) {
-  return v->valuedouble > 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
-}
-
 static int check_precision(const cJSON *v, const char *name) {
   clip_precision p;
   return clip_precision_parse(v->valuestring, &p) == CUR_OK
@@ -46,17 +42,17 @@ static const cur_option embed_options[] = {
      "CLIP checkpoint folder (Hugging Face or OpenCLIP, see docs/models.md); empty: use "
      "the download-free features below", NULL},
     {"precision", CUR_OPT_STR, "\"auto\"", "CLIP precision: auto, fp32 or bf16", check_precision},
-    {"batch_size", CUR_OPT_INT, "64", "images per batch and transaction", check_positive},
+    {"batch_size", CUR_OPT_INT, "64", "images per batch and transaction", cur_opt_check_positive},
     {"features", CUR_OPT_STR, "\"patches\"",
      "without a checkpoint: patches (Coates et al. k-means features) or pixels", check_features},
-    {"size", CUR_OPT_INT, "32", "side, in pixels, images are resized to for the features", check_positive},
+    {"size", CUR_OPT_INT, "32", "side, in pixels, images are resized to for the features", cur_opt_check_positive},
     {"channels", CUR_OPT_INT, "3", "1 (grey) or 3 (RGB) for the features", check_channels},
     {"patches_k", CUR_OPT_INT, "400", "k-means centroids; patches features have 4 x k values",
-     check_positive},
+     cur_opt_check_positive},
     {"patches_train_images", CUR_OPT_INT, "20000",
-     "training images the patches dictionary is learned from", check_positive},
+     "training images the patches dictionary is learned from", cur_opt_check_positive},
     {"patches_samples", CUR_OPT_INT, "200000", "random patches drawn for whitening and k-means",
-     check_positive},
+     cur_opt_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
 typedef enum { EMB_CLIP, EMB_PATCHES, EMB_PIXELS } emb_kind;

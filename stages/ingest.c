@@ -26,11 +26,6 @@
 
 #define BATCH_BYTES (64u << 20)  /* a batch also ends at this many bytes read */
 
-static int check_positive(const cJSON *v, const char *name) {
-  if (v->valuedouble <= 0) return cur_errorc(CUR_ECONFIG, "%s: must be positive", name);
-  return CUR_OK;
-}
-
 static int check_fraction(const cJSON *v, const char *name) {
   if (v->valuedouble < 0 || v->valuedouble > 1)
     return cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 1", name);
@@ -51,9 +46,9 @@ static int check_classes(const cJSON *v, const char *name) {
 static const cur_option ingest_options[] = {
     {"max_pixels", CUR_OPT_INT, "100000000",
      "largest width x height decoded; larger images are quarantined (decompression bombs)",
-     check_positive},
+     cur_opt_check_positive},
     {"max_file_bytes", CUR_OPT_INT, "268435456",
-     "largest file read; larger entries are rejected unread", check_positive},
+     "largest file read; larger entries are rejected unread", cur_opt_check_positive},
     {"unlabeled_dir", CUR_OPT_STR, "\"unlabeled\"",
      "folder name whose images carry no label (ImageFolder layout)", NULL},
     {"split_train", CUR_OPT_NUM, "0.8", "share of groups put in train when the source gives no split",
@@ -73,7 +68,7 @@ static const cur_option ingest_options[] = {
      "add labels missing from a task's class list instead of reporting them", NULL},
     {"ignore_labels", CUR_OPT_STRS, "[]",
      "label values that mean \"no label\", e.g. [\"Not sure\", \"Skip\"]", NULL},
-    {"batch_size", CUR_OPT_INT, "256", "entries committed per transaction", check_positive},
+    {"batch_size", CUR_OPT_INT, "256", "entries committed per transaction", cur_opt_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* What the workers found out about one entry of a batch. */

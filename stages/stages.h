@@ -6,5 +6,6 @@
 
 extern const cur_stage stage_ingest;
 extern const cur_stage stage_embed;
+extern const cur_stage stage_aum;
 
 #endif
