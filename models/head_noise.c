@@ -230,13 +230,11 @@ static int confident_joint(const float *P, int n, const int *y, int k, head_nois
   for (int j = 0; j < k; j++) t[j] = cnt[j] ? t[j] / cnt[j] : INFINITY;
   for (int i = 0; i < n; i++) {
     const float *p = P + (size_t)i * k;
-    int best = -1, top = 0;
-    for (int j = 0; j < k; j++) {
+    int best = -1;
+    for (int j = 0; j < k; j++)
       if (p[j] >= t[j] && (best < 0 || p[j] > p[best])) best = j;
-      if (p[j] > p[top]) top = j;
-    }
     out->score[i] = p[y[i]];
-    out->suggest[i] = best >= 0 ? best : top;
+    out->suggest[i] = best;
     out->flag[i] = best >= 0 && best != y[i];
   }
   cur_free(t);

@@ -36,8 +36,9 @@
 /* Per-row results of one method. */
 typedef struct head_noise_out {
   float *score;                /* AUM, or p(given label) for confident learning */
-  int *suggest;                /* the class the heads predict (AUM: argmax of the
-                                  real classes; confident: j*, else the argmax) */
+  int *suggest;                /* AUM: the heads' prediction among the real
+                                  classes; confident: j*, or -1 when no class
+                                  reaches its threshold */
   unsigned char *flag;         /* 1 when the method counts the row as mislabelled */
 } head_noise_out;
 

@@ -172,7 +172,8 @@ static int compute(scorer *s) {
   struct timespec t0;
   head_options(s->opt, cur_run_seed(s->run), s->task_id, &hc);
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 1e-6f, &sc);
+  /* variance + 0.01, as Coates et al. standardise their features */
+  int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);
   if (rc) return rc;
   feat_scaler_apply(sc, s->X, (size_t)s->n);
   feat_scaler_free(sc);
@@ -233,7 +234,7 @@ static int write_row(scorer *s, int i, int64_t counts[3]) {
                              s->class_ids[s->aum.suggest[i]]);
   if (rc == CUR_OK && s->conf.score)
     rc = cur_store_score_put(st, run_id, "confident", image, s->task_id, s->conf.score[i],
-                             s->class_ids[s->conf.suggest[i]]);
+                             s->conf.suggest[i] >= 0 ? s->class_ids[s->conf.suggest[i]] : 0);
   counts[0] += s->aum.flag && s->aum.flag[i] && s->conf.flag && s->conf.flag[i];
   if (rc || s->reviewed[i] || !flag_of(s, i, &by_aum)) return rc;
   const head_noise_out *o = by_aum ? &s->aum : &s->conf;
