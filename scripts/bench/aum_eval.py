@@ -38,7 +38,7 @@ def main(db_path, out):
                            (run,)).fetchone()[0]
     rows = db.execute("""
         SELECT a.image_id, a.value, c.value, c.suggested_class_id, n.class_id, n.class, k.class
-        FROM scores a JOIN scores c ON c.run_id = a.run_id AND c.image_id = a.image_id
+        FROM scores a LEFT JOIN scores c ON c.run_id = a.run_id AND c.image_id = a.image_id
              AND c.task_id = a.task_id AND c.kind = 'confident'
         JOIN current_labels n ON n.image_id = a.image_id AND n.task_id = a.task_id
         JOIN current_labels k ON k.image_id = a.image_id AND k.task = 'clean'
@@ -54,6 +54,8 @@ def main(db_path, out):
         for pos, i in enumerate(order):
             r[i] = pos / (len(v) - 1)
         return r
+    if rows[0][2] is None:  # mode aum: no confident learning scores
+        rows = [r[:2] + (0.0,) + r[3:] for r in rows]
     ra, rc = rank01([-r[1] for r in rows]), rank01([-r[2] for r in rows])
     methods = {
         "aum": (aum_flag, [-r[1] for r in rows]),
