@@ -5,6 +5,8 @@
 ** aum-2.*: on separable data with every 10th label flipped, AUM and
 **          confident learning flag mostly the flipped rows (in memory, and
 **          through `curate run` on images whose colour is their class).
+**          A run cut off between two tasks' transactions and resumed ends
+**          with the same database as the uninterrupted run.
 ** aum-3.*: `curate flagged` lists the worst first; `curate review` accept,
 **          drop and relabel change current_labels, flagged and
 **          training_labels; bad ids and classes record nothing.
@@ -186,6 +188,26 @@ TEST(the_stage_flags_the_flipped_labels_through_curate_run) {
   CHECK_INT(q_int("SELECT count(*) FROM flagged"), flagged);  /* the newest run's only */
 }
 
+TEST(a_run_cut_off_between_tasks_resumes_to_the_same_database) {
+  REQUIRE(colour_corpus("{\"embed\": {\"features\": \"pixels\", \"size\": 4}, "
+                        "\"aum\": {\"mode\": \"both\"}}") == 0);
+  char *whole = fx_dump(db);
+  /* what a kill after the first task's commit leaves: the second task
+  ** (clean) unwritten and the run not complete */
+  REQUIRE(test_sh("sqlite3 '%s' \"DELETE FROM scores WHERE task_id = 2; DELETE FROM flags WHERE "
+                  "task_id = 2 AND reason IN ('aum', 'confident'); DELETE FROM metrics WHERE name "
+                  "LIKE 'clean.%%'; UPDATE runs SET status = 'interrupted' WHERE stage = 'aum'\"",
+                  db) == 0);
+  CHECK_INT(q_int("SELECT count(*) FROM scores"), 2 * N_IMAGES);  /* task label's only */
+  CHECK_INT(fx_curate("resume.log", "--db a.db --config aum.json run"), 0);
+  char *log = fx_read("resume.log"), *resumed = fx_dump(db);
+  CHECK(log && strstr(log, "aum: resuming run") && !strstr(log, "task label: 300 rows"));
+  CHECK(whole && resumed && strcmp(whole, resumed) == 0);
+  cur_free(log);
+  cur_free(whole);
+  cur_free(resumed);
+}
+
 TEST(review_decisions_change_what_later_stages_see) {
   REQUIRE(db && q_int("SELECT count(*) FROM flagged") > 3);
   long long base = q_int("SELECT count(*) FROM training_labels WHERE task = 'label'");
@@ -245,6 +267,7 @@ int main(int argc, char **argv) {
   RUN(confident_learning_flags_flipped_rows);
   RUN(the_stage_flags_the_flipped_labels_through_curate_run);
   RUN(review_decisions_change_what_later_stages_see);
+  RUN(a_run_cut_off_between_tasks_resumes_to_the_same_database);
   RUN(confident_mode_flags_with_reason_confident);
   cur_free(db);
   return test_finish();
