@@ -74,7 +74,7 @@ int cur_store_status(cur_store *st, cJSON *out) {
                           out, "rejected")))
     return rc;
   return rows_to_array(st,
-                       "SELECT reason, review_status, count(*) AS count FROM flags "
+                       "SELECT reason, review_status, count(*) AS count FROM flagged "
                        "GROUP BY reason, review_status ORDER BY reason, review_status",
                        out, "flags");
 }
