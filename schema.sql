@@ -255,4 +255,30 @@ JOIN balance_classes bc ON bc.run_id = p.run_id AND bc.task_id = p.task_id
                        AND bc.class_id = p.class_id
 WHERE v.image_id IS NOT NULL;
 
+-- Flags for review: the newest complete aum run's (aum, confident) and every
+-- other stage's (duplicate_conflict, zeroshot_disagree).  `label` is the
+-- current class (after any review), `suggested` the flagging stage's class;
+-- a lower score means more likely wrong, so `curate flagged` sorts by it.
+CREATE VIEW flagged AS
+SELECT f.image_id, i.source_path, t.name AS task, cl.class AS label, sc.name AS suggested,
+       f.reason, f.score, f.review_status, f.detail, f.task_id, f.run_id, f.id AS flag_id
+FROM flags f
+JOIN runs r ON r.id = f.run_id
+JOIN images i ON i.id = f.image_id
+JOIN tasks t ON t.id = f.task_id
+LEFT JOIN current_labels cl ON cl.image_id = f.image_id AND cl.task_id = f.task_id
+LEFT JOIN classes sc ON sc.id = f.suggested_class_id
+WHERE r.stage <> 'aum'
+   OR f.run_id = (SELECT max(id) FROM runs WHERE stage = 'aum' AND status = 'complete');
+
+-- The labels later stages train on: current labels with a class, except rows
+-- with a pending flag in `flagged`.  Accepted rows stay, relabelled rows carry
+-- the review label, dropped rows have no class.
+CREATE VIEW training_labels AS
+SELECT cl.image_id, cl.task_id, cl.task, cl.class_id, cl.class, cl.source
+FROM current_labels cl
+WHERE cl.class_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM flagged f WHERE f.image_id = cl.image_id
+                  AND f.task_id = cl.task_id AND f.review_status = 'pending');
+
 PRAGMA user_version = 1;

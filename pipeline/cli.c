@@ -21,6 +21,8 @@ static const command commands[] = {
     {"ingest", cur_cmd_ingest, "register image sources and read them in"},
     {"run", cur_cmd_run, "run every stage that is not up to date (or chosen ones)"},
     {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
+    {"flagged", cur_cmd_flagged, "list images flagged as likely mislabelled, worst first"},
+    {"review", cur_cmd_review, "accept, drop or relabel flagged images"},
     {"config", cur_cmd_config, "show the configuration in force"},
     {"clip", cur_cmd_clip, "embed images or texts, or zero-shot classify, with a CLIP checkpoint"},
 };

@@ -29,5 +29,7 @@ int cur_cmd_config(const cur_globals *g, int argc, char **argv);
 int cur_cmd_ingest(const cur_globals *g, int argc, char **argv);
 int cur_cmd_run(const cur_globals *g, int argc, char **argv);
 int cur_cmd_status(const cur_globals *g, int argc, char **argv);
+int cur_cmd_flagged(const cur_globals *g, int argc, char **argv);
+int cur_cmd_review(const cur_globals *g, int argc, char **argv);
 
 #endif

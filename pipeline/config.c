@@ -68,6 +68,19 @@ static int type_ok(cur_opt_type t, const cJSON *v) {
 /* Messages match those of cur_augment_options_validate, so a range reads
 ** the same whichever check catches it.  (JSON has no NaN, but 1e999 parses
 ** as infinity.) */
+
+int cur_option_check_nonnegative(const cJSON *v, const char *name) {
+  return v->valuedouble >= 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must not be negative", name);
+}
+
+int cur_option_check_word(const cJSON *v, const char *name, const char *words) {
+  size_t len = strlen(v->valuestring);
+  for (const char *w = words; *w; w += strcspn(w, "|"), w += *w == '|') {
+    if (strcspn(w, "|") == len && strncmp(w, v->valuestring, len) == 0) return CUR_OK;
+  }
+  return cur_errorc(CUR_ECONFIG, "%s: '%s' is not one of %s", name, v->valuestring, words);
+}
+
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name) {
   if (spec->type == CUR_OPT_NUM && cJSON_IsNumber(value) && !isfinite(value->valuedouble))
     return cur_errorc(CUR_ECONFIG, "%s: %g is not a finite number", name, value->valuedouble);

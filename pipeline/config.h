@@ -60,9 +60,13 @@ void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi
 
 /* Validates VALUE against SPEC; NAME is used in the message. */
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name);
-/* A check for numeric options that must be above zero. */
+
+/* Checks for cur_option.check shared by stages: a number > 0, a number >= 0,
+** a share or probability (0 <= value <= 1), and a string that is one of the
+** '|'-separated WORDS (called from a stage's own check, which gives the list). */
 int cur_option_check_positive(const cJSON *value, const char *name);
-/* A check for options that are a share or probability: 0 <= value <= 1. */
+int cur_option_check_nonnegative(const cJSON *value, const char *name);
 int cur_option_check_fraction(const cJSON *value, const char *name);
+int cur_option_check_word(const cJSON *value, const char *name, const char *words);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef CURATE_INTERNAL_H
 #define CURATE_INTERNAL_H
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "curate.h"
@@ -38,6 +39,10 @@ int cur__group_counts(cur_store *st, const char *sql, int64_t run_id,
                       void (*fn)(void *ctx, const char *name, int64_t n), void *ctx);
 /* Sets the message from SQLite's and returns CUR_EDB. */
 int cur__db_error(cur_store *st, const char *what);
+/* Steps the bound statement S and appends one object per row to ARR, keyed
+** by column name: integers and reals as numbers, NULL as null, the rest as
+** text.  Resets S. */
+int cur__rows_json(cur_store *st, sqlite3_stmt *s, cJSON *arr);
 /* Duplicates a column's text (NULL stays NULL); *err set on allocation failure. */
 char *cur__column_dup(sqlite3_stmt *s, int col, int *err);
 

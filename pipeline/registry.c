@@ -10,6 +10,7 @@ static const cur_stage *const registry[] = {
     &stage_ingest,
     &stage_embed,
     &stage_prelabel,
+    &stage_aum,
     &stage_balance,
     &stage_augment,
 };

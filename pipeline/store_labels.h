@@ -8,6 +8,8 @@
 
 /* The id of task NAME, created when absent. */
 int cur_store_task_ensure(cur_store *st, const char *name, int64_t *id);
+/* The id of task NAME; *found 0 when absent. */
+int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found);
 /* The id of class NAME of TASK_ID; *found 0 when absent. */
 int cur_store_class_find(cur_store *st, int64_t task_id, const char *name, int64_t *id, int *found);
 /* Adds class NAME at the next index of the task. */
@@ -17,8 +19,6 @@ int cur_store_tasks_each(cur_store *st, int (*fn)(void *ctx, int64_t id, const c
 /* The class names of a task in index order; free with cur_store_names_free. */
 int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n);
 void cur_store_names_free(char **names, int n);
-/* The id of task NAME; *found 0 when absent. */
-int cur_store_task_find(cur_store *st, const char *name, int64_t *id, int *found);
 /* The name of class CLASS_ID, copied into BUF (cut to CAP). */
 int cur_store_class_name(cur_store *st, int64_t class_id, char *buf, size_t cap);
 /* Number of classes of a task. */

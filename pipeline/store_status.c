@@ -2,14 +2,17 @@
 #include "internal.h"
 #include "store_status.h"
 
-/* Runs SQL and appends one object per row to a new array KEY of OUT, with
-** the columns named as in the query; integer columns stay numbers. */
-static int rows_to_array(cur_store *st, const char *sql, cJSON *out, const char *key) {
-  sqlite3_stmt *s = cur__stmt(st, sql);
-  cJSON *arr = cJSON_AddArrayToObject(out, key);
+static cJSON *column_json(sqlite3_stmt *s, int c) {
+  switch (sqlite3_column_type(s, c)) {
+  case SQLITE_INTEGER: return cJSON_CreateNumber((double)sqlite3_column_int64(s, c));
+  case SQLITE_FLOAT: return cJSON_CreateNumber(sqlite3_column_double(s, c));
+  case SQLITE_NULL: return cJSON_CreateNull();
+  default: return cJSON_CreateString((const char *)sqlite3_column_text(s, c));
+  }
+}
+
+int cur__rows_json(cur_store *st, sqlite3_stmt *s, cJSON *arr) {
   int rc = CUR_OK, step;
-  if (!s) return CUR_EDB;
-  if (!arr) return cur_errorc(CUR_ENOMEM, "out of memory");
   while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
     cJSON *row = cJSON_CreateObject();
     if (!row || !cJSON_AddItemToArray(arr, row)) {
@@ -17,23 +20,26 @@ static int rows_to_array(cur_store *st, const char *sql, cJSON *out, const char 
       rc = cur_errorc(CUR_ENOMEM, "out of memory");
       break;
     }
-    for (int c = 0; c < sqlite3_column_count(s); c++) {
-      const char *name = sqlite3_column_name(s, c);
-      cJSON *v = sqlite3_column_type(s, c) == SQLITE_INTEGER
-                     ? cJSON_CreateNumber((double)sqlite3_column_int64(s, c))
-                     : sqlite3_column_type(s, c) == SQLITE_NULL
-                           ? cJSON_CreateNull()
-                           : cJSON_CreateString((const char *)sqlite3_column_text(s, c));
-      if (!v || !cJSON_AddItemToObject(row, name, v)) {
+    for (int c = 0; rc == CUR_OK && c < sqlite3_column_count(s); c++) {
+      cJSON *v = column_json(s, c);
+      if (!v || !cJSON_AddItemToObject(row, sqlite3_column_name(s, c), v)) {
         cJSON_Delete(v);
         rc = cur_errorc(CUR_ENOMEM, "out of memory");
-        break;
       }
     }
   }
-  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading status");
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading rows");
   sqlite3_reset(s);
   return rc;
+}
+
+/* Runs SQL and appends its rows to a new array KEY of OUT. */
+static int rows_to_array(cur_store *st, const char *sql, cJSON *out, const char *key) {
+  sqlite3_stmt *s = cur__stmt(st, sql);
+  if (!s) return CUR_EDB;
+  cJSON *arr = cJSON_AddArrayToObject(out, key);
+  if (!arr) return cur_errorc(CUR_ENOMEM, "out of memory");
+  return cur__rows_json(st, s, arr);
 }
 
 int cur_store_status(cur_store *st, cJSON *out) {
@@ -68,7 +74,7 @@ int cur_store_status(cur_store *st, cJSON *out) {
                           out, "rejected")))
     return rc;
   return rows_to_array(st,
-                       "SELECT reason, review_status, count(*) AS count FROM flags "
+                       "SELECT reason, review_status, count(*) AS count FROM flagged "
                        "GROUP BY reason, review_status ORDER BY reason, review_status",
                        out, "flags");
 }

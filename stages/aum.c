@@ -1,0 +1,375 @@
+/* aum.c -- the aum stage: ranks likely mislabelled images by AUM and confident learning.
+**
+** Per task, it reads the current labels of the ok original images of one
+** split that have an embedding under one model, standardises the vectors
+** and scores every row with the methods of models/head_noise.h.  All of a
+** task's work is done in memory and written in one transaction (scores,
+** flags, metrics), so a killed run resumed under its id skips the tasks it
+** finished and recomputes the rest from the same seed: the database ends
+** the same as after an uninterrupted run.
+**
+** Rows whose current label comes from a review are scored but never
+** flagged: a reviewer already decided them, and the runner re-runs this
+** stage after every review.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "curate.h"
+#include "feat.h"
+#include "half.h"
+#include "head_noise.h"
+#include "stages.h"
+#include "store_labels.h"
+#include "store_scores.h"
+
+static int check_mode(const cJSON *v, const char *name) {
+  return cur_option_check_word(v, name, "aum|confident|both");
+}
+
+static int check_combine(const cJSON *v, const char *name) {
+  return cur_option_check_word(v, name, "both|either");
+}
+
+static int check_head(const cJSON *v, const char *name) {
+  return cur_option_check_word(v, name, "logreg|mlp");
+}
+
+static int check_split(const cJSON *v, const char *name) {
+  return cur_option_check_word(v, name, "train|val|test");
+}
+
+static int check_percentile(const cJSON *v, const char *name) {
+  return v->valuedouble >= 0 && v->valuedouble <= 100
+             ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 100", name);
+}
+
+static int check_folds(const cJSON *v, const char *name) {
+  return v->valuedouble >= 2 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be at least 2", name);
+}
+
+static const cur_option aum_options[] = {
+    {"mode", CUR_OPT_STR, "\"aum\"", "aum, confident (confident learning) or both", check_mode},
+    {"combine", CUR_OPT_STR, "\"both\"",
+     "with mode both: flag where both methods agree (both) or where either does (either)",
+     check_combine},
+    {"percentile", CUR_OPT_NUM, "99",
+     "AUM: flag rows below this percentile of the threshold samples' AUM", check_percentile},
+    {"folds", CUR_OPT_INT, "5", "confident learning: cross-validation folds", check_folds},
+    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", check_head},
+    {"hidden", CUR_OPT_INT, "256", "mlp hidden units", cur_option_check_positive},
+    {"epochs", CUR_OPT_INT, "20", "epochs per head (AUM averages the margin over them)",
+     cur_option_check_positive},
+    {"batch_size", CUR_OPT_INT, "128", "rows per SGD step", cur_option_check_positive},
+    {"lr", CUR_OPT_NUM, "0.01", "initial learning rate (cosine schedule, momentum 0.9)",
+     cur_option_check_positive},
+    {"weight_decay", CUR_OPT_NUM, "0.0005", "L2 weight decay", cur_option_check_nonnegative},
+    {"split", CUR_OPT_STR, "\"train\"", "the split whose labels are checked", check_split},
+    {"model", CUR_OPT_STR, "\"\"",
+     "embeddings model key; empty: the model with vectors for the most ok images", NULL},
+    {"tasks", CUR_OPT_STRS, "[]", "tasks to check; empty: every task", NULL},
+    {NULL, 0, NULL, NULL, NULL}};
+
+/* One task's rows and results. */
+typedef struct scorer {
+  cur_run *run;
+  const cJSON *opt;
+  const char *model;           /* embeddings key in use */
+  int64_t task_id;
+  const char *task;
+  int n, cap, dim, k;
+  int64_t *ids;                /* n image ids */
+  int *y;                      /* n class idx */
+  unsigned char *reviewed;     /* n: the label came from a review */
+  float *X;                    /* n x dim */
+  int64_t *class_ids;          /* k: class id of each idx */
+  head_noise_out aum, conf;    /* results; arrays NULL when the method is off */
+  float threshold;             /* AUM flagging threshold */
+} scorer;
+
+static void scorer_clear(scorer *s) {
+  cur_free(s->ids);
+  cur_free(s->y);
+  cur_free(s->reviewed);
+  cur_free(s->X);
+  cur_free(s->class_ids);
+  head_noise_out *outs[2] = {&s->aum, &s->conf};
+  for (int i = 0; i < 2; i++) {
+    cur_free(outs[i]->score);
+    cur_free(outs[i]->suggest);
+    cur_free(outs[i]->flag);
+  }
+  cur_run *run = s->run;
+  const cJSON *opt = s->opt;
+  const char *model = s->model;
+  memset(s, 0, sizeof *s);
+  s->run = run, s->opt = opt, s->model = model;
+}
+
+static int grow(scorer *s) {
+  int cap = s->cap ? s->cap * 2 : 1024;
+  int64_t *ids = cur_reallocarray(s->ids, (size_t)cap, sizeof *ids);
+  if (ids) s->ids = ids;
+  int *y = cur_reallocarray(s->y, (size_t)cap, sizeof *y);
+  if (y) s->y = y;
+  unsigned char *rev = cur_reallocarray(s->reviewed, (size_t)cap, 1);
+  if (rev) s->reviewed = rev;
+  float *X = cur_reallocarray(s->X, (size_t)cap * (size_t)s->dim, sizeof *X);
+  if (X) s->X = X;
+  if (!ids || !y || !rev || !X) return CUR_ENOMEM;
+  s->cap = cap;
+  return CUR_OK;
+}
+
+/* Store callback: appends one labelled row. */
+static int take_row(void *ctx, int64_t image_id, int class_idx, int reviewed, const void *vector,
+                    int dim) {
+  scorer *s = ctx;
+  if (s->n == 0 && s->cap == 0) s->dim = dim;
+  if (dim != s->dim)
+    return cur_errorc(CUR_EINPUT, "aum: image %lld has %d values under %s, others %d",
+                      (long long)image_id, dim, s->model, s->dim);
+  int rc = s->n == s->cap ? grow(s) : CUR_OK;
+  if (rc) return rc;
+  s->ids[s->n] = image_id;
+  s->y[s->n] = class_idx;
+  s->reviewed[s->n] = (unsigned char)reviewed;
+  cur_half_decode(vector, (size_t)dim, s->X + (size_t)s->n * dim);
+  s->n++;
+  return CUR_OK;
+}
+
+static int out_alloc(head_noise_out *o, int n) {
+  o->score = cur_mallocarray((size_t)n, sizeof *o->score);
+  o->suggest = cur_mallocarray((size_t)n, sizeof *o->suggest);
+  o->flag = cur_malloc((size_t)n);
+  return o->score && o->suggest && o->flag ? CUR_OK : CUR_ENOMEM;
+}
+
+static void head_options(const cJSON *opt, uint64_t seed, int64_t task_id, head_config *c) {
+  head_config_default(c);
+  c->kind = strcmp(cur_opt_str(opt, "head"), "mlp") == 0 ? HEAD_MLP : HEAD_LOGREG;
+  c->hidden = (int)cur_opt_int(opt, "hidden");
+  c->epochs = (int)cur_opt_int(opt, "epochs");
+  c->batch_size = (int)cur_opt_int(opt, "batch_size");
+  c->lr = (float)cur_opt_num(opt, "lr");
+  c->weight_decay = (float)cur_opt_num(opt, "weight_decay");
+  c->seed = seed ^ ((uint64_t)task_id * 0x9e3779b97f4a7c15ull);  /* a stream per task */
+}
+
+static double seconds_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Standardises the rows and runs the configured methods. */
+static int compute(scorer *s) {
+  const char *mode = cur_opt_str(s->opt, "mode");
+  head_config hc;
+  feat_scaler *sc = NULL;
+  struct timespec t0;
+  head_options(s->opt, cur_run_seed(s->run), s->task_id, &hc);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  /* variance + 0.01, as Coates et al. standardise their features */
+  int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);
+  if (rc) return rc;
+  feat_scaler_apply(sc, s->X, (size_t)s->n);
+  feat_scaler_free(sc);
+  if (strcmp(mode, "confident") != 0) {
+    if ((rc = out_alloc(&s->aum, s->n)) ||
+        (rc = head_aum(&hc, s->X, s->n, s->dim, s->y, s->k, cur_opt_num(s->opt, "percentile"),
+                       &s->aum, &s->threshold)))
+      return rc;
+    cur_info("aum: task %s: AUM in %.1f s, threshold %.3f", s->task, seconds_since(&t0), s->threshold);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+  }
+  if (strcmp(mode, "aum") != 0) {
+    if ((rc = out_alloc(&s->conf, s->n)) ||
+        (rc = head_confident(&hc, s->X, s->n, s->dim, s->y, s->k, (int)cur_opt_int(s->opt, "folds"),
+                             &s->conf)))
+      return rc;
+    cur_info("aum: task %s: confident learning in %.1f s", s->task, seconds_since(&t0));
+  }
+  return CUR_OK;
+}
+
+/* Whether row I is flagged under the mode and combine rule; *by_aum says
+** which method's score and suggestion the flag carries. */
+static int flag_of(const scorer *s, int i, int *by_aum) {
+  int fa = s->aum.flag && s->aum.flag[i], fc = s->conf.flag && s->conf.flag[i];
+  *by_aum = fa;
+  if (s->aum.flag && s->conf.flag)
+    return strcmp(cur_opt_str(s->opt, "combine"), "either") == 0 ? fa || fc : fa && fc;
+  return fa || fc;
+}
+
+static void flag_detail(const scorer *s, int i, int by_aum, char *buf, size_t cap) {
+  int both = s->aum.flag && s->conf.flag;
+  if (by_aum)
+    snprintf(buf, cap, "AUM %.3f < threshold %.3f%s", s->aum.score[i], s->threshold,
+             !both ? "" : s->conf.flag[i] ? "; confident learning agrees"
+                                           : "; confident learning disagrees");
+  else
+    snprintf(buf, cap, "confident learning: p(label) %.3f, confidently another class%s",
+             s->conf.score[i], both ? "; AUM disagrees" : "");
+}
+
+/* A per-task metric "<task>.<what>" of this run. */
+static int put_metric(scorer *s, const char *what, double value) {
+  char name[256];
+  snprintf(name, sizeof name, "%s.%s", s->task, what);
+  return cur_store_metric_put(cur_run_store(s->run), cur_run_id(s->run), name, value);
+}
+
+/* Scores and flags of row I. */
+static int write_row(scorer *s, int i, int64_t counts[3]) {
+  cur_store *st = cur_run_store(s->run);
+  int64_t run_id = cur_run_id(s->run), image = s->ids[i];
+  int by_aum, rc = CUR_OK;
+  char detail[160];
+  if (s->aum.score)
+    rc = cur_store_score_put(st, run_id, "aum", image, s->task_id, s->aum.score[i],
+                             s->class_ids[s->aum.suggest[i]]);
+  if (rc == CUR_OK && s->conf.score)
+    rc = cur_store_score_put(st, run_id, "confident", image, s->task_id, s->conf.score[i],
+                             s->conf.suggest[i] >= 0 ? s->class_ids[s->conf.suggest[i]] : 0);
+  counts[0] += s->aum.flag && s->aum.flag[i] && s->conf.flag && s->conf.flag[i];
+  if (rc || s->reviewed[i] || !flag_of(s, i, &by_aum)) return rc;
+  const head_noise_out *o = by_aum ? &s->aum : &s->conf;
+  counts[by_aum ? 1 : 2]++;
+  flag_detail(s, i, by_aum, detail, sizeof detail);
+  return cur_store_flag_add(st, run_id, by_aum ? "aum" : "confident", image, s->task_id,
+                            o->score[i], s->class_ids[o->suggest[i]], detail);
+}
+
+/* Writes the task's scores, flags and metrics in one transaction. */
+static int write_task(scorer *s) {
+  cur_store *st = cur_run_store(s->run);
+  int64_t counts[3] = {0, 0, 0};  /* both methods flag; flags carried by AUM; by confident */
+  int rc = cur_store_begin(st);
+  if (rc) return rc;
+  for (int i = 0; rc == CUR_OK && i < s->n; i++) rc = write_row(s, i, counts);
+  if (rc == CUR_OK && s->aum.score) rc = put_metric(s, "aum_threshold", s->threshold);
+  if (rc == CUR_OK && s->aum.score && s->conf.score) rc = put_metric(s, "agree", (double)counts[0]);
+  if (rc == CUR_OK) rc = put_metric(s, "flagged", (double)(counts[1] + counts[2]));
+  if (rc == CUR_OK) rc = put_metric(s, "rows", s->n);  /* last: marks the task done */
+  if (rc == CUR_OK) return cur_store_commit(st);
+  cur_store_rollback(st);
+  return rc;
+}
+
+/* Marks a task without enough rows done, with a warning. */
+static int skip_task(scorer *s, int need) {
+  cur_warn("aum: task %s: %d rows with a label and an embedding in split %s (%d classes); "
+           "need at least %d; not checked", s->task, s->n, cur_opt_str(s->opt, "split"), s->k, need);
+  cur_store *st = cur_run_store(s->run);
+  int rc = cur_store_begin(st);
+  if (rc == CUR_OK && (rc = put_metric(s, "rows", s->n)) == CUR_OK) return cur_store_commit(st);
+  cur_store_rollback(st);
+  return rc;
+}
+
+static int score_task(scorer *s) {
+  cur_store *st = cur_run_store(s->run);
+  char done[256];
+  int found, rc;
+  snprintf(done, sizeof done, "%s.rows", s->task);
+  if ((rc = cur_store_metric_exists(st, cur_run_id(s->run), done, &found)) || found) return rc;
+  if ((rc = cur_store_class_ids(st, s->task_id, &s->class_ids, &s->k)) ||
+      (rc = cur_store_labelled_vectors(st, s->task_id, cur_opt_str(s->opt, "split"), s->model,
+                                       take_row, s)))
+    return rc;
+  int folds = (int)cur_opt_int(s->opt, "folds");
+  int need = s->k + 1 > folds ? s->k + 1 : folds;
+  if (s->k < 2 || s->n < need) return skip_task(s, need);
+  cur_info("aum: task %s: %d rows, %d classes, %d values per row", s->task, s->n, s->k, s->dim);
+  if ((rc = compute(s))) return rc;
+  return write_task(s);
+}
+
+/* The tasks to check: every task, or the ones the option names. */
+typedef struct task_list {
+  const cJSON *want;           /* option tasks (empty: all) */
+  int n;
+  int64_t ids[64];
+  char names[64][128];
+} task_list;
+
+static int take_task(void *ctx, int64_t id, const char *name) {
+  task_list *t = ctx;
+  int wanted = cJSON_GetArraySize(t->want) == 0;
+  const cJSON *w;
+  cJSON_ArrayForEach(w, t->want) wanted |= strcmp(w->valuestring, name) == 0;
+  if (!wanted) return CUR_OK;
+  if (t->n == (int)CUR_ARRAY_LEN(t->ids))
+    return cur_errorc(CUR_ECONFIG, "aum: more than %d tasks; choose some with aum.tasks",
+                      (int)CUR_ARRAY_LEN(t->ids));
+  t->ids[t->n] = id;
+  snprintf(t->names[t->n++], sizeof t->names[0], "%s", name);
+  return CUR_OK;
+}
+
+static int check_tasks(const task_list *t) {
+  const cJSON *w;
+  cJSON_ArrayForEach(w, t->want) {
+    int known = 0;
+    for (int i = 0; i < t->n; i++) known |= strcmp(t->names[i], w->valuestring) == 0;
+    if (!known) return cur_errorc(CUR_ECONFIG, "aum.tasks: no task named '%s'", w->valuestring);
+  }
+  return CUR_OK;
+}
+
+static int count_results(cur_run *run) {
+  static const char *const kinds[][2] = {{"aum", "scored_aum"}, {"confident", "scored_confident"}};
+  cur_store *st = cur_run_store(run);
+  int64_t n;
+  for (size_t i = 0; i < CUR_ARRAY_LEN(kinds); i++) {
+    int rc = cur_store_score_count(st, cur_run_id(run), kinds[i][0], &n);
+    if (rc == CUR_OK) cur_run_count_set(run, kinds[i][1], n);
+    if (rc == CUR_OK) rc = cur_store_flag_count(st, cur_run_id(run), kinds[i][0], &n);
+    if (rc) return rc;
+    cur_run_count_set(run, i == 0 ? "flagged_aum" : "flagged_confident", n);
+  }
+  return CUR_OK;
+}
+
+static int aum_run(cur_run *run) {
+  const cJSON *opt = cur_run_options(run);
+  cur_store *st = cur_run_store(run);
+  char *top = NULL;
+  task_list *tasks = cur_calloc(1, sizeof *tasks);
+  int rc = tasks ? CUR_OK : CUR_ENOMEM;
+  scorer s = {.run = run, .opt = opt, .model = cur_opt_str(opt, "model")};
+  if (rc == CUR_OK && !s.model[0] && (rc = cur_store_embed_model_top(st, &top)) == CUR_OK) {
+    if (!top) rc = cur_errorc(CUR_ESTATE, "aum: no embeddings: run the embed stage first");
+    s.model = top;
+  }
+  if (rc == CUR_OK) {
+    tasks->want = cur_opt_json(opt, "tasks");
+    if ((rc = cur_store_tasks(st, take_task, tasks)) == CUR_OK) rc = check_tasks(tasks);
+  }
+  if (rc == CUR_OK) cur_info("aum: embeddings %s, split %s", s.model, cur_opt_str(opt, "split"));
+  for (int i = 0; rc == CUR_OK && i < tasks->n; i++) {
+    s.task_id = tasks->ids[i];
+    s.task = tasks->names[i];
+    rc = score_task(&s);
+    scorer_clear(&s);
+  }
+  if (rc == CUR_OK) rc = count_results(run);
+  cur_free(tasks);
+  cur_free(top);
+  return rc;
+}
+
+static const char *const aum_needs[] = {"embed", NULL};
+
+const cur_stage stage_aum = {
+    .name = "aum",
+    .summary = "rank likely mislabelled images (AUM, confident learning) and flag them",
+    .needs = aum_needs,
+    .options = aum_options,
+    .fingerprint = NULL,
+    .run = aum_run,
+};
