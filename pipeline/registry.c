@@ -12,6 +12,7 @@ static const cur_stage *const registry[] = {
     &stage_prelabel,
     &stage_balance,
     &stage_augment,
+    &stage_export,
 };
 
 const cur_stage *const *cur_stages(int *count) {

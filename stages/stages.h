@@ -9,5 +9,6 @@ extern const cur_stage stage_embed;
 extern const cur_stage stage_prelabel;
 extern const cur_stage stage_balance;
 extern const cur_stage stage_augment;
+extern const cur_stage stage_export;
 
 #endif
