@@ -23,6 +23,7 @@ static const command commands[] = {
     {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
     {"config", cur_cmd_config, "show the configuration in force"},
     {"clip", cur_cmd_clip, "embed images or texts, or zero-shot classify, with a CLIP checkpoint"},
+    {"export", cur_cmd_export, "write the cleaned manifest now (formats and folder on the command line)"},
 };
 
 static const char global_help[] =
