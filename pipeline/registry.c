@@ -13,6 +13,7 @@ static const cur_stage *const registry[] = {
     &stage_balance,
     &stage_augment,
     &stage_export,
+    &stage_train,
 };
 
 const cur_stage *const *cur_stages(int *count) {

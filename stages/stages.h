@@ -10,5 +10,6 @@ extern const cur_stage stage_prelabel;
 extern const cur_stage stage_balance;
 extern const cur_stage stage_augment;
 extern const cur_stage stage_export;
+extern const cur_stage stage_train;
 
 #endif
