@@ -24,6 +24,7 @@
 #include "store_export.h"
 #include "store_labels.h"
 #include "store_metrics.h"
+#include "store_runs.h"
 
 static int check_head(const cJSON *v, const char *name) {
   if (strcmp(v->valuestring, "logreg") == 0 || strcmp(v->valuestring, "mlp") == 0) return CUR_OK;
@@ -117,6 +118,33 @@ static void dataset_free(dataset *d) {
   cur_free(d->w);
 }
 
+/* The train and test rows of ROWS with their embeddings, anew. */
+static int load_sets(trainer *t, const cur_export_row *rows, size_t n) {
+  dataset_free(&t->train);
+  dataset_free(&t->test);
+  t->train = t->test = (dataset){0};
+  t->missing = 0;
+  int rc = load_split(t, rows, n, "train", &t->train);
+  return rc ? rc : load_split(t, rows, n, "test", &t->test);
+}
+
+/* Rows made after the embed stage ran (augmented variants) have no
+** embedding yet: embeds them with the newest embed run's options, under
+** this run's id. */
+static int fill_missing(trainer *t) {
+  char *json = NULL;
+  int found, rc = cur_store_run_config(cur_run_store(t->run), "embed", &json, &found);
+  cJSON *opt = rc == CUR_OK && found ? cJSON_Parse(json) : NULL;
+  if (rc == CUR_OK && found && !opt) rc = cur_errorf("train: the embed run's options are not JSON");
+  if (opt) {
+    cur_info("train: %lld rows have no embedding yet; embedding them", (long long)t->missing);
+    rc = stage_embed_fill(t->run, opt);
+  }
+  cJSON_Delete(opt);
+  cur_free(json);
+  return rc;
+}
+
 /* The embedding key: train.model, else the one with the most embeddings. */
 static int pick_model(trainer *t) {
   const char *model = cur_opt_str(cur_run_options(t->run), "model");
@@ -157,15 +185,11 @@ static int load(trainer *t) {
   char *filter = NULL;
   if (rc == CUR_OK) rc = task_filter(task, &filter);
   if (rc == CUR_OK) rc = cur_store_export_rows(st, filter, &rows, &n);
-  if (rc == CUR_OK) rc = load_split(t, rows, n, "train", &t->train);
-  if (rc == CUR_OK) rc = load_split(t, rows, n, "test", &t->test);
+  if (rc == CUR_OK) rc = load_sets(t, rows, n);
+  if (rc == CUR_OK && t->missing && (rc = fill_missing(t)) == CUR_OK) rc = load_sets(t, rows, n);
   if (rc == CUR_OK && t->missing)
-    rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s: "
-                    "run `curate run --stage embed --force` to embed them",
+    rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s",
                     (long long)t->missing, t->model);
-  if (rc == CUR_OK && (t->train.n == 0 || t->test.n == 0))
-    rc = cur_errorc(CUR_ESTATE, "train: task %s has %d training and %d test rows; both are needed",
-                    task, t->train.n, t->test.n);
   cur_export_rows_free(rows, n);
   cur_free(filter);
   return rc;
@@ -302,7 +326,13 @@ static int evaluate(trainer *t) {
 static int train_run(cur_run *run) {
   trainer t = {.run = run};
   int rc = load(&t);
-  if (rc == CUR_OK) rc = evaluate(&t);
+  /* a corpus without a test split (or train rows) has nothing to show:
+  ** say so and go on, so that `curate run` still completes */
+  if (rc == CUR_OK && (t.train.n == 0 || t.test.n == 0))
+    cur_warn("train: task %s has %d training and %d test rows; nothing to train or evaluate",
+             cur_opt_str(cur_run_options(run), "task"), t.train.n, t.test.n);
+  else if (rc == CUR_OK)
+    rc = evaluate(&t);
   if (rc == CUR_OK) {
     cur_run_count_set(run, "train_rows", t.train.n);
     cur_run_count_set(run, "test_rows", t.test.n);
