@@ -25,6 +25,7 @@ static const command commands[] = {
     {"review", cur_cmd_review, "accept, drop or relabel flagged images"},
     {"config", cur_cmd_config, "show the configuration in force"},
     {"clip", cur_cmd_clip, "embed images or texts, or zero-shot classify, with a CLIP checkpoint"},
+    {"export", cur_cmd_export, "write the cleaned manifest now (formats and folder on the command line)"},
 };
 
 static const char global_help[] =

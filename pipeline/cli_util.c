@@ -7,6 +7,7 @@
 
 #include "curate.h"
 #include "parallel.h"
+#include "runner.h"
 
 int cli_value(int *i, int argc, char **argv, const char *name, const char **value) {
   const char *arg = argv[*i];
@@ -67,4 +68,15 @@ uint64_t cli_seed(const cur_globals *g, const cur_config *cfg) {
 
 int cli_threads(const cur_globals *g) {
   return g->threads > 0 ? g->threads : cur_cpu_count();
+}
+
+int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, cur_runner_opts *o) {
+  int64_t input_errors = 0;
+  o->seed = cli_seed(g, cfg);
+  o->threads = cli_threads(g);
+  int rc = cur_runner_run(st, cfg, o, &input_errors);
+  cur_config_free(cfg);
+  cur_store_close(st);
+  if (rc) return cli_fail(rc);
+  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
 }

@@ -22,6 +22,10 @@ int cli_open(const cur_globals *g, int write, cur_store **st, cur_config **cfg);
 /* The seed in force: --seed, else the config's. */
 uint64_t cli_seed(const cur_globals *g, const cur_config *cfg);
 int cli_threads(const cur_globals *g);
+/* Runs the runner with O (its seed and threads filled in from G and CFG),
+** closes ST and frees CFG, and returns the command's exit code. */
+struct cur_runner_opts;
+int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, struct cur_runner_opts *o);
 
 /* Commands, one per cmd_*.c file. */
 int cur_cmd_init(const cur_globals *g, int argc, char **argv);
@@ -31,5 +35,6 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv);
 int cur_cmd_status(const cur_globals *g, int argc, char **argv);
 int cur_cmd_flagged(const cur_globals *g, int argc, char **argv);
 int cur_cmd_review(const cur_globals *g, int argc, char **argv);
+int cur_cmd_export(const cur_globals *g, int argc, char **argv);
 
 #endif

@@ -75,14 +75,7 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   cur_config *cfg;
   int rc = cli_open(g, 1, &st, &cfg);
   if (rc) return cli_fail(rc);
-  o.seed = cli_seed(g, cfg);
-  o.threads = cli_threads(g);
-  int64_t input_errors = 0;
-  rc = cur_runner_run(st, cfg, &o, &input_errors);
-  cur_config_free(cfg);
-  cur_store_close(st);
-  if (rc) return cli_fail(rc);
-  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
+  return cli_run_stages(g, st, cfg, &o);
 }
 
 /* Appends the comma-separated NAMES to a new array KEY of OPTS; 0 on OOM. */
@@ -204,12 +197,8 @@ int cur_cmd_ingest(const cur_globals *g, int argc, char **argv) {
   }
   rc = register_sources(st, argv, n_sources, opts);
   cJSON_Delete(opts);
-  int64_t input_errors = 0;
-  o.seed = cli_seed(g, cfg);
-  o.threads = cli_threads(g);
-  if (rc == CUR_OK) rc = cur_runner_run(st, cfg, &o, &input_errors);
+  if (rc == CUR_OK) return cli_run_stages(g, st, cfg, &o);
   cur_config_free(cfg);
   cur_store_close(st);
-  if (rc) return cli_fail(rc);
-  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
+  return cli_fail(rc);
 }

@@ -1,6 +1,7 @@
 /* config.c -- loading, validating, defaulting and hashing curate.json. */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -156,7 +157,8 @@ static int set_checked(const char *path, const cur_option *o, const cJSON *item,
 }
 
 /* Checks one stage's object from the file and merges it over the defaults. */
-static int merge_section(const char *path, const cur_stage *stage, cJSON *user, cJSON *into) {
+static int merge_section(const char *path, const cur_stage *stage, const cJSON *user,
+                         cJSON *into) {
   char name[256];
   if (!cJSON_IsObject(user))
     return cur_errorc(CUR_ECONFIG, "%s: %s: expected an object of options, got %s", path,
@@ -216,6 +218,13 @@ cleanup:
   }
   *out = cfg;
   return CUR_OK;
+}
+
+int cur_config_merge(cur_config *cfg, const char *stage, const cJSON *options, const char *origin) {
+  const cur_stage *spec = cur_stage_find(stage);
+  assert(spec);
+  return merge_section(origin, spec, options,
+                       cJSON_GetObjectItemCaseSensitive(cfg->root, stage));
 }
 
 void cur_config_free(cur_config *cfg) {

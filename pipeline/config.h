@@ -38,6 +38,10 @@ typedef struct cur_config cur_config;
 ** (and *missing = 1); a malformed one is an error naming the key. */
 int cur_config_load(const char *path, cur_config **out, int *missing);
 void cur_config_free(cur_config *cfg);
+/* Merges OPTIONS (an object of STAGE's options, e.g. from the command line)
+** over the configuration, checking each like the file's; ORIGIN names where
+** they came from in messages.  STAGE must be a registered stage. */
+int cur_config_merge(cur_config *cfg, const char *stage, const cJSON *options, const char *origin);
 /* Writes every option with its default to PATH (fails if PATH exists). */
 int cur_config_write_defaults(const char *path);
 /* The effective configuration as indented JSON; the caller frees it. */

@@ -13,6 +13,8 @@ static const cur_stage *const registry[] = {
     &stage_aum,
     &stage_balance,
     &stage_augment,
+    &stage_export,
+    &stage_train,
 };
 
 const cur_stage *const *cur_stages(int *count) {

@@ -33,6 +33,7 @@ struct cur_run {
   int threads;
   int64_t id;
   cJSON *counts;        /* name -> number, stored in runs.counts */
+  char config_hash[65];
   int64_t input_errors;
   cur_progress *progress;
 };
@@ -43,6 +44,7 @@ uint64_t cur_run_seed(const cur_run *run) { return run->seed; }
 int cur_run_threads(const cur_run *run) { return run->threads; }
 const cJSON *cur_run_options(const cur_run *run) { return run->options; }
 const char *cur_run_stage(const cur_run *run) { return run->stage->name; }
+const char *cur_run_config_hash(const cur_run *run) { return run->config_hash; }
 
 static void count_update(cur_run *run, const char *name, int64_t n, int add) {
   cJSON *c = cJSON_GetObjectItemCaseSensitive(run->counts, name);
@@ -174,22 +176,22 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   const cur_stage *stage = stages[idx];
   cur_run run = {.stage = stage, .pipeline = stages, .st = st, .seed = o->seed,
                  .threads = o->threads, .options = cur_config_section(cfg, stage->name)};
-  char chash[65], fp[65];
+  char fp[65];
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
   if (!(run.counts = cJSON_CreateObject())) return cur_errorc(CUR_ENOMEM, "out of memory");
-  if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, chash)) ||
+  if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, run.config_hash)) ||
       (rc = fingerprint(&run, idx, fp)))
     goto cleanup;
   if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found))) goto cleanup;
-  if (found && strcmp(last.status, "complete") != 0 && strcmp(last.config_hash, chash) == 0 &&
+  if (found && strcmp(last.status, "complete") != 0 && strcmp(last.config_hash, run.config_hash) == 0 &&
       strcmp(last.fingerprint, fp) == 0) {
     run.id = last.id;
     cur_info("%s: resuming run %lld", stage->name, (long long)run.id);
     rc = cur_store_run_resume(st, run.id);
   } else {
     if ((rc = cur_store_run_last(st, stage->name, 1, &done, &found))) goto cleanup;
-    if (found && !o->force && strcmp(done.config_hash, chash) == 0 &&
+    if (found && !o->force && strcmp(done.config_hash, run.config_hash) == 0 &&
         strcmp(done.fingerprint, fp) == 0) {
       cur_info("%s: up to date (run %lld)", stage->name, (long long)done.id);
       goto cleanup;
@@ -197,7 +199,7 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
     /* a stage without options stores an empty object */
     char *json = run.options ? cJSON_PrintUnformatted(run.options) : NULL;
     if (run.options && !json) { rc = cur_errorc(CUR_ENOMEM, "out of memory"); goto cleanup; }
-    rc = cur_store_run_start(st, stage->name, chash, fp, (int64_t)o->seed, json ? json : "{}", &run.id);
+    rc = cur_store_run_start(st, stage->name, run.config_hash, fp, (int64_t)o->seed, json ? json : "{}", &run.id);
     cJSON_free(json);
     if (!rc) cur_info("%s: run %lld", stage->name, (long long)run.id);
   }

@@ -76,6 +76,29 @@ int cur_store_embedding_put(cur_store *st, int64_t image_id, const char *model, 
                    "itibi", image_id, model, (int64_t)dim, vector, (int64_t)len, run_id);
 }
 
+int cur_store_embedding_of(cur_store *st, const char *model, int64_t id,
+                           int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+                           void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT image_id, vector FROM embeddings "
+                                   "WHERE model = ?1 AND image_id = ?2");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "ti", model, id);
+  return rc ? rc : each_image(st, s, fn, ctx);
+}
+
+int cur_store_embedding_model_top(cur_store *st, char **model, int *found) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT model FROM embeddings GROUP BY model "
+                                   "ORDER BY count(*) DESC, model LIMIT 1");
+  if (!s) return CUR_EDB;
+  int rc = CUR_OK, step = sqlite3_step(s);
+  *found = step == SQLITE_ROW;
+  *model = NULL;
+  if (*found) *model = cur__column_dup(s, 0, &rc);
+  else if (step != SQLITE_DONE) rc = cur__db_error(st, "reading embedding models");
+  sqlite3_reset(s);
+  return rc;
+}
+
 int cur_store_embedding_count(cur_store *st, const char *model, int64_t run_id, int64_t *n) {
   int found;
   return cur__query_i64(st, "SELECT count(*) FROM embeddings WHERE model = ?1 AND run_id = ?2",

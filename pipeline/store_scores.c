@@ -3,30 +3,6 @@
 #include "store_labels.h"
 #include "store_scores.h"
 
-int cur_store_embed_model_top(cur_store *st, char **model) {
-  sqlite3_stmt *s = cur__stmt(st,
-      "SELECT e.model FROM embeddings e JOIN images i ON i.id = e.image_id WHERE i.status = 'ok' "
-      "GROUP BY e.model ORDER BY count(*) DESC, e.model LIMIT 1");
-  if (!s) return CUR_EDB;
-  int rc = CUR_OK, step = sqlite3_step(s);
-  *model = NULL;
-  if (step == SQLITE_ROW) *model = cur__column_dup(s, 0, &rc);
-  else if (step != SQLITE_DONE) rc = cur__db_error(st, "finding the embeddings model");
-  sqlite3_reset(s);
-  return rc;
-}
-
-int cur_store_tasks(cur_store *st, int (*fn)(void *ctx, int64_t id, const char *name), void *ctx) {
-  sqlite3_stmt *s = cur__stmt(st, "SELECT id, name FROM tasks ORDER BY id");
-  if (!s) return CUR_EDB;
-  int rc = CUR_OK, step;
-  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
-    rc = fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
-  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading tasks");
-  sqlite3_reset(s);
-  return rc;
-}
-
 int cur_store_class_ids(cur_store *st, int64_t task_id, int64_t **ids, int *n) {
   int64_t count;
   int found, rc = cur_store_class_count(st, task_id, &count);
@@ -76,33 +52,3 @@ int cur_store_labelled_vectors(cur_store *st, int64_t task_id, const char *split
   return rc;
 }
 
-int cur_store_score_put(cur_store *st, int64_t run_id, const char *kind, int64_t image_id,
-                        int64_t task_id, double value, int64_t suggested_class_id) {
-  return cur__exec(st,
-                   "INSERT INTO scores(run_id, kind, image_id, task_id, value, suggested_class_id) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   "itiido", run_id, kind, image_id, task_id, value, suggested_class_id);
-}
-
-int cur_store_metric_put(cur_store *st, int64_t run_id, const char *name, double value) {
-  return cur__exec(st, "INSERT INTO metrics(run_id, name, value) VALUES (?1, ?2, ?3)", "ite",
-                   run_id, name, value);
-}
-
-int cur_store_metric_exists(cur_store *st, int64_t run_id, const char *name, int *found) {
-  int64_t one;
-  return cur__query_i64(st, "SELECT 1 FROM metrics WHERE run_id = ?1 AND name = ?2", &one, found,
-                        "it", run_id, name);
-}
-
-int cur_store_score_count(cur_store *st, int64_t run_id, const char *kind, int64_t *n) {
-  int found;
-  return cur__query_i64(st, "SELECT count(*) FROM scores WHERE run_id = ?1 AND kind = ?2", n,
-                        &found, "it", run_id, kind);
-}
-
-int cur_store_flag_count(cur_store *st, int64_t run_id, const char *reason, int64_t *n) {
-  int found;
-  return cur__query_i64(st, "SELECT count(*) FROM flags WHERE run_id = ?1 AND reason = ?2", n,
-                        &found, "it", run_id, reason);
-}

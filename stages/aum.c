@@ -22,6 +22,8 @@
 #include "head_noise.h"
 #include "stages.h"
 #include "store_labels.h"
+#include "store_embed.h"
+#include "store_metrics.h"
 #include "store_scores.h"
 
 static int check_mode(const cJSON *v, const char *name) {
@@ -220,7 +222,7 @@ static void flag_detail(const scorer *s, int i, int by_aum, char *buf, size_t ca
 static int put_metric(scorer *s, const char *what, double value) {
   char name[256];
   snprintf(name, sizeof name, "%s.%s", s->task, what);
-  return cur_store_metric_put(cur_run_store(s->run), cur_run_id(s->run), name, value);
+  return cur_store_metric_put(cur_run_store(s->run), cur_run_id(s->run), name, value, NULL);
 }
 
 /* Scores and flags of row I. */
@@ -230,10 +232,10 @@ static int write_row(scorer *s, int i, int64_t counts[3]) {
   int by_aum, rc = CUR_OK;
   char detail[160];
   if (s->aum.score)
-    rc = cur_store_score_put(st, run_id, "aum", image, s->task_id, s->aum.score[i],
+    rc = cur_store_score_add(st, run_id, "aum", image, s->task_id, s->aum.score[i],
                              s->class_ids[s->aum.suggest[i]]);
   if (rc == CUR_OK && s->conf.score)
-    rc = cur_store_score_put(st, run_id, "confident", image, s->task_id, s->conf.score[i],
+    rc = cur_store_score_add(st, run_id, "confident", image, s->task_id, s->conf.score[i],
                              s->conf.suggest[i] >= 0 ? s->class_ids[s->conf.suggest[i]] : 0);
   counts[0] += s->aum.flag && s->aum.flag[i] && s->conf.flag && s->conf.flag[i];
   if (rc || s->reviewed[i] || !flag_of(s, i, &by_aum)) return rc;
@@ -326,9 +328,9 @@ static int count_results(cur_run *run) {
   cur_store *st = cur_run_store(run);
   int64_t n;
   for (size_t i = 0; i < CUR_ARRAY_LEN(kinds); i++) {
-    int rc = cur_store_score_count(st, cur_run_id(run), kinds[i][0], &n);
+    int rc = cur_store_run_rows(st, cur_run_id(run), NULL, NULL, kinds[i][0], &n);
     if (rc == CUR_OK) cur_run_count_set(run, kinds[i][1], n);
-    if (rc == CUR_OK) rc = cur_store_flag_count(st, cur_run_id(run), kinds[i][0], &n);
+    if (rc == CUR_OK) rc = cur_store_run_rows(st, cur_run_id(run), NULL, kinds[i][0], NULL, &n);
     if (rc) return rc;
     cur_run_count_set(run, i == 0 ? "flagged_aum" : "flagged_confident", n);
   }
@@ -342,13 +344,14 @@ static int aum_run(cur_run *run) {
   task_list *tasks = cur_calloc(1, sizeof *tasks);
   int rc = tasks ? CUR_OK : CUR_ENOMEM;
   scorer s = {.run = run, .opt = opt, .model = cur_opt_str(opt, "model")};
-  if (rc == CUR_OK && !s.model[0] && (rc = cur_store_embed_model_top(st, &top)) == CUR_OK) {
-    if (!top) rc = cur_errorc(CUR_ESTATE, "aum: no embeddings: run the embed stage first");
+  int found = 0;
+  if (rc == CUR_OK && !s.model[0] && (rc = cur_store_embedding_model_top(st, &top, &found)) == CUR_OK) {
+    if (!found || !top) rc = cur_errorc(CUR_ESTATE, "aum: no embeddings: run the embed stage first");
     s.model = top;
   }
   if (rc == CUR_OK) {
     tasks->want = cur_opt_json(opt, "tasks");
-    if ((rc = cur_store_tasks(st, take_task, tasks)) == CUR_OK) rc = check_tasks(tasks);
+    if ((rc = cur_store_tasks_each(st, take_task, tasks)) == CUR_OK) rc = check_tasks(tasks);
   }
   if (rc == CUR_OK) cur_info("aum: embeddings %s, split %s", s.model, cur_opt_str(opt, "split"));
   for (int i = 0; rc == CUR_OK && i < tasks->n; i++) {

@@ -75,6 +75,7 @@ typedef struct embedder {
   uint8_t *pix;              /* features: n x S x S x C */
   float *out;                /* n x dim */
   cur_run *run;
+  const cJSON *opt;          /* the embed options (another stage's run may borrow them) */
 } embedder;
 
 static size_t input_floats(const embedder *e) {
@@ -135,9 +136,9 @@ static int open_patches(embedder *e, cur_run *run) {
   int found, rc = cur_store_blob_get(st, e->key, &blob, &len, &found);
   if (rc == CUR_OK && found) rc = feat_patches_load(blob, len, &e->patches);
   else if (rc == CUR_OK) {
-    char *config = cJSON_PrintUnformatted(cur_run_options(run));
+    char *config = cJSON_PrintUnformatted(e->opt);
     if (!config) rc = CUR_ENOMEM;
-    if (rc == CUR_OK) rc = train_patches(e, st, cur_run_options(run), cur_run_seed(run));
+    if (rc == CUR_OK) rc = train_patches(e, st, e->opt, cur_run_seed(run));
     if (rc == CUR_OK) rc = feat_patches_save(e->patches, &blob, &len);
     if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
       rc = cur_store_blob_put(st, e->key, "patches", config, blob, len, cur_run_id(run));
@@ -152,7 +153,7 @@ static int open_patches(embedder *e, cur_run *run) {
 }
 
 static int open_model(embedder *e, cur_run *run) {
-  const cJSON *opt = cur_run_options(run);
+  const cJSON *opt = e->opt;
   const char *model = cur_opt_str(opt, "model");
   if (model[0]) {
     clip_precision prec;
@@ -282,15 +283,31 @@ static int embed_all(embedder *e) {
   return rc;
 }
 
-static int embed_run(cur_run *run) {
-  embedder e = {.run = run};
-  int64_t done = 0, pending = 0;
-  int rc = open_model(&e, run);
-  if (rc == CUR_OK) rc = alloc_batch(&e, (int)cur_opt_int(cur_run_options(run), "batch_size"));
+/* Embeds every ok image that has no embedding yet for the model OPT
+** configures; E keeps the model and its key (the caller closes it). */
+static int embed_missing(cur_run *run, const cJSON *opt, embedder *e) {
+  e->run = run;
+  e->opt = opt;
+  int rc = open_model(e, run);
+  if (rc == CUR_OK) rc = alloc_batch(e, (int)cur_opt_int(opt, "batch_size"));
   if (rc == CUR_OK) {
-    cur_info("embed: model %s (%d values per image)", e.key, e.dim);
-    rc = embed_all(&e);
+    cur_info("embed: model %s (%d values per image)", e->key, e->dim);
+    rc = embed_all(e);
   }
+  return rc;
+}
+
+int stage_embed_fill(cur_run *run, const cJSON *embed_options) {
+  embedder e = {0};
+  int rc = embed_missing(run, embed_options, &e);
+  embedder_close(&e);
+  return rc;
+}
+
+static int embed_run(cur_run *run) {
+  embedder e = {0};
+  int64_t done = 0, pending = 0;
+  int rc = embed_missing(run, cur_run_options(run), &e);
   if (rc == CUR_OK || rc == CUR_EINTR) {
     int crc = cur_store_embedding_count(cur_run_store(run), e.key, cur_run_id(run), &done);
     if (crc == CUR_OK) crc = cur_store_embed_pending(cur_run_store(run), e.key, &pending);

@@ -62,7 +62,7 @@ static int pipeline(const char *db, const char *args) {
   int rc = test_sh("cd '%s' && rm -f %s*", T.scratch, db);
   if (!rc) rc = fx_curate("init.log", "--db %s --config max.json init", db);
   if (!rc) rc = fx_curate("ingest.log", "--db %s --config max.json ingest src", db);
-  if (!rc) rc = fx_curate("run.log", "%s --db %s --config max.json run --from balance", args, db);
+  if (!rc) rc = fx_curate("run.log", "%s --db %s --config max.json run --from balance --until augment", args, db);
   return rc;
 }
 
@@ -196,14 +196,14 @@ TEST(unreadable_parent_is_reported_and_recorded_as_failed) {
   REQUIRE(test_sh("cd '%s' && rm -f webp.db* && '%s' --db webp.db --config max.json init > /dev/null "
                   "&& '%s' --db webp.db --config max.json ingest src > /dev/null 2>&1",
                   T.scratch, T.curate, T.curate) == 0);
-  CHECK_INT(fx_curate("webp.log", "--db webp.db --config max.json run --from balance"), 3);
+  CHECK_INT(fx_curate("webp.log", "--db webp.db --config max.json run --from balance --until augment"), 3);
   char *log = fx_read("webp.log");
   CHECK(log && strstr(log, "(train/w/00.webp): variant 0: augment: input: ") &&
         strstr(log, "images are not supported (JPEG or PNG)"));
   CHECK_QUERY("webp.db", "SELECT outcome, count(*), count(image_id) FROM augment_variants "
               "GROUP BY outcome", "failed|5|0\nmade|4|4");
   /* up to date afterwards: the failures are not retried */
-  CHECK_INT(fx_curate("webp2.log", "--db webp.db --config max.json run --from balance"), 0);
+  CHECK_INT(fx_curate("webp2.log", "--db webp.db --config max.json run --from balance --until augment"), 0);
   CHECK_QUERY("webp.db", "SELECT count(*) FROM runs WHERE stage = 'augment'", "1");
   cur_free(log);
 }

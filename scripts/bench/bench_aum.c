@@ -17,6 +17,7 @@
 #include "half.h"
 #include "head.h"
 #include "store_labels.h"
+#include "store_embed.h"
 #include "store_scores.h"
 
 typedef struct rows {
@@ -111,7 +112,9 @@ int main(int argc, char **argv) {
   int rc = cur_store_open(db, &st);
   if (rc == CUR_OK && exclude && !(tr.skip = read_exclude(exclude, &tr.max_id)))
     rc = cur_errorf("bench_aum: cannot read %s", exclude);
-  if (rc == CUR_OK) rc = cur_store_embed_model_top(st, &model);
+  int found = 0;
+  if (rc == CUR_OK) rc = cur_store_embedding_model_top(st, &model, &found);
+  if (rc == CUR_OK && !found) rc = cur_errorf("bench_aum: %s has no embeddings", db);
   if (rc == CUR_OK) rc = load(st, train_task, "train", model, &tr);
   if (rc == CUR_OK) rc = load(st, test_task, "test", model, &te);
   for (int i = 0; rc == CUR_OK && i < tr.n; i++) classes = tr.y[i] + 1 > classes ? tr.y[i] + 1 : classes;
