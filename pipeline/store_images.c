@@ -88,15 +88,14 @@ int cur_store_entry_counts(cur_store *st, int64_t run_id,
                                "GROUP BY outcome ORDER BY outcome", run_id, fn, ctx);
 }
 
-int cur_store_image_by_sha(cur_store *st, const char *sha256, int64_t *id, int *found) {
-  return cur__query_i64(st, "SELECT id FROM images WHERE sha256 = ?1", id, found, "t", sha256);
-}
-
-int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id) {
+int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id, int *added) {
+  /* the UNIQUE index on sha256 does the duplicate check the insert needs
+  ** anyway; only when it finds one is the existing id looked up */
   sqlite3_stmt *s = cur__stmt(st,
       "INSERT INTO images(sha256, bytes, byte_size, format, width, height, bands, source_id, "
       "source_path, split, group_key, parent_id, transform, status, status_reason, run_id) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+      "ON CONFLICT(sha256) DO NOTHING");
   if (!s) return CUR_EDB;
   int rc = cur__bind(st, s, "tbitooootttottti", r->sha256, r->bytes, r->byte_size, r->byte_size,
                      r->format, (int64_t)r->width, (int64_t)r->height, (int64_t)r->bands,
@@ -104,7 +103,13 @@ int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id) {
                      r->transform, r->status, r->status_reason, r->run_id);
   if (rc) return rc;
   if (sqlite3_step(s) != SQLITE_DONE) rc = cur__db_error(st, "inserting an image");
-  else *id = sqlite3_last_insert_rowid(st->db);
+  *added = rc == CUR_OK && sqlite3_changes(st->db) == 1;
+  if (*added) *id = sqlite3_last_insert_rowid(st->db);
   sqlite3_reset(s);
+  if (rc == CUR_OK && !*added) {
+    int found;
+    rc = cur__query_i64(st, "SELECT id FROM images WHERE sha256 = ?1", id, &found, "t", r->sha256);
+    if (rc == CUR_OK && !found) rc = cur_errorc(CUR_EDB, "%s: image %s vanished", st->path, r->sha256);
+  }
   return rc;
 }

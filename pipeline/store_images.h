@@ -48,7 +48,8 @@ int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int6
 int cur_store_entry_counts(cur_store *st, int64_t run_id,
                            void (*fn)(void *ctx, const char *outcome, int64_t n), void *ctx);
 
-int cur_store_image_by_sha(cur_store *st, const char *sha256, int64_t *id, int *found);
-int cur_store_image_add(cur_store *st, const cur_image_row *row, int64_t *id);
+/* Adds an image row unless its content (sha256) is stored already: *added
+** says which, and *id is the row holding the content either way. */
+int cur_store_image_add(cur_store *st, const cur_image_row *row, int64_t *id, int *added);
 
 #endif

@@ -187,7 +187,7 @@ static void make_variant(void *ctx, size_t i) {
   j->rc = rc;
 }
 
-static int add_image(augment *g, const job *j, int64_t *id) {
+static int add_image(augment *g, const job *j, int64_t *id, int *added) {
   char *path = cur_asprintf("%s#aug%d", j->source_path, j->variant);
   if (!path) return CUR_ENOMEM;
   cur_image_row row = {
@@ -196,7 +196,7 @@ static int add_image(augment *g, const job *j, int64_t *id) {
       .height = j->height, .bands = j->bands, .source_path = path, .split = j->split,
       .group_key = j->group_key, .parent_id = j->parent_id, .transform = j->json,
       .status = "ok", .run_id = cur_run_id(g->run)};
-  int rc = cur_store_image_add(g->st, &row, id);
+  int rc = cur_store_image_add(g->st, &row, id, added);
   cur_free(path);
   return rc;
 }
@@ -216,8 +216,9 @@ static int record_job(augment *g, const job *j) {
   if (j->rc)
     return cur_errorc(j->rc, "augment: image %lld: variant %d: %s", (long long)j->parent_id,
                       j->variant, j->error);
-  if ((rc = cur_store_image_by_sha(g->st, j->sha, &id, &found))) return rc;
-  if (!found && (rc = add_image(g, j, &id))) return rc;
+  int added;
+  if ((rc = add_image(g, j, &id, &added))) return rc;
+  found = !added;
   char reason[64];
   snprintf(reason, sizeof reason, "same bytes as image %lld", (long long)id);
   rc = cur_store_variant_add(g->st, run_id, g->plan_run_id, j->parent_id, j->variant, id,

@@ -202,8 +202,10 @@ static const char *choose_split(const ingest *g, const cur_entry_meta *m, const 
   return u < train ? "train" : u < train + val ? "val" : "test";
 }
 
+/* Stores the entry's content (or finds it stored) and records the entry:
+** ingested, quarantined, or a duplicate of the image that has its bytes. */
 static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_entry_meta *m,
-                     int64_t *id) {
+                     int64_t *id, int *added) {
   cur_image_row row = {
       .sha256 = p->sha, .bytes = e->data, .byte_size = (int64_t)e->len,
       .format = p->info.format[0] ? p->info.format : NULL, .width = p->info.width,
@@ -211,8 +213,14 @@ static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_en
       .source_path = e->path, .split = choose_split(g, m, p->sha), .group_key = m->group,
       .status = p->bad ? "quarantined" : "ok", .status_reason = p->bad ? p->reason : NULL,
       .run_id = cur_run_id(g->run)};
-  int rc = cur_store_image_add(g->st, &row, id);
+  int rc = cur_store_image_add(g->st, &row, id, added);
   if (rc) return rc;
+  if (!*added) {
+    char reason[64];
+    snprintf(reason, sizeof reason, "same content as image %lld", (long long)*id);
+    return cur_store_entry_add(g->st, g->source_id, e->path, *id, "duplicate", reason,
+                               cur_run_id(g->run));
+  }
   if (p->bad) cur_run_input_error(g->run, "ingest: %s: %s: quarantined: %s", g->uri, e->path, p->reason);
   return cur_store_entry_add(g->st, g->source_id, e->path, *id, p->bad ? "quarantined" : "ingested",
                              p->bad ? p->reason : NULL, cur_run_id(g->run));
@@ -222,7 +230,7 @@ static int record_item(ingest *g, int i) {
   cur_entry *e = &g->batch->entries[i];
   int64_t recorded = g->batch->recorded[i], image_id;
   cur_entry_meta m;
-  int found, rc;
+  int rc;
   cur_entry_meta_get(&g->rules, e, &m);
   if (recorded == CUR_ENTRY_REPEATED) {
     cur_run_input_error(g->run, "ingest: %s: %s: the name appears again in the source; only the "
@@ -240,16 +248,9 @@ static int record_item(ingest *g, int i) {
     cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; assigned by hash",
                         cur_labelfile_path(g->rules.labels), m.line, m.bad_split);
   const probe *p = (const probe *)g->batch->extra + i;
-  if ((rc = cur_store_image_by_sha(g->st, p->sha, &image_id, &found))) return rc;
-  if (found) {
-    char reason[64];
-    snprintf(reason, sizeof reason, "same content as image %lld", (long long)image_id);
-    rc = cur_store_entry_add(g->st, g->source_id, e->path, image_id, "duplicate", reason,
-                             cur_run_id(g->run));
-  } else {
-    rc = add_image(g, e, p, &m, &image_id);
-  }
-  return rc ? rc : apply_labels(g, &m, e->path, image_id, !found);
+  int added;
+  if ((rc = add_image(g, e, p, &m, &image_id, &added))) return rc;
+  return apply_labels(g, &m, e->path, image_id, added);
 }
 
 static int record_batch(ingest *g) {

@@ -90,7 +90,13 @@ static int64_t image_with_labels(cur_store *st, int64_t *task, int64_t cls[3]) {
                        .split = "train", .status = "ok"};
   if (cur_store_run_start(st, "ingest", "h", "f", 1, "{}", &run)) return 0;
   row.run_id = run;
-  if (cur_store_image_add(st, &row, &img) || cur_store_task_ensure(st, "label", task)) return 0;
+  int added, again;
+  int64_t same;
+  if (cur_store_image_add(st, &row, &img, &added) || !added) return 0;
+  /* the same content again: not added, and the stored row's id comes back */
+  row.source_path = "copy.png";
+  if (cur_store_image_add(st, &row, &same, &again) || again || same != img) return 0;
+  if (cur_store_task_ensure(st, "label", task)) return 0;
   const char *names[3] = {"cat", "dog", "fox"};
   for (int i = 0; i < 3; i++)
     if (cur_store_class_add(st, *task, names[i], &cls[i])) return 0;
