@@ -299,6 +299,11 @@ int fx_kill_and_resume(const char *const *clean_args, const char *const *killed_
     *landed += fx_wait(pid) == 128 + SIGKILL;
   }
   printf("  full run %.2f s; %d of %d kills landed\n", full, *landed, kills);
-  int last = fx_wait(fx_spawn("/dev/null", killed_args));
+  int last = fx_wait(fx_spawn("last-run.log", killed_args));
+  if (clean != 0 || last != 0) {
+    char *log = fx_read("last-run.log");
+    printf("  clean run exit %d, last run exit %d; the last run said:\n%s\n", clean, last, log ? log : "");
+    cur_free(log);
+  }
   return clean == 0 && last == 0 ? 0 : -1;
 }
