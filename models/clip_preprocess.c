@@ -8,17 +8,10 @@
 #include "clip_preprocess.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <vips/vips.h>
 
 #include "curate.h"
-
-static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
-static int vips_ok;
-
-static void vips_start(void) {
-  vips_ok = vips_init("curate") == 0;
-}
+#include "image.h"
 
 void clip_prep_default(clip_prep *p, int size) {
   static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
@@ -159,8 +152,7 @@ cleanup:
 
 int clip_preprocess_buffer(const clip_prep *p, const void *buf, size_t len, const char *name,
                            float *out) {
-  pthread_once(&vips_once, vips_start);
-  if (!vips_ok) return cur_errorf("preprocess: libvips failed to start");
+  if (cur_image_init() != CUR_OK) return CUR_ERR;
   VipsImage *in = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
   if (!in) return vips_fail(name, "cannot read image");
   int rc = preprocess_image(p, in, name, out);
@@ -169,8 +161,7 @@ int clip_preprocess_buffer(const clip_prep *p, const void *buf, size_t len, cons
 }
 
 int clip_preprocess_file(const clip_prep *p, const char *path, float *out) {
-  pthread_once(&vips_once, vips_start);
-  if (!vips_ok) return cur_errorf("preprocess: libvips failed to start");
+  if (cur_image_init() != CUR_OK) return CUR_ERR;
   VipsImage *in = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
   if (!in) return vips_fail(path, "cannot read image");
   int rc = preprocess_image(p, in, path, out);

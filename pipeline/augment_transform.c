@@ -15,9 +15,10 @@
 */
 #include "augment_transform.h"
 
+#include "image.h"
+
 #include <assert.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -178,17 +179,6 @@ void cur_augment_matrix(const cur_augment_params *p, int width, int height, doub
 }
 
 /* ---- libvips helpers -------------------------------------------------- */
-
-static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
-static int vips_init_rc;
-
-/* The operation cache is turned off: a batch job never repeats an operation,
-** and cached buffer loads would keep pointers into buffers the caller has
-** since freed. */
-static void vips_start(void) {
-  vips_init_rc = VIPS_INIT("curate");
-  if (vips_init_rc == 0) vips_cache_set_max(0);
-}
 
 /* Moves libvips' error text into ours, naming the step that failed. */
 static int vips_failure(int code, const char *step) {
@@ -437,8 +427,7 @@ int cur_augment_apply(const unsigned char *encoded, size_t len, const cur_augmen
   if (rc == CUR_OK) rc = params_check(p);
   if (rc != CUR_OK) return rc;
   if (len == 0) return cur_errorc(CUR_EINPUT, "augment: input: empty image");
-  pthread_once(&vips_once, vips_start);
-  if (vips_init_rc != 0) return vips_failure(CUR_ERR, "libvips init");
+  if (cur_image_init() != CUR_OK) return CUR_ERR;
 
   VipsObject *ctx = VIPS_OBJECT(vips_image_new());  /* owns every image (invariant 4) */
   VipsImage *img = NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <vips/vips.h>
+#include <vips/vector.h>
 
 #include "curate.h"
 
@@ -15,6 +16,10 @@ static void start_vips(void) {
   vips_status = vips_init("curate");
   if (vips_status == 0) {
     vips_cache_set_max(0);
+    /* libvips' run-time generated SIMD (liborc 0.4.33) crashed in resize
+    ** kernels when several threads decoded at once (segfaults in liborc seen
+    ** in the kill-and-resume drills); the plain C paths are safe. */
+    vips_vector_set_enabled(FALSE);
     /* curate parallelises across images; per-image threads would only contend */
     vips_concurrency_set(1);
   }
