@@ -313,8 +313,3 @@ const cJSON *cur_opt_json(const cJSON *section, const char *key) {
   return get(section, key);
 }
 
-void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi) {
-  const cJSON *v = get(section, key);
-  *lo = cJSON_GetArrayItem(v, 0)->valuedouble;
-  *hi = cJSON_GetArrayItem(v, 1)->valuedouble;
-}

@@ -60,7 +60,6 @@ int64_t cur_opt_int(const cJSON *section, const char *key);
 double cur_opt_num(const cJSON *section, const char *key);
 const char *cur_opt_str(const cJSON *section, const char *key);
 const cJSON *cur_opt_json(const cJSON *section, const char *key);
-void cur_opt_range(const cJSON *section, const char *key, double *lo, double *hi);
 
 /* Validates VALUE against SPEC; NAME is used in the message. */
 int cur_option_validate(const cur_option *spec, const cJSON *value, const char *name);

@@ -175,6 +175,3 @@ int cur_interrupted(void) {
   return interrupt_flag != 0;
 }
 
-void cur_interrupt_request(void) {
-  interrupt_flag = 1;
-}

@@ -57,7 +57,6 @@ void cur_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Ctrl-C handling: stages poll cur_interrupted() at batch boundaries. */
 void cur_interrupt_install(void);
 int cur_interrupted(void);
-void cur_interrupt_request(void);
 
 #define CUR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -46,17 +46,14 @@ const cJSON *cur_run_options(const cur_run *run) { return run->options; }
 const char *cur_run_stage(const cur_run *run) { return run->stage->name; }
 const char *cur_run_config_hash(const cur_run *run) { return run->config_hash; }
 
-static void count_update(cur_run *run, const char *name, int64_t n, int add) {
+/* Counts are set, not added up: stages compute them from the database at
+** the end, so that a resumed run reports the same numbers. */
+void cur_run_count_set(cur_run *run, const char *name, int64_t n) {
   cJSON *c = cJSON_GetObjectItemCaseSensitive(run->counts, name);
-  if (c) {
-    cJSON_SetNumberValue(c, (add ? c->valuedouble : 0) + (double)n);
-  } else if (!cJSON_AddNumberToObject(run->counts, name, (double)n)) {
+  if (c) cJSON_SetNumberValue(c, (double)n);
+  else if (!cJSON_AddNumberToObject(run->counts, name, (double)n))
     cur_warn("%s: out of memory recording count %s", run->stage->name, name);
-  }
 }
-
-void cur_run_count(cur_run *run, const char *name, int64_t n) { count_update(run, name, n, 1); }
-void cur_run_count_set(cur_run *run, const char *name, int64_t n) { count_update(run, name, n, 0); }
 
 void cur_run_progress_start(cur_run *run, const char *what, int64_t total) {
   cur_progress_end(run->progress);

@@ -47,8 +47,6 @@ const cJSON *cur_run_options(const cur_run *run);
 const char *cur_run_stage(const cur_run *run);
 /* The run's config hash (runs.config_hash): options and seed. */
 const char *cur_run_config_hash(const cur_run *run);
-/* Adds to a named count reported at the end and stored in runs.counts. */
-void cur_run_count(cur_run *run, const char *name, int64_t n);
 /* Sets a named count to a value (counts recomputed from the database). */
 void cur_run_count_set(cur_run *run, const char *name, int64_t n);
 /* Progress: total may be -1 when unknown; the runner draws the bar. */

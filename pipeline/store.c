@@ -140,10 +140,6 @@ void cur_store_close(cur_store *st) {
   cur_free(st);
 }
 
-const char *cur_store_path(const cur_store *st) {
-  return st->path;
-}
-
 int cur_store_lock(cur_store *st) {
   if (st->lock_fd >= 0) return CUR_OK;
   int fd = open(st->path, O_RDONLY | O_CLOEXEC);

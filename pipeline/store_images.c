@@ -53,14 +53,6 @@ int cur_store_sources(cur_store *st, cur_source_row **rows, int *n) {
   return CUR_OK;
 }
 
-int cur_store_entry_find(cur_store *st, int64_t source_id, const char *path, int *found,
-                         int64_t *image_id) {
-  *image_id = 0;
-  return cur__query_i64(st, "SELECT coalesce(image_id, 0) FROM source_entries "
-                            "WHERE source_id = ?1 AND path = ?2",
-                        image_id, found, "it", source_id, path);
-}
-
 int cur_store_entries_of(cur_store *st, int64_t source_id,
                          int (*fn)(void *ctx, const char *path, int64_t image_id), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st, "SELECT path, coalesce(image_id, 0) FROM source_entries "

@@ -35,9 +35,6 @@ int cur_store_source_put(cur_store *st, const char *uri, const char *kind, const
 int cur_store_sources(cur_store *st, cur_source_row **rows, int *n);
 void cur_store_sources_free(cur_source_row *rows, int n);
 
-/* Whether SOURCE_ID/PATH was recorded already; *image_id is 0 for rejects. */
-int cur_store_entry_find(cur_store *st, int64_t source_id, const char *path, int *found,
-                         int64_t *image_id);
 /* Calls FN for every entry recorded for SOURCE_ID: its path and image id
 ** (0 for a rejected entry).  FN returns CUR_OK or an error that stops the walk. */
 int cur_store_entries_of(cur_store *st, int64_t source_id,

@@ -12,11 +12,5 @@ int cur_store_metric_put(cur_store *st, int64_t run_id, const char *name, double
                          const char *text);
 /* Whether RUN_ID has a metric NAME. */
 int cur_store_metric_exists(cur_store *st, int64_t run_id, const char *name, int *found);
-/* Calls FN for each metric of RUN_ID in name order; VALUE is NaN and TEXT
-** NULL when absent (valid during the call).  *found 0 when the run does not
-** exist. */
-int cur_store_metrics_each(cur_store *st, int64_t run_id,
-                           int (*fn)(void *ctx, const char *name, double value, const char *text),
-                           void *ctx, int *found);
 
 #endif

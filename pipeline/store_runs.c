@@ -63,14 +63,6 @@ int cur_store_run_finish(cur_store *st, int64_t id, const char *status, const ch
                    "itttd", id, status, message, counts_json, seconds);
 }
 
-int cur_store_run_set_total(cur_store *st, int64_t id, int64_t total) {
-  return cur__exec(st, "UPDATE runs SET items_total = ?2 WHERE id = ?1", "ii", id, total);
-}
-
-int cur_store_run_set_done(cur_store *st, int64_t id, int64_t done) {
-  return cur__exec(st, "UPDATE runs SET items_done = ?2 WHERE id = ?1", "ii", id, done);
-}
-
 int cur_store_review_version(cur_store *st, int64_t *version) {
   int found;
   *version = 0;

@@ -24,8 +24,6 @@ int cur_store_run_resume(cur_store *st, int64_t id);
 ** (may be NULL) and seconds spent in this attempt (added to earlier ones). */
 int cur_store_run_finish(cur_store *st, int64_t id, const char *status, const char *message,
                          const char *counts_json, double seconds);
-int cur_store_run_set_total(cur_store *st, int64_t id, int64_t total);
-int cur_store_run_set_done(cur_store *st, int64_t id, int64_t done);
 /* The options (JSON) of STAGE's newest complete run; the caller frees *json. */
 int cur_store_run_config(cur_store *st, const char *stage, char **json, int *found);
 /* The newest label id recorded by `curate review` (0 when none): part of
