@@ -18,8 +18,6 @@ CREATE TABLE runs(
   input_fingerprint TEXT NOT NULL,    -- sha256 of what the stage read (see docs/architecture.md)
   seed INTEGER NOT NULL,
   config TEXT NOT NULL,               -- the stage's options as JSON
-  items_total INTEGER,
-  items_done INTEGER NOT NULL DEFAULT 0,
   counts TEXT,                        -- JSON object of stage-specific counts
   message TEXT,                       -- why it failed or stopped
   started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -164,6 +162,9 @@ CREATE TABLE metrics(
 
 -- One current label per image and task: review > human > teacher > zeroshot,
 -- the newest row within a source.  class is NULL where a review dropped it.
+-- A pseudolabel run decides afresh which images get a teacher label, so the
+-- teacher labels of its earlier runs no longer count (labels a variant
+-- inherited from its parent carry the augment run and stay).
 CREATE VIEW current_labels AS
 SELECT image_id, task_id, task, class_id, class, source, confidence, run_id, label_id
 FROM (
@@ -176,7 +177,10 @@ FROM (
                     l.id DESC) AS rank
   FROM labels l
   JOIN tasks t ON t.id = l.task_id
-  LEFT JOIN classes c ON c.id = l.class_id)
+  LEFT JOIN classes c ON c.id = l.class_id
+  WHERE l.source <> 'teacher'
+     OR l.run_id = (SELECT max(id) FROM runs WHERE stage = 'pseudolabel' AND status = 'complete')
+     OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = l.run_id AND r.stage = 'pseudolabel'))
 WHERE rank = 1;
 
 -- Images per task, split and class among ok rows with a current label.
@@ -281,4 +285,4 @@ WHERE cl.class_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM flagged f WHERE f.image_id = cl.image_id
                   AND f.task_id = cl.task_id AND f.review_status = 'pending');
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "curate.h"
+#include "metrics.h"
 #include "rng.h"
 
 #define AUM_RUNS 2                          /* trainings with disjoint threshold subsets */
@@ -113,20 +114,6 @@ cleanup:
   return rc;
 }
 
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* The p-th percentile (0..100) of v[m], linearly interpolated between order
-** statistics as numpy.percentile does; sorts v. */
-static float percentile_of(float *v, int m, double p) {
-  qsort(v, (size_t)m, sizeof *v, cmp_float);
-  double pos = p / 100.0 * (m - 1);
-  int lo = (int)floor(pos), hi = lo + 1 < m ? lo + 1 : lo;
-  return (float)(v[lo] + (pos - lo) * (v[hi] - v[lo]));
-}
-
 static int argmax_d(const double *v, int k) {
   int best = 0;
   for (int j = 1; j < k; j++)
@@ -146,7 +133,7 @@ static void aum_combine(const float *aum2, const double *prob, const signed char
     if (sub[i] >= 0) thr[nt++] = aum2[(size_t)sub[i] * n + i];
     out->suggest[i] = argmax_d(prob + (size_t)i * k, k);
   }
-  *threshold = percentile_of(thr, nt, percentile);
+  *threshold = head_percentile(thr, nt, percentile);
   for (int i = 0; i < n; i++) out->flag[i] = out->score[i] < *threshold;
 }
 

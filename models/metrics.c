@@ -1,9 +1,11 @@
 /* metrics.c -- accuracy, per-class precision/recall/F1 and macro-F1 from a
-** confusion matrix (definitions in metrics.h). */
+** confusion matrix, and percentiles (definitions in metrics.h). */
 #include "metrics.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 static double ratio(int64_t num, int64_t den) {
   return den > 0 ? (double)num / (double)den : 0.0;
@@ -36,4 +38,16 @@ void head_metrics_compute(const int64_t *confusion, int k, head_class_metrics *p
   }
   *accuracy = ratio(correct, total);
   *macro_f1 = counted ? f1_sum / counted : 0.0;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+float head_percentile(float *v, int m, double p) {
+  qsort(v, (size_t)m, sizeof *v, cmp_float);
+  double pos = p / 100.0 * (m - 1);
+  int lo = (int)floor(pos), hi = lo + 1 < m ? lo + 1 : lo;
+  return (float)(v[lo] + (pos - lo) * (v[hi] - v[lo]));
 }

@@ -1,4 +1,4 @@
-/* metrics.h -- classification metrics from a confusion matrix.
+/* metrics.h -- classification metrics from a confusion matrix, and percentiles.
 **
 ** The matrix is k x k, row-major, rows the true class and columns the
 ** predicted one.  For class c with TP = C[c][c], FP = column sum - TP,
@@ -22,5 +22,9 @@ typedef struct head_class_metrics {
 /* Fills per_class[k] and the two summaries from CONFUSION (k x k). */
 void head_metrics_compute(const int64_t *confusion, int k, head_class_metrics *per_class,
                           double *accuracy, double *macro_f1);
+
+/* The P-th percentile (0..100) of V[m] (m >= 1), linearly interpolated
+** between order statistics as numpy.percentile does; sorts V. */
+float head_percentile(float *v, int m, double p);
 
 #endif

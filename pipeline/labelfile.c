@@ -96,6 +96,8 @@ static int resolve_columns(cur_labelfile *lf, const cur_labelspec *spec, char **
     const char *col = spec->n_tasks ? spec->task_columns[t] : "label";
     lf->col_task[t] = find_col(names, n, col);
     if (!spec->n_tasks && lf->col_task[t] < 0 && n == 2) lf->col_task[t] = 1 - lf->col_path;
+    if (lf->col_task[t] < 0 && strcmp(col, name) == 0)
+      return cur_errorc(CUR_EINPUT, "%s: no column named '%s'", lf->path, col);
     if (lf->col_task[t] < 0)
       return cur_errorc(CUR_EINPUT, "%s: no column named '%s' for task '%s'", lf->path, col, name);
     if (!(lf->task_names[t] = cur_strdup(name))) return CUR_ENOMEM;
@@ -259,6 +261,8 @@ const cur_labelrow *cur_labelfile_find(const cur_labelfile *lf, const char *path
   return cur_strmap_get(lf->index, path, &i) ? &lf->rows[i] : NULL;
 }
 
+size_t cur_labelfile_count(const cur_labelfile *lf) { return lf->n_rows; }
+const cur_labelrow *cur_labelfile_row(const cur_labelfile *lf, size_t i) { return &lf->rows[i]; }
 int cur_labelfile_n_tasks(const cur_labelfile *lf) { return lf->n_tasks; }
 const char *cur_labelfile_task(const cur_labelfile *lf, int i) { return lf->task_names[i]; }
 const char *cur_labelfile_path(const cur_labelfile *lf) { return lf->path; }

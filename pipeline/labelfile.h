@@ -7,6 +7,8 @@
 #ifndef CURATE_LABELFILE_H
 #define CURATE_LABELFILE_H
 
+#include <stddef.h>
+
 typedef struct cur_labelspec {
   const char *path_column;    /* NULL: path, image, file or filename, else the first */
   const char *split_column;   /* NULL: "split" when present */
@@ -30,6 +32,9 @@ int cur_labelfile_load(const char *path, const cur_labelspec *spec, cur_report_f
 void cur_labelfile_free(cur_labelfile *lf);
 /* The row for PATH (display form, see pathutil.h), or NULL. */
 const cur_labelrow *cur_labelfile_find(const cur_labelfile *lf, const char *path);
+/* The rows in file order: cur_labelfile_row(lf, i) for i < cur_labelfile_count(lf). */
+size_t cur_labelfile_count(const cur_labelfile *lf);
+const cur_labelrow *cur_labelfile_row(const cur_labelfile *lf, size_t i);
 int cur_labelfile_n_tasks(const cur_labelfile *lf);
 const char *cur_labelfile_task(const cur_labelfile *lf, int i);
 const char *cur_labelfile_path(const cur_labelfile *lf);

@@ -11,6 +11,7 @@ static const cur_stage *const registry[] = {
     &stage_embed,
     &stage_prelabel,
     &stage_aum,
+    &stage_pseudolabel,
     &stage_balance,
     &stage_augment,
     &stage_export,

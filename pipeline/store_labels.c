@@ -91,6 +91,20 @@ void cur_store_names_free(char **names, int n) {
   cur_free(names);
 }
 
+int cur_store_tasks_listed(cur_store *st, const cJSON *names, const char *option,
+                           int (*fn)(void *ctx, int64_t id, const char *name), void *ctx) {
+  const cJSON *t;
+  cJSON_ArrayForEach(t, names) {
+    int64_t id;
+    int found, rc = cur_store_task_find(st, t->valuestring, &id, &found);
+    if (rc == CUR_OK && !found)
+      rc = cur_errorc(CUR_ECONFIG, "%s: no task named \"%s\"", option, t->valuestring);
+    if (rc == CUR_OK) rc = fn(ctx, id, t->valuestring);
+    if (rc) return rc;
+  }
+  return CUR_OK;
+}
+
 int cur_store_tasks_each(cur_store *st, int (*fn)(void *ctx, int64_t id, const char *name), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st, "SELECT id, name FROM tasks ORDER BY id");
   if (!s) return CUR_EDB;

@@ -2,6 +2,7 @@
 #ifndef CURATE_STORE_LABELS_H
 #define CURATE_STORE_LABELS_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "store.h"
@@ -16,6 +17,11 @@ int cur_store_class_find(cur_store *st, int64_t task_id, const char *name, int64
 int cur_store_class_add(cur_store *st, int64_t task_id, const char *name, int64_t *id);
 /* Calls FN for every task (id order) with its id and name. */
 int cur_store_tasks_each(cur_store *st, int (*fn)(void *ctx, int64_t id, const char *name), void *ctx);
+/* Calls FN for each task NAMES (a JSON array of strings, a stage's "tasks"
+** option) lists, in its order; a name that is no task is an error naming
+** OPTION.  An empty list calls FN for no task: the caller picks the default. */
+int cur_store_tasks_listed(cur_store *st, const cJSON *names, const char *option,
+                           int (*fn)(void *ctx, int64_t id, const char *name), void *ctx);
 /* The class names of a task in index order; free with cur_store_names_free. */
 int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n);
 void cur_store_names_free(char **names, int n);

@@ -285,25 +285,13 @@ static int balance_one(void *ctx, int64_t task_id, const char *name) {
   return rc == CUR_OK && cur_interrupted() ? CUR_EINTR : rc;
 }
 
-/* The listed tasks in order, each of which must exist. */
-static int balance_listed(cur_run *run, const cJSON *tasks) {
-  const cJSON *t;
-  cJSON_ArrayForEach(t, tasks) {
-    int64_t id;
-    int found, rc = cur_store_task_find(cur_run_store(run), t->valuestring, &id, &found);
-    if (rc) return rc;
-    if (!found) return cur_errorc(CUR_ECONFIG, "balance.tasks: no task named \"%s\"", t->valuestring);
-    if ((rc = balance_one(run, id, t->valuestring))) return rc;
-  }
-  return CUR_OK;
-}
-
 static int balance_run(cur_run *run) {
   const cJSON *tasks = cur_opt_json(cur_run_options(run), "tasks");
   cur_store *st = cur_run_store(run);
   int64_t kept, dropped, planned;
-  int rc = cJSON_GetArraySize(tasks) > 0 ? balance_listed(run, tasks)
-                                         : cur_store_tasks_labelled(st, balance_one, run);
+  int rc = cJSON_GetArraySize(tasks) > 0
+               ? cur_store_tasks_listed(st, tasks, "balance.tasks", balance_one, run)
+               : cur_store_tasks_labelled(st, balance_one, run);
   if (rc) return rc;
   /* counts come from the database, so a resumed run reports the same */
   if ((rc = cur_store_balance_totals(st, cur_run_id(run), &kept, &dropped, &planned))) return rc;

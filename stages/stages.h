@@ -8,6 +8,7 @@ extern const cur_stage stage_ingest;
 extern const cur_stage stage_embed;
 extern const cur_stage stage_prelabel;
 extern const cur_stage stage_aum;
+extern const cur_stage stage_pseudolabel;
 extern const cur_stage stage_balance;
 extern const cur_stage stage_augment;
 extern const cur_stage stage_export;
