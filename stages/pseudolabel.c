@@ -414,9 +414,11 @@ static int write_task(teacher *t, double ece_val[2], double ece_test[2]) {
 static void report(const teacher *t, const double ece_val[2], const double ece_test[2]) {
   int64_t counts[4], *accepted = cur_calloc((size_t)t->k, sizeof *accepted);
   count_outcomes(t, counts);
-  cur_info("pseudolabel: task %s: temperature %.3f from %d val rows; ECE val %.4f -> %.4f%s",
-           t->task, t->temperature, t->val.n, ece_val[0], ece_val[1], t->test.n ? "," : "");
-  if (t->test.n) cur_info("  ECE test %.4f -> %.4f (%d rows)", ece_test[0], ece_test[1], t->test.n);
+  char test[64] = "";
+  if (t->test.n)
+    snprintf(test, sizeof test, "; test (%d rows) %.4f -> %.4f", t->test.n, ece_test[0], ece_test[1]);
+  cur_info("pseudolabel: task %s: temperature %.3f from %d val rows", t->task, t->temperature, t->val.n);
+  cur_info("  expected calibration error: val %.4f -> %.4f%s", ece_val[0], ece_val[1], test);
   cur_info("  %d candidates: %lld accepted, %lld below %.2f, %lld out-of-distribution, %lld over "
            "the class cap; %lld without %s", t->cand.n, (long long)counts[ACCEPTED],
            (long long)counts[BELOW_THRESHOLD], cur_opt_num(t->opt, "threshold"),
