@@ -18,7 +18,8 @@ static const char compare_help[] =
     "labels and one on the curated labels): one line per metric of either run\n"
     "with its value in A, in B and the difference B - A (\"-\" where a run has\n"
     "no value), then each run's confusion matrix. Other text metrics (such as\n"
-    "command_output) are named with the SQL that shows them.\n"
+    "train.command's command_output) are only named: they are in the metrics\n"
+    "table.\n"
     "\n"
     "A RUN is a run id, as `curate status` shows it, or `last`: the newest\n"
     "complete train run.\n";
@@ -93,12 +94,11 @@ static int load_run(cur_store *st, run_metrics *r) {
   return rc;
 }
 
-/* VALUE for a table cell: whole numbers (counts, exit codes) without
-** decimals, "-" for none; SIGN forces a leading + (the difference column). */
+/* VALUE for a table cell, "-" for none; SIGN forces a leading + (the
+** difference column). */
 static const char *cell(char *buf, size_t cap, double value, int sign) {
   if (isnan(value)) return "-";
-  int whole = value == floor(value) && fabs(value) < 1e15;
-  snprintf(buf, cap, sign ? (whole ? "%+.0f" : "%+.4f") : (whole ? "%.0f" : "%.4f"), value);
+  snprintf(buf, cap, sign ? "%+.4f" : "%.4f", value);
   return buf;
 }
 

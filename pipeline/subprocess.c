@@ -15,7 +15,9 @@
 extern char **environ;
 
 /* The end of the output: up to 2 x max bytes are held and cut back to the
-** last max when more arrive, so each byte is moved at most twice. */
+** last max when more arrive, so each byte is moved at most twice.  max is
+** one more than the caller keeps: the byte before the kept ones says whether
+** they start a line. */
 typedef struct tail_buf {
   char *data;        /* 2 x max + 1 bytes */
   size_t len, max;
@@ -39,11 +41,11 @@ static void tail_add(tail_buf *t, const char *p, size_t n) {
   t->len += n;
 }
 
-/* The last max bytes, from the first line start among them when the front
-** was cut (a partial first line reads as garbage), NUL-terminated. */
-static void tail_finish(tail_buf *t) {
-  size_t drop = t->len > t->max ? t->len - t->max : 0;
-  if (drop || t->cut) {
+/* The last KEEP bytes, from their first line start when the output was
+** longer (a partial first line reads as garbage), NUL-terminated. */
+static void tail_finish(tail_buf *t, size_t keep) {
+  size_t drop = t->len > keep ? t->len - keep : 0;
+  if (drop && t->data[drop - 1] != '\n') {
     const char *nl = memchr(t->data + drop, '\n', t->len - drop);
     if (nl && (size_t)(nl + 1 - t->data) < t->len) drop = (size_t)(nl + 1 - t->data);
   }
@@ -122,7 +124,7 @@ static int wait_status(pid_t pid, int *status, const char *command) {
 
 int cur_subprocess_run(const char *command, const char *const *env, FILE *echo, size_t tail_max,
                        int *status, char **tail, size_t *cut) {
-  tail_buf t = {.max = tail_max, .data = cur_mallocarray(tail_max + 1, 2)};
+  tail_buf t = {.max = tail_max + 1, .data = cur_mallocarray(tail_max + 2, 2)};
   char **envp = make_env(env);
   int fds[2] = {-1, -1}, rc = t.data && envp ? CUR_OK : CUR_ENOMEM;
   pid_t pid;
@@ -141,7 +143,7 @@ int cur_subprocess_run(const char *command, const char *const *env, FILE *echo, 
   if (fds[0] >= 0) close(fds[0]);
   cur_free(envp);
   if (rc == CUR_OK) {
-    tail_finish(&t);
+    tail_finish(&t, tail_max);
     *tail = t.data;
     *cut = t.cut;
   } else {

@@ -417,29 +417,33 @@ static int run_command_line(cur_run *run, const char *line, const char *manifest
   return rc;
 }
 
-/* train.command: the external training job on the newest JSONL manifest. */
-static int run_command(cur_run *run) {
-  const char *command = cur_opt_str(cur_run_options(run), "command");
-  char *manifest = NULL, *line = NULL;
-  int found, rc;
-  if (!command[0]) return CUR_OK;
-  rc = cur_store_manifest_last(cur_run_store(run), "jsonl", &manifest, &found);
+/* The newest JSONL manifest's path for train.command, looked up before any
+** training so that a missing one costs nothing; the caller frees *path. */
+static int find_manifest(cur_run *run, char **path) {
+  int found, rc = cur_store_manifest_last(cur_run_store(run), "jsonl", path, &found);
   if (rc == CUR_OK && !found)
     rc = cur_errorc(CUR_ESTATE, "train.command needs a manifest: run the export stage first "
                     "(with jsonl among export.formats)");
-  if (rc == CUR_OK && access(manifest, R_OK) != 0)
-    rc = cur_errorc(CUR_EIO, "train.command: manifest %s: %s (run the export stage again)",
-                    manifest, strerror(errno));
-  if (rc == CUR_OK && !(line = expand_command(command, manifest))) rc = CUR_ENOMEM;
-  if (rc == CUR_OK) rc = run_command_line(run, line, manifest);
+  if (rc == CUR_OK && access(*path, R_OK) != 0)
+    rc = cur_errorc(CUR_EIO, "train.command: manifest %s: %s (run the export stage again)", *path,
+                    strerror(errno));
+  return rc;
+}
+
+/* train.command on MANIFEST, with {manifest} expanded. */
+static int run_command(cur_run *run, const char *manifest) {
+  char *line = expand_command(cur_opt_str(cur_run_options(run), "command"), manifest);
+  int rc = line ? run_command_line(run, line, manifest) : CUR_ENOMEM;
   cur_free(line);
-  cur_free(manifest);
   return rc;
 }
 
 static int train_run(cur_run *run) {
   trainer t = {.run = run};
-  int rc = load(&t);
+  char *manifest = NULL;
+  int command = cur_opt_str(cur_run_options(run), "command")[0] != 0;
+  int rc = command ? find_manifest(run, &manifest) : CUR_OK;
+  if (rc == CUR_OK) rc = load(&t);
   /* a corpus without a test split (or train rows) has nothing to show:
   ** say so and go on, so that `curate run` still completes */
   if (rc == CUR_OK && (t.train.n == 0 || t.test.n == 0))
@@ -450,8 +454,9 @@ static int train_run(cur_run *run) {
   if (rc == CUR_OK) {
     cur_run_count_set(run, "train_rows", t.train.n);
     cur_run_count_set(run, "test_rows", t.test.n);
-    rc = run_command(run);
+    if (command) rc = run_command(run, manifest);
   }
+  cur_free(manifest);
   dataset_free(&t.train);
   dataset_free(&t.test);
   cur_store_names_free(t.classes, t.k);
