@@ -11,14 +11,11 @@
 ** with the same rows.
 **
 ** train.command, when set, then runs an external training job on the newest
-** JSONL manifest the export stage wrote; its exit status and the end of its
-** output become metrics of the run too (docs/stages/train.md).
+** JSONL manifest (train_command.c).
 */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "curate.h"
 #include "feat.h"
@@ -31,7 +28,7 @@
 #include "store_labels.h"
 #include "store_metrics.h"
 #include "store_runs.h"
-#include "subprocess.h"
+#include "train_command.h"
 
 static int check_head(const cJSON *v, const char *name) {
   if (strcmp(v->valuestring, "logreg") == 0 || strcmp(v->valuestring, "mlp") == 0) return CUR_OK;
@@ -333,116 +330,11 @@ static int evaluate(trainer *t) {
   return rc;
 }
 
-/* How much of the command's output is kept as the command_output metric:
-** the end, where a training job prints its final scores and its errors. */
-#define COMMAND_TAIL_MAX (64 * 1024)
-
-/* PATH in single quotes for sh, each ' inside it written as '\''. */
-static char *shell_quote(const char *path) {
-  /* at most 4 bytes a character, plus the quotes and the NUL */
-  char *out = cur_mallocarray(strlen(path) + 1, 4), *o = out;
-  if (!out) return NULL;
-  *o++ = '\'';
-  for (const char *p = path; *p; p++) {
-    if (*p == '\'') {
-      memcpy(o, "'\\''", 4);
-      o += 4;
-    } else {
-      *o++ = *p;
-    }
-  }
-  *o++ = '\'';
-  *o = 0;
-  return out;
-}
-
-/* COMMAND with each {manifest} replaced by PATH, quoted for sh. */
-static char *expand_command(const char *command, const char *path) {
-  static const char key[] = "{manifest}";
-  char *quoted = shell_quote(path), *out = quoted ? cur_strdup(command) : NULL, *at;
-  /* searching on after the inserted path: it may hold the key itself */
-  for (size_t from = 0; out && (at = strstr(out + from, key));) {
-    int head = (int)(at - out);
-    char *next = cur_asprintf("%.*s%s%s", head, out, quoted, at + strlen(key));
-    cur_free(out);
-    out = next;
-    from = (size_t)head + strlen(quoted);
-  }
-  cur_free(quoted);
-  return out;
-}
-
-/* Records the command's exit status and output as metrics of the run. */
-static int record_command(cur_run *run, int status, const char *output, size_t cut) {
-  cur_store *st = cur_run_store(run);
-  int64_t id = cur_run_id(run);
-  char *text = cut ? cur_asprintf("[... %zu bytes of output before this ...]\n%s", cut, output)
-                   : cur_strdup(output);
-  int rc = text ? cur_store_begin(st) : CUR_ENOMEM;
-  if (rc) {
-    cur_free(text);
-    return rc;
-  }
-  rc = cur_store_metric_put(st, id, "command_exit", status, NULL);
-  if (rc == CUR_OK) rc = cur_store_metric_put(st, id, "command_output", NAN, text);
-  cur_free(text);
-  if (rc == CUR_OK) return cur_store_commit(st);
-  cur_store_rollback(st);
-  return rc;
-}
-
-/* Runs LINE with the manifest's path, the database and the run id in the
-** environment, its output shown as it comes, and records the outcome. */
-static int run_command_line(cur_run *run, const char *line, const char *manifest) {
-  char *env[3] = {cur_asprintf("CURATE_MANIFEST=%s", manifest),
-                  cur_asprintf("CURATE_DB=%s", cur_store_file(cur_run_store(run))),
-                  cur_asprintf("CURATE_RUN_ID=%lld", (long long)cur_run_id(run))};
-  const char *const vars[] = {env[0], env[1], env[2], NULL};
-  char *output = NULL;
-  size_t cut = 0;
-  int status = 0, rc = env[0] && env[1] && env[2] ? CUR_OK : CUR_ENOMEM;
-  cur_info("train: running train.command: %s", line);
-  if (rc == CUR_OK)
-    rc = cur_subprocess_run(line, vars, cur_log_quiet() ? NULL : stderr, COMMAND_TAIL_MAX, &status,
-                            &output, &cut);
-  /* Ctrl-C stopped the job: nothing to record, the resumed run starts it again */
-  if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
-  if (rc == CUR_OK) rc = record_command(run, status, output, cut);
-  if (rc == CUR_OK && status != 0)
-    rc = cur_errorf("train.command exited with status %d; its output is the command_output "
-                    "metric of run %lld", status, (long long)cur_run_id(run));
-  if (rc == CUR_OK) cur_info("train: train.command exited with status 0");
-  for (size_t i = 0; i < CUR_ARRAY_LEN(env); i++) cur_free(env[i]);
-  cur_free(output);
-  return rc;
-}
-
-/* The newest JSONL manifest's path for train.command, looked up before any
-** training so that a missing one costs nothing; the caller frees *path. */
-static int find_manifest(cur_run *run, char **path) {
-  int found, rc = cur_store_manifest_last(cur_run_store(run), "jsonl", path, &found);
-  if (rc == CUR_OK && !found)
-    rc = cur_errorc(CUR_ESTATE, "train.command needs a manifest: run the export stage first "
-                    "(with jsonl among export.formats)");
-  if (rc == CUR_OK && access(*path, R_OK) != 0)
-    rc = cur_errorc(CUR_EIO, "train.command: manifest %s: %s (run the export stage again)", *path,
-                    strerror(errno));
-  return rc;
-}
-
-/* train.command on MANIFEST, with {manifest} expanded. */
-static int run_command(cur_run *run, const char *manifest) {
-  char *line = expand_command(cur_opt_str(cur_run_options(run), "command"), manifest);
-  int rc = line ? run_command_line(run, line, manifest) : CUR_ENOMEM;
-  cur_free(line);
-  return rc;
-}
-
 static int train_run(cur_run *run) {
   trainer t = {.run = run};
   char *manifest = NULL;
   int command = cur_opt_str(cur_run_options(run), "command")[0] != 0;
-  int rc = command ? find_manifest(run, &manifest) : CUR_OK;
+  int rc = command ? stage_train_command_manifest(run, &manifest) : CUR_OK;
   if (rc == CUR_OK) rc = load(&t);
   /* a corpus without a test split (or train rows) has nothing to show:
   ** say so and go on, so that `curate run` still completes */
@@ -454,7 +346,7 @@ static int train_run(cur_run *run) {
   if (rc == CUR_OK) {
     cur_run_count_set(run, "train_rows", t.train.n);
     cur_run_count_set(run, "test_rows", t.test.n);
-    if (command) rc = run_command(run, manifest);
+    if (command) rc = stage_train_command_run(run, manifest);
   }
   cur_free(manifest);
   dataset_free(&t.train);
