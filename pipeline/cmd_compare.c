@@ -89,8 +89,8 @@ static int load_run(cur_store *st, run_metrics *r) {
   if (rc == CUR_OK) rc = cur_store_metrics_each(st, r->id, take_metric, r, &found);
   if (rc == CUR_OK && !found) return cur_errorc(CUR_EINPUT, "compare: no run %lld", (long long)r->id);
   if (rc == CUR_OK && r->n == 0)
-    return cur_errorc(CUR_EINPUT, "compare: run %lld has no metrics (train runs record them)",
-                      (long long)r->id);
+    return cur_errorc(CUR_EINPUT, "compare: run %lld has no metrics (train, aum and pseudolabel "
+                      "runs record them)", (long long)r->id);
   return rc;
 }
 
