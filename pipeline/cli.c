@@ -26,6 +26,7 @@ static const command commands[] = {
     {"config", cur_cmd_config, "show the configuration in force"},
     {"clip", cur_cmd_clip, "embed images or texts, or zero-shot classify, with a CLIP checkpoint"},
     {"export", cur_cmd_export, "write the cleaned manifest now (formats and folder on the command line)"},
+    {"compare", cur_cmd_compare, "two runs' metrics side by side, with the difference"},
 };
 
 static const char global_help[] =

@@ -140,6 +140,11 @@ void cur_store_close(cur_store *st) {
   cur_free(st);
 }
 
+const char *cur_store_file(cur_store *st) {
+  const char *file = sqlite3_db_filename(st->db, "main");
+  return file && file[0] ? file : st->path;
+}
+
 int cur_store_lock(cur_store *st) {
   if (st->lock_fd >= 0) return CUR_OK;
   int fd = open(st->path, O_RDONLY | O_CLOEXEC);

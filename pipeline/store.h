@@ -19,6 +19,8 @@ int cur_store_init(const char *path, cur_store **out, int *created);
 ** CUR_ESTATE when it does not exist or holds no curate schema. */
 int cur_store_open(const char *path, cur_store **out);
 void cur_store_close(cur_store *st);
+/* The database file's absolute path (for commands curate starts); owned by ST. */
+const char *cur_store_file(cur_store *st);
 
 /* Takes the exclusive writer lock (flock on the database file): one curate
 ** process writes at a time.  Readers such as the sqlite3 shell are not

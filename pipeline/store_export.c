@@ -123,3 +123,19 @@ int cur_store_manifest_add(cur_store *st, int64_t run_id, const char *format, co
                    "ittti", run_id, format, path, sha256, rows);
 }
 
+
+int cur_store_manifest_last(cur_store *st, const char *format, char **path, int *found) {
+  sqlite3_stmt *s = cur__stmt(st,
+      "SELECT m.path FROM manifests m JOIN runs r ON r.id = m.run_id "
+      "WHERE r.stage = 'export' AND r.status = 'complete' AND m.format = ?1 "
+      "ORDER BY m.run_id DESC, m.id LIMIT 1");
+  *path = NULL;
+  *found = 0;
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "t", format), step = rc ? SQLITE_DONE : sqlite3_step(s);
+  *found = step == SQLITE_ROW;
+  if (*found) *path = cur__column_dup(s, 0, &rc);
+  else if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading manifests");
+  sqlite3_reset(s);
+  return rc;
+}

@@ -44,5 +44,8 @@ void cur_export_rows_free(cur_export_row *rows, size_t n);
 int cur_store_manifest_clear(cur_store *st, int64_t run_id);
 int cur_store_manifest_add(cur_store *st, int64_t run_id, const char *format, const char *path,
                            const char *sha256, int64_t rows);
+/* The path of the newest complete export run's manifest of FORMAT; the
+** caller frees *path.  *found is 0 (and *path NULL) when there is none. */
+int cur_store_manifest_last(cur_store *st, const char *format, char **path, int *found);
 
 #endif

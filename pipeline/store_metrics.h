@@ -7,10 +7,18 @@
 
 /* Deletes RUN_ID's metrics (a rerun records them anew). */
 int cur_store_metrics_clear(cur_store *st, int64_t run_id);
-/* Records a metric: VALUE (NaN = none) and/or TEXT (may be NULL). */
+/* Records a metric: VALUE (NaN = none) and/or TEXT (may be NULL), replacing
+** an earlier one of the same NAME. */
 int cur_store_metric_put(cur_store *st, int64_t run_id, const char *name, double value,
                          const char *text);
 /* Whether RUN_ID has a metric NAME. */
 int cur_store_metric_exists(cur_store *st, int64_t run_id, const char *name, int *found);
+/* Calls FN for each metric of RUN_ID in name order (byte order, as strcmp);
+** VALUE is NaN and TEXT NULL when absent, both valid only during the call.
+** A non-zero return from FN stops the walk and is returned.  *found is 0
+** when there is no run RUN_ID. */
+int cur_store_metrics_each(cur_store *st, int64_t run_id,
+                           int (*fn)(void *ctx, const char *name, double value, const char *text),
+                           void *ctx, int *found);
 
 #endif

@@ -9,6 +9,9 @@
 ** class precision/recall/F1, the confusion matrix) are written in one
 ** transaction after deleting the run's earlier ones, so a resumed run ends
 ** with the same rows.
+**
+** train.command, when set, then runs an external training job on the newest
+** JSONL manifest (train_command.c).
 */
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include "store_labels.h"
 #include "store_metrics.h"
 #include "store_runs.h"
+#include "train_command.h"
 
 static int check_head(const cJSON *v, const char *name) {
   if (strcmp(v->valuestring, "logreg") == 0 || strcmp(v->valuestring, "mlp") == 0) return CUR_OK;
@@ -45,6 +49,9 @@ static const cur_option train_options[] = {
     {"task", CUR_OPT_STR, "\"label\"", "the label task to train on", NULL},
     {"model", CUR_OPT_STR, "\"\"",
      "embedding model key; \"\" = the model with the most embeddings", NULL},
+    {"command", CUR_OPT_STR, "\"\"",
+     "external training command run after the built-in evaluation (/bin/sh; {manifest} = the "
+     "manifest's path); \"\" = none", NULL},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* The rows of one split as a feature matrix. */
@@ -325,7 +332,10 @@ static int evaluate(trainer *t) {
 
 static int train_run(cur_run *run) {
   trainer t = {.run = run};
-  int rc = load(&t);
+  char *manifest = NULL;
+  int command = cur_opt_str(cur_run_options(run), "command")[0] != 0;
+  int rc = command ? stage_train_command_manifest(run, &manifest) : CUR_OK;
+  if (rc == CUR_OK) rc = load(&t);
   /* a corpus without a test split (or train rows) has nothing to show:
   ** say so and go on, so that `curate run` still completes */
   if (rc == CUR_OK && (t.train.n == 0 || t.test.n == 0))
@@ -336,7 +346,9 @@ static int train_run(cur_run *run) {
   if (rc == CUR_OK) {
     cur_run_count_set(run, "train_rows", t.train.n);
     cur_run_count_set(run, "test_rows", t.test.n);
+    if (command) rc = stage_train_command_run(run, manifest);
   }
+  cur_free(manifest);
   dataset_free(&t.train);
   dataset_free(&t.test);
   cur_store_names_free(t.classes, t.k);

@@ -5,6 +5,11 @@
 ** train-1.*: metrics are stored and agree with the stored confusion matrix;
 **            the separable test split is classified well; the table prints.
 ** train-2.*: same seed, same metrics; rows without an embedding get one.
+** train-3.*: train.command runs on the newest JSONL manifest with its
+**            environment, its exit status and output become metrics; a
+**            failing command fails the stage; no manifest, a clear error.
+** train-4.*: `curate compare` prints two train runs' metrics and B - A;
+**            an unknown run or one without metrics is an error.
 */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -28,20 +33,27 @@ static double q_num(const char *sql) {
   return v;
 }
 
+/* Writes the config NAME: the corpus's embed options and TRAIN's options. */
+static int write_config(const char *name, const char *train) {
+  char *p = test_scratch_path(name);
+  char *cfg = cur_asprintf("{\"embed\": {\"features\": \"pixels\", \"size\": 8}, \"train\": %s}", train);
+  int rc = p && cfg ? test_write_file(p, cfg, strlen(cfg)) : -1;
+  cur_free(cfg);
+  cur_free(p);
+  return rc;
+}
+
 static int build_corpus(void) {
   static const char *const both[] = {"a", "b"}, *const a[] = {"a"}, *const b[] = {"b"};
   static const int eight[] = {8, 8}, three[] = {3};
-  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 8}, \"train\": {\"epochs\": 40}}";
-  char *p = test_scratch_path("t.json");
-  int rc = test_sh("cd '%s' && rm -rf src %s*", T.scratch, db);
-  rc |= p ? test_write_file(p, cfg, strlen(cfg)) : -1;
+  int rc = test_sh("cd '%s' && rm -rf src exp %s*", T.scratch, db);
+  rc |= write_config("t.json", "{\"epochs\": 40}");
   rc |= fx_image_tree("src/train", both, eight, 2, 16, 16, "png", 1);
   rc |= fx_image_tree("src/test", a, three, 1, 20, 20, "png", 2);
   rc |= fx_image_tree("src/test", b, three, 1, 20, 20, "png", 11);
   rc |= fx_curate("init.log", "--db %s --config t.json init", db);
   rc |= fx_curate("ingest.log", "--db %s --config t.json ingest src", db);
   rc |= fx_curate("embed.log", "--db %s --config t.json run --stage embed", db);
-  cur_free(p);
   return rc;
 }
 
@@ -100,9 +112,172 @@ TEST(same_seed_same_metrics_and_missing_embeddings_are_named) {
   cur_free(again);
 }
 
+/* Checks that LOG (scratch-relative) holds TEXT. */
+static void check_log(const char *log, const char *text) {
+  char *got = fx_read(log);
+  if (!got || !strstr(got, text)) test_fail(__FILE__, __LINE__, "%s lacks \"%s\":\n%s", log, text, got ? got : "(none)");
+  cur_free(got);
+}
+
+TEST(train_command_without_a_manifest_is_an_error) {
+  REQUIRE(write_config("cmd.json", "{\"epochs\": 40, \"command\": \"true\"}") == 0);
+  CHECK_INT(fx_curate("nomanifest.log", "--db %s --config cmd.json run --stage train", db), 1);
+  check_log("nomanifest.log", "train.command needs a manifest: run the export stage first");
+  /* looked up first: nothing was trained or recorded */
+  CHECK_NEAR(q_num("SELECT count(*) FROM metrics WHERE run_id = (SELECT max(id) FROM runs)"), 0, 0);
+}
+
+/* The brief's probe, plus {manifest} (quoted) and the other two variables. */
+TEST(train_command_sees_the_manifest_and_its_result_is_recorded) {
+  REQUIRE(fx_curate("export.log", "--db %s --config t.json export --out exp", db) == 0);
+  REQUIRE(write_config("cmd.json", "{\"epochs\": 40, \"command\": "
+      "\"sh -c 'test -f \\\"$CURATE_MANIFEST\\\" && echo rows $(wc -l < \\\"$CURATE_MANIFEST\\\")' && "
+      "test {manifest} = \\\"$CURATE_MANIFEST\\\" && test -f \\\"$CURATE_DB\\\" && "
+      "echo run $CURATE_RUN_ID >&2\"}") == 0);
+  REQUIRE(fx_curate("cmd.log", "--db %s --config cmd.json run --stage train", db) == 0);
+  char *run = q_text("SELECT max(id) FROM runs WHERE stage = 'train'");
+  char *want = run ? cur_asprintf("rows 22\nrun %s\n", run) : NULL;
+  char *output = q_text("SELECT text FROM metrics WHERE name = 'command_output' AND run_id = "
+                        "(SELECT max(id) FROM runs)");
+  /* 16 training rows and 6 test rows; stderr is captured with stdout (the
+  ** last newline is q_text's) */
+  CHECK_STR(output, want);
+  CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'command_exit' AND run_id = "
+                   "(SELECT max(id) FROM runs)"), 0, 0);
+  /* the built-in metrics are still there: the command runs in addition */
+  CHECK_NEAR(q_num("SELECT count(*) FROM metrics WHERE run_id = (SELECT max(id) FROM runs)"), 11, 0);
+  check_log("cmd.log", "rows 22");
+  check_log("cmd.log", "train: train.command exited with status 0");
+  cur_free(output);
+  cur_free(want);
+  cur_free(run);
+}
+
+TEST(a_failing_train_command_fails_the_stage_with_its_status) {
+  REQUIRE(write_config("fail.json", "{\"epochs\": 40, \"command\": \"echo giving up; exit 7\"}") == 0);
+  CHECK_INT(fx_curate("fail.log", "--db %s --config fail.json run --stage train", db), 1);
+  check_log("fail.log", "train.command exited with status 7");
+  check_log("fail.log", "giving up");
+  char *status = q_text("SELECT status FROM runs WHERE id = (SELECT max(id) FROM runs)");
+  CHECK_STR(status, "failed\n");
+  CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'command_exit' AND run_id = "
+                   "(SELECT max(id) FROM runs)"), 7, 0);
+  char *output = q_text("SELECT text FROM metrics WHERE name = 'command_output' AND run_id = "
+                        "(SELECT max(id) FROM runs)");
+  CHECK_STR(output, "giving up\n\n");  /* the echo's newline and q_text's */
+  cur_free(output);
+  cur_free(status);
+}
+
+/* The bytes `seq FROM 20000` prints. */
+static long seq_bytes(int from) {
+  long n = 0;
+  char line[16];
+  for (int i = from; i <= 20000; i++) n += snprintf(line, sizeof line, "%d\n", i);
+  return n;
+}
+
+TEST(a_long_output_keeps_its_last_64_kib_from_a_line_start) {
+  REQUIRE(write_config("long.json", "{\"epochs\": 40, \"command\": \"seq 1 20000\"}") == 0);
+  REQUIRE(fx_curate("long.log", "--db %s --config long.json --quiet run --stage train", db) == 0);
+  char *output = q_text("SELECT text FROM metrics WHERE name = 'command_output' AND run_id = "
+                        "(SELECT max(id) FROM runs)");
+  unsigned long cut = 0;
+  int first = 0;
+  REQUIRE(output && sscanf(output, "[... %lu bytes of output before this ...]\n%d", &cut, &first) == 2);
+  /* what is kept: whole lines, from FIRST to the end, as many as fit in 64 KiB */
+  long kept = (long)strlen(strchr(output, '\n') + 1) - 1;  /* - q_text's newline */
+  CHECK_INT(kept, seq_bytes(first));
+  CHECK(kept <= 64 * 1024 && seq_bytes(first - 1) > 64 * 1024);
+  CHECK_INT((long)cut, seq_bytes(1) - kept);
+  cur_free(output);
+}
+
+/* The line of METRIC in a compare table, e.g. "accuracy  0.8333  1.0000  +0.1667". */
+static char *table_line(const char *out, const char *metric) {
+  char *at = strstr(out, metric), *end = at ? strchr(at, '\n') : NULL;
+  return end && (at == out || at[-1] == '\n') ? cur_strndup(at, (size_t)(end - at)) : NULL;
+}
+
+TEST(compare_prints_two_runs_and_the_difference) {
+  /* A: the first train run; B: after 6 of the 8 training images of a were
+  ** relabelled b (noisy labels), which costs accuracy */
+  REQUIRE(test_sh("cd '%s' && for id in $(sqlite3 %s \"SELECT i.id FROM images i JOIN current_labels "
+                  "c ON c.image_id = i.id WHERE i.split = 'train' AND c.class = 'a' ORDER BY i.id "
+                  "LIMIT 6\"); do '%s' --db %s review relabel $id b >> relabel.log 2>&1 || exit 1; done",
+                  T.scratch, db, T.curate, db) == 0);
+  REQUIRE(fx_curate("noisy.log", "--db %s --config t.json run --stage train", db) == 0);
+  char *a = q_text("SELECT min(id) FROM runs WHERE stage = 'train' AND status = 'complete'");
+  char *b = q_text("SELECT max(id) FROM runs WHERE stage = 'train' AND status = 'complete'");
+  REQUIRE(a && b);
+  a[strcspn(a, "\n")] = b[strcspn(b, "\n")] = 0;
+  REQUIRE(fx_curate("compare.out", "--db %s compare %s %s", db, a, b) == 0);
+  char *out = fx_read("compare.out");
+  REQUIRE(out);
+  static const char *const names[] = {"accuracy", "macro_f1", "precision/a", "recall/b", "f1/a"};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(names); i++) {
+    char *sql_a = cur_asprintf("SELECT value FROM metrics WHERE run_id = %s AND name = '%s'", a, names[i]);
+    char *sql_b = cur_asprintf("SELECT value FROM metrics WHERE run_id = %s AND name = '%s'", b, names[i]);
+    double va = q_num(sql_a), vb = q_num(sql_b);
+    char *line = table_line(out, names[i]);
+    char name[64], ca[32], cb[32], cd[32];
+    REQUIRE(line && sscanf(line, "%63s %31s %31s %31s", name, ca, cb, cd) == 4);
+    /* printed with 4 decimals: half a unit of the last place */
+    CHECK_NEAR(atof(ca), va, 0.5e-4);
+    CHECK_NEAR(atof(cb), vb, 0.5e-4);
+    CHECK_NEAR(atof(cd), vb - va, 0.5e-4);
+    CHECK(cd[0] == '+' || cd[0] == '-');
+    cur_free(line);
+    cur_free(sql_a);
+    cur_free(sql_b);
+  }
+  /* the noisy labels cost accuracy, and the table says by how much */
+  char *acc = table_line(out, "accuracy");
+  CHECK(acc && atof(strrchr(acc, ' ') + 1) < 0);
+  cur_free(acc);
+  CHECK(strstr(out, "confusion, run ") != NULL);
+  /* a metric only one run has: "-" for the other and for the difference */
+  char *cmd = q_text("SELECT run_id FROM metrics WHERE name = 'command_exit' AND value = 0");
+  REQUIRE(cmd);
+  cmd[strcspn(cmd, "\n")] = 0;
+  REQUIRE(fx_curate("cmd.out", "--db %s compare %s %s", db, a, cmd) == 0);
+  char *cmd_out = fx_read("cmd.out"), *exit_line = cmd_out ? table_line(cmd_out, "command_exit") : NULL;
+  char *note = cur_asprintf("command_output of run %s: text in the metrics table", cmd);
+  CHECK(exit_line && strstr(exit_line, " - ") && strstr(exit_line, "0.0000") && exit_line[strlen(exit_line) - 1] == '-');
+  CHECK(cmd_out && note && strstr(cmd_out, note));
+  cur_free(note);
+  cur_free(exit_line);
+  cur_free(cmd_out);
+  cur_free(cmd);
+  /* `last` is the newest complete train run */
+  REQUIRE(fx_curate("last.out", "--db %s compare %s last", db, a) == 0);
+  char *last = fx_read("last.out");
+  CHECK_STR(last, out);
+  cur_free(last);
+  cur_free(out);
+  cur_free(a);
+  cur_free(b);
+}
+
+TEST(compare_names_an_unknown_run_and_a_run_without_metrics) {
+  CHECK_INT(fx_curate("unknown.log", "--db %s compare last 9999", db), 1);
+  check_log("unknown.log", "compare: no run 9999");
+  /* run 1 is the ingest run: no metrics */
+  CHECK_INT(fx_curate("nometrics.log", "--db %s compare 1 last", db), 1);
+  check_log("nometrics.log", "compare: run 1 has no metrics");
+  CHECK_INT(fx_curate("usage.log", "--db %s compare 1", db), 2);
+  CHECK_INT(fx_curate("usage2.log", "--db %s compare one two", db), 2);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(metrics_agree_with_the_confusion_matrix);
   RUN(same_seed_same_metrics_and_missing_embeddings_are_named);
+  RUN(train_command_without_a_manifest_is_an_error);
+  RUN(train_command_sees_the_manifest_and_its_result_is_recorded);
+  RUN(a_failing_train_command_fails_the_stage_with_its_status);
+  RUN(a_long_output_keeps_its_last_64_kib_from_a_line_start);
+  RUN(compare_prints_two_runs_and_the_difference);
+  RUN(compare_names_an_unknown_run_and_a_run_without_metrics);
   return test_finish();
 }
