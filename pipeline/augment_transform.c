@@ -1,4 +1,4 @@
-/* augment_transform.c -- sampling, validation and libvips application of augment variants.
+/* augment_transform.c -- sampling, validation and application of augment variants.
 **
 ** Invariants:
 **   1. cur_augment_sample always makes the same draws in the same order,
@@ -6,15 +6,18 @@
 **      geometry drawn for a variant.
 **   2. Every sampled double is rounded to 6 decimals, the precision of the
 **      JSON form, so params read back from JSON reproduce the same bytes.
-**   3. The geometry is a single vips_affine call with the output area pinned
-**      to the input's size (edge fill first embeds the input in a lazily
-**      copied border); photometric operations run after it, on the colour
-**      bands only (alpha is carried through untouched).
-**   4. Each cur_augment_apply call owns its images through one VipsObject
-**      (ctx) and its local arrays, so one g_object_unref frees them all.
+**   3. A variant is made on 8-bit pixels in memory: decoded (JPEG by
+**      libjpeg, PNG by libvips), moved by a single bilinear warp of the
+**      input's size (augment_warp.c), then the photometric operations, when
+**      on, through libvips on the colour bands only (alpha is carried
+**      through untouched), and encoded (JPEG by libjpeg, PNG by libvips).
+**   4. Each cur_augment_apply call owns its libvips images through one
+**      VipsObject (ctx) and its local arrays, so one g_object_unref frees
+**      them all, and its pixel buffer (picture), freed after ctx.
 */
 #include "augment_transform.h"
 
+#include "augment_warp.h"
 #include "image.h"
 
 #include <assert.h>
@@ -178,7 +181,13 @@ void cur_augment_matrix(const cur_augment_params *p, int width, int height, doub
   m[5] = cy + s * p->ty_frac * height - (a10 * cx + a11 * cy);
 }
 
-/* ---- libvips helpers -------------------------------------------------- */
+/* ---- pixels ------------------------------------------------------------- */
+
+/* A decoded image: 8-bit pixels and the format to encode them in again. */
+typedef struct picture {
+  cur_image_pixels px;
+  cur_augment_format fmt;
+} picture;
 
 /* Moves libvips' error text into ours, naming the step that failed. */
 static int vips_failure(int code, const char *step) {
@@ -202,86 +211,82 @@ static int band_means(VipsObject *ctx, VipsImage *in, double *mean, int n) {
   return CUR_OK;
 }
 
-static int decode(VipsObject *ctx, const unsigned char *encoded, size_t len,
-                  cur_augment_format *fmt, VipsImage **out) {
+/* pic's pixels as a libvips image (sharing the buffer, which must outlive
+** ctx), for the photometric operations and the PNG encoder. */
+static int as_vips(VipsObject *ctx, const picture *pic, VipsImage **out) {
+  const cur_image_pixels *px = &pic->px;
+  VipsInterpretation type = pic->fmt == CUR_AUGMENT_FORMAT_JPEG && px->bands == 4
+                                ? VIPS_INTERPRETATION_CMYK
+                            : px->bands <= 2 ? VIPS_INTERPRETATION_B_W
+                                             : VIPS_INTERPRETATION_sRGB;
+  size_t size = (size_t)px->width * (size_t)px->height * (size_t)px->bands;
+  VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 2);
+  if (!(t[0] = vips_image_new_from_memory(px->data, size, px->width, px->height, px->bands,
+                                          VIPS_FORMAT_UCHAR)) ||
+      vips_copy(t[0], &t[1], "interpretation", type, NULL))
+    return vips_failure(CUR_ERR, "pixels");
+  *out = t[1];
+  return CUR_OK;
+}
+
+/* A PNG through libvips into 8-bit pixels; 16-bit samples keep their high
+** byte (the warp works on 8 bits). */
+static int decode_png(VipsObject *ctx, const unsigned char *encoded, size_t len, picture *pic) {
+  VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 2);
+  if (!(t[0] = vips_image_new_from_buffer(encoded, len, "", NULL)))
+    return vips_failure(CUR_EINPUT, "decode");
+  if (t[0]->Bands > AUG_MAX_BANDS)
+    return cur_errorc(CUR_EINPUT, "augment: input: %d bands (at most %d)", t[0]->Bands, AUG_MAX_BANDS);
+  if (vips_cast(t[0], &t[1], VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
+    return vips_failure(CUR_EINPUT, "decode");
+  size_t size = 0;
+  void *mem = vips_image_write_to_memory(t[1], &size);
+  if (!mem) return vips_failure(CUR_EINPUT, "decode");
+  unsigned char *copy = cur_malloc(size);
+  if (copy) memcpy(copy, mem, size);
+  g_free(mem);
+  if (!copy) return CUR_ENOMEM;
+  pic->px = (cur_image_pixels){copy, t[1]->Xsize, t[1]->Ysize, t[1]->Bands};
+  pic->fmt = CUR_AUGMENT_FORMAT_PNG;
+  return CUR_OK;
+}
+
+/* JPEG through libjpeg directly (image_jpeg.c), PNG through libvips. */
+static int decode(VipsObject *ctx, const unsigned char *encoded, size_t len, picture *pic) {
+  if (cur_image_is_jpeg(encoded, len)) {
+    char why[256];
+    /* the parent passed ingest's pixel limit; only memory bounds it here */
+    int rc = cur_image_jpeg_decode(encoded, len, INT64_MAX, &pic->px, why, sizeof why);
+    if (rc != CUR_OK) return cur_errorc(rc, "augment: decode: %s", why);
+    pic->fmt = CUR_AUGMENT_FORMAT_JPEG;
+    return CUR_OK;
+  }
   const char *loader = vips_foreign_find_load_buffer(encoded, len);
   if (!loader) {
     vips_error_clear();
     return cur_errorc(CUR_EINPUT, "augment: input: not a known image format");
   }
-  /* loader is a class name such as VipsForeignLoadJpegBuffer or
-  ** VipsForeignLoadPngBuffer (VipsForeignLoadSpngBuffer with libspng). */
-  if (strcasestr(loader, "jpeg")) *fmt = CUR_AUGMENT_FORMAT_JPEG;
-  else if (strcasestr(loader, "png")) *fmt = CUR_AUGMENT_FORMAT_PNG;
-  else return cur_errorc(CUR_EINPUT, "augment: input: %s images are not supported (JPEG or PNG)", loader);
-  VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 1);
-  if (!(t[0] = vips_image_new_from_buffer(encoded, len, "", NULL)))
-    return vips_failure(CUR_EINPUT, "decode");
-  if (t[0]->Bands > AUG_MAX_BANDS)
-    return cur_errorc(CUR_EINPUT, "augment: input: %d bands (at most %d)", t[0]->Bands, AUG_MAX_BANDS);
-  *out = t[0];
-  return CUR_OK;
+  /* loader is a class name such as VipsForeignLoadPngBuffer
+  ** (VipsForeignLoadSpngBuffer with libspng). */
+  if (!strcasestr(loader, "png"))
+    return cur_errorc(CUR_EINPUT, "augment: input: %s images are not supported (JPEG or PNG)", loader);
+  return decode_png(ctx, encoded, len, pic);
 }
 
-/* Edge fill.  vips_affine's own "extend" only reaches as far as the
-** interpolator's window (a pixel or two), so pixels mapped from further out
-** would still be black.  Instead the input is embedded, lazily, in a border
-** made by copying its edges, wide enough to hold the preimage of every
-** output pixel; margin[] is {left, top, right, bottom}. */
-static int extend_edges(VipsObject *ctx, VipsImage *in, const double m[6], VipsImage **out,
-                        int margin[4]) {
-  int w = in->Xsize, h = in->Ysize;
-  double det = m[0] * m[4] - m[1] * m[3];
-  double lo[2] = {0.0, 0.0}, hi[2] = {w - 1.0, h - 1.0};
-  assert(det != 0.0);  /* scale >= 0.1 (params_check) */
-  for (int corner = 0; corner < 4; corner++) {
-    /* Output corners, one pixel out to cover the interpolation window. */
-    double dx = (corner & 1 ? w : -1.0) - m[2], dy = (corner & 2 ? h : -1.0) - m[5];
-    double x = (m[4] * dx - m[1] * dy) / det, y = (-m[3] * dx + m[0] * dy) / det;
-    lo[0] = fmin(lo[0], x), lo[1] = fmin(lo[1], y);
-    hi[0] = fmax(hi[0], x), hi[1] = fmax(hi[1], y);
-  }
-  margin[0] = (int)ceil(-lo[0]) + 2;
-  margin[1] = (int)ceil(-lo[1]) + 2;
-  margin[2] = (int)ceil(hi[0] - (w - 1)) + 2;
-  margin[3] = (int)ceil(hi[1] - (h - 1)) + 2;
-  VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 1);
-  if (vips_embed(in, &t[0], margin[0], margin[1], w + margin[0] + margin[2],
-                 h + margin[1] + margin[3], "extend", VIPS_EXTEND_COPY, NULL))
-    return vips_failure(CUR_ERR, "edge fill");
-  *out = t[0];
+/* The flip, rotation, translation and scale in one bilinear warp
+** (augment_warp.c), into a new buffer that replaces pic's. */
+static int geometric(const cur_augment_params *p, cur_augment_fill fill, picture *pic) {
+  cur_image_pixels *px = &pic->px;
+  double m[6], mean[AUG_MAX_BANDS] = {0};
+  unsigned char *out = cur_mallocarray((size_t)px->height, (size_t)px->width * (size_t)px->bands);
+  if (!out) return CUR_ENOMEM;
+  cur_augment_matrix(p, px->width, px->height, m);
+  if (fill == CUR_AUGMENT_FILL_MEAN)
+    cur_augment_band_means(px->data, px->width, px->height, px->bands, mean);
+  cur_augment_warp(px->data, px->width, px->height, px->bands, m, fill, mean, out);
+  cur_free(px->data);
+  px->data = out;
   return CUR_OK;
-}
-
-/* One vips_affine call with the output pinned to the input's size.  The
-** input offsets (idx, idy) undo the edge-fill border, if any, so the matrix
-** still maps original input coordinates. */
-static int geometric(VipsObject *ctx, VipsImage *in, const cur_augment_params *p,
-                     cur_augment_fill fill, VipsImage **out) {
-  double m[6], bg[AUG_MAX_BANDS] = {0};
-  int margin[4] = {0, 0, 0, 0}, w = in->Xsize, h = in->Ysize, rc = CUR_OK;
-  cur_augment_matrix(p, w, h, m);
-  VipsExtend extend = fill == CUR_AUGMENT_FILL_BLACK ? VIPS_EXTEND_BLACK
-                      : fill == CUR_AUGMENT_FILL_MEAN ? VIPS_EXTEND_BACKGROUND
-                                                      : VIPS_EXTEND_COPY;
-  if (fill == CUR_AUGMENT_FILL_MEAN) rc = band_means(ctx, in, bg, in->Bands);
-  if (fill == CUR_AUGMENT_FILL_EDGE) rc = extend_edges(ctx, in, m, &in, margin);
-  if (rc != CUR_OK) return rc;
-  VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 1);
-  VipsArrayInt *oarea = vips_array_int_newv(4, 0, 0, w, h);
-  VipsArrayDouble *background = vips_array_double_new(bg, in->Bands);
-  /* Bilinear matches Pillow's BILINEAR in the benchmark and is exact on
-  ** translations by whole pixels.  The background is ignored unless the
-  ** extend mode is BACKGROUND. */
-  if (vips_affine(in, &t[0], m[0], m[1], m[3], m[4], "idx", -(double)margin[0], "idy",
-                  -(double)margin[1], "odx", m[2], "ody", m[5], "oarea", oarea, "interpolate",
-                  vips_interpolate_bilinear_static(), "extend", extend, "background", background,
-                  NULL))
-    rc = vips_failure(CUR_EINPUT, "affine");
-  vips_area_unref(VIPS_AREA(oarea));
-  vips_area_unref(VIPS_AREA(background));
-  if (rc == CUR_OK) *out = t[0];
-  return rc;
 }
 
 /* ---- photometric ------------------------------------------------------ */
@@ -344,13 +349,9 @@ static int restore_format(VipsObject *ctx, VipsImage *orig, VipsImage *img, int 
 
 /* Colour jitter, then blur, then noise (one Gaussian value per pixel, added
 ** to every colour band), on the colour bands only. */
-static int photometric(VipsObject *ctx, VipsImage *in, const cur_augment_params *p,
-                       VipsImage **out) {
+static int photometric_ops(VipsObject *ctx, VipsImage *in, const cur_augment_params *p,
+                           VipsImage **out) {
   int jitter = p->brightness != 1.0 || p->contrast != 1.0 || p->saturation != 1.0;
-  if (!jitter && p->blur_sigma <= 0.0 && p->noise_sigma <= 0.0) {
-    *out = in;
-    return CUR_OK;
-  }
   int ncol = in->Bands - (vips_image_hasalpha(in) ? 1 : 0), rc;
   VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 4);
   VipsImage *img = in;
@@ -373,25 +374,42 @@ static int photometric(VipsObject *ctx, VipsImage *in, const cur_augment_params 
   return restore_format(ctx, in, img, ncol, out);
 }
 
+/* The photometric operations, when any is on, through libvips: the result
+** (same size, bands and 8-bit format) is written back over pic's pixels. */
+static int photometric(VipsObject *ctx, const cur_augment_params *p, picture *pic) {
+  if (p->brightness == 1.0 && p->contrast == 1.0 && p->saturation == 1.0 &&
+      p->blur_sigma <= 0.0 && p->noise_sigma <= 0.0)
+    return CUR_OK;
+  VipsImage *img = NULL;
+  size_t size = 0;
+  int rc = as_vips(ctx, pic, &img);
+  if (rc == CUR_OK) rc = photometric_ops(ctx, img, p, &img);
+  if (rc != CUR_OK) return rc;
+  void *mem = vips_image_write_to_memory(img, &size);
+  if (!mem) return vips_failure(CUR_ERR, "photometric");
+  assert(size == (size_t)pic->px.width * (size_t)pic->px.height * (size_t)pic->px.bands);
+  memcpy(pic->px.data, mem, size);
+  g_free(mem);
+  return CUR_OK;
+}
+
 /* ---- encode and apply ------------------------------------------------- */
 
-/* Encodes in as fmt into a new cur_malloc buffer.  Settings are fixed and
-** metadata is stripped so equal pixels always give equal bytes. */
-static int encode(VipsImage *in, cur_augment_format fmt, unsigned char **out, size_t *out_len) {
+/* Encodes pic in its format into a new cur_malloc buffer.  Settings are
+** fixed and there is no metadata, so equal pixels always give equal bytes. */
+static int encode(VipsObject *ctx, const picture *pic, unsigned char **out, size_t *out_len) {
+  if (pic->fmt == CUR_AUGMENT_FORMAT_JPEG)
+    return cur_image_jpeg_encode(&pic->px, CUR_AUGMENT_JPEG_QUALITY, out, out_len);
+  VipsImage *img = NULL;
   void *buf = NULL;
   size_t n = 0;
-  int bad = fmt == CUR_AUGMENT_FORMAT_JPEG
-                ? vips_jpegsave_buffer(in, &buf, &n, "Q", CUR_AUGMENT_JPEG_QUALITY, "strip", TRUE,
-                                       "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_ON, NULL)
-                : vips_pngsave_buffer(in, &buf, &n, "strip", TRUE, NULL);
-  if (bad) return vips_failure(CUR_EINPUT, "encode");
+  int rc = as_vips(ctx, pic, &img);
+  if (rc != CUR_OK) return rc;
+  if (vips_pngsave_buffer(img, &buf, &n, "strip", TRUE, NULL)) return vips_failure(CUR_ERR, "encode");
   unsigned char *copy = cur_malloc(n);
-  if (!copy) {
-    g_free(buf);
-    return CUR_ENOMEM;
-  }
-  memcpy(copy, buf, n);
+  if (copy) memcpy(copy, buf, n);
   g_free(buf);
+  if (!copy) return CUR_ENOMEM;
   *out = copy;
   *out_len = n;
   return CUR_OK;
@@ -430,14 +448,14 @@ int cur_augment_apply(const unsigned char *encoded, size_t len, const cur_augmen
   if (cur_image_init() != CUR_OK) return CUR_ERR;
 
   VipsObject *ctx = VIPS_OBJECT(vips_image_new());  /* owns every image (invariant 4) */
-  VipsImage *img = NULL;
-  cur_augment_format fmt = CUR_AUGMENT_FORMAT_JPEG;
-  rc = decode(ctx, encoded, len, &fmt, &img);
-  if (rc == CUR_OK) rc = geometric(ctx, img, p, o->fill, &img);
-  if (rc == CUR_OK) rc = photometric(ctx, img, p, &img);
-  if (rc == CUR_OK) rc = encode(img, fmt, out, out_len);
-  if (rc == CUR_OK) *out_format = fmt;
-  g_object_unref(ctx);
+  picture pic = {{NULL, 0, 0, 0}, CUR_AUGMENT_FORMAT_JPEG};
+  rc = decode(ctx, encoded, len, &pic);
+  if (rc == CUR_OK) rc = geometric(p, o->fill, &pic);
+  if (rc == CUR_OK) rc = photometric(ctx, p, &pic);
+  if (rc == CUR_OK) rc = encode(ctx, &pic, out, out_len);
+  if (rc == CUR_OK) *out_format = pic.fmt;
+  g_object_unref(ctx);  /* before the pixels: libvips images may point into them */
+  cur_free(pic.px.data);
   return rc;
 }
 

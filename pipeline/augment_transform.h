@@ -4,8 +4,9 @@
 **
 **   1. cur_augment_sample draws the variant's parameters from a generator
 **      seeded by (run seed, parent image id, variant index);
-**   2. cur_augment_apply decodes the parent with libvips, applies one affine
-**      transform (flip, rotate, translate, scale; see cur_augment_matrix),
+**   2. cur_augment_apply decodes the parent (JPEG with libjpeg, PNG with
+**      libvips) to 8-bit pixels, applies one bilinear affine warp (flip,
+**      rotate, translate, scale; see cur_augment_matrix),
 **      the optional photometric operations, and re-encodes in the parent's
 **      format (JPEG or PNG) without metadata;
 **   3. cur_augment_params_json records the parameters as canonical JSON.

@@ -19,9 +19,28 @@ int cur_image_init(void);
 int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                     char *reason, size_t reason_cap);
 
+/* 8-bit interleaved pixels, rows without padding; data is cur_malloc'd
+** and belongs to whoever holds the struct (cur_free). */
+typedef struct cur_image_pixels {
+  unsigned char *data;
+  int width, height, bands;
+} cur_image_pixels;
+
 /* The JPEG fast path of cur_image_probe (image_jpeg.c). */
 int cur_image_is_jpeg(const void *buf, size_t len);
 int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                          char *reason, size_t reason_cap);
+
+/* Decodes a JPEG of at most MAX_PIXELS fully into *OUT: one band for grey,
+** four for CMYK, else RGB.  CUR_EINPUT (corrupt, truncated, too large)
+** writes why into REASON; *OUT is set only on CUR_OK. */
+int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_image_pixels *out,
+                          char *reason, size_t reason_cap);
+/* Encodes IN (1, 3 or 4 bands) as baseline JPEG at QUALITY with libjpeg's
+** defaults (4:2:0 chroma for colour), no metadata but the JFIF header: equal
+** pixels give equal bytes.  *OUT is a new buffer the caller frees with
+** cur_free. */
+int cur_image_jpeg_encode(const cur_image_pixels *in, int quality, unsigned char **out,
+                          size_t *out_len);
 
 #endif

@@ -1,4 +1,4 @@
-/* image_jpeg.c -- checks a JPEG with libjpeg directly, without a libvips pipeline.
+/* image_jpeg.c -- JPEG through libjpeg directly, without a libvips pipeline: check, decode, encode.
 **
 ** Ingest must decode every image once to prove it is sound, and JPEG is most
 ** of what it sees.  Through libvips each small image pays for a pipeline and
@@ -6,9 +6,15 @@
 ** went at a third of a plain Pillow loop's rate).  Decoding at 1/8 scale
 ** still entropy-decodes every block of every scan, so truncated or corrupt
 ** data is caught, while most of the inverse-DCT and colour work is skipped.
+**
+** Augment decodes and encodes every variant's JPEG here for the same reason
+** (libvips' codec pipeline cost twice libjpeg's own time).  Every libjpeg
+** error longjmps to the function that started the codec, which frees it.
 */
+#include <assert.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h>  /* after stdio.h, which it needs */
@@ -40,6 +46,15 @@ static void on_message(j_common_ptr cinfo, int level) {
   }
 }
 
+/* Clears ERR and hooks the handlers above into it, for cinfo.err. */
+static struct jpeg_error_mgr *err_init(check_err *err) {
+  memset(err, 0, sizeof *err);
+  jpeg_std_error(&err->mgr);
+  err->mgr.error_exit = on_error;
+  err->mgr.emit_message = on_message;
+  return &err->mgr;
+}
+
 int cur_image_is_jpeg(const void *buf, size_t len) {
   const unsigned char *p = buf;
   return len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF;
@@ -52,10 +67,7 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
   JSAMPLE row[4 * (65535 / 8 + 1)];  /* one row at 1/8 scale, up to 4 components */
   JSAMPROW rows[1] = {row};
   volatile int rc = CUR_OK;
-  memset(&err, 0, sizeof err);
-  cinfo.err = jpeg_std_error(&err.mgr);
-  err.mgr.error_exit = on_error;
-  err.mgr.emit_message = on_message;
+  cinfo.err = err_init(&err);
   if (setjmp(err.jump)) {
     snprintf(reason, cap, "cannot decode: %s", err.message);
     jpeg_destroy_decompress(&cinfo);
@@ -87,4 +99,103 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
   }
   jpeg_destroy_decompress(&cinfo);
   return rc;
+}
+
+/* JPEG colour spaces to bands: grey stays grey and CMYK (and YCCK) comes
+** out as CMYK; everything else is decoded to RGB. */
+static int out_bands(struct jpeg_decompress_struct *cinfo) {
+  switch (cinfo->jpeg_color_space) {
+  case JCS_GRAYSCALE: cinfo->out_color_space = JCS_GRAYSCALE; return 1;
+  case JCS_CMYK:
+  case JCS_YCCK: cinfo->out_color_space = JCS_CMYK; return 4;
+  default: cinfo->out_color_space = JCS_RGB; return 3;
+  }
+}
+
+int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_image_pixels *out,
+                          char *reason, size_t cap) {
+  struct jpeg_decompress_struct cinfo;
+  check_err err;
+  unsigned char *volatile pixels = NULL;  /* volatile: read after longjmp */
+  cinfo.err = err_init(&err);
+  if (setjmp(err.jump)) {
+    snprintf(reason, cap, "cannot decode: %s", err.message);
+    jpeg_destroy_decompress(&cinfo);
+    cur_free(pixels);
+    return CUR_EINPUT;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+  jpeg_read_header(&cinfo, TRUE);
+  int bands = out_bands(&cinfo), rc = CUR_OK;
+  int64_t npix = (int64_t)cinfo.image_width * cinfo.image_height;
+  if (npix > max_pixels) {
+    snprintf(reason, cap, "image is %u x %u pixels, over %lld", cinfo.image_width,
+             cinfo.image_height, (long long)max_pixels);
+    jpeg_destroy_decompress(&cinfo);
+    return CUR_EINPUT;
+  }
+  size_t stride = (size_t)cinfo.image_width * (size_t)bands;
+  if (!(pixels = cur_mallocarray((size_t)cinfo.image_height, stride))) {
+    jpeg_destroy_decompress(&cinfo);
+    snprintf(reason, cap, "out of memory");
+    return CUR_ENOMEM;
+  }
+  jpeg_start_decompress(&cinfo);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = pixels + (size_t)cinfo.output_scanline * stride;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  if (err.truncated) {
+    snprintf(reason, cap, "cannot decode: %s", err.message);
+    cur_free(pixels);
+    rc = CUR_EINPUT;
+  } else {
+    *out = (cur_image_pixels){pixels, (int)cinfo.image_width, (int)cinfo.image_height, bands};
+  }
+  jpeg_destroy_decompress(&cinfo);
+  return rc;
+}
+
+int cur_image_jpeg_encode(const cur_image_pixels *in, int quality, unsigned char **out,
+                          size_t *out_len) {
+  static const J_COLOR_SPACE spaces[5] = {JCS_UNKNOWN, JCS_GRAYSCALE, JCS_UNKNOWN, JCS_RGB, JCS_CMYK};
+  struct jpeg_compress_struct cinfo;
+  check_err err;
+  unsigned char *volatile mem = NULL;  /* libjpeg's output buffer (malloc) */
+  unsigned long mem_len = 0;
+  assert(in && in->bands >= 1 && in->bands <= 4);
+  if (spaces[in->bands] == JCS_UNKNOWN)
+    return cur_errorc(CUR_EINPUT, "JPEG encode: %d bands (1, 3 or 4)", in->bands);
+  cinfo.err = err_init(&err);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    free(mem);
+    return cur_errorc(CUR_ERR, "JPEG encode: %s", err.message);
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, (unsigned char **)&mem, &mem_len);
+  cinfo.image_width = (JDIMENSION)in->width;
+  cinfo.image_height = (JDIMENSION)in->height;
+  cinfo.input_components = in->bands;
+  cinfo.in_color_space = spaces[in->bands];
+  /* the defaults: YCbCr with 4:2:0 chroma for RGB, Huffman tables not optimised */
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  size_t stride = (size_t)in->width * (size_t)in->bands;
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = in->data + (size_t)cinfo.next_scanline * stride;
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  unsigned char *copy = cur_malloc(mem_len);
+  if (copy) memcpy(copy, mem, mem_len);
+  free(mem);
+  if (!copy) return CUR_ENOMEM;
+  *out = copy;
+  *out_len = mem_len;
+  return CUR_OK;
 }

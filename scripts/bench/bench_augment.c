@@ -5,7 +5,7 @@
 **
 ** Reads every regular file of TAR into memory (libarchive), then makes N
 ** variants of each with cur_augment_sample + cur_augment_apply on T threads.
-** Each libvips pipeline runs on one thread (vips_concurrency_set(1)) and
+** libvips (PNG input, photometric ops) runs on one thread (vips_concurrency_set(1)) and
 ** the threads take whole images, which is how the stage parallelises.  Only
 ** the variant loop is timed.  --params writes each job's geometry, one line
 ** per job ("angle_deg tx_frac ty_frac scale hflip"), so that the Pillow
