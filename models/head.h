@@ -56,6 +56,11 @@ typedef int (*head_epoch_fn)(void *ctx, int epoch, const float *logits, int n, i
 /* Fills cfg with defaults: logreg, hidden 256, 30 epochs, batch 128, lr 0.1,
 ** cosine, momentum 0.9, weight decay 1e-4, no smoothing, seed 1. */
 void head_config_default(head_config *cfg);
+/* Fills cfg from a stage's options "head" (logreg or mlp), "hidden",
+** "epochs", "batch_size", "lr" and "weight_decay" (the train, aum and
+** pseudolabel stages share them), the rest at their defaults, and SEED. */
+struct cJSON;
+void head_config_from_options(const struct cJSON *opt, uint64_t seed, head_config *cfg);
 /* Validates cfg and makes an initialised head for d features and k classes. */
 int head_new(const head_config *cfg, int d, int k, head **out);
 void head_free(head *h);

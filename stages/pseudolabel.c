@@ -229,18 +229,11 @@ static int to_logits(const head *h, rowset *r, int k) {
 
 /* The built-in teacher: standardise, train on the trusted rows, score the rest. */
 static int train_teacher(teacher *t) {
-  const cJSON *opt = t->opt;
   feat_scaler *scaler = NULL;
   head *h = NULL;
   head_config cfg;
-  head_config_default(&cfg);
-  cfg.kind = strcmp(cur_opt_str(opt, "head"), "mlp") == 0 ? HEAD_MLP : HEAD_LOGREG;
-  cfg.hidden = (int)cur_opt_int(opt, "hidden");
-  cfg.epochs = (int)cur_opt_int(opt, "epochs");
-  cfg.batch_size = (int)cur_opt_int(opt, "batch_size");
-  cfg.lr = (float)cur_opt_num(opt, "lr");
-  cfg.weight_decay = (float)cur_opt_num(opt, "weight_decay");
-  cfg.seed = cur_run_seed(t->run) ^ ((uint64_t)t->task_id * 0x9e3779b97f4a7c15ull);  /* a stream per task */
+  /* a stream per task */
+  head_config_from_options(t->opt, cur_run_seed(t->run) ^ ((uint64_t)t->task_id * 0x9e3779b97f4a7c15ull), &cfg);
   rowset *scored[] = {&t->val, &t->test, &t->cand};
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
   int rc = feat_scaler_fit(t->train.X, (size_t)t->train.n, t->train.width, 1e-6f, &scaler);

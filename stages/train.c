@@ -214,14 +214,7 @@ static int fit_and_evaluate(trainer *t, int64_t *confusion) {
   head *h = NULL;
   head_config cfg;
   float *logits = cur_mallocarray((size_t)t->test.n, (size_t)t->k * sizeof *logits);
-  head_config_default(&cfg);
-  cfg.kind = strcmp(cur_opt_str(opt, "head"), "mlp") == 0 ? HEAD_MLP : HEAD_LOGREG;
-  cfg.hidden = (int)cur_opt_int(opt, "hidden");
-  cfg.epochs = (int)cur_opt_int(opt, "epochs");
-  cfg.batch_size = (int)cur_opt_int(opt, "batch_size");
-  cfg.lr = (float)cur_opt_num(opt, "lr");
-  cfg.weight_decay = (float)cur_opt_num(opt, "weight_decay");
-  cfg.seed = cur_run_seed(t->run);
+  head_config_from_options(opt, cur_run_seed(t->run), &cfg);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
   int rc = logits ? feat_scaler_fit(t->train.X, (size_t)t->train.n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
