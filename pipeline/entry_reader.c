@@ -1,11 +1,18 @@
-/* entry_reader.c -- a reader thread filling two batches in turn (double buffering).
+/* entry_reader.c -- a reader thread filling small batches, and worker threads
+** preparing them, while the consumer records earlier ones.
 **
 ** Invariants:
-**   1. Each batch is owned by exactly one side: in `free` (the reader may fill
-**      it), being filled, in `full` (waiting for the consumer) or being used
-**      by the consumer.  Two batches suffice to keep both sides busy.
-**   2. `full` keeps batches in the order they were filled.
+**   1. Each batch is in one place: `free_list` (the reader may fill it),
+**      being filled, or in the ring `order`, where it is FILLED (waiting for
+**      a worker), PREPARING or READY, until the consumer takes the head.
+**   2. `order` keeps batches in the order they were filled, so the consumer
+**      sees entries in source order even though workers finish out of order.
 **   3. After a batch with `last` set, the reader fills nothing more.
+**
+** Batches are small and several are in flight so that reading, preparing
+** and recording overlap from the first entries to the last: with two large
+** batches, the first was read before anything else could start and the last
+** was recorded with every other thread idle.
 */
 #include "entry_reader.h"
 
@@ -14,8 +21,12 @@
 #include <string.h>
 
 #include "curate.h"
+#include "parallel.h"
 
-#define N_BATCHES 2
+#define N_BATCHES 8
+#define MAX_WORKERS 16
+
+enum { FILLED, PREPARING, READY };
 
 struct cur_entry_reader {
   cur_source *src;
@@ -25,13 +36,14 @@ struct cur_entry_reader {
   cur_batch_prepare_fn prepare;
   void *ctx;
   cur_batch batches[N_BATCHES];
-  cur_batch *free_list[N_BATCHES], *full[N_BATCHES];
-  int n_free, n_full, full_head;
+  int state[N_BATCHES];              /* of the batch at the same index, while in `order` */
+  cur_batch *free_list[N_BATCHES], *order[N_BATCHES];
+  int n_free, n_order, head;         /* order[head] is the oldest */
   int stop, done, taken_last;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  pthread_t thread;
-  int started;
+  pthread_t thread, workers[MAX_WORKERS];
+  int started, n_workers;
 };
 
 /* Source callback: read the bytes only of entries not recorded before. */
@@ -72,6 +84,10 @@ static int fill(cur_entry_reader *r, cur_batch *b) {
   return 0;
 }
 
+static int *state_of(cur_entry_reader *r, const cur_batch *b) {
+  return &r->state[b - r->batches];
+}
+
 static void *reader_main(void *arg) {
   cur_entry_reader *r = arg;
   pthread_mutex_lock(&r->mu);
@@ -81,19 +97,62 @@ static void *reader_main(void *arg) {
     cur_batch *b = r->free_list[--r->n_free];
     pthread_mutex_unlock(&r->mu);
     int end = fill(r, b);
-    if (r->prepare && b->n > 0) r->prepare(r->ctx, b);
     pthread_mutex_lock(&r->mu);
     b->last = end || b->rc;
     r->done = b->last;
-    r->full[(r->full_head + r->n_full++) % N_BATCHES] = b;
+    *state_of(r, b) = r->prepare && b->n > 0 ? FILLED : READY;
+    r->order[(r->head + r->n_order++) % N_BATCHES] = b;
     pthread_cond_broadcast(&r->cv);
   }
   pthread_mutex_unlock(&r->mu);
   return NULL;
 }
 
+/* The oldest batch waiting for a worker, or NULL (called locked). */
+static cur_batch *claim(cur_entry_reader *r) {
+  for (int i = 0; i < r->n_order; i++) {
+    cur_batch *b = r->order[(r->head + i) % N_BATCHES];
+    if (*state_of(r, b) == FILLED) {
+      *state_of(r, b) = PREPARING;
+      return b;
+    }
+  }
+  return NULL;
+}
+
+static void *worker_main(void *arg) {
+  cur_entry_reader *r = arg;
+  cur_batch *b = NULL;
+  pthread_mutex_lock(&r->mu);
+  while (!r->stop) {
+    if (!(b = claim(r))) {
+      pthread_cond_wait(&r->cv, &r->mu);
+      continue;
+    }
+    pthread_mutex_unlock(&r->mu);
+    r->prepare(r->ctx, b);
+    pthread_mutex_lock(&r->mu);
+    *state_of(r, b) = READY;
+    pthread_cond_broadcast(&r->cv);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+/* Starts the reader and, with PREPARE, up to THREADS workers (at least one). */
+static int start_threads(cur_entry_reader *r, int threads) {
+  if (pthread_create(&r->thread, NULL, reader_main, r) != 0)
+    return cur_errorf("cannot start the reader thread");
+  r->started = 1;
+  if (!r->prepare) return CUR_OK;
+  if (threads > MAX_WORKERS) threads = MAX_WORKERS;
+  for (; r->n_workers < threads; r->n_workers++)
+    if (pthread_create(&r->workers[r->n_workers], NULL, worker_main, r) != 0) break;
+  return r->n_workers > 0 ? CUR_OK : cur_errorf("cannot start a worker thread");
+}
+
 int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_t max_bytes,
-                           size_t extra_size, cur_batch_prepare_fn prepare, void *ctx,
+                           size_t extra_size, cur_batch_prepare_fn prepare, void *ctx, int threads,
                            cur_entry_reader **out) {
   cur_entry_reader *r = cur_calloc(1, sizeof *r);
   if (!r) return CUR_ENOMEM;
@@ -116,11 +175,11 @@ int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_
     }
     r->free_list[r->n_free++] = &r->batches[i];
   }
-  if (pthread_create(&r->thread, NULL, reader_main, r) != 0) {
+  int rc = start_threads(r, threads < 1 ? cur_cpu_count() : threads);
+  if (rc) {
     cur_entry_reader_stop(r);
-    return cur_errorf("cannot start the reader thread");
+    return rc;
   }
-  r->started = 1;
   *out = r;
   return CUR_OK;
 }
@@ -128,11 +187,12 @@ int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_
 cur_batch *cur_entry_reader_next(cur_entry_reader *r) {
   cur_batch *b = NULL;
   pthread_mutex_lock(&r->mu);
-  while (!r->taken_last && r->n_full == 0) pthread_cond_wait(&r->cv, &r->mu);
-  if (r->n_full > 0) {
-    b = r->full[r->full_head];
-    r->full_head = (r->full_head + 1) % N_BATCHES;
-    r->n_full--;
+  while (!r->taken_last && !(r->n_order > 0 && *state_of(r, r->order[r->head]) == READY))
+    pthread_cond_wait(&r->cv, &r->mu);
+  if (!r->taken_last) {
+    b = r->order[r->head];
+    r->head = (r->head + 1) % N_BATCHES;
+    r->n_order--;
     r->taken_last = b->last;
   }
   pthread_mutex_unlock(&r->mu);
@@ -163,6 +223,7 @@ void cur_entry_reader_stop(cur_entry_reader *r) {
   pthread_cond_broadcast(&r->cv);
   pthread_mutex_unlock(&r->mu);
   if (r->started) pthread_join(r->thread, NULL);
+  for (int i = 0; i < r->n_workers; i++) pthread_join(r->workers[i], NULL);
   for (int i = 0; i < N_BATCHES; i++) {
     batch_clear(&r->batches[i], r->extra_size);
     cur_free(r->batches[i].entries);

@@ -1,14 +1,16 @@
 /* entry_reader.h -- reads a source's entries into batches on a thread of its own,
-** so that reading (disk, decompression) overlaps decoding and recording.
+** and prepares them on worker threads, so that reading (disk, decompression),
+** preparing (decoding) and recording overlap.
 **
 ** The reader skips the bytes of entries already recorded: RECORDED maps a
 ** path to its image id + 1 (1 for a rejected entry).  Paths it yields are
 ** added with the value CUR_ENTRY_PENDING, so a name that repeats inside one
 ** source is marked rather than read twice.  Batches come back in source
 ** order; each must be released before the reader can reuse it.  A PREPARE
-** callback, run on the reader thread after a batch is filled, can work on it
-** (ingest hashes and decodes there) while the consumer records the previous
-** one; each batch carries EXTRA_SIZE bytes per entry for its results.
+** callback, run on a worker thread after a batch is filled, can work on it
+** (ingest hashes and decodes there) while the consumer records earlier
+** ones; each batch carries EXTRA_SIZE bytes per entry for its results.
+** Several batches are in flight at once, so keep them small.
 */
 #ifndef CURATE_ENTRY_READER_H
 #define CURATE_ENTRY_READER_H
@@ -40,9 +42,11 @@ typedef struct cur_entry_reader cur_entry_reader;
 
 /* Starts reading SRC (which the reader uses until stopped) in batches of at
 ** most CAP entries or MAX_BYTES bytes.  RECORDED is the reader's until
-** stopped.  PREPARE (may be NULL) runs on each filled batch, with CTX. */
+** stopped.  PREPARE (may be NULL) runs on each filled batch, with CTX, on
+** one of THREADS workers (0: one per core); it must be safe to run on
+** different batches at once. */
 int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_t max_bytes,
-                           size_t extra_size, cur_batch_prepare_fn prepare, void *ctx,
+                           size_t extra_size, cur_batch_prepare_fn prepare, void *ctx, int threads,
                            cur_entry_reader **out);
 /* Waits for the next batch; NULL only after the last one was taken. */
 cur_batch *cur_entry_reader_next(cur_entry_reader *r);

@@ -1,11 +1,12 @@
 /* ingest.c -- the ingest stage: reads every registered source into the store.
 **
 ** For each source, entries are read in the source's fixed order and handled
-** in batches: the reader thread fills a batch (skipping the bytes of entries
-** already recorded), worker threads hash and decode it, and one transaction
-** records it.  A killed run resumes where the last committed batch ended,
-** because an entry recorded in source_entries is never read again, and image
-** ids follow the fixed order, so the finished database is the same.
+** in small batches: the reader thread fills a batch (skipping the bytes of
+** entries already recorded), a worker thread hashes and decodes it, and this
+** thread records batches in order, committing a transaction every
+** ingest.batch_size entries.  A killed run resumes where the last commit
+** ended, because an entry recorded in source_entries is never read again,
+** and image ids follow the fixed order, so the finished database is the same.
 */
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include "entry_reader.h"
 #include "image.h"
 #include "labelfile.h"
-#include "parallel.h"
 #include "sha256.h"
 #include "source.h"
 #include "stages.h"
@@ -24,7 +24,12 @@
 #include "store_labels.h"
 #include "strmap.h"
 
-#define BATCH_BYTES (64u << 20)  /* a batch also ends at this many bytes read */
+/* What the reader hands over at a time.  Small, so that reading, decoding and
+** recording overlap from the first entry to the last; the transaction size
+** (batch_size) is separate. */
+#define READ_ENTRIES 64
+#define READ_BYTES (8u << 20)
+#define BATCH_BYTES (64u << 20)  /* a transaction also ends at this many bytes read */
 
 static int check_classes(const cJSON *v, const char *name) {
   for (const cJSON *task = v->child; task; task = task->next) {
@@ -86,28 +91,18 @@ typedef struct ingest {
   cur_strmap *ids;         /* "task" and "task\x1fclass" -> id, to spare a query per label */
 } ingest;
 
-/* What probe_batch hands each worker. */
-typedef struct probe_job {
-  const ingest *g;
-  cur_batch *b;
-} probe_job;
-
-static void probe_item(void *ctx, size_t i) {
-  probe_job *job = ctx;
-  const cur_entry *e = &job->b->entries[i];
-  probe *p = (probe *)job->b->extra + i;
-  if (job->b->recorded[i] != CUR_ENTRY_NEW || e->reject || !e->data) return;
-  cur_sha256_buf_hex(e->data, e->len, p->sha);
-  p->bad = cur_image_probe(e->data, e->len, job->g->max_pixels, &p->info, p->reason,
-                           sizeof p->reason) != CUR_OK;
-}
-
-/* Reader-thread hook: hashes and decodes a filled batch on the workers while
-** the main thread records the one before (it touches no store). */
+/* Worker-thread hook: hashes and decodes a filled batch while this thread
+** records earlier ones (it touches no store, so batches may run at once). */
 static void probe_batch(void *ctx, cur_batch *b) {
   const ingest *g = ctx;
-  probe_job job = {g, b};
-  cur_parallel_for((size_t)b->n, cur_run_threads(g->run), probe_item, &job);
+  for (int i = 0; i < b->n; i++) {
+    const cur_entry *e = &b->entries[i];
+    probe *p = (probe *)b->extra + i;
+    if (b->recorded[i] != CUR_ENTRY_NEW || e->reject || !e->data) continue;
+    cur_sha256_buf_hex(e->data, e->len, p->sha);
+    p->bad = cur_image_probe(e->data, e->len, g->max_pixels, &p->info, p->reason,
+                             sizeof p->reason) != CUR_OK;
+  }
 }
 
 static int ignored_label(const ingest *g, const char *value) {
@@ -253,34 +248,48 @@ static int record_item(ingest *g, int i) {
   return apply_labels(g, &m, e->path, image_id, added);
 }
 
-static int record_batch(ingest *g) {
-  int rc = cur_store_begin(g->st);
-  for (int i = 0; rc == CUR_OK && i < g->batch->n; i++) rc = record_item(g, i);
-  if (rc == CUR_OK) rc = cur_store_commit(g->st);
-  else cur_store_rollback(g->st);
-  if (rc == CUR_OK) cur_run_progress_add(g->run, g->batch->n);
-  return rc;
-}
 
 static int remember_entry(void *ctx, const char *path, int64_t image_id) {
   return cur_strmap_put(ctx, path, (size_t)image_id + 1) < 0 ? CUR_ENOMEM : CUR_OK;
 }
 
-/* Reads and probes (on the reader thread and workers) and records (here)
-** the source's entries batch by batch, in source order. */
-static int ingest_entries(ingest *g, cur_source *src, int cap) {
+/* Records the reader's batches in source order, BATCH_SIZE entries or
+** BATCH_BYTES (or the rest of the source) per transaction; Ctrl-C stops
+** after a commit. */
+static int record_batches(ingest *g, cur_entry_reader *reader, int batch_size) {
+  int rc = CUR_OK, open = 0, pending = 0;  /* entries recorded in the open transaction */
+  size_t bytes = 0;                        /* and their size */
+  while (rc == CUR_OK && (g->batch = cur_entry_reader_next(reader))) {
+    if (!open && (rc = cur_store_begin(g->st)) == CUR_OK) open = 1;
+    for (int i = 0; rc == CUR_OK && i < g->batch->n; i++) {
+      rc = record_item(g, i);
+      bytes += g->batch->entries[i].len;
+    }
+    pending += g->batch->n;
+    if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
+    if (rc == CUR_OK && (pending >= batch_size || bytes >= BATCH_BYTES || g->batch->last)) {
+      if ((rc = cur_store_commit(g->st)) == CUR_OK) cur_run_progress_add(g->run, pending);
+      open = pending = 0;
+      bytes = 0;
+      if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
+    }
+    cur_entry_reader_release(reader, g->batch);
+  }
+  if (open) cur_store_rollback(g->st);
+  return rc;
+}
+
+/* Reads (on the reader thread), probes (on workers) and records (here) the
+** source's entries, in source order. */
+static int ingest_entries(ingest *g, cur_source *src, int batch_size) {
   cur_strmap *recorded = cur_strmap_new();
   cur_entry_reader *reader = NULL;
   int rc = recorded ? CUR_OK : CUR_ENOMEM;
   if (rc == CUR_OK) rc = cur_store_entries_of(g->st, g->source_id, remember_entry, recorded);
   if (rc == CUR_OK)
-    rc = cur_entry_reader_start(src, recorded, cap, BATCH_BYTES, sizeof(probe), probe_batch, g, &reader);
-  while (rc == CUR_OK && (g->batch = cur_entry_reader_next(reader))) {
-    rc = record_batch(g);
-    if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
-    if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
-    cur_entry_reader_release(reader, g->batch);
-  }
+    rc = cur_entry_reader_start(src, recorded, READ_ENTRIES, READ_BYTES, sizeof(probe), probe_batch,
+                                g, cur_run_threads(g->run), &reader);
+  if (rc == CUR_OK) rc = record_batches(g, reader, batch_size);
   cur_entry_reader_stop(reader);
   cur_strmap_free(recorded);
   return rc;
@@ -355,7 +364,7 @@ static int64_t count_entries(const cur_source_row *row, const cur_source *opened
   return r < 0 ? -1 : total;
 }
 
-static int ingest_source(cur_run *run, const cur_source_row *row, int cap) {
+static int ingest_source(cur_run *run, const cur_source_row *row, int batch_size) {
   const cJSON *opt = cur_run_options(run);
   ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
               .uri = row->uri,
@@ -379,7 +388,7 @@ static int ingest_source(cur_run *run, const cur_source_row *row, int cap) {
   char what[96];
   snprintf(what, sizeof what, "ingest %s", base ? base + 1 : row->uri);
   cur_run_progress_start(run, what, count_entries(row, src));
-  rc = ingest_entries(&g, src, cap);
+  rc = ingest_entries(&g, src, batch_size);
 cleanup:
   cur_strmap_free(g.ids);
   cur_source_close(src);
@@ -417,7 +426,7 @@ static int ingest_run(cur_run *run) {
   cur_source_row *rows = NULL;
   int n = 0, rc;
   const cJSON *opt = cur_run_options(run);
-  int cap = (int)cur_opt_int(opt, "batch_size");
+  int batch_size = (int)cur_opt_int(opt, "batch_size");
   double shares = cur_opt_num(opt, "split_train") + cur_opt_num(opt, "split_val") +
                   cur_opt_num(opt, "split_test");
   if (fabs(shares - 1) > 1e-9)
@@ -426,7 +435,7 @@ static int ingest_run(cur_run *run) {
       (rc = cur_store_sources(cur_run_store(run), &rows, &n)))
     goto cleanup;
   if (n == 0) cur_info("ingest: no sources yet; add one with `curate ingest SOURCE`");
-  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], cap);
+  for (int i = 0; rc == CUR_OK && i < n; i++) rc = ingest_source(run, &rows[i], batch_size);
   if (rc == CUR_OK || rc == CUR_EINTR) {
     /* counts come from the database, so a resumed run reports the same */
     int crc = cur_store_entry_counts(cur_run_store(run), cur_run_id(run), set_count, run);
