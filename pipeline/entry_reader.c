@@ -84,6 +84,15 @@ static int fill(cur_entry_reader *r, cur_batch *b) {
   return 0;
 }
 
+static void batch_clear(cur_batch *b, size_t extra_size) {
+  for (int i = 0; i < b->n; i++) cur_entry_clear(&b->entries[i]);
+  if (b->extra) memset(b->extra, 0, (size_t)b->n * extra_size);
+  b->n = 0;
+  b->last = 0;
+  b->rc = 0;
+  b->error[0] = 0;
+}
+
 static int *state_of(cur_entry_reader *r, const cur_batch *b) {
   return &r->state[b - r->batches];
 }
@@ -96,6 +105,7 @@ static void *reader_main(void *arg) {
     if (r->stop) break;
     cur_batch *b = r->free_list[--r->n_free];
     pthread_mutex_unlock(&r->mu);
+    batch_clear(b, r->extra_size);  /* here rather than in release: the consumer is busier */
     int end = fill(r, b);
     pthread_mutex_lock(&r->mu);
     b->last = end || b->rc;
@@ -199,17 +209,7 @@ cur_batch *cur_entry_reader_next(cur_entry_reader *r) {
   return b;
 }
 
-static void batch_clear(cur_batch *b, size_t extra_size) {
-  for (int i = 0; i < b->n; i++) cur_entry_clear(&b->entries[i]);
-  if (b->extra) memset(b->extra, 0, (size_t)b->n * extra_size);
-  b->n = 0;
-  b->last = 0;
-  b->rc = 0;
-  b->error[0] = 0;
-}
-
 void cur_entry_reader_release(cur_entry_reader *r, cur_batch *b) {
-  batch_clear(b, r->extra_size);
   pthread_mutex_lock(&r->mu);
   r->free_list[r->n_free++] = b;
   pthread_cond_broadcast(&r->cv);

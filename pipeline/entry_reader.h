@@ -50,7 +50,7 @@ int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_
                            cur_entry_reader **out);
 /* Waits for the next batch; NULL only after the last one was taken. */
 cur_batch *cur_entry_reader_next(cur_entry_reader *r);
-/* Hands a batch back for reuse (its entries are cleared). */
+/* Hands a batch back for reuse (the reader clears it before filling it again). */
 void cur_entry_reader_release(cur_entry_reader *r, cur_batch *b);
 /* Stops the thread (also midway) and frees everything.  NULL-safe. */
 void cur_entry_reader_stop(cur_entry_reader *r);
