@@ -41,7 +41,7 @@ struct cur_entry_reader {
   int n_free, n_order, head;         /* order[head] is the oldest */
   int stop, done, taken_last;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  pthread_cond_t freed, filled, ready;  /* what the reader, workers and consumer wait for */
   pthread_t thread, workers[MAX_WORKERS];
   int started, n_workers;
 };
@@ -101,7 +101,7 @@ static void *reader_main(void *arg) {
   cur_entry_reader *r = arg;
   pthread_mutex_lock(&r->mu);
   while (!r->stop && !r->done) {
-    while (!r->stop && r->n_free == 0) pthread_cond_wait(&r->cv, &r->mu);
+    while (!r->stop && r->n_free == 0) pthread_cond_wait(&r->freed, &r->mu);
     if (r->stop) break;
     cur_batch *b = r->free_list[--r->n_free];
     pthread_mutex_unlock(&r->mu);
@@ -112,7 +112,7 @@ static void *reader_main(void *arg) {
     r->done = b->last;
     *state_of(r, b) = r->prepare && b->n > 0 ? FILLED : READY;
     r->order[(r->head + r->n_order++) % N_BATCHES] = b;
-    pthread_cond_broadcast(&r->cv);
+    pthread_cond_signal(*state_of(r, b) == FILLED ? &r->filled : &r->ready);
   }
   pthread_mutex_unlock(&r->mu);
   return NULL;
@@ -136,14 +136,14 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&r->mu);
   while (!r->stop) {
     if (!(b = claim(r))) {
-      pthread_cond_wait(&r->cv, &r->mu);
+      pthread_cond_wait(&r->filled, &r->mu);
       continue;
     }
     pthread_mutex_unlock(&r->mu);
     r->prepare(r->ctx, b);
     pthread_mutex_lock(&r->mu);
     *state_of(r, b) = READY;
-    pthread_cond_broadcast(&r->cv);
+    pthread_cond_signal(&r->ready);
   }
   pthread_mutex_unlock(&r->mu);
   return NULL;
@@ -174,7 +174,9 @@ int cur_entry_reader_start(cur_source *src, cur_strmap *recorded, int cap, size_
   r->prepare = prepare;
   r->ctx = ctx;
   pthread_mutex_init(&r->mu, NULL);
-  pthread_cond_init(&r->cv, NULL);
+  pthread_cond_init(&r->freed, NULL);
+  pthread_cond_init(&r->filled, NULL);
+  pthread_cond_init(&r->ready, NULL);
   for (int i = 0; i < N_BATCHES; i++) {
     r->batches[i].entries = cur_calloc((size_t)cap, sizeof *r->batches[i].entries);
     r->batches[i].recorded = cur_calloc((size_t)cap, sizeof *r->batches[i].recorded);
@@ -198,7 +200,7 @@ cur_batch *cur_entry_reader_next(cur_entry_reader *r) {
   cur_batch *b = NULL;
   pthread_mutex_lock(&r->mu);
   while (!r->taken_last && !(r->n_order > 0 && *state_of(r, r->order[r->head]) == READY))
-    pthread_cond_wait(&r->cv, &r->mu);
+    pthread_cond_wait(&r->ready, &r->mu);
   if (!r->taken_last) {
     b = r->order[r->head];
     r->head = (r->head + 1) % N_BATCHES;
@@ -212,7 +214,7 @@ cur_batch *cur_entry_reader_next(cur_entry_reader *r) {
 void cur_entry_reader_release(cur_entry_reader *r, cur_batch *b) {
   pthread_mutex_lock(&r->mu);
   r->free_list[r->n_free++] = b;
-  pthread_cond_broadcast(&r->cv);
+  pthread_cond_signal(&r->freed);
   pthread_mutex_unlock(&r->mu);
 }
 
@@ -220,7 +222,8 @@ void cur_entry_reader_stop(cur_entry_reader *r) {
   if (!r) return;
   pthread_mutex_lock(&r->mu);
   r->stop = 1;
-  pthread_cond_broadcast(&r->cv);
+  pthread_cond_broadcast(&r->freed);
+  pthread_cond_broadcast(&r->filled);
   pthread_mutex_unlock(&r->mu);
   if (r->started) pthread_join(r->thread, NULL);
   for (int i = 0; i < r->n_workers; i++) pthread_join(r->workers[i], NULL);
@@ -230,7 +233,9 @@ void cur_entry_reader_stop(cur_entry_reader *r) {
     cur_free(r->batches[i].recorded);
     cur_free(r->batches[i].extra);
   }
-  pthread_cond_destroy(&r->cv);
+  pthread_cond_destroy(&r->freed);
+  pthread_cond_destroy(&r->filled);
+  pthread_cond_destroy(&r->ready);
   pthread_mutex_destroy(&r->mu);
   cur_free(r);
 }
