@@ -25,6 +25,7 @@ typedef struct file_item {
 
 typedef struct folder {
   char *root_real;      /* realpath of the root */
+  int root_fd;          /* the root, open: files are opened relative to it */
   file_item *items;
   size_t n, cap, next;
 } folder;
@@ -70,15 +71,17 @@ static int walk(folder *f, const char *root, const char *rel, int depth) {
     const char *name = names[i]->d_name;
     if (name[0] == '.') continue;  /* ., .. and hidden files */
     char *child_rel = rel[0] ? cur_path_join(rel, name) : cur_strdup(name);
-    char *full = child_rel ? cur_path_join(root, child_rel) : NULL;
     struct stat sb;
-    /* the entry type from the folder listing spares an lstat per file */
+    /* the entry type from the folder listing spares an lstat per file, and
+    ** the full path is built only for the lstat or a link */
     unsigned char type = names[i]->d_type;
+    int need_full = type == DT_UNKNOWN || type == DT_LNK;
+    char *full = child_rel && need_full ? cur_path_join(root, child_rel) : NULL;
     if (full && type == DT_UNKNOWN) {
       type = lstat(full, &sb) != 0 ? DT_UNKNOWN : S_ISLNK(sb.st_mode) ? DT_LNK
              : S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_FIFO;
     }
-    if (!full) rc = CUR_ENOMEM;
+    if (!child_rel || (need_full && !full)) rc = CUR_ENOMEM;
     else if (type == DT_UNKNOWN) rc = add_item(f, child_rel, "cannot stat the file");
     else if (type == DT_LNK) rc = add_link(f, full, child_rel);
     else if (type == DT_DIR) rc = walk(f, root, child_rel, depth + 1);
@@ -93,15 +96,16 @@ cleanup:
   return rc;
 }
 
-/* Reads PATH whole unless it is over MAX bytes (then *data stays NULL).
-** Returns CUR_EIO when the file cannot be opened or read. */
-static int read_file(const char *path, int64_t max, unsigned char **data, int64_t *size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Reads the file at REL below the root whole unless it is over MAX bytes
+** (then *data stays NULL).  Returns CUR_EIO when it cannot be opened or read. */
+static int read_file(const folder *f, const char *rel, int64_t max, unsigned char **data,
+                     int64_t *size) {
+  int fd = openat(f->root_fd, rel, O_RDONLY | O_CLOEXEC);
   struct stat sb;
-  if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open: %s", rel, strerror(errno));
   if (fstat(fd, &sb) != 0) {
     close(fd);
-    return cur_errorc(CUR_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    return cur_errorc(CUR_EIO, "%s: cannot stat: %s", rel, strerror(errno));
   }
   *size = (int64_t)sb.st_size;
   unsigned char *buf = *size <= max ? cur_malloc((size_t)*size) : NULL;
@@ -109,7 +113,7 @@ static int read_file(const char *path, int64_t max, unsigned char **data, int64_
   for (int64_t done = 0; buf && rc == CUR_OK && done < *size;) {
     ssize_t n = read(fd, buf + done, (size_t)(*size - done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) rc = cur_errorc(CUR_EIO, "%s: read failed: %s", path, n ? strerror(errno) : "file shrank");
+    if (n <= 0) rc = cur_errorc(CUR_EIO, "%s: read failed: %s", rel, n ? strerror(errno) : "file shrank");
     else done += n;
   }
   close(fd);
@@ -125,15 +129,12 @@ static int folder_next(cur_source *src, cur_entry *e, cur_want_fn want, void *ct
   if (!(e->path = cur_path_display(it->rel))) return CUR_ENOMEM;
   e->reject = it->reject;
   if (e->reject || !want(ctx, e->path)) return 1;
-  char *full = cur_path_join(src->uri, it->rel);
-  if (!full) return CUR_ENOMEM;
-  int rc = read_file(full, src->max_bytes, &e->data, &e->size);
+  int rc = read_file(f, it->rel, src->max_bytes, &e->data, &e->size);
   if (rc == CUR_OK && e->data) e->len = (size_t)e->size;
   if (rc == CUR_EIO) {  /* one unreadable file does not stop the source */
     e->reject = "cannot read the file";
     rc = CUR_OK;
   }
-  cur_free(full);
   return rc ? rc : 1;
 }
 
@@ -142,6 +143,7 @@ static void folder_close(cur_source *src) {
   if (!f) return;
   for (size_t i = 0; i < f->n; i++) cur_free(f->items[i].rel);
   cur_free(f->items);
+  if (f->root_fd >= 0) close(f->root_fd);
   free(f->root_real);  /* from realpath */
   cur_free(f);
 }
@@ -149,10 +151,12 @@ static void folder_close(cur_source *src) {
 int cur__folder_open(cur_source *src) {
   folder *f = cur_calloc(1, sizeof *f);
   if (!f) return CUR_ENOMEM;
+  f->root_fd = -1;
   src->impl = f;
   src->next = folder_next;
   src->close = folder_close;
-  if (!(f->root_real = realpath(src->uri, NULL))) {
+  if (!(f->root_real = realpath(src->uri, NULL)) ||
+      (f->root_fd = open(src->uri, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
     int rc = cur_errorc(CUR_EIO, "%s: %s", src->uri, strerror(errno));
     folder_close(src);
     return rc;
