@@ -59,40 +59,50 @@ static int add_link(folder *f, const char *full, const char *rel) {
   return cur_path_is_image(rel) ? add_item(f, rel, NULL) : CUR_OK;
 }
 
-static int walk(folder *f, const char *root, const char *rel, int depth) {
-  char *dir = rel[0] ? cur_path_join(root, rel) : cur_strdup(root);
+/* The type of the entry at REL below the root: from the folder listing when
+** it says (sparing an lstat per file), else from an lstat. */
+static unsigned char entry_type(const folder *f, const struct dirent *d, const char *rel) {
+  struct stat sb;
+  if (d->d_type != DT_UNKNOWN) return d->d_type;
+  if (fstatat(f->root_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) != 0) return DT_UNKNOWN;
+  return S_ISLNK(sb.st_mode) ? DT_LNK : S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_FIFO;
+}
+
+/* Adds the images in the folder REL below ROOT ("" for the root) and below
+** it.  REL is a PATH_MAX buffer that the walk extends in place and restores:
+** paths are built without an allocation per file (60,000 CIFAR-10 files
+** were walked before any was read). */
+static int walk(folder *f, const char *root, char *rel, int depth) {
+  size_t len = strlen(rel);
   struct dirent **names = NULL;
   int n = -1, rc = CUR_OK;
-  if (!dir) return CUR_ENOMEM;
-  if (depth > 64) { rc = cur_errorc(CUR_EINPUT, "%s: folders nested too deep", dir); goto cleanup; }
-  n = scandir(dir, &names, NULL, cur__name_order);
-  if (n < 0) { rc = cur_errorc(CUR_EIO, "%s: cannot list: %s", dir, strerror(errno)); goto cleanup; }
+  if (depth > 64) return cur_errorc(CUR_EINPUT, "%s/%s: folders nested too deep", root, rel);
+  n = scandirat(f->root_fd, len ? rel : ".", &names, NULL, cur__name_order);
+  if (n < 0) return cur_errorc(CUR_EIO, "%s%s%s: cannot list: %s", root, len ? "/" : "", rel, strerror(errno));
   for (int i = 0; i < n && rc == CUR_OK; i++) {
     const char *name = names[i]->d_name;
+    size_t name_len = strlen(name);
     if (name[0] == '.') continue;  /* ., .. and hidden files */
-    char *child_rel = rel[0] ? cur_path_join(rel, name) : cur_strdup(name);
-    struct stat sb;
-    /* the entry type from the folder listing spares an lstat per file, and
-    ** the full path is built only for the lstat or a link */
-    unsigned char type = names[i]->d_type;
-    int need_full = type == DT_UNKNOWN || type == DT_LNK;
-    char *full = child_rel && need_full ? cur_path_join(root, child_rel) : NULL;
-    if (full && type == DT_UNKNOWN) {
-      type = lstat(full, &sb) != 0 ? DT_UNKNOWN : S_ISLNK(sb.st_mode) ? DT_LNK
-             : S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_FIFO;
+    if (len + 1 + name_len >= PATH_MAX) {
+      rc = cur_errorc(CUR_EINPUT, "%s/%s/%s: path too long", root, rel, name);
+      break;
     }
-    if (!child_rel || (need_full && !full)) rc = CUR_ENOMEM;
-    else if (type == DT_UNKNOWN) rc = add_item(f, child_rel, "cannot stat the file");
-    else if (type == DT_LNK) rc = add_link(f, full, child_rel);
-    else if (type == DT_DIR) rc = walk(f, root, child_rel, depth + 1);
-    else if (type == DT_REG && cur_path_is_image(name)) rc = add_item(f, child_rel, NULL);
-    cur_free(full);
-    cur_free(child_rel);
+    char *at = len ? rel + len + 1 : rel;
+    if (len) rel[len] = '/';
+    memcpy(at, name, name_len + 1);
+    unsigned char type = entry_type(f, names[i], rel);
+    if (type == DT_UNKNOWN) rc = add_item(f, rel, "cannot stat the file");
+    else if (type == DT_DIR) rc = walk(f, root, rel, depth + 1);
+    else if (type == DT_REG && cur_path_is_image(name)) rc = add_item(f, rel, NULL);
+    else if (type == DT_LNK) {
+      char *full = cur_path_join(root, rel);
+      rc = full ? add_link(f, full, rel) : CUR_ENOMEM;
+      cur_free(full);
+    }
+    rel[len] = 0;
   }
-cleanup:
   for (int i = 0; i < n; i++) free(names[i]);  /* scandir's allocations */
   free(names);
-  cur_free(dir);
   return rc;
 }
 
@@ -161,7 +171,8 @@ int cur__folder_open(cur_source *src) {
     folder_close(src);
     return rc;
   }
-  int rc = walk(f, src->uri, "", 0);
+  char rel[PATH_MAX] = "";
+  int rc = walk(f, src->uri, rel, 0);
   if (rc) folder_close(src);
   else src->count = (int64_t)f->n;
   return rc;
