@@ -248,7 +248,6 @@ static int record_item(ingest *g, int i) {
   return apply_labels(g, &m, e->path, image_id, added);
 }
 
-
 static int remember_entry(void *ctx, const char *path, int64_t image_id) {
   return cur_strmap_put(ctx, path, (size_t)image_id + 1) < 0 ? CUR_ENOMEM : CUR_OK;
 }
@@ -266,11 +265,12 @@ static int record_batches(ingest *g, cur_entry_reader *reader, int batch_size) {
       bytes += g->batch->entries[i].len;
     }
     pending += g->batch->n;
-    if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
+    /* a source that fails midway (last is set) keeps what was read before */
     if (rc == CUR_OK && (pending >= batch_size || bytes >= BATCH_BYTES || g->batch->last)) {
       if ((rc = cur_store_commit(g->st)) == CUR_OK) cur_run_progress_add(g->run, pending);
       open = pending = 0;
       bytes = 0;
+      if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
       if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
     }
     cur_entry_reader_release(reader, g->batch);
