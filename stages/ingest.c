@@ -67,7 +67,7 @@ static const cur_option ingest_options[] = {
      "add labels missing from a task's class list instead of reporting them", NULL},
     {"ignore_labels", CUR_OPT_STRS, "[]",
      "label values that mean \"no label\", e.g. [\"Not sure\", \"Skip\"]", NULL},
-    {"batch_size", CUR_OPT_INT, "512", "entries committed per transaction", cur_option_check_positive},
+    {"batch_size", CUR_OPT_INT, "2048", "entries committed per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* What the workers found out about one entry of a batch. */

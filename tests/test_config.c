@@ -32,7 +32,7 @@ TEST(defaults_file_lists_every_option_of_every_stage) {
     for (const cur_option *o = stages[i]->options; o && o->key; o++)
       CHECK(cJSON_GetObjectItemCaseSensitive(sec, o->key) != NULL);
   }
-  CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "batch_size"), 512);
+  CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "batch_size"), 2048);
   cur_config_free(cfg);
   cur_free(path);
 }
