@@ -30,6 +30,11 @@ TEST(ingest_killed_at_random_moments_ends_as_if_never_killed) {
     return;
   }
   char *clean = test_scratch_path("clean.db"), *killed = test_scratch_path("killed.db");
+  /* batches of 256 of the 1,400 entries, so kills and Ctrl-C land between commits */
+  const char *cfg = "{\"ingest\": {\"batch_size\": 256}}";
+  char *cfg_path = test_scratch_path("none.json");
+  REQUIRE(cfg_path && test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
+  cur_free(cfg_path);
   REQUIRE(fx_curate("i1.log", "--db clean.db --config none.json init") == 0);
   REQUIRE(fx_curate("i2.log", "--db killed.db --config none.json init") == 0);
   int landed;
@@ -50,7 +55,7 @@ TEST(ingest_killed_at_random_moments_ends_as_if_never_killed) {
   REQUIRE(fx_curate("i3.log", "--db stopped.db --config none.json init") == 0);
   int pid = fx_spawn("stopped.log", INGEST_ARGS("stopped.db", tar, labels));
   char *stopped = test_scratch_path("stopped.db");
-  /* Ctrl-C once the first batch (512 of 1,400 entries) is committed */
+  /* Ctrl-C once the first batch (256 of 1,400 entries) is committed */
   for (int i = 0; i < 3000 && fx_sql_int(stopped, "SELECT count(*) FROM source_entries") <= 0; i++)
     usleep(10000);
   kill((pid_t)pid, SIGINT);
