@@ -16,8 +16,12 @@
 **      so every mode agrees with the others inside the image and a window
 **      straddling the border blends smoothly into the fill.
 **   2. Integer arithmetic only per pixel: the same input gives the same
-**      bytes on every machine and compiler, with or without the SSE2 path
-**      (blend_sse2 computes exactly blend's numbers).
+**      bytes on every machine and compiler, with or without the SSE2 and
+**      AVX2 paths (blend_sse2 and blend4_avx2 compute exactly blend's
+**      numbers).
+**   3. The AVX2 path is compiled for any x86-64 (target attribute) and
+**      taken only when the running CPU has AVX2, so the build still runs
+**      on every x86-64.
 */
 #include "augment_warp.h"
 
@@ -29,12 +33,19 @@
 #ifdef __SSE2__
 #include <emmintrin.h>  /* every x86-64 CPU has SSE2 */
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WARP_AVX2 1
+#include <immintrin.h>
+#endif
 
 #define FRAC_BITS 32                      /* fraction bits of the coordinates */
 #define WEIGHT_BITS 7                     /* bits of each bilinear weight: 1/128 pixel */
 #define WEIGHT_ONE (1 << WEIGHT_BITS)
 #define ROUND_HALF (1 << (2 * WEIGHT_BITS - 1))
 #define MAX_BANDS 4
+
+/* the AVX2 path takes the integer part and the weights from the dwords */
+_Static_assert(FRAC_BITS == 32, "warp_row_avx2 splits coordinates at bit 32");
 
 void cur_augment_band_means(const unsigned char *in, int width, int height, int bands,
                             double mean[]) {
@@ -91,42 +102,162 @@ typedef struct warp {
   unsigned char fill[MAX_BANDS];
 } warp;
 
-/* Sample k of input pixel (x, y), which may lie outside (invariant 1). */
-static inline int sample(const warp *w, int64_t x, int64_t y, int k) {
+/* The samples of input pixel (x, y), which may lie outside: then the
+** clamped edge pixel or the fill colour (invariant 1). */
+static inline const unsigned char *pixel_at(const warp *w, int64_t x, int64_t y) {
   if (x < 0 || y < 0 || x >= w->width || y >= w->height) {
-    if (w->mode != CUR_AUGMENT_FILL_EDGE) return w->fill[k];
+    if (w->mode != CUR_AUGMENT_FILL_EDGE) return w->fill;
     x = x < 0 ? 0 : x >= w->width ? w->width - 1 : x;
     y = y < 0 ? 0 : y >= w->height ? w->height - 1 : y;
   }
-  return w->in[((size_t)y * (size_t)w->width + (size_t)x) * (size_t)w->bands + (size_t)k];
+  return w->in + ((size_t)y * (size_t)w->width + (size_t)x) * (size_t)w->bands;
 }
 
-/* One output row.  BANDS is a constant at each call site (see warp_rows),
+/* The output pixel that samples the input at the fixed-point point
+** (fx, fy).  BANDS is a constant at each call site (see cur_augment_warp),
 ** so the compiler unrolls the band loops of the common interior case. */
-static inline void warp_row(const warp *w, int bands, int64_t fx, int64_t fy, int64_t sx,
-                            int64_t sy, unsigned char *out) {
+static inline void warp_pixel(const warp *w, int bands, int64_t fx, int64_t fy,
+                              unsigned char *out) {
   const size_t stride = (size_t)w->width * (size_t)bands;
-  for (int i = 0; i < w->width; i++, fx += sx, fy += sy, out += bands) {
-    int64_t x = fx >> FRAC_BITS, y = fy >> FRAC_BITS;  /* floor: arithmetic shift */
-    int wx = (int)((fx >> (FRAC_BITS - WEIGHT_BITS)) & (WEIGHT_ONE - 1));
-    int wy = (int)((fy >> (FRAC_BITS - WEIGHT_BITS)) & (WEIGHT_ONE - 1));
-    if ((uint64_t)x < (uint64_t)(w->width - 1) && (uint64_t)y < (uint64_t)(w->height - 1)) {
-      const unsigned char *p = w->in + (size_t)y * stride + (size_t)x * (size_t)bands;
+  int64_t x = fx >> FRAC_BITS, y = fy >> FRAC_BITS;  /* floor: arithmetic shift */
+  int wx = (int)((fx >> (FRAC_BITS - WEIGHT_BITS)) & (WEIGHT_ONE - 1));
+  int wy = (int)((fy >> (FRAC_BITS - WEIGHT_BITS)) & (WEIGHT_ONE - 1));
+  if ((uint64_t)x < (uint64_t)(w->width - 1) && (uint64_t)y < (uint64_t)(w->height - 1)) {
+    const unsigned char *p = w->in + (size_t)y * stride + (size_t)x * (size_t)bands;
 #ifdef __SSE2__
-      if (bands >= 3 && w->in_end - (p + stride) >= 8) {
-        blend_sse2(p, stride, bands, wx, wy, out);
-        continue;
-      }
-#endif
-      for (int k = 0; k < bands; k++)
-        out[k] = blend(p[k], p[k + bands], p[k + stride], p[k + stride + bands], wx, wy);
-    } else {
-      for (int k = 0; k < bands; k++)
-        out[k] = blend(sample(w, x, y, k), sample(w, x + 1, y, k), sample(w, x, y + 1, k),
-                       sample(w, x + 1, y + 1, k), wx, wy);
+    if (bands >= 3 && w->in_end - (p + stride) >= 8) {
+      blend_sse2(p, stride, bands, wx, wy, out);
+      return;
     }
+#endif
+    for (int k = 0; k < bands; k++)
+      out[k] = blend(p[k], p[k + bands], p[k + stride], p[k + stride + bands], wx, wy);
+  } else if (w->mode != CUR_AUGMENT_FILL_EDGE &&
+             (x < -1 || y < -1 || x >= w->width || y >= w->height)) {
+    memcpy(out, w->fill, (size_t)bands);  /* all four are the fill: blend gives it back */
+  } else {
+    const unsigned char *a = pixel_at(w, x, y), *b = pixel_at(w, x + 1, y);
+    const unsigned char *c = pixel_at(w, x, y + 1), *d = pixel_at(w, x + 1, y + 1);
+    for (int k = 0; k < bands; k++) out[k] = blend(a[k], b[k], c[k], d[k], wx, wy);
   }
 }
+
+/* One output row, pixel by pixel. */
+static inline void warp_row(const warp *w, int bands, int64_t fx, int64_t fy, int64_t sx,
+                            int64_t sy, unsigned char *out) {
+  for (int i = 0; i < w->width; i++, fx += sx, fy += sy, out += bands)
+    warp_pixel(w, bands, fx, fy, out);
+}
+
+#ifdef WARP_AVX2
+/* blend() for two pixels of 3 or 4 bands, one per 128-bit lane: TOP and
+** BOTTOM hold each pixel's window rows widened to 16 bits, as in
+** blend_sse2; WYI, WY are the row weights in every word of the lane and
+** WXP the pair (W - wx, wx) in every dword.  Returns each pixel's bands in
+** the dwords of its lane (a fourth dword of garbage for 3 bands). */
+__attribute__((target("avx2"))) static inline __m256i blend2_avx2(__m256i top, __m256i bottom,
+                                                                  __m256i wyi, __m256i wy,
+                                                                  __m256i wxp, int bands) {
+  __m256i col = _mm256_add_epi16(_mm256_mullo_epi16(top, wyi), _mm256_mullo_epi16(bottom, wy));
+  __m256i right = bands == 3 ? _mm256_srli_si256(col, 6) : _mm256_srli_si256(col, 8);
+  __m256i pairs = _mm256_unpacklo_epi16(col, right);  /* l0 r0 l1 r1 l2 r2 ... */
+  __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, wxp), _mm256_set1_epi32(ROUND_HALF));
+  return _mm256_srli_epi32(sum, 2 * WEIGHT_BITS);
+}
+
+/* blend() for four output pixels whose windows start at byte offsets OFF of
+** the input, with the weights WX, WY of each (one per dword). */
+__attribute__((target("avx2"))) static inline void blend4_avx2(const warp *w, int bands,
+                                                               size_t stride, __m128i off,
+                                                               __m128i wx, __m128i wy,
+                                                               unsigned char *out) {
+  const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(WEIGHT_ONE);
+  const __m256i even = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2);  /* pixels 0 and 2 */
+  const __m256i odd = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);   /* pixels 1 and 3 */
+  /* 8 bytes of each window row, by plain loads: gathers are slower here
+  ** (microcode against Gather Data Sampling makes them so on many Intel CPUs) */
+  int32_t at[4];
+  int64_t t[4], u[4];
+  _mm_storeu_si128((__m128i *)(void *)at, off);
+  for (int k = 0; k < 4; k++) {
+    memcpy(&t[k], w->in + at[k], 8);
+    memcpy(&u[k], w->in + at[k] + stride, 8);
+  }
+  __m256i top = _mm256_setr_epi64x(t[0], t[1], t[2], t[3]);
+  __m256i bottom = _mm256_setr_epi64x(u[0], u[1], u[2], u[3]);
+  __m256i y = _mm256_castsi128_si256(wy), x = _mm256_castsi128_si256(wx);
+  __m256i wy2 = _mm256_or_si256(y, _mm256_slli_epi32(y, 16));  /* wy in both words */
+  __m256i y2 = _mm256_sub_epi32(one, y);
+  __m256i wyi2 = _mm256_or_si256(y2, _mm256_slli_epi32(y2, 16));
+  __m256i wxp = _mm256_or_si256(_mm256_sub_epi32(one, x), _mm256_slli_epi32(x, 16));
+  /* unpacklo takes qwords 0 and 2 (pixels 0, 2), unpackhi qwords 1 and 3 */
+  __m256i a = blend2_avx2(_mm256_unpacklo_epi8(top, zero), _mm256_unpacklo_epi8(bottom, zero),
+                          _mm256_permutevar8x32_epi32(wyi2, even),
+                          _mm256_permutevar8x32_epi32(wy2, even),
+                          _mm256_permutevar8x32_epi32(wxp, even), bands);
+  __m256i b = blend2_avx2(_mm256_unpackhi_epi8(top, zero), _mm256_unpackhi_epi8(bottom, zero),
+                          _mm256_permutevar8x32_epi32(wyi2, odd),
+                          _mm256_permutevar8x32_epi32(wy2, odd),
+                          _mm256_permutevar8x32_epi32(wxp, odd), bands);
+  /* per lane: the bytes of pixels 0, 1 (low lane) and 2, 3 (high lane) */
+  __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b), zero);
+  __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
+  if (bands == 4) {
+    _mm_storeu_si128((__m128i *)(void *)out, bytes);
+    return;
+  }
+  bytes = _mm_shuffle_epi8(bytes, _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
+  _mm_storel_epi64((__m128i *)(void *)out, bytes);
+  uint32_t word = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(bytes, 8));
+  memcpy(out + 8, &word, 4);
+}
+
+/* warp_row for 3 or 4 bands, four pixels at a time: the four 32.32
+** coordinates sit in 64-bit lanes, whose high dwords are the integer parts
+** and whose low dwords' top WEIGHT_BITS bits are the weights.  A group with
+** any window outside the input (or within 8 bytes of its end, which the
+** gathers would overrun) goes through warp_pixel.  Offsets are 32-bit: the
+** caller checks that the image has fewer than 2^31 bytes. */
+__attribute__((target("avx2"))) static void warp_row_avx2(const warp *w, int bands, int64_t fx,
+                                                          int64_t fy, int64_t sx, int64_t sy,
+                                                          unsigned char *out) {
+  const size_t stride = (size_t)w->width * (size_t)bands;
+  const int64_t last = (int64_t)(w->in_end - w->in) - (int64_t)stride - 8;  /* largest offset */
+  const __m256i split = _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6);  /* high dwords, low dwords */
+  const __m256i step_x = _mm256_set1_epi64x(4 * sx), step_y = _mm256_set1_epi64x(4 * sy);
+  const __m128i xmax = _mm_set1_epi32(w->width - 2), ymax = _mm_set1_epi32(w->height - 2);
+  const __m128i omax = _mm_set1_epi32((int)(last < 0 ? 0 : last));
+  const __m128i vstride = _mm_set1_epi32((int)stride), vbands = _mm_set1_epi32(bands);
+  __m256i vx = _mm256_setr_epi64x(fx, fx + sx, fx + 2 * sx, fx + 3 * sx);
+  __m256i vy = _mm256_setr_epi64x(fy, fy + sy, fy + 2 * sy, fy + 3 * sy);
+  int i = 0;
+  for (; i + 4 <= w->width; i += 4, fx += 4 * sx, fy += 4 * sy, out += 4 * bands) {
+    __m256i px = _mm256_permutevar8x32_epi32(vx, split), py = _mm256_permutevar8x32_epi32(vy, split);
+    vx = _mm256_add_epi64(vx, step_x);
+    vy = _mm256_add_epi64(vy, step_y);
+    __m128i x = _mm256_castsi256_si128(px), y = _mm256_castsi256_si128(py);
+    __m128i off = _mm_add_epi32(_mm_mullo_epi32(y, vstride), _mm_mullo_epi32(x, vbands));
+    /* unsigned x <= width - 2 (a negative x is huge), likewise y and off */
+    __m128i ok = _mm_and_si128(_mm_cmpeq_epi32(_mm_min_epu32(x, xmax), x),
+                               _mm_cmpeq_epi32(_mm_min_epu32(y, ymax), y));
+    ok = _mm_and_si128(ok, _mm_cmpeq_epi32(_mm_min_epu32(off, omax), off));
+    if (last < 0 || _mm_movemask_ps(_mm_castsi128_ps(ok)) != 15) {
+      for (int k = 0; k < 4; k++) warp_pixel(w, bands, fx + k * sx, fy + k * sy, out + k * bands);
+      continue;
+    }
+    __m128i wx = _mm_srli_epi32(_mm256_extracti128_si256(px, 1), FRAC_BITS - WEIGHT_BITS);
+    __m128i wy = _mm_srli_epi32(_mm256_extracti128_si256(py, 1), FRAC_BITS - WEIGHT_BITS);
+    blend4_avx2(w, bands, stride, off, wx, wy, out);
+  }
+  for (; i < w->width; i++, fx += sx, fy += sy, out += bands) warp_pixel(w, bands, fx, fy, out);
+}
+
+/* Whether the AVX2 rows apply: 3 or 4 bands, 32-bit offsets, a CPU with AVX2. */
+static int use_avx2(int width, int height, int bands) {
+  return (bands == 3 || bands == 4) && (int64_t)width * height * bands < INT32_MAX &&
+         __builtin_cpu_supports("avx2");
+}
+#endif
 
 /* A coordinate in 32.32 fixed point. */
 static int64_t fixed(double v) { return (int64_t)llround(v * (double)(1ULL << FRAC_BITS)); }
@@ -143,10 +274,20 @@ void cur_augment_warp(const unsigned char *in, int width, int height, int bands,
   for (int k = 0; k < MAX_BANDS; k++)
     w.fill[k] = mode == CUR_AUGMENT_FILL_MEAN && k < bands ? (unsigned char)lround(fill[k]) : 0;
   int64_t sx = fixed(i00), sy = fixed(i10);
+#ifdef WARP_AVX2
+  int avx2 = use_avx2(width, height, bands);
+#endif
   for (int j = 0; j < height; j++) {
     double dy = j - m[5];
     int64_t fx = fixed(-i00 * m[2] + i01 * dy), fy = fixed(-i10 * m[2] + i11 * dy);
     unsigned char *row = out + (size_t)j * (size_t)width * (size_t)bands;
+#ifdef WARP_AVX2
+    if (avx2) {
+      if (bands == 3) warp_row_avx2(&w, 3, fx, fy, sx, sy, row);
+      else warp_row_avx2(&w, 4, fx, fy, sx, sy, row);
+      continue;
+    }
+#endif
     switch (bands) {
     case 1: warp_row(&w, 1, fx, fy, sx, sy, row); break;
     case 3: warp_row(&w, 3, fx, fy, sx, sy, row); break;
