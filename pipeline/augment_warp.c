@@ -151,56 +151,58 @@ static inline void warp_row(const warp *w, int bands, int64_t fx, int64_t fy, in
 
 #ifdef WARP_AVX2
 /* blend() for two pixels of 3 or 4 bands, one per 128-bit lane: TOP and
-** BOTTOM hold each pixel's window rows widened to 16 bits, as in
-** blend_sse2; WYI, WY are the row weights in every word of the lane and
-** WXP the pair (W - wx, wx) in every dword.  Returns each pixel's bands in
-** the dwords of its lane (a fourth dword of garbage for 3 bands). */
+** BOTTOM hold 16 bytes from the start of each pixel's window rows, WX and
+** WY its weights in every dword of its lane.  Returns each pixel's bands in
+** the dwords of its lane (a fourth dword of garbage for 3 bands).  The
+** arithmetic is blend_sse2's. */
 __attribute__((target("avx2"))) static inline __m256i blend2_avx2(__m256i top, __m256i bottom,
-                                                                  __m256i wyi, __m256i wy,
-                                                                  __m256i wxp, int bands) {
-  __m256i col = _mm256_add_epi16(_mm256_mullo_epi16(top, wyi), _mm256_mullo_epi16(bottom, wy));
+                                                                  __m256i wx, __m256i wy,
+                                                                  int bands) {
+  const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(WEIGHT_ONE);
+  __m256i wy16 = _mm256_or_si256(wy, _mm256_slli_epi32(wy, 16));  /* wy in both words */
+  __m256i wyi = _mm256_sub_epi32(one, wy);
+  __m256i wyi16 = _mm256_or_si256(wyi, _mm256_slli_epi32(wyi, 16));
+  __m256i wxp = _mm256_or_si256(_mm256_sub_epi32(one, wx), _mm256_slli_epi32(wx, 16));
+  __m256i col = _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpacklo_epi8(top, zero), wyi16),
+                                 _mm256_mullo_epi16(_mm256_unpacklo_epi8(bottom, zero), wy16));
   __m256i right = bands == 3 ? _mm256_srli_si256(col, 6) : _mm256_srli_si256(col, 8);
   __m256i pairs = _mm256_unpacklo_epi16(col, right);  /* l0 r0 l1 r1 l2 r2 ... */
   __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(pairs, wxp), _mm256_set1_epi32(ROUND_HALF));
   return _mm256_srli_epi32(sum, 2 * WEIGHT_BITS);
 }
 
-/* blend() for four output pixels whose windows start at byte offsets OFF of
-** the input, with the weights WX, WY of each (one per dword). */
+/* 16 bytes at in + a (low lane) and in + b (high lane).  Plain loads, not
+** gathers: the microcode against Gather Data Sampling (Intel, 2023) made
+** gathers slower than the whole scalar blend on this project's machines. */
+__attribute__((target("avx2"))) static inline __m256i load_pair(const unsigned char *in, int64_t a,
+                                                                int64_t b) {
+  __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)(in + a));
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(in + b)), 1);
+}
+
+/* blend() for four output pixels whose windows start at byte offsets OFF
+** of the input; FX and FY hold their coordinates (one per 64-bit lane),
+** whose low dwords' top WEIGHT_BITS bits are the weights.  Pixels 0 and 2
+** share a register, one per 128-bit lane, as do 1 and 3, as the
+** coordinates lie in the lanes, so each lane's weights are one in-lane
+** broadcast. */
 __attribute__((target("avx2"))) static inline void blend4_avx2(const warp *w, int bands,
-                                                               size_t stride, __m128i off,
-                                                               __m128i wx, __m128i wy,
+                                                               size_t stride, const int64_t off[4],
+                                                               __m256i fx, __m256i fy,
                                                                unsigned char *out) {
-  const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(WEIGHT_ONE);
-  const __m256i even = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2);  /* pixels 0 and 2 */
-  const __m256i odd = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);   /* pixels 1 and 3 */
-  /* 8 bytes of each window row, by plain loads: gathers are slower here
-  ** (microcode against Gather Data Sampling makes them so on many Intel CPUs) */
-  int32_t at[4];
-  int64_t t[4], u[4];
-  _mm_storeu_si128((__m128i *)(void *)at, off);
-  for (int k = 0; k < 4; k++) {
-    memcpy(&t[k], w->in + at[k], 8);
-    memcpy(&u[k], w->in + at[k] + stride, 8);
-  }
-  __m256i top = _mm256_setr_epi64x(t[0], t[1], t[2], t[3]);
-  __m256i bottom = _mm256_setr_epi64x(u[0], u[1], u[2], u[3]);
-  __m256i y = _mm256_castsi128_si256(wy), x = _mm256_castsi128_si256(wx);
-  __m256i wy2 = _mm256_or_si256(y, _mm256_slli_epi32(y, 16));  /* wy in both words */
-  __m256i y2 = _mm256_sub_epi32(one, y);
-  __m256i wyi2 = _mm256_or_si256(y2, _mm256_slli_epi32(y2, 16));
-  __m256i wxp = _mm256_or_si256(_mm256_sub_epi32(one, x), _mm256_slli_epi32(x, 16));
-  /* unpacklo takes qwords 0 and 2 (pixels 0, 2), unpackhi qwords 1 and 3 */
-  __m256i a = blend2_avx2(_mm256_unpacklo_epi8(top, zero), _mm256_unpacklo_epi8(bottom, zero),
-                          _mm256_permutevar8x32_epi32(wyi2, even),
-                          _mm256_permutevar8x32_epi32(wy2, even),
-                          _mm256_permutevar8x32_epi32(wxp, even), bands);
-  __m256i b = blend2_avx2(_mm256_unpackhi_epi8(top, zero), _mm256_unpackhi_epi8(bottom, zero),
-                          _mm256_permutevar8x32_epi32(wyi2, odd),
-                          _mm256_permutevar8x32_epi32(wy2, odd),
-                          _mm256_permutevar8x32_epi32(wxp, odd), bands);
+  const unsigned char *in = w->in;
+  const int shift = FRAC_BITS - WEIGHT_BITS;
+  __m256i a = blend2_avx2(load_pair(in, off[0], off[2]),
+                          load_pair(in + stride, off[0], off[2]),
+                          _mm256_srli_epi32(_mm256_shuffle_epi32(fx, 0x00), shift),
+                          _mm256_srli_epi32(_mm256_shuffle_epi32(fy, 0x00), shift), bands);
+  __m256i b = blend2_avx2(load_pair(in, off[1], off[3]),
+                          load_pair(in + stride, off[1], off[3]),
+                          _mm256_srli_epi32(_mm256_shuffle_epi32(fx, 0xAA), shift),
+                          _mm256_srli_epi32(_mm256_shuffle_epi32(fy, 0xAA), shift), bands);
   /* per lane: the bytes of pixels 0, 1 (low lane) and 2, 3 (high lane) */
-  __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b), zero);
+  __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_setzero_si256());
   __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
   if (bands == 4) {
     _mm_storeu_si128((__m128i *)(void *)out, bytes);
@@ -212,42 +214,39 @@ __attribute__((target("avx2"))) static inline void blend4_avx2(const warp *w, in
   memcpy(out + 8, &word, 4);
 }
 
-/* warp_row for 3 or 4 bands, four pixels at a time: the four 32.32
-** coordinates sit in 64-bit lanes, whose high dwords are the integer parts
-** and whose low dwords' top WEIGHT_BITS bits are the weights.  A group with
-** any window outside the input (or within 8 bytes of its end, which the
-** gathers would overrun) goes through warp_pixel.  Offsets are 32-bit: the
-** caller checks that the image has fewer than 2^31 bytes. */
+/* warp_row for 3 or 4 bands, four pixels at a time, their 32.32
+** coordinates in the 64-bit lanes of vx, vy.  A group with any window
+** outside the input (or within 16 bytes of its end, which the loads would
+** overrun) goes through warp_pixel.  Offsets are computed in the low
+** dwords: the caller checks that the image has fewer than 2^31 bytes. */
 __attribute__((target("avx2"))) static void warp_row_avx2(const warp *w, int bands, int64_t fx,
                                                           int64_t fy, int64_t sx, int64_t sy,
                                                           unsigned char *out) {
   const size_t stride = (size_t)w->width * (size_t)bands;
-  const int64_t last = (int64_t)(w->in_end - w->in) - (int64_t)stride - 8;  /* largest offset */
-  const __m256i split = _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6);  /* high dwords, low dwords */
+  const int64_t last = (int64_t)(w->in_end - w->in) - (int64_t)stride - 16;  /* largest offset */
   const __m256i step_x = _mm256_set1_epi64x(4 * sx), step_y = _mm256_set1_epi64x(4 * sy);
-  const __m128i xmax = _mm_set1_epi32(w->width - 2), ymax = _mm_set1_epi32(w->height - 2);
-  const __m128i omax = _mm_set1_epi32((int)(last < 0 ? 0 : last));
-  const __m128i vstride = _mm_set1_epi32((int)stride), vbands = _mm_set1_epi32(bands);
+  const __m256i xmax = _mm256_set1_epi64x(w->width - 2), ymax = _mm256_set1_epi64x(w->height - 2);
+  const __m256i omax = _mm256_set1_epi64x(last < 0 ? 0 : last);
+  const __m256i vstride = _mm256_set1_epi64x((int64_t)stride), vbands = _mm256_set1_epi64x(bands);
   __m256i vx = _mm256_setr_epi64x(fx, fx + sx, fx + 2 * sx, fx + 3 * sx);
   __m256i vy = _mm256_setr_epi64x(fy, fy + sy, fy + 2 * sy, fy + 3 * sy);
+  int64_t off[4];
   int i = 0;
   for (; i + 4 <= w->width; i += 4, fx += 4 * sx, fy += 4 * sy, out += 4 * bands) {
-    __m256i px = _mm256_permutevar8x32_epi32(vx, split), py = _mm256_permutevar8x32_epi32(vy, split);
+    /* integer parts as unsigned dwords: a negative one is huge */
+    __m256i x = _mm256_srli_epi64(vx, FRAC_BITS), y = _mm256_srli_epi64(vy, FRAC_BITS);
+    __m256i o = _mm256_add_epi64(_mm256_mul_epu32(y, vstride), _mm256_mul_epu32(x, vbands));
+    __m256i ok = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(x, xmax), x),
+                                  _mm256_cmpeq_epi32(_mm256_min_epu32(y, ymax), y));
+    ok = _mm256_and_si256(ok, _mm256_cmpeq_epi32(_mm256_min_epu32(o, omax), o));
+    if (last < 0 || _mm256_movemask_epi8(ok) != -1) {
+      for (int k = 0; k < 4; k++) warp_pixel(w, bands, fx + k * sx, fy + k * sy, out + k * bands);
+    } else {
+      _mm256_storeu_si256((__m256i *)(void *)off, o);
+      blend4_avx2(w, bands, stride, off, vx, vy, out);
+    }
     vx = _mm256_add_epi64(vx, step_x);
     vy = _mm256_add_epi64(vy, step_y);
-    __m128i x = _mm256_castsi256_si128(px), y = _mm256_castsi256_si128(py);
-    __m128i off = _mm_add_epi32(_mm_mullo_epi32(y, vstride), _mm_mullo_epi32(x, vbands));
-    /* unsigned x <= width - 2 (a negative x is huge), likewise y and off */
-    __m128i ok = _mm_and_si128(_mm_cmpeq_epi32(_mm_min_epu32(x, xmax), x),
-                               _mm_cmpeq_epi32(_mm_min_epu32(y, ymax), y));
-    ok = _mm_and_si128(ok, _mm_cmpeq_epi32(_mm_min_epu32(off, omax), off));
-    if (last < 0 || _mm_movemask_ps(_mm_castsi128_ps(ok)) != 15) {
-      for (int k = 0; k < 4; k++) warp_pixel(w, bands, fx + k * sx, fy + k * sy, out + k * bands);
-      continue;
-    }
-    __m128i wx = _mm_srli_epi32(_mm256_extracti128_si256(px, 1), FRAC_BITS - WEIGHT_BITS);
-    __m128i wy = _mm_srli_epi32(_mm256_extracti128_si256(py, 1), FRAC_BITS - WEIGHT_BITS);
-    blend4_avx2(w, bands, stride, off, wx, wy, out);
   }
   for (; i < w->width; i++, fx += sx, fy += sy, out += bands) warp_pixel(w, bands, fx, fy, out);
 }
