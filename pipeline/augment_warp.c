@@ -17,8 +17,8 @@
 **      straddling the border blends smoothly into the fill.
 **   2. Integer arithmetic only per pixel: the same input gives the same
 **      bytes on every machine and compiler, with or without the SSE2 and
-**      AVX2 paths (blend_sse2 and blend4_avx2 compute exactly blend's
-**      numbers).
+**      AVX2 paths (blend_sse2, blend4_avx2 and blend4_grey_avx2 compute
+**      exactly blend's numbers).
 **   3. The AVX2 path is compiled for any x86-64 (target attribute) and
 **      taken only when the running CPU has AVX2, so the build still runs
 **      on every x86-64.
@@ -214,7 +214,51 @@ __attribute__((target("avx2"))) static inline void blend4_avx2(const warp *w, in
   memcpy(out + 8, &word, 4);
 }
 
-/* warp_row for 3 or 4 bands, four pixels at a time, their 32.32
+/* blend() for four one-band output pixels whose windows start at byte
+** offsets OFF of the input, their coordinates in FX, FY (one per 64-bit
+** lane).  Each lane holds one pixel's window t0 t1 b0 b1 and works
+** across first (pmaddubsw needs weights below 128, so the W - wx weight is
+** applied as 127 - wx plus the sample itself), then down: the integers of
+** blend(), which goes down first, since nothing is rounded in between. */
+__attribute__((target("avx2"))) static inline void blend4_grey_avx2(const warp *w, size_t stride,
+                                                                    const int64_t off[4],
+                                                                    __m256i fx, __m256i fy,
+                                                                    unsigned char *out) {
+  int win[4];
+  for (int k = 0; k < 4; k++) {
+    uint16_t top, bottom;
+    memcpy(&top, w->in + off[k], 2);
+    memcpy(&bottom, w->in + off[k] + stride, 2);
+    win[k] = (int)((uint32_t)top | (uint32_t)bottom << 16);
+  }
+  /* registers, not memory: a 32-byte load of four 8-byte stores would
+  ** wait for them (no store forwarding) */
+  __m128i lo = _mm_insert_epi32(_mm_cvtsi32_si128(win[0]), win[1], 2);
+  __m128i hi = _mm_insert_epi32(_mm_cvtsi32_si128(win[2]), win[3], 2);
+  __m256i px = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  /* per lane: dword 0 = wx, dword 1 = wy */
+  __m256i wts = _mm256_srli_epi32(_mm256_blend_epi32(fx, _mm256_slli_epi64(fy, 32), 0xAA),
+                                  FRAC_BITS - WEIGHT_BITS);
+  /* bytes 127 - wx, wx, 127 - wx, wx in dword 0 */
+  __m256i wxb = _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(wts, 8), wts),
+                                 _mm256_set1_epi32(WEIGHT_ONE - 1));
+  wxb = _mm256_and_si256(_mm256_or_si256(wxb, _mm256_slli_epi32(wxb, 16)),
+                         _mm256_set1_epi64x(0xFFFFFFFF));
+  /* words W - wy, wy in dword 0 */
+  __m256i wyw = _mm256_srli_epi64(_mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(wts, 16), wts),
+                                                   _mm256_set1_epi32(WEIGHT_ONE)), 32);
+  __m256i across = _mm256_add_epi16(_mm256_maddubs_epi16(px, wxb),
+                                    _mm256_and_si256(px, _mm256_set1_epi64x(0x00FF00FF)));
+  __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(across, wyw), _mm256_set1_epi64x(ROUND_HALF));
+  __m256i v = _mm256_permutevar8x32_epi32(_mm256_srli_epi32(sum, 2 * WEIGHT_BITS),
+                                          _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  __m128i bytes = _mm256_castsi256_si128(v);
+  bytes = _mm_packus_epi16(_mm_packus_epi32(bytes, bytes), bytes);
+  uint32_t word = (uint32_t)_mm_cvtsi128_si32(bytes);
+  memcpy(out, &word, 4);
+}
+
+/* warp_row for 1, 3 or 4 bands, four pixels at a time, their 32.32
 ** coordinates in the 64-bit lanes of vx, vy.  A group with any window
 ** outside the input (or within 16 bytes of its end, which the loads would
 ** overrun) goes through warp_pixel.  Offsets are computed in the low
@@ -243,7 +287,8 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp *w, int ban
       for (int k = 0; k < 4; k++) warp_pixel(w, bands, fx + k * sx, fy + k * sy, out + k * bands);
     } else {
       _mm256_storeu_si256((__m256i *)(void *)off, o);
-      blend4_avx2(w, bands, stride, off, vx, vy, out);
+      if (bands == 1) blend4_grey_avx2(w, stride, off, vx, vy, out);
+      else blend4_avx2(w, bands, stride, off, vx, vy, out);
     }
     vx = _mm256_add_epi64(vx, step_x);
     vy = _mm256_add_epi64(vy, step_y);
@@ -251,9 +296,9 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp *w, int ban
   for (; i < w->width; i++, fx += sx, fy += sy, out += bands) warp_pixel(w, bands, fx, fy, out);
 }
 
-/* Whether the AVX2 rows apply: 3 or 4 bands, 32-bit offsets, a CPU with AVX2. */
+/* Whether the AVX2 rows apply: 1, 3 or 4 bands, 32-bit offsets, a CPU with AVX2. */
 static int use_avx2(int width, int height, int bands) {
-  return (bands == 3 || bands == 4) && (int64_t)width * height * bands < INT32_MAX &&
+  return (bands == 1 || bands == 3 || bands == 4) && (int64_t)width * height * bands < INT32_MAX &&
          __builtin_cpu_supports("avx2");
 }
 #endif
@@ -282,7 +327,8 @@ void cur_augment_warp(const unsigned char *in, int width, int height, int bands,
     unsigned char *row = out + (size_t)j * (size_t)width * (size_t)bands;
 #ifdef WARP_AVX2
     if (avx2) {
-      if (bands == 3) warp_row_avx2(&w, 3, fx, fy, sx, sy, row);
+      if (bands == 1) warp_row_avx2(&w, 1, fx, fy, sx, sy, row);
+      else if (bands == 3) warp_row_avx2(&w, 3, fx, fy, sx, sy, row);
       else warp_row_avx2(&w, 4, fx, fy, sx, sy, row);
       continue;
     }
