@@ -451,7 +451,7 @@ int cur_augment_source_new(const unsigned char *encoded, size_t len, cur_augment
   cur_augment_source *src = cur_calloc(1, sizeof *src);
   if (!src) return CUR_ENOMEM;
   VipsObject *ctx = VIPS_OBJECT(vips_image_new());  /* the PNG decoder's images */
-  int rc = decode(ctx, encoded, len, &src->pic);     /* the pixels are a copy of ours */
+  int rc = decode(ctx, encoded, len, &src->pic);     /* pixels in our own buffer: ctx may go */
   g_object_unref(ctx);
   if (rc != CUR_OK) {
     cur_free(src);
