@@ -11,9 +11,11 @@
 **      input's size (augment_warp.c), then the photometric operations, when
 **      on, through libvips on the colour bands only (alpha is carried
 **      through untouched), and encoded (JPEG by libjpeg, PNG by libvips).
-**   4. Each cur_augment_apply call owns its libvips images through one
-**      VipsObject (ctx) and its local arrays, so one g_object_unref frees
-**      them all, and its pixel buffer (picture), freed after ctx.
+**   4. Each decode (cur_augment_source_new) and each variant
+**      (cur_augment_make) owns its libvips images through one VipsObject
+**      (ctx) and its local arrays, so one g_object_unref frees them all, and
+**      its pixel buffer (picture), freed after ctx.  A source's pixels are
+**      only read after the decode, so threads may share a source.
 */
 #include "augment_transform.h"
 
@@ -273,10 +275,11 @@ static int decode(VipsObject *ctx, const unsigned char *encoded, size_t len, pic
   return decode_png(ctx, encoded, len, pic);
 }
 
-/* The flip, rotation, translation and scale in one bilinear warp
-** (augment_warp.c), into a new buffer that replaces pic's. */
-static int geometric(const cur_augment_params *p, cur_augment_fill fill, picture *pic) {
-  cur_image_pixels *px = &pic->px;
+/* The flip, rotation, translation and scale of src in one bilinear warp
+** (augment_warp.c), into *dst's new buffer. */
+static int geometric(const cur_augment_params *p, cur_augment_fill fill, const picture *src,
+                     picture *dst) {
+  const cur_image_pixels *px = &src->px;
   double m[6], mean[AUG_MAX_BANDS] = {0};
   unsigned char *out = cur_mallocarray((size_t)px->height, (size_t)px->width * (size_t)px->bands);
   if (!out) return CUR_ENOMEM;
@@ -284,8 +287,7 @@ static int geometric(const cur_augment_params *p, cur_augment_fill fill, picture
   if (fill == CUR_AUGMENT_FILL_MEAN)
     cur_augment_band_means(px->data, px->width, px->height, px->bands, mean);
   cur_augment_warp(px->data, px->width, px->height, px->bands, m, fill, mean, out);
-  cur_free(px->data);
-  px->data = out;
+  *dst = (picture){{out, px->width, px->height, px->bands}, src->fmt};
   return CUR_OK;
 }
 
@@ -437,25 +439,59 @@ static int params_check(const cur_augment_params *p) {
   return CUR_OK;
 }
 
-int cur_augment_apply(const unsigned char *encoded, size_t len, const cur_augment_params *p,
-                      const cur_augment_options *o, unsigned char **out, size_t *out_len,
-                      cur_augment_format *out_format) {
-  assert((encoded || len == 0) && p && o && out && out_len && out_format);
+/* A decoded parent: the pixels every variant of it is warped from. */
+struct cur_augment_source {
+  picture pic;
+};
+
+int cur_augment_source_new(const unsigned char *encoded, size_t len, cur_augment_source **out) {
+  assert((encoded || len == 0) && out);
+  if (len == 0) return cur_errorc(CUR_EINPUT, "augment: input: empty image");
+  if (cur_image_init() != CUR_OK) return CUR_ERR;
+  cur_augment_source *src = cur_calloc(1, sizeof *src);
+  if (!src) return CUR_ENOMEM;
+  VipsObject *ctx = VIPS_OBJECT(vips_image_new());  /* the PNG decoder's images */
+  int rc = decode(ctx, encoded, len, &src->pic);     /* pixels in our own buffer: ctx may go */
+  g_object_unref(ctx);
+  if (rc != CUR_OK) {
+    cur_free(src);
+    return rc;
+  }
+  *out = src;
+  return CUR_OK;
+}
+
+void cur_augment_source_free(cur_augment_source *src) {
+  if (!src) return;
+  cur_free(src->pic.px.data);
+  cur_free(src);
+}
+
+int cur_augment_make(const cur_augment_source *src, const cur_augment_params *p,
+                     const cur_augment_options *o, unsigned char **out, size_t *out_len,
+                     cur_augment_format *out_format) {
+  assert(src && p && o && out && out_len && out_format);
   int rc = cur_augment_options_validate(o);
   if (rc == CUR_OK) rc = params_check(p);
   if (rc != CUR_OK) return rc;
-  if (len == 0) return cur_errorc(CUR_EINPUT, "augment: input: empty image");
-  if (cur_image_init() != CUR_OK) return CUR_ERR;
-
   VipsObject *ctx = VIPS_OBJECT(vips_image_new());  /* owns every image (invariant 4) */
-  picture pic = {{NULL, 0, 0, 0}, CUR_AUGMENT_FORMAT_JPEG};
-  rc = decode(ctx, encoded, len, &pic);
-  if (rc == CUR_OK) rc = geometric(p, o->fill, &pic);
+  picture pic = {{NULL, 0, 0, 0}, src->pic.fmt};
+  rc = geometric(p, o->fill, &src->pic, &pic);
   if (rc == CUR_OK) rc = photometric(ctx, p, &pic);
   if (rc == CUR_OK) rc = encode(ctx, &pic, out, out_len);
   if (rc == CUR_OK) *out_format = pic.fmt;
   g_object_unref(ctx);  /* before the pixels: libvips images may point into them */
   cur_free(pic.px.data);
+  return rc;
+}
+
+int cur_augment_apply(const unsigned char *encoded, size_t len, const cur_augment_params *p,
+                      const cur_augment_options *o, unsigned char **out, size_t *out_len,
+                      cur_augment_format *out_format) {
+  cur_augment_source *src = NULL;
+  int rc = cur_augment_source_new(encoded, len, &src);
+  if (rc == CUR_OK) rc = cur_augment_make(src, p, o, out, out_len, out_format);
+  cur_augment_source_free(src);
   return rc;
 }
 

@@ -4,11 +4,12 @@
 **
 **   1. cur_augment_sample draws the variant's parameters from a generator
 **      seeded by (run seed, parent image id, variant index);
-**   2. cur_augment_apply decodes the parent (JPEG with libjpeg, PNG with
-**      libvips) to 8-bit pixels, applies one bilinear affine warp (flip,
-**      rotate, translate, scale; see cur_augment_matrix),
-**      the optional photometric operations, and re-encodes in the parent's
-**      format (JPEG or PNG) without metadata;
+**   2. cur_augment_source_new decodes the parent (JPEG with libjpeg, PNG
+**      with libvips) to 8-bit pixels, once for all its variants;
+**      cur_augment_make applies one bilinear affine warp (flip, rotate,
+**      translate, scale; see cur_augment_matrix), the optional photometric
+**      operations, and re-encodes in the parent's format (JPEG or PNG)
+**      without metadata (cur_augment_apply does both for one variant);
 **   3. cur_augment_params_json records the parameters as canonical JSON.
 **
 ** The same options, seed, id and index give byte-identical output.  The
@@ -29,7 +30,7 @@ typedef enum cur_augment_fill {
   CUR_AUGMENT_FILL_MEAN       /* "mean": the source image's mean colour */
 } cur_augment_fill;
 
-/* Encodings cur_augment_apply reads and writes. */
+/* Encodings the variants are read and written in. */
 typedef enum cur_augment_format {
   CUR_AUGMENT_FORMAT_JPEG = 0,
   CUR_AUGMENT_FORMAT_PNG
@@ -91,6 +92,23 @@ int cur_augment_sample(const cur_augment_options *o, uint64_t seed, int64_t pare
 ** X = m[0]*x + m[1]*y + m[2],  Y = m[3]*x + m[4]*y + m[5],
 ** with (x, y) an input pixel and (X, Y) where it lands in the output. */
 void cur_augment_matrix(const cur_augment_params *p, int width, int height, double m[6]);
+
+/* A parent image decoded once for several variants: opaque, read-only
+** after cur_augment_source_new, so several threads may make variants of it
+** at once.  cur_augment_source_new returns CUR_EINPUT for an undecodable
+** or unsupported image (JPEG and PNG are read), CUR_ERR or CUR_ENOMEM; on
+** success *out is the caller's, freed with cur_augment_source_free
+** (NULL-safe). */
+typedef struct cur_augment_source cur_augment_source;
+int cur_augment_source_new(const unsigned char *encoded, size_t len, cur_augment_source **out);
+void cur_augment_source_free(cur_augment_source *src);
+
+/* Makes the variant *p of src, with the outputs and failures of
+** cur_augment_apply; the same bytes as cur_augment_apply on the encoded
+** parent. */
+int cur_augment_make(const cur_augment_source *src, const cur_augment_params *p,
+                     const cur_augment_options *o, unsigned char **out, size_t *out_len,
+                     cur_augment_format *out_format);
 
 /* Makes one variant of the encoded JPEG or PNG image encoded[0..len).
 ** On success *out (len *out_len) is a new buffer the caller frees with

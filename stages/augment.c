@@ -1,7 +1,8 @@
 /* augment.c -- the augment stage: makes the variants the newest balance run planned.
 **
 ** Planned (parent, variant) pairs are taken in (parent, variant) order, a
-** batch at a time.  Worker threads draw each variant's parameters from
+** batch at a time.  Worker threads take a parent's variants of the batch
+** together, decode the parent once, draw each variant's parameters from
 ** (run seed, parent id, variant index) and apply them
 ** (pipeline/augment_transform.c); the main thread then records the batch in
 ** order in one transaction: the new image row (or the existing row with the
@@ -123,7 +124,8 @@ static int options_read(const cJSON *section, cur_augment_options *o) {
 typedef struct job {
   int64_t parent_id;
   int variant;
-  unsigned char *parent;   /* the parent's encoded bytes */
+  unsigned char *parent;   /* the parent's encoded bytes, on the first of its
+                              variants in the batch only (see make_group) */
   size_t parent_len;
   char *source_path, *split, *group_key;
   int width, height, bands;
@@ -143,6 +145,8 @@ typedef struct augment {
   int64_t plan_run_id;     /* the balance run whose plan is made */
   job *jobs;               /* batch_size of them; n in use */
   int n;
+  int *group;              /* batch_size + 1: the first job of each parent's run of jobs */
+  int ngroups;             /* parents in the batch; group[ngroups] == n */
 } augment;
 
 static void job_clear(job *j) {
@@ -158,33 +162,60 @@ static void job_clear(job *j) {
 /* Copies a planned variant into the next job of the batch. */
 static int take_job(void *ctx, const cur_variant_job *v) {
   augment *g = ctx;
+  int same_parent = g->n > 0 && g->jobs[g->n - 1].parent_id == v->parent_id;
   job *j = &g->jobs[g->n++];
   j->parent_id = v->parent_id;
   j->variant = v->variant;
-  j->parent_len = v->len;
   j->width = v->width, j->height = v->height, j->bands = v->bands;
-  j->parent = cur_malloc(v->len);
   j->source_path = cur_strdup(v->source_path);
   j->split = cur_strdup(v->split);
   j->group_key = v->group_key ? cur_strdup(v->group_key) : NULL;
-  if (!j->parent || !j->source_path || !j->split || (v->group_key && !j->group_key))
-    return CUR_ENOMEM;
+  if (!j->source_path || !j->split || (v->group_key && !j->group_key)) return CUR_ENOMEM;
+  if (same_parent) return CUR_OK;
+  j->parent_len = v->len;
+  if (!(j->parent = cur_malloc(v->len ? v->len : 1))) return CUR_ENOMEM;
   if (v->len) memcpy(j->parent, v->bytes, v->len);
   return CUR_OK;
 }
 
-/* Worker: draws, applies and hashes one variant (thread-safe engine calls). */
-static void make_variant(void *ctx, size_t i) {
-  augment *g = ctx;
-  job *j = &g->jobs[i];
+/* Draws, makes and hashes one variant of the decoded parent src. */
+static void make_variant(augment *g, const cur_augment_source *src, job *j) {
   cur_augment_params p;
   int rc = cur_augment_sample(&g->opts, cur_run_seed(g->run), j->parent_id, j->variant, &p);
-  if (rc == CUR_OK)
-    rc = cur_augment_apply(j->parent, j->parent_len, &p, &g->opts, &j->out, &j->out_len, &j->format);
+  if (rc == CUR_OK) rc = cur_augment_make(src, &p, &g->opts, &j->out, &j->out_len, &j->format);
   if (rc == CUR_OK) rc = cur_augment_params_json(&p, &g->opts, &j->json);
   if (rc == CUR_OK) cur_sha256_buf_hex(j->out, j->out_len, j->sha);
   else snprintf(j->error, sizeof j->error, "%s", cur_error());
   j->rc = rc;
+}
+
+/* Worker: the variants of group gi, one parent's, from one decode of it
+** (thread-safe engine calls).  A parent that cannot be decoded fails each
+** of its variants with the decoder's error. */
+static void make_group(void *ctx, size_t gi) {
+  augment *g = ctx;
+  job *first = &g->jobs[g->group[gi]];
+  cur_augment_source *src = NULL;
+  int rc = cur_augment_source_new(first->parent, first->parent_len, &src);
+  for (int i = g->group[gi]; i < g->group[gi + 1]; i++) {
+    job *j = &g->jobs[i];
+    if (rc == CUR_OK) {
+      make_variant(g, src, j);
+    } else {
+      j->rc = rc;
+      snprintf(j->error, sizeof j->error, "%s", cur_error());
+    }
+  }
+  cur_augment_source_free(src);
+}
+
+/* Splits the batch into runs of jobs with the same parent (the plan comes
+** in parent order, so a parent's variants are next to each other). */
+static void group_jobs(augment *g) {
+  g->ngroups = 0;
+  for (int i = 0; i < g->n; i++)
+    if (i == 0 || g->jobs[i].parent_id != g->jobs[i - 1].parent_id) g->group[g->ngroups++] = i;
+  g->group[g->ngroups] = g->n;
 }
 
 static int add_image(augment *g, const job *j, int64_t *id, int *added) {
@@ -243,7 +274,8 @@ static int make_plan(augment *g, int cap) {
     rc = cur_store_plan_pending(g->st, g->plan_run_id, cur_run_id(g->run), cap, take_job, g);
     if (rc == CUR_OK && g->n == 0) break;
     if (rc == CUR_OK) {
-      cur_parallel_for((size_t)g->n, cur_run_threads(g->run), make_variant, g);
+      group_jobs(g);
+      cur_parallel_for((size_t)g->ngroups, cur_run_threads(g->run), make_group, g);
       rc = record_batch(g);
     }
     for (int i = 0; i < g->n; i++) job_clear(&g->jobs[i]);
@@ -271,7 +303,12 @@ static int augment_run(cur_run *run) {
   if ((rc = cur_store_run_last(g.st, "balance", 1, &plan, &found))) return rc;
   if (!found) return cur_errorc(CUR_ESTATE, "augment: no complete balance run to take a plan from");
   g.plan_run_id = plan.id;
-  if (!(g.jobs = cur_calloc((size_t)cap, sizeof *g.jobs))) return CUR_ENOMEM;
+  g.jobs = cur_calloc((size_t)cap, sizeof *g.jobs);
+  g.group = cur_calloc((size_t)cap + 1, sizeof *g.group);
+  if (!g.jobs || !g.group) {
+    rc = CUR_ENOMEM;
+    goto cleanup;
+  }
   if ((rc = cur_store_plan_size(g.st, plan.id, &total)) ||
       (rc = cur_store_variant_counts(g.st, cur_run_id(run), add_done, &done)))
     goto cleanup;
@@ -285,6 +322,7 @@ static int augment_run(cur_run *run) {
   }
 cleanup:
   cur_free(g.jobs);
+  cur_free(g.group);
   return rc;
 }
 

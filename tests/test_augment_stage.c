@@ -202,6 +202,9 @@ TEST(unreadable_parent_is_reported_and_recorded_as_failed) {
         strstr(log, "images are not supported (JPEG or PNG)"));
   CHECK_QUERY("webp.db", "SELECT outcome, count(*), count(image_id) FROM augment_variants "
               "GROUP BY outcome", "failed|5|0\nmade|4|4");
+  /* the parent is decoded once for its variants; each failed one keeps the reason */
+  CHECK_QUERY("webp.db", "SELECT count(*) FROM augment_variants WHERE outcome = 'failed' "
+              "AND reason LIKE '%images are not supported (JPEG or PNG)'", "5");
   /* up to date afterwards: the failures are not retried */
   CHECK_INT(fx_curate("webp2.log", "--db webp.db --config max.json run --from balance --until augment"), 0);
   CHECK_QUERY("webp.db", "SELECT count(*) FROM runs WHERE stage = 'augment'", "1");

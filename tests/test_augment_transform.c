@@ -2,7 +2,8 @@
 **
 ** augment-1.*: geometry: a 3x3 blob in a black PNG lands where the transform
 **              says, for flip, rotate, translate, scale and their composition.
-** augment-2.*: determinism: same seed, same bytes; another seed, other bytes.
+** augment-2.*: determinism: same seed, same bytes; another seed, other bytes;
+**              variants made from one decoded source are those of single calls.
 ** augment-3.*: sampling stays inside the configured ranges.
 ** augment-4.*: invalid options are rejected with a message naming the option.
 ** augment-5.*: fill modes: the corner exposed by a rotation is edge/black/mean.
@@ -226,6 +227,38 @@ static void check_deterministic(int jpeg, int photometric) {
   cur_free(in);
 }
 
+/* Variants 0..3 of one decoded source against cur_augment_apply of each,
+** with photometric params on one of them (that variant needs its own pixels
+** worked on, the others must not see them). */
+static void check_source_equals_apply(int jpeg) {
+  size_t len = 0;
+  unsigned char *in = texture_image(96, 64, 3, jpeg, &len);
+  cur_augment_source *src = NULL;
+  cur_augment_options o;
+  REQUIRE(in != NULL);
+  cur_augment_options_default(&o);
+  o.fill = CUR_AUGMENT_FILL_MEAN;
+  REQUIRE_OK(cur_augment_source_new(in, len, &src));
+  for (int v = 0; v < 4; v++) {
+    cur_augment_params p;
+    cur_augment_format f1, f2;
+    unsigned char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    CHECK_OK(cur_augment_sample(&o, 42, 7, v, &p));
+    if (v == 2) p.brightness = 1.2, p.blur_sigma = 1.0;
+    CHECK_OK(cur_augment_make(src, &p, &o, &a, &na, &f1));
+    CHECK_OK(cur_augment_apply(in, len, &p, &o, &b, &nb, &f2));
+    CHECK(a && b && na == nb && memcmp(a, b, na) == 0 && f1 == f2);
+    cur_free(a);
+    cur_free(b);
+  }
+  cur_augment_source_free(src);
+  cur_free(in);
+}
+
+TEST(variants_of_one_decoded_jpeg_equal_single_calls) { check_source_equals_apply(1); }
+TEST(variants_of_one_decoded_png_equal_single_calls) { check_source_equals_apply(0); }
+
 TEST(same_seed_gives_identical_png_bytes) { check_deterministic(0, 0); }
 TEST(same_seed_gives_identical_jpeg_bytes) { check_deterministic(1, 0); }
 TEST(same_seed_gives_identical_bytes_with_noise_blur_and_jitter) { check_deterministic(1, 1); }
@@ -404,9 +437,16 @@ TEST(apply_rejects_bad_options_params_and_input) {
   p.scale = 1;
   CHECK_INT(cur_augment_apply(junk, sizeof junk, &p, &o, &out, &out_len, &fmt), CUR_EINPUT);
   CHECK_INT(cur_augment_apply(png, 0, &p, &o, &out, &out_len, &fmt), CUR_EINPUT);
-  /* A truncated PNG decodes lazily, so its failure surfaces while encoding. */
   CHECK_INT(cur_augment_apply(png, len / 2, &p, &o, &out, &out_len, &fmt), CUR_EINPUT);
   CHECK(out == NULL);
+  /* the same failures when the parent is decoded on its own */
+  cur_augment_source *src = NULL;
+  CHECK_INT(cur_augment_source_new(junk, sizeof junk, &src), CUR_EINPUT);
+  CHECK(strstr(cur_error(), "not a known image format") != NULL);
+  CHECK_INT(cur_augment_source_new(png, len / 2, &src), CUR_EINPUT);
+  CHECK_INT(cur_augment_source_new(png, 0, &src), CUR_EINPUT);
+  CHECK(src == NULL);
+  cur_augment_source_free(NULL);
   cur_free(png);
 }
 
@@ -559,6 +599,8 @@ int main(int argc, char **argv) {
   RUN(translate_moves_by_fraction_of_width_and_height);
   RUN(scale_enlarges_and_shrinks_about_centre);
   RUN(composition_is_rotate_then_translate_then_scale);
+  RUN(variants_of_one_decoded_jpeg_equal_single_calls);
+  RUN(variants_of_one_decoded_png_equal_single_calls);
   RUN(same_seed_gives_identical_png_bytes);
   RUN(same_seed_gives_identical_jpeg_bytes);
   RUN(same_seed_gives_identical_bytes_with_noise_blur_and_jitter);

@@ -5,9 +5,10 @@ Usage: augment_pillow.py TAR PARAMS VARIANTS PROCESSES
 
 Makes the same variants as bench_augment: PARAMS has one line per job
 ("angle_deg tx_frac ty_frac scale hflip", job j = image j // VARIANTS in
-archive order) as written by bench_augment --params.  Each variant is one
+archive order) as written by bench_augment --params.  Like bench_augment,
+each image is decoded once for all its variants; each variant is one
 Image.transform(AFFINE, BILINEAR) with black fill, then a JPEG encode at the
-same quality and 4:2:0 chroma.  PROCESSES worker processes share the work
+same quality and 4:2:0 chroma.  PROCESSES worker processes share the images
 (multiprocessing, fork); only the variant loop is timed.
 """
 import io
@@ -21,7 +22,7 @@ from PIL import Image
 
 JPEG_QUALITY = 90  # CUR_AUGMENT_JPEG_QUALITY
 IMAGES = []        # filled before the pool forks, shared copy-on-write
-JOBS = []
+JOBS = []          # per image, the geometry of each of its variants
 
 
 def inverse_affine(p, w, h):
@@ -41,14 +42,18 @@ def inverse_affine(p, w, h):
     return (i00, i01, cx - i00 * ox - i01 * oy, i10, i11, cy - i10 * ox - i11 * oy)
 
 
-def make_variant(job):
-    image_index, p = JOBS[job]
+def make_variants(image_index):
+    """The variants of one image from one decode; their total encoded size."""
     img = Image.open(io.BytesIO(IMAGES[image_index]))
-    out = img.transform(img.size, Image.AFFINE, inverse_affine(p, *img.size),
-                        resample=Image.BILINEAR)
-    buf = io.BytesIO()
-    out.save(buf, format=img.format, quality=JPEG_QUALITY, subsampling=2)
-    return buf.tell()
+    img.load()
+    size = 0
+    for p in JOBS[image_index]:
+        out = img.transform(img.size, Image.AFFINE, inverse_affine(p, *img.size),
+                            resample=Image.BILINEAR)
+        buf = io.BytesIO()
+        out.save(buf, format=img.format, quality=JPEG_QUALITY, subsampling=2)
+        size += buf.tell()
+    return size
 
 
 def main():
@@ -58,17 +63,21 @@ def main():
             if member.isfile() and member.size > 0:
                 IMAGES.append(tar.extractfile(member).read())
     with open(params_path) as f:
-        for j, line in enumerate(f):
+        lines = f.readlines()
+    if len(lines) != len(IMAGES) * variants:
+        sys.exit(f"pillow: {params_path}: {len(lines)} jobs for {len(IMAGES)} images x {variants}")
+    for i in range(len(IMAGES)):
+        geometry = []
+        for line in lines[i * variants:(i + 1) * variants]:
             angle, tx, ty, s, flip = line.split()
-            JOBS.append((j // variants, (float(angle), float(tx), float(ty), float(s), flip == "1")))
-    if len(JOBS) != len(IMAGES) * variants:
-        sys.exit(f"pillow: {params_path}: {len(JOBS)} jobs for {len(IMAGES)} images x {variants}")
+            geometry.append((float(angle), float(tx), float(ty), float(s), flip == "1"))
+        JOBS.append(geometry)
     with multiprocessing.Pool(procs) as pool:
-        pool.map(make_variant, range(procs), chunksize=1)  # start the workers
+        pool.map(make_variants, range(procs), chunksize=1)  # start the workers
         t0 = time.monotonic()
-        sizes = pool.map(make_variant, range(len(JOBS)), chunksize=16)
+        sizes = pool.map(make_variants, range(len(IMAGES)), chunksize=8)
         secs = time.monotonic() - t0
-    n = len(JOBS)
+    n = len(IMAGES) * variants
     print(f"pillow: {n} variants of {len(IMAGES)} images in {secs:.3f} s on {procs} processes"
           f" = {n / secs:.1f} variants/s (fill black, {sum(sizes) / 1024.0 / n:.1f} KiB per variant)")
 

@@ -1,12 +1,13 @@
-/* bench_augment.c -- variants per second of cur_augment_apply over a tar of images.
+/* bench_augment.c -- variants per second of the augment engine over a tar of images.
 **
 ** Usage: bench_augment TAR [--variants N] [--threads N] [--seed S]
 **                          [--fill edge|black|mean] [--params FILE]
 **
 ** Reads every regular file of TAR into memory (libarchive), then makes N
-** variants of each with cur_augment_sample + cur_augment_apply on T threads.
-** libvips (PNG input, photometric ops) runs on one thread (vips_concurrency_set(1)) and
-** the threads take whole images, which is how the stage parallelises.  Only
+** variants of each on T threads: a thread takes an image, decodes it once
+** (cur_augment_source_new) and makes its N variants (cur_augment_sample +
+** cur_augment_make), which is how the stage works.  libvips (PNG input,
+** photometric ops) runs on one thread (vips_concurrency_set(1)).  Only
 ** the variant loop is timed.  --params writes each job's geometry, one line
 ** per job ("angle_deg tx_frac ty_frac scale hflip"), so that the Pillow
 ** benchmark (augment_pillow.py) can make exactly the same transforms.
@@ -36,7 +37,7 @@ typedef struct bench {
   int variants;                /* variants per image */
   uint64_t seed;
   cur_augment_options opts;
-  atomic_size_t next_job;      /* job j is image j / variants, variant j % variants */
+  atomic_size_t next_image;    /* the next image a thread takes */
   atomic_size_t out_bytes;     /* total encoded output, a sanity figure */
   atomic_int failed;           /* set by the first failing job */
 } bench;
@@ -96,24 +97,32 @@ cleanup:
   return CUR_OK;
 }
 
-static void *worker(void *arg) {
-  bench *b = arg;
-  size_t njobs = b->nimages * (size_t)b->variants;
-  for (size_t j; (j = atomic_fetch_add(&b->next_job, 1)) < njobs && !atomic_load(&b->failed);) {
-    const blob *img = &b->images[j / (size_t)b->variants];
+/* The variants of image i from one decode; CUR_OK or the first failure. */
+static int make_variants(bench *b, size_t i) {
+  const blob *img = &b->images[i];
+  cur_augment_source *src = NULL;
+  int rc = cur_augment_source_new(img->data, img->len, &src);
+  for (int v = 0; rc == CUR_OK && v < b->variants; v++) {
     cur_augment_params p;
     cur_augment_format fmt;
     unsigned char *out = NULL;
     size_t len = 0;
-    int rc = cur_augment_sample(&b->opts, b->seed, (int64_t)(j / (size_t)b->variants),
-                                (int)(j % (size_t)b->variants), &p);
-    if (rc == CUR_OK) rc = cur_augment_apply(img->data, img->len, &p, &b->opts, &out, &len, &fmt);
-    if (rc != CUR_OK) {
-      fprintf(stderr, "bench: image %zu: %s\n", j / (size_t)b->variants, cur_error());
-      atomic_store(&b->failed, 1);
-    }
+    rc = cur_augment_sample(&b->opts, b->seed, (int64_t)i, v, &p);
+    if (rc == CUR_OK) rc = cur_augment_make(src, &p, &b->opts, &out, &len, &fmt);
     atomic_fetch_add(&b->out_bytes, len);
     cur_free(out);
+  }
+  cur_augment_source_free(src);
+  return rc;
+}
+
+static void *worker(void *arg) {
+  bench *b = arg;
+  for (size_t i; (i = atomic_fetch_add(&b->next_image, 1)) < b->nimages && !atomic_load(&b->failed);) {
+    if (make_variants(b, i) != CUR_OK) {
+      fprintf(stderr, "bench: image %zu: %s\n", i, cur_error());
+      atomic_store(&b->failed, 1);
+    }
   }
   return NULL;
 }
