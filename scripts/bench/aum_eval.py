@@ -58,15 +58,12 @@ def main(db_path, out, task):
         for pos, i in enumerate(order):
             r[i] = pos / (len(v) - 1)
         return r
-    if rows[0][2] is None:  # mode aum: no confident learning scores
-        rows = [r[:2] + (0.0,) + r[3:] for r in rows]
-    ra, rc = rank01([-r[1] for r in rows]), rank01([-r[2] for r in rows])
-    methods = {
-        "aum": (aum_flag, [-r[1] for r in rows]),
-        "confident": (conf_flag, [-r[2] for r in rows]),
-        "both agree": ([a and c for a, c in zip(aum_flag, conf_flag)], [a + c for a, c in zip(ra, rc)]),
-        "either": ([a or c for a, c in zip(aum_flag, conf_flag)], [a + c for a, c in zip(ra, rc)]),
-    }
+    methods = {"aum": (aum_flag, [-r[1] for r in rows])}
+    if rows[0][2] is not None:  # mode both: confident learning and the combinations too
+        ra, rc = rank01([-r[1] for r in rows]), rank01([-r[2] for r in rows])
+        methods["confident"] = (conf_flag, [-r[2] for r in rows])
+        methods["both agree"] = ([a and c for a, c in zip(aum_flag, conf_flag)], [a + c for a, c in zip(ra, rc)])
+        methods["either"] = ([a or c for a, c in zip(aum_flag, conf_flag)], [a + c for a, c in zip(ra, rc)])
     print(f"{len(rows)} training rows, {sum(noisy)} noisy ({100 * sum(noisy) / len(rows):.1f}%), "
           f"AUM threshold {threshold:.3f}")
     print(f"{'method':<12} {'flagged':>8} {'precision':>10} {'recall':>8} {'F1':>6} {'AUROC':>6}")
