@@ -4,8 +4,9 @@
 ** leaving out the image ids listed in --exclude (one per line), and prints
 ** the accuracy on the test split labelled in --test-task.  Both tasks must
 ** list their classes in the same order (the benchmark fixes it with
-** ingest.classes).  scripts/bench/aum-cifar10n runs it three times: noisy
-** labels, noisy labels without the flagged rows, clean labels.
+** ingest.classes).  scripts/bench/aum-cifar10n runs it per noisy task on
+** the noisy labels, on them without each method's flagged rows, and on the
+** clean labels.
 */
 #include <getopt.h>
 #include <stdio.h>
