@@ -149,17 +149,6 @@ static int out_alloc(head_noise_out *o, int n) {
   return o->score && o->suggest && o->flag ? CUR_OK : CUR_ENOMEM;
 }
 
-static void head_options(const cJSON *opt, uint64_t seed, int64_t task_id, head_config *c) {
-  head_config_default(c);
-  c->kind = strcmp(cur_opt_str(opt, "head"), "mlp") == 0 ? HEAD_MLP : HEAD_LOGREG;
-  c->hidden = (int)cur_opt_int(opt, "hidden");
-  c->epochs = (int)cur_opt_int(opt, "epochs");
-  c->batch_size = (int)cur_opt_int(opt, "batch_size");
-  c->lr = (float)cur_opt_num(opt, "lr");
-  c->weight_decay = (float)cur_opt_num(opt, "weight_decay");
-  c->seed = seed ^ ((uint64_t)task_id * 0x9e3779b97f4a7c15ull);  /* a stream per task */
-}
-
 static double seconds_since(const struct timespec *t0) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -172,7 +161,9 @@ static int compute(scorer *s) {
   head_config hc;
   feat_scaler *sc = NULL;
   struct timespec t0;
-  head_options(s->opt, cur_run_seed(s->run), s->task_id, &hc);
+  /* a stream per task */
+  head_config_from_options(s->opt, cur_run_seed(s->run) ^ ((uint64_t)s->task_id * 0x9e3779b97f4a7c15ull),
+                           &hc);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* variance + 0.01, as Coates et al. standardise their features */
   int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);
