@@ -11,7 +11,7 @@
 ** with the same rows.
 **
 ** train.command, when set, then runs an external training job on the newest
-** JSONL manifest (train_command.c).
+** JSONL manifest (pipeline/train_job.c).
 */
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@
 #include "store_labels.h"
 #include "store_metrics.h"
 #include "store_runs.h"
-#include "train_command.h"
+#include "train_job.h"
 
 static int check_head(const cJSON *v, const char *name) {
   if (strcmp(v->valuestring, "logreg") == 0 || strcmp(v->valuestring, "mlp") == 0) return CUR_OK;
@@ -327,7 +327,7 @@ static int train_run(cur_run *run) {
   trainer t = {.run = run};
   char *manifest = NULL;
   int command = cur_opt_str(cur_run_options(run), "command")[0] != 0;
-  int rc = command ? stage_train_command_manifest(run, &manifest) : CUR_OK;
+  int rc = command ? cur_train_job_manifest(run, &manifest) : CUR_OK;
   if (rc == CUR_OK) rc = load(&t);
   /* a corpus without a test split (or train rows) has nothing to show:
   ** say so and go on, so that `curate run` still completes */
@@ -339,7 +339,7 @@ static int train_run(cur_run *run) {
   if (rc == CUR_OK) {
     cur_run_count_set(run, "train_rows", t.train.n);
     cur_run_count_set(run, "test_rows", t.test.n);
-    if (command) rc = stage_train_command_run(run, manifest);
+    if (command) rc = cur_train_job_run(run, manifest);
   }
   cur_free(manifest);
   dataset_free(&t.train);

@@ -1,13 +1,14 @@
-/* train_command.c -- train.command: the train stage's external training job.
+/* train_job.c -- train.command: the train stage's external training job.
 **
-** Runs after the built-in evaluation (so its metrics stay comparable) through
+** It lives in pipeline/ because stages/ holds one file per stage.  It runs
+** after the built-in evaluation (so its metrics stay comparable) through
 ** /bin/sh, with the newest complete export run's JSONL manifest in
 ** CURATE_MANIFEST and for {manifest}, the database in CURATE_DB and the run
 ** in CURATE_RUN_ID.  Its exit status and the end of its output are recorded
 ** as the run's command_exit and command_output metrics in one transaction
 ** (replacing a resumed run's), and a non-zero status fails the stage.
 */
-#include "train_command.h"
+#include "train_job.h"
 
 #include <errno.h>
 #include <math.h>
@@ -104,7 +105,7 @@ static int run_command_line(cur_run *run, const char *line, const char *manifest
   return rc;
 }
 
-int stage_train_command_manifest(cur_run *run, char **path) {
+int cur_train_job_manifest(cur_run *run, char **path) {
   int found, rc = cur_store_manifest_last(cur_run_store(run), "jsonl", path, &found);
   if (rc == CUR_OK && !found)
     rc = cur_errorc(CUR_ESTATE, "train.command needs a manifest: run the export stage first "
@@ -115,7 +116,7 @@ int stage_train_command_manifest(cur_run *run, char **path) {
   return rc;
 }
 
-int stage_train_command_run(cur_run *run, const char *manifest) {
+int cur_train_job_run(cur_run *run, const char *manifest) {
   char *line = expand_command(cur_opt_str(cur_run_options(run), "command"), manifest);
   int rc = line ? run_command_line(run, line, manifest) : CUR_ENOMEM;
   cur_free(line);
