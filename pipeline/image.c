@@ -57,6 +57,7 @@ int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_i
     return CUR_EINPUT;
   }
   if (cur_image_is_jpeg(buf, len)) return cur_image_probe_jpeg(buf, len, max_pixels, info, reason, cap);
+  if (cur_image_is_png(buf, len)) return cur_image_probe_png(buf, len, max_pixels, info, reason, cap);
   const char *loader = vips_foreign_find_load_buffer(buf, len);
   if (!loader) {
     vips_error_clear();

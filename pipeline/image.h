@@ -31,6 +31,14 @@ int cur_image_is_jpeg(const void *buf, size_t len);
 int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                          char *reason, size_t reason_cap);
 
+/* The PNG path of cur_image_probe (image_png.c), and a PNG encoder for
+** IN's 1 to 4 bands at libpng's default compression; *OUT is a new buffer
+** the caller frees with cur_free. */
+int cur_image_is_png(const void *buf, size_t len);
+int cur_image_probe_png(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
+                        char *reason, size_t reason_cap);
+int cur_image_png_encode(const cur_image_pixels *in, unsigned char **out, size_t *out_len);
+
 /* Decodes a JPEG of at most MAX_PIXELS fully into *OUT: one band for grey,
 ** four for CMYK, else RGB.  CUR_EINPUT (corrupt, truncated, too large)
 ** writes why into REASON; *OUT is set only on CUR_OK. */

@@ -10,12 +10,13 @@
 #include "source_impl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vips/vips.h>
 
 #include "curate.h"
+#include "image.h"
 #include "pathutil.h"
 
 typedef struct idx_file {
@@ -88,22 +89,12 @@ cleanup:
 }
 
 static int encode_png(const unsigned char *pixels, uint32_t w, uint32_t h, cur_entry *e) {
-  VipsImage *img = vips_image_new_from_memory(pixels, (size_t)w * h, (int)w, (int)h, 1,
-                                              VIPS_FORMAT_UCHAR);
-  void *buf = NULL;
+  const cur_image_pixels in = {(unsigned char *)pixels, (int)w, (int)h, 1};
+  unsigned char *buf = NULL;
   size_t len = 0;
-  int bad = !img || vips_pngsave_buffer(img, &buf, &len, "compression", 6, "strip", TRUE, NULL);
-  if (img) g_object_unref(img);
-  if (bad) {
-    char *msg = vips_error_buffer_copy();
-    int rc = cur_errorc(CUR_ERR, "cannot encode PNG: %s", msg ? msg : "?");
-    g_free(msg);
-    return rc;
-  }
-  e->data = cur_malloc(len);
-  if (e->data) memcpy(e->data, buf, len);
-  g_free(buf);
-  if (!e->data) return CUR_ENOMEM;
+  int rc = cur_image_png_encode(&in, &buf, &len);
+  if (rc) return rc;
+  e->data = buf;
   e->len = len;
   e->size = (int64_t)len;
   return CUR_OK;

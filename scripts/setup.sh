@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libvips-dev
           libopenblas-dev libarchive-dev libcjson-dev libdnnl-dev libutf8proc-dev
-          libjpeg-dev nettle-dev
+          libjpeg-dev libpng-dev nettle-dev
           dataset-fashion-mnist python3-pil)
 
 missing=()
