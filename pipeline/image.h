@@ -38,6 +38,12 @@ int cur_image_is_png(const void *buf, size_t len);
 int cur_image_probe_png(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                         char *reason, size_t reason_cap);
 int cur_image_png_encode(const cur_image_pixels *in, unsigned char **out, size_t *out_len);
+/* Decodes a PNG into OUT (W x H x BANDS, BANDS 1 or 3) when that is a
+** straight copy: the PNG is W x H with 8-bit grey (1) or RGB (3) samples, no
+** palette, alpha or non-sRGB colour space.  Returns 1 when it did, 0 when
+** the caller must convert (or the file is not sound: its decoder says why). */
+int cur_image_png_decode_exact(const void *buf, size_t len, int w, int h, int bands,
+                               unsigned char *out);
 
 /* Decodes a JPEG of at most MAX_PIXELS fully into *OUT: one band for grey,
 ** four for CMYK, else RGB.  CUR_EINPUT (corrupt, truncated, too large)

@@ -78,3 +78,22 @@ int cur_image_png_encode(const cur_image_pixels *in, unsigned char **out, size_t
   *out_len = len;
   return CUR_OK;
 }
+
+int cur_image_png_decode_exact(const void *buf, size_t len, int w, int h, int bands,
+                               unsigned char *out) {
+  png_image image;
+  memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, buf, len)) {
+    png_image_free(&image);
+    return 0;
+  }
+  /* only a straight copy: the size, 8-bit samples of the wanted bands, no
+  ** palette, alpha or colour space that a conversion would have to honour */
+  png_uint_32 want = bands == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  int exact = image.width == (png_uint_32)w && image.height == (png_uint_32)h &&
+              image.format == want && !(image.flags & PNG_IMAGE_FLAG_COLORSPACE_NOT_sRGB);
+  int ok = exact && png_image_finish_read(&image, NULL, out, 0, NULL);
+  png_image_free(&image);
+  return ok;
+}
