@@ -12,7 +12,7 @@
 #include "store_runs.h"
 
 static const char compare_help[] =
-    "Usage: curate compare RUN_A RUN_B\n"
+    "Usage: curate compare RUN_A RUN_B [--json]\n"
     "\n"
     "Prints two runs' metrics side by side (for example a train run on the raw\n"
     "labels and one on the curated labels): one line per metric of either run\n"
@@ -22,7 +22,10 @@ static const char compare_help[] =
     "table.\n"
     "\n"
     "A RUN is a run id, as `curate status` shows it, or `last`: the newest\n"
-    "complete train run.\n";
+    "complete train run.\n"
+    "\n"
+    "  --json   {\"runs\": [A, B], \"metrics\": [{\"name\", \"a\", \"b\", \"diff\"}],\n"
+    "           \"confusion\": [A's, B's]} (null where a run has no value)\n";
 
 /* One metric of a run; text NULL when it has none, value NaN likewise. */
 typedef struct metric {
@@ -119,19 +122,79 @@ static int name_width(const run_metrics *a, const run_metrics *b) {
   return (int)w;
 }
 
-/* One line per metric name of either run: both lists are in name order, so
-** one merge walk pairs them. */
+/* Calls FN for every metric name of either run, with A's and B's metric
+** (NULL where the run lacks it): both lists are in name order, so one merge
+** walk pairs them. */
+static int each_pair(const run_metrics *a, const run_metrics *b,
+                     int (*fn)(void *ctx, const char *name, const metric *ma, const metric *mb),
+                     void *ctx) {
+  int rc = CUR_OK;
+  for (size_t i = 0, j = 0; rc == CUR_OK && (i < a->n || j < b->n);) {
+    int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->m[i].name, b->m[j].name);
+    const metric *ma = c <= 0 ? &a->m[i++] : NULL, *mb = c >= 0 ? &b->m[j++] : NULL;
+    rc = fn(ctx, ma ? ma->name : mb->name, ma, mb);
+  }
+  return rc;
+}
+
+static int print_pair(void *ctx, const char *name, const metric *ma, const metric *mb) {
+  print_line(*(const int *)ctx, name, ma, mb);
+  return CUR_OK;
+}
+
 static void print_table(const run_metrics *a, const run_metrics *b) {
   int width = name_width(a, b);
   char ha[32], hb[32];
   snprintf(ha, sizeof ha, "run %lld", (long long)a->id);
   snprintf(hb, sizeof hb, "run %lld", (long long)b->id);
   printf("%-*s %12s %12s %12s\n", width, "metric", ha, hb, "B - A");
-  for (size_t i = 0, j = 0; i < a->n || j < b->n;) {
-    int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->m[i].name, b->m[j].name);
-    const metric *ma = c <= 0 ? &a->m[i++] : NULL, *mb = c >= 0 ? &b->m[j++] : NULL;
-    print_line(width, ma ? ma->name : mb->name, ma, mb);
+  each_pair(a, b, print_pair, &width);
+}
+
+/* VALUE as a JSON number, or null for none. */
+static cJSON *json_value(double value) {
+  return isnan(value) ? cJSON_CreateNull() : cJSON_CreateNumber(value);
+}
+
+static int add_json_pair(void *ctx, const char *name, const metric *ma, const metric *mb) {
+  double va = ma ? ma->value : NAN, vb = mb ? mb->value : NAN;
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddItemToArray(ctx, o)) {
+    cJSON_Delete(o);
+    return CUR_ENOMEM;
   }
+  int ok = cJSON_AddStringToObject(o, "name", name) && cJSON_AddItemToObject(o, "a", json_value(va)) &&
+           cJSON_AddItemToObject(o, "b", json_value(vb)) &&
+           cJSON_AddItemToObject(o, "diff", json_value(vb - va));
+  return ok ? CUR_OK : CUR_ENOMEM;
+}
+
+/* The confusion metric's text of R parsed, or null. */
+static cJSON *json_confusion(const run_metrics *r) {
+  for (size_t i = 0; i < r->n; i++)
+    if (strcmp(r->m[i].name, "confusion") == 0 && r->m[i].text) {
+      cJSON *o = cJSON_Parse(r->m[i].text);
+      return o ? o : cJSON_CreateNull();
+    }
+  return cJSON_CreateNull();
+}
+
+static int print_json(const run_metrics *a, const run_metrics *b) {
+  cJSON *o = cJSON_CreateObject(), *runs = o ? cJSON_AddArrayToObject(o, "runs") : NULL;
+  cJSON *metrics = o ? cJSON_AddArrayToObject(o, "metrics") : NULL;
+  cJSON *confusion = o ? cJSON_AddArrayToObject(o, "confusion") : NULL;
+  int rc = runs && metrics && confusion &&
+           cJSON_AddItemToArray(runs, cJSON_CreateNumber((double)a->id)) &&
+           cJSON_AddItemToArray(runs, cJSON_CreateNumber((double)b->id)) &&
+           cJSON_AddItemToArray(confusion, json_confusion(a)) &&
+           cJSON_AddItemToArray(confusion, json_confusion(b)) ? CUR_OK : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = each_pair(a, b, add_json_pair, metrics);
+  char *text = rc == CUR_OK ? cJSON_Print(o) : NULL;
+  if (rc == CUR_OK && !text) rc = CUR_ENOMEM;
+  if (text) puts(text);
+  cJSON_free(text);
+  cJSON_Delete(o);
+  return rc;
 }
 
 /* The confusion matrix stored as {"classes": [...], "matrix": [[...], ...]};
@@ -168,11 +231,15 @@ static void print_text_notes(const run_metrics *r) {
 
 int cur_cmd_compare(const cur_globals *g, int argc, char **argv) {
   run_metrics run[2] = {{0}, {0}};
-  int n_runs = 0;
+  int n_runs = 0, json = g->json;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       fputs(compare_help, stdout);
       return CUR_EXIT_OK;
+    }
+    if (strcmp(argv[i], "--json") == 0) {
+      json = 1;
+      continue;
     }
     if (n_runs == 2) return cli_usage_error("compare", "unexpected argument '%s'", argv[i]);
     if (parse_run(argv[i], &run[n_runs++].id))
@@ -185,7 +252,9 @@ int cur_cmd_compare(const cur_globals *g, int argc, char **argv) {
   rc = load_run(st, &run[0]);
   if (rc == CUR_OK) rc = load_run(st, &run[1]);
   cur_store_close(st);
-  if (rc == CUR_OK) {
+  if (rc == CUR_OK && json) {
+    rc = print_json(&run[0], &run[1]);
+  } else if (rc == CUR_OK) {
     print_table(&run[0], &run[1]);
     for (int i = 0; i < 2; i++) print_confusion(&run[i]);
     for (int i = 0; i < 2; i++) print_text_notes(&run[i]);

@@ -8,7 +8,7 @@
 ** train-3.*: train.command runs on the newest JSONL manifest with its
 **            environment, its exit status and output become metrics; a
 **            failing command fails the stage; no manifest, a clear error.
-** train-4.*: `curate compare` prints two train runs' metrics and B - A;
+** train-4.*: `curate compare` prints two train runs' metrics and B - A (also as JSON);
 **            an unknown run or one without metrics is an error.
 */
 #include <cjson/cJSON.h>
@@ -254,6 +254,26 @@ TEST(compare_prints_two_runs_and_the_difference) {
   char *last = fx_read("last.out");
   CHECK_STR(last, out);
   cur_free(last);
+  /* --json: the same values, unrounded, and the confusion matrices parsed */
+  REQUIRE(fx_curate("json.out", "--db %s compare %s %s --json", db, a, b) == 0);
+  char *json_text = fx_read("json.out");
+  cJSON *json = json_text ? cJSON_Parse(json_text) : NULL, *m;
+  REQUIRE(json);
+  CHECK_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "runs"), 1)->valuedouble, atoll(b));
+  int seen = 0;
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(json, "metrics")) {
+    if (strcmp(cJSON_GetObjectItem(m, "name")->valuestring, "accuracy") != 0) continue;
+    char *sql = cur_asprintf("SELECT value FROM metrics WHERE run_id = %s AND name = 'accuracy'", b);
+    CHECK_NEAR(cJSON_GetObjectItem(m, "b")->valuedouble, q_num(sql), 1e-12);
+    CHECK(cJSON_GetObjectItem(m, "diff")->valuedouble < 0);
+    cur_free(sql);
+    seen++;
+  }
+  CHECK_INT(seen, 1);
+  CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(json,
+            "confusion"), 0), "matrix")), 2);
+  cJSON_Delete(json);
+  cur_free(json_text);
   cur_free(out);
   cur_free(a);
   cur_free(b);
