@@ -232,8 +232,8 @@ static int train_teacher(teacher *t) {
   feat_scaler *scaler = NULL;
   head *h = NULL;
   head_config cfg;
-  /* a stream per task */
-  head_config_from_options(t->opt, cur_run_seed(t->run) ^ ((uint64_t)t->task_id * 0x9e3779b97f4a7c15ull), &cfg);
+  uint64_t stream = (uint64_t)t->task_id * 0x9e3779b97f4a7c15ull;  /* a stream per task */
+  head_config_from_options(t->opt, cur_run_seed(t->run) ^ stream, &cfg);
   rowset *scored[] = {&t->val, &t->test, &t->cand};
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
   int rc = feat_scaler_fit(t->train.X, (size_t)t->train.n, t->train.width, 1e-6f, &scaler);
@@ -537,8 +537,9 @@ static int pseudolabel_run(cur_run *run) {
   } else if (rc == CUR_OK) {
     cur_info("pseudolabel: teacher %s on embeddings %s", cur_opt_str(opt, "head"), t.model);
     const cJSON *tasks = cur_opt_json(opt, "tasks");
-    rc = cJSON_GetArraySize(tasks) ? cur_store_tasks_listed(t.st, tasks, "pseudolabel.tasks", on_task, &t)
-                                   : cur_store_tasks_each(t.st, on_any_task, &t);
+    rc = cJSON_GetArraySize(tasks)
+             ? cur_store_tasks_listed(t.st, tasks, "pseudolabel.tasks", on_task, &t)
+             : cur_store_tasks_each(t.st, on_any_task, &t);
   }
   int64_t labels = 0, scored = 0;
   if (rc == CUR_OK && !(rc = cur_store_run_rows(t.st, cur_run_id(run), "teacher", NULL, NULL, &labels)) &&
