@@ -528,7 +528,8 @@ static int pseudolabel_run(cur_run *run) {
                                    "teacher_file gives probabilities: use max_softmax or none");
   if (!external && cur_opt_str(opt, "model")[0]) t.model = cur_strdup(cur_opt_str(opt, "model"));
   else if (!external) rc = cur_store_embedding_model_top(t.st, &t.model, &found);
-  if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ESTATE, "pseudolabel: no embeddings: run the embed stage first");
+  if (rc == CUR_OK && !found)
+    rc = cur_errorc(CUR_ESTATE, "pseudolabel: no embeddings: run the embed stage first");
   if (rc == CUR_OK && !external && !t.model) rc = CUR_ENOMEM;
   if (rc == CUR_OK && external) {
     cJSON *one = cJSON_CreateStringArray((const char *[]){cur_opt_str(opt, "teacher_task")}, 1);
