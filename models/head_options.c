@@ -1,10 +1,10 @@
-/* head_options.c -- a head's configuration from the options the stages that train heads share. */
+/* head_options.c -- the options the stages that train heads share: their check and the head's configuration. */
 #include <string.h>
 
 #include "config.h"
 #include "head.h"
 
-void head_config_from_options(const cJSON *opt, uint64_t seed, head_config *cfg) {
+void head_config_from_options(const cJSON *opt, uint64_t seed, int64_t stream, head_config *cfg) {
   head_config_default(cfg);
   cfg->kind = strcmp(cur_opt_str(opt, "head"), "mlp") == 0 ? HEAD_MLP : HEAD_LOGREG;
   cfg->hidden = (int)cur_opt_int(opt, "hidden");
@@ -12,5 +12,10 @@ void head_config_from_options(const cJSON *opt, uint64_t seed, head_config *cfg)
   cfg->batch_size = (int)cur_opt_int(opt, "batch_size");
   cfg->lr = (float)cur_opt_num(opt, "lr");
   cfg->weight_decay = (float)cur_opt_num(opt, "weight_decay");
-  cfg->seed = seed;
+  /* the golden-ratio multiple spreads consecutive task ids over the seed's bits */
+  cfg->seed = seed ^ ((uint64_t)stream * 0x9e3779b97f4a7c15ull);
+}
+
+int head_option_check(const cJSON *v, const char *name) {
+  return cur_option_check_word(v, name, "logreg|mlp");
 }

@@ -34,10 +34,6 @@ static int check_combine(const cJSON *v, const char *name) {
   return cur_option_check_word(v, name, "both|either");
 }
 
-static int check_head(const cJSON *v, const char *name) {
-  return cur_option_check_word(v, name, "logreg|mlp");
-}
-
 static int check_split(const cJSON *v, const char *name) {
   return cur_option_check_word(v, name, "train|val|test");
 }
@@ -59,7 +55,7 @@ static const cur_option aum_options[] = {
     {"percentile", CUR_OPT_NUM, "99",
      "AUM: flag rows below this percentile of the threshold samples' AUM", check_percentile},
     {"folds", CUR_OPT_INT, "5", "confident learning: cross-validation folds", check_folds},
-    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", check_head},
+    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", head_option_check},
     {"hidden", CUR_OPT_INT, "256", "mlp hidden units", cur_option_check_positive},
     {"epochs", CUR_OPT_INT, "20", "epochs per head (AUM averages the margin over them)",
      cur_option_check_positive},
@@ -161,9 +157,7 @@ static int compute(scorer *s) {
   head_config hc;
   feat_scaler *sc = NULL;
   struct timespec t0;
-  /* a stream per task */
-  head_config_from_options(s->opt, cur_run_seed(s->run) ^ ((uint64_t)s->task_id * 0x9e3779b97f4a7c15ull),
-                           &hc);
+  head_config_from_options(s->opt, cur_run_seed(s->run), s->task_id, &hc);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* variance + 0.01, as Coates et al. standardise their features */
   int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);

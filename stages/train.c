@@ -30,20 +30,11 @@
 #include "store_runs.h"
 #include "train_job.h"
 
-static int check_head(const cJSON *v, const char *name) {
-  if (strcmp(v->valuestring, "logreg") == 0 || strcmp(v->valuestring, "mlp") == 0) return CUR_OK;
-  return cur_errorc(CUR_ECONFIG, "%s: \"%s\" is not logreg or mlp", name, v->valuestring);
-}
-
-static int check_non_negative(const cJSON *v, const char *name) {
-  return v->valuedouble >= 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must not be negative", name);
-}
-
 static const cur_option train_options[] = {
-    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", check_head},
+    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", head_option_check},
     {"epochs", CUR_OPT_INT, "30", "passes over the training rows", cur_option_check_positive},
     {"lr", CUR_OPT_NUM, "0.1", "initial learning rate (cosine schedule)", cur_option_check_positive},
-    {"weight_decay", CUR_OPT_NUM, "0.0001", "L2 penalty on the weights", check_non_negative},
+    {"weight_decay", CUR_OPT_NUM, "0.0001", "L2 penalty on the weights", cur_option_check_nonnegative},
     {"hidden", CUR_OPT_INT, "256", "hidden units of the mlp head", cur_option_check_positive},
     {"batch_size", CUR_OPT_INT, "128", "rows per SGD step", cur_option_check_positive},
     {"task", CUR_OPT_STR, "\"label\"", "the label task to train on", NULL},
@@ -214,7 +205,7 @@ static int fit_and_evaluate(trainer *t, int64_t *confusion) {
   head *h = NULL;
   head_config cfg;
   float *logits = cur_mallocarray((size_t)t->test.n, (size_t)t->k * sizeof *logits);
-  head_config_from_options(opt, cur_run_seed(t->run), &cfg);
+  head_config_from_options(opt, cur_run_seed(t->run), 0, &cfg);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
   int rc = logits ? feat_scaler_fit(t->train.X, (size_t)t->train.n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
