@@ -60,17 +60,36 @@ int cur_image_is_jpeg(const void *buf, size_t len) {
   return len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF;
 }
 
+/* The colour spaces curate decodes: grey, YCbCr/RGB and CMYK/YCCK.  A file
+** declaring anything else (2 or 5 to 10 components of unknown meaning) is
+** refused at the door: no stage could turn it into grey or RGB pixels, and
+** accepting it once left embed failing on it at every run. */
+static int known_colour(const struct jpeg_decompress_struct *cinfo) {
+  switch (cinfo->jpeg_color_space) {
+  case JCS_GRAYSCALE: return cinfo->num_components == 1;
+  case JCS_RGB:
+  case JCS_YCbCr: return cinfo->num_components == 3;
+  case JCS_CMYK:
+  case JCS_YCCK: return cinfo->num_components == 4;
+  default: return 0;
+  }
+}
+
 int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                          char *reason, size_t cap) {
   struct jpeg_decompress_struct cinfo;
   check_err err;
-  JSAMPLE row[4 * (65535 / 8 + 1)];  /* one row at 1/8 scale, up to 4 components */
-  JSAMPROW rows[1] = {row};
+  /* One output row at 1/8 scale, sized from what libjpeg will write into
+  ** it: never a fixed buffer, since the file chooses width and components
+  ** (a fixed stack row once let a wide 10-component file overwrite the
+  ** return address).  volatile: freed after a longjmp. */
+  JSAMPLE *volatile row = NULL;
   volatile int rc = CUR_OK;
   cinfo.err = err_init(&err);
   if (setjmp(err.jump)) {
     snprintf(reason, cap, "cannot decode: %s", err.message);
     jpeg_destroy_decompress(&cinfo);
+    cur_free(row);
     return CUR_EINPUT;
   }
   jpeg_create_decompress(&cinfo);
@@ -84,20 +103,34 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
     snprintf(reason, cap, "image is %d x %d pixels, over ingest.max_pixels (%lld)", info->width,
              info->height, (long long)max_pixels);
     rc = CUR_EINPUT;
+  } else if (!known_colour(&cinfo)) {
+    snprintf(reason, cap, "unsupported JPEG colour: %d components in colour space %d "
+             "(curate reads grey, RGB/YCbCr and CMYK/YCCK)", cinfo.num_components,
+             (int)cinfo.jpeg_color_space);
+    rc = CUR_EINPUT;
   } else {
     cinfo.scale_num = 1;
     cinfo.scale_denom = 8;
     cinfo.dct_method = JDCT_IFAST;
     cinfo.do_fancy_upsampling = FALSE;
     jpeg_start_decompress(&cinfo);
-    while (cinfo.output_scanline < cinfo.output_height) jpeg_read_scanlines(&cinfo, rows, 1);
-    jpeg_finish_decompress(&cinfo);
-    if (err.truncated) {
+    row = cur_mallocarray(cinfo.output_width, (size_t)cinfo.output_components);
+    if (!row) {
+      snprintf(reason, cap, "out of memory for a %u-pixel row", cinfo.output_width);
+      rc = CUR_ENOMEM;
+    }
+    while (row && cinfo.output_scanline < cinfo.output_height) {
+      JSAMPROW rows[1] = {row};
+      jpeg_read_scanlines(&cinfo, rows, 1);
+    }
+    if (row) jpeg_finish_decompress(&cinfo);
+    if (row && err.truncated) {
       snprintf(reason, cap, "cannot decode: %s", err.message);
       rc = CUR_EINPUT;
     }
   }
   jpeg_destroy_decompress(&cinfo);
+  cur_free(row);
   return rc;
 }
 
@@ -129,9 +162,12 @@ int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_i
   jpeg_read_header(&cinfo, TRUE);
   int bands = out_bands(&cinfo), rc = CUR_OK;
   int64_t npix = (int64_t)cinfo.image_width * cinfo.image_height;
-  if (npix > max_pixels) {
-    snprintf(reason, cap, "image is %u x %u pixels, over %lld", cinfo.image_width,
-             cinfo.image_height, (long long)max_pixels);
+  if (npix > max_pixels || !known_colour(&cinfo)) {
+    if (npix > max_pixels)
+      snprintf(reason, cap, "image is %u x %u pixels, over %lld", cinfo.image_width,
+               cinfo.image_height, (long long)max_pixels);
+    else
+      snprintf(reason, cap, "unsupported JPEG colour: %d components", cinfo.num_components);
     jpeg_destroy_decompress(&cinfo);
     return CUR_EINPUT;
   }
@@ -142,6 +178,15 @@ int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_i
     return CUR_ENOMEM;
   }
   jpeg_start_decompress(&cinfo);
+  /* The rows below are sized from the header; libjpeg must agree on the
+  ** shape it writes, or each row would run past its slot. */
+  if (cinfo.output_width != cinfo.image_width || cinfo.output_components != bands) {
+    snprintf(reason, cap, "cannot decode: %u x %d output for a %u-wide, %d-band image",
+             cinfo.output_width, cinfo.output_components, cinfo.image_width, bands);
+    jpeg_destroy_decompress(&cinfo);
+    cur_free(pixels);
+    return CUR_EINPUT;
+  }
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = pixels + (size_t)cinfo.output_scanline * stride;
     jpeg_read_scanlines(&cinfo, &row, 1);
