@@ -101,8 +101,12 @@ int cur_file_read(const char *path, char **text, size_t *len) {
   return CUR_OK;
 }
 
+/* A message is one line: libraries' own text (libvips' error buffer) ends
+** in a newline, which would split the line curate prints after it. */
 static void error_vset(const char *fmt, va_list ap) {
   vsnprintf(error_buf, sizeof error_buf, fmt, ap);
+  size_t n = strlen(error_buf);
+  while (n > 0 && (error_buf[n - 1] == '\n' || error_buf[n - 1] == ' ')) error_buf[--n] = 0;
 }
 
 int cur_errorf(const char *fmt, ...) {

@@ -105,3 +105,21 @@ int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id, int 
   }
   return rc;
 }
+
+int cur_store_image_quarantine(cur_store *st, int64_t id, const char *reason, char **source_path) {
+  sqlite3_stmt *s = cur__stmt(st, "UPDATE images SET status = 'quarantined', status_reason = ?2 "
+                                   "WHERE id = ?1 RETURNING source_path");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "it", id, reason), step = SQLITE_DONE;
+  *source_path = NULL;
+  if (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) *source_path = cur__column_dup(s, 0, &rc);
+  if (rc == CUR_OK && step == SQLITE_ROW) step = sqlite3_step(s);
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "quarantining an image");
+  if (rc == CUR_OK && !*source_path) rc = cur_errorc(CUR_EDB, "%s: image %lld vanished", st->path, (long long)id);
+  sqlite3_reset(s);
+  if (rc) {
+    cur_free(*source_path);
+    *source_path = NULL;
+  }
+  return rc;
+}

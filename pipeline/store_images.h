@@ -48,5 +48,9 @@ int cur_store_entry_counts(cur_store *st, int64_t run_id,
 /* Adds an image row unless its content (sha256) is stored already: *added
 ** says which, and *id is the row holding the content either way. */
 int cur_store_image_add(cur_store *st, const cur_image_row *row, int64_t *id, int *added);
+/* Sets image ID's status to quarantined with REASON, for a failure found
+** after ingest (a later stage cannot decode it).  *source_path gets the
+** path it was read from, for the message; the caller frees it. */
+int cur_store_image_quarantine(cur_store *st, int64_t id, const char *reason, char **source_path);
 
 #endif

@@ -20,6 +20,7 @@
 #include "source.h"
 #include "stages.h"
 #include "store_embed.h"
+#include "store_images.h"
 
 static int check_precision(const cJSON *v, const char *name) {
   clip_precision p;
@@ -71,6 +72,7 @@ typedef struct embedder {
   unsigned char **bytes;     /* copies of the encoded images */
   size_t *lens;
   int *bad;                  /* the image could not be decoded */
+  char (*why)[192];          /* and why, from the decoder */
   float *input;              /* CLIP: n x 3 x S x S; features: unused */
   uint8_t *pix;              /* features: n x S x S x C */
   float *out;                /* n x dim */
@@ -86,11 +88,28 @@ static size_t pixel_bytes(const embedder *e) {
   return (size_t)e->size * e->size * e->channels;
 }
 
-/* Decodes NAME's bytes into pixels for the features. */
+/* An image ingest accepted that this model cannot read (a decoder stricter
+** than the probe, or bytes changed since): it is quarantined with the
+** reason, so that it is named once and no later run trips on it again. */
+static int quarantine(embedder *e, int64_t id, const char *why) {
+  char *path = NULL, *reason = cur_asprintf("embed: cannot decode: %s", why);
+  int rc = reason ? cur_store_image_quarantine(cur_run_store(e->run), id, reason, &path) : CUR_ENOMEM;
+  if (rc == CUR_OK)
+    cur_run_input_error(e->run, "embed: %s (image %lld) cannot be decoded: %s; quarantined", path,
+                        (long long)id, why);
+  cur_free(path);
+  cur_free(reason);
+  return rc;
+}
+
+/* Decodes an image's bytes into the next slot of pixels for the features. */
 static int decode_pixels(void *ctx, int64_t id, const void *bytes, size_t len) {
   embedder *e = ctx;
-  (void)id;
-  return feat_image_decode(bytes, len, e->size, e->size, e->channels, e->pix + (size_t)e->n++ * pixel_bytes(e));
+  if (feat_image_decode(bytes, len, e->size, e->size, e->channels,
+                        e->pix + (size_t)e->n * pixel_bytes(e)) != CUR_OK)
+    return quarantine(e, id, cur_error());
+  e->n++;
+  return CUR_OK;
 }
 
 /* Learns the patches dictionary from a seeded sample of training images. */
@@ -189,10 +208,11 @@ static int alloc_batch(embedder *e, int cap) {
   e->bytes = cur_calloc((size_t)cap, sizeof *e->bytes);
   e->lens = cur_calloc((size_t)cap, sizeof *e->lens);
   e->bad = cur_calloc((size_t)cap, sizeof *e->bad);
+  e->why = cur_calloc((size_t)cap, sizeof *e->why);
   e->out = cur_mallocarray((size_t)cap * (size_t)e->dim, sizeof *e->out);
   if (e->kind == EMB_CLIP) e->input = cur_mallocarray((size_t)cap * input_floats(e), sizeof *e->input);
   else e->pix = cur_mallocarray((size_t)cap, pixel_bytes(e));
-  int ok = e->ids && e->bytes && e->lens && e->bad && e->out && (e->input || e->pix);
+  int ok = e->ids && e->bytes && e->lens && e->bad && e->why && e->out && (e->input || e->pix);
   return ok ? CUR_OK : CUR_ENOMEM;
 }
 
@@ -202,6 +222,7 @@ static void embedder_close(embedder *e) {
   cur_free(e->bytes);
   cur_free(e->lens);
   cur_free(e->bad);
+  cur_free(e->why);
   cur_free(e->out);
   cur_free(e->input);
   cur_free(e->pix);
@@ -233,6 +254,12 @@ static void decode_one(void *ctx, size_t i) {
   else
     e->bad[i] = feat_image_decode(e->bytes[i], e->lens[i], e->size, e->size, e->channels,
                                   e->pix + i * pixel_bytes(e)) != CUR_OK;
+  /* the message is this worker thread's: keep it for the recording thread */
+  if (!e->bad[i]) return;
+  snprintf(e->why[i], sizeof e->why[i], "%s", cur_error());
+  /* the batch is computed whole: give the model zeros, not stale pixels */
+  if (e->kind == EMB_CLIP) memset(e->input + i * input_floats(e), 0, input_floats(e) * sizeof *e->input);
+  else memset(e->pix + i * pixel_bytes(e), 0, pixel_bytes(e));
 }
 
 static int compute(embedder *e) {
@@ -252,8 +279,7 @@ static int store_batch(embedder *e) {
   int rc = half ? cur_store_begin(st) : CUR_ENOMEM;
   for (int i = 0; rc == CUR_OK && i < e->n; i++) {
     if (e->bad[i]) {
-      cur_run_input_error(e->run, "embed: image %lld cannot be decoded; left without an embedding",
-                          (long long)e->ids[i]);
+      rc = quarantine(e, e->ids[i], e->why[i]);
       continue;
     }
     cur_half_encode(e->out + (size_t)i * e->dim, (size_t)e->dim, half);

@@ -4,6 +4,8 @@
 ** embed-2.*: a CLIP checkpoint: the stored vector equals `curate clip image`'s.
 ** embed-3.*: patches: the dictionary is learned once and kept; changing an
 **            option makes the stage pending and adds a second model's vectors.
+** embed-4.*: an ok image the model cannot decode is quarantined by name, the
+**            others are embedded, and the next run has nothing left to trip on.
 */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -120,11 +122,44 @@ TEST(patches_dictionary_is_learned_once_and_options_make_it_pending) {
   CHECK_INT(q_int("SELECT count(*) FROM runs WHERE stage = 'embed' AND status = 'complete'"), 2);
 }
 
+/* Ingests the corpus under CONFIG, then replaces one training image's bytes
+** with a non-image, as if it changed after ingest: both feature paths (the
+** patches dictionary reads training images too) must quarantine it and go on. */
+static void undecodable_image_run(const char *db_name, const char *config, int dim) {
+  REQUIRE(corpus(db_name, config) == 0);
+  cur_free(db);
+  db = test_scratch_path(db_name);
+  long long bad = q_int("SELECT min(id) FROM images WHERE status = 'ok'");
+  char sql[160];
+  REQUIRE(test_sh("sqlite3 '%s' \"UPDATE images SET bytes = X'00010203' WHERE id = %lld\"", db, bad) == 0);
+  CHECK_INT(fx_curate("u1.log", "--db %s --config embed.json run --until embed", db_name), 3);
+  char *log = fx_read("u1.log");
+  CHECK(log && strstr(log, "embed: train/a/00.png (image ") && strstr(log, "cannot be decoded: decode: cannot decode 4-byte image: VipsForeignLoad: buffer is not in a known format; quarantined\n"));
+  cur_free(log);
+  snprintf(sql, sizeof sql, "SELECT status_reason LIKE 'embed: cannot decode: %%' FROM images "
+           "WHERE id = %lld AND status = 'quarantined'", bad);
+  CHECK_INT(q_int(sql), 1);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM embeddings WHERE dim = %d", dim);
+  CHECK_INT(q_int(sql), 11);
+  CHECK_INT(fx_curate("u2.log", "--db %s --config embed.json run --until embed", db_name), 0);
+  CHECK_INT(q_int(sql), 11);
+}
+
+TEST(undecodable_image_is_quarantined_and_pixels_go_on) {
+  undecodable_image_run("ux.db", "{\"embed\": {\"features\": \"pixels\", \"size\": 8}}", 192);
+}
+
+TEST(undecodable_image_is_quarantined_and_patches_go_on) {
+  undecodable_image_run("up.db", "{\"embed\": {\"patches_k\": 8, \"size\": 8, \"patches_samples\": 500}}", 32);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(pixels_vectors_equal_the_images_pixels);
   RUN(clip_vectors_equal_the_clip_command);
   RUN(patches_dictionary_is_learned_once_and_options_make_it_pending);
+  RUN(undecodable_image_is_quarantined_and_pixels_go_on);
+  RUN(undecodable_image_is_quarantined_and_patches_go_on);
   cur_free(db);
   return test_finish();
 }
