@@ -9,20 +9,30 @@
 #include "curate.h"
 #include "store.h"
 
-#define STORE_MAX_STMTS 96
+/* One prepared statement of the cache, keyed by its SQL text. */
+typedef struct cur__stmt_slot {
+  char *sql;                            /* a copy of the text; NULL: empty slot */
+  uint64_t hash;
+  sqlite3_stmt *stmt;
+} cur__stmt_slot;
 
 struct cur_store {
   sqlite3 *db;
   char *path;
   int lock_fd;                          /* -1 until cur_store_lock */
-  int n_stmts;
-  const char *stmt_sql[STORE_MAX_STMTS]; /* cache key: the SQL literal's address */
-  sqlite3_stmt *stmt[STORE_MAX_STMTS];
+  cur__stmt_slot *stmts;                /* open addressing, cap a power of two */
+  size_t n_stmts, cap_stmts;
 };
 
-/* Returns a cached prepared statement for the SQL literal, reset with its
-** bindings cleared, or NULL with the message set. */
+/* Returns the connection's prepared statement for SQL's text, reset with its
+** bindings cleared, or NULL with the message set.  Statements are kept until
+** the store closes (the code holds a fixed set of SQL texts, so the cache
+** never needs to evict one a caller may still be stepping).  Asking for a
+** statement that a caller is still stepping is an error, not a reset under
+** that caller's feet. */
 sqlite3_stmt *cur__stmt(cur_store *st, const char *sql);
+/* Finalizes every cached statement (cur_store_close). */
+void cur__stmt_cache_free(cur_store *st);
 /* Binds parameters 1..n from a format: i int64, o int64 bound NULL when <= 0,
 ** d double, e double bound NULL when NaN, t text (NULL binds NULL),
 ** b blob (const void *, int64 length). */

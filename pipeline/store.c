@@ -4,8 +4,8 @@
 ** Invariants:
 **   1. Every connection runs in WAL mode with a busy timeout, so a reviewer's
 **      sqlite3 session reads while a stage writes.
-**   2. Every statement is prepared once per connection and cached by the
-**      address of its SQL literal; values are always bound, never spliced.
+**   2. Every statement is prepared once per connection and cached by its
+**      SQL text (store_cache.c); values are always bound, never spliced.
 **   3. A database whose user_version differs from CUR_SCHEMA_VERSION is
 **      never written to.
 **   4. A cur_store is used by one thread at a time.
@@ -136,7 +136,7 @@ int cur_store_open(const char *path, cur_store **out) {
 
 void cur_store_close(cur_store *st) {
   if (!st) return;
-  for (int i = 0; i < st->n_stmts; i++) sqlite3_finalize(st->stmt[i]);
+  cur__stmt_cache_free(st);
   if (st->db) sqlite3_close(st->db);
   if (st->lock_fd >= 0) close(st->lock_fd);
   cur_free(st->path);
@@ -184,32 +184,6 @@ int cur_store_commit(cur_store *st) {
 
 void cur_store_rollback(cur_store *st) {
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-sqlite3_stmt *cur__stmt(cur_store *st, const char *sql) {
-  for (int i = 0; i < st->n_stmts; i++) {
-    if (st->stmt_sql[i] == sql) {
-      sqlite3_reset(st->stmt[i]);
-      sqlite3_clear_bindings(st->stmt[i]);
-      return st->stmt[i];
-    }
-  }
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-    cur__db_error(st, "cannot prepare statement");
-    return NULL;
-  }
-  if (st->n_stmts == STORE_MAX_STMTS) {
-    /* The cache is full only if the store grows past its fixed set of
-    ** statements; evict the oldest rather than fail. */
-    sqlite3_finalize(st->stmt[0]);
-    memmove(st->stmt, st->stmt + 1, (STORE_MAX_STMTS - 1) * sizeof *st->stmt);
-    memmove(st->stmt_sql, st->stmt_sql + 1, (STORE_MAX_STMTS - 1) * sizeof *st->stmt_sql);
-    st->n_stmts--;
-  }
-  st->stmt_sql[st->n_stmts] = sql;
-  st->stmt[st->n_stmts++] = s;
-  return s;
 }
 
 static int bind_va(cur_store *st, sqlite3_stmt *s, const char *fmt, va_list ap) {

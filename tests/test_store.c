@@ -4,6 +4,8 @@
 ** store-2.*: labels are history; current_labels precedence; class_balance.
 ** store-3.*: WAL: a reader sees committed batches while a writer holds a transaction.
 ** store-4.*: the writer lock excludes a second curate writer.
+** store-5.*: the statement cache: keyed by text, never evicting a statement
+**            in use, refusing to reset one its caller is still stepping.
 */
 #include <sqlite3.h>
 
@@ -11,6 +13,7 @@
 #include "store_images.h"
 #include "store_labels.h"
 #include "store_runs.h"
+#include "internal.h"  /* the statement cache, cur__stmt */
 #include "testlib.h"
 
 static cur_store *fresh(const char *name) {
@@ -155,6 +158,54 @@ TEST(second_writer_is_refused_by_the_lock) {
   cur_free(path);
 }
 
+/* The first column of the first row of cached statement S, stepped once (S stays open). */
+static int64_t first_value(sqlite3_stmt *s) {
+  return s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+}
+
+TEST(statements_are_keyed_by_their_text_not_their_address) {
+  cur_store *st = fresh("cache1.db");
+  REQUIRE(st);
+  char sql[64];  /* one buffer, two texts: each must get its own statement */
+  snprintf(sql, sizeof sql, "SELECT %d", 11);
+  sqlite3_stmt *a = cur__stmt(st, sql);
+  CHECK_INT(first_value(a), 11);
+  sqlite3_reset(a);
+  snprintf(sql, sizeof sql, "SELECT %d", 22);
+  CHECK_INT(first_value(cur__stmt(st, sql)), 22);
+  /* the same text from another address is the same statement */
+  char again[64];
+  snprintf(again, sizeof again, "SELECT %d", 11);
+  CHECK(cur__stmt(st, again) == a);
+  cur_store_close(st);
+}
+
+TEST(a_statement_being_stepped_survives_hundreds_of_others) {
+  cur_store *st = fresh("cache2.db");
+  REQUIRE(st);
+  sqlite3_stmt *outer = cur__stmt(st, "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL "
+                                      "SELECT value + 1 FROM n WHERE value < 3) SELECT value FROM n");
+  REQUIRE(outer);
+  CHECK_INT(first_value(outer), 1);
+  /* 300 other texts, each at its own address: more than the fixed-size
+  ** cache held, which then finalized the oldest statement, this one */
+  char *texts[300];
+  for (int i = 0; i < 300; i++) {
+    texts[i] = cur_asprintf("SELECT %d", 1000 + i);
+    sqlite3_stmt *s = texts[i] ? cur__stmt(st, texts[i]) : NULL;
+    CHECK_INT(first_value(s), 1000 + i);
+    if (s) sqlite3_reset(s);
+  }
+  CHECK_INT(first_value(outer), 2);  /* still where its caller left it */
+  CHECK_INT(first_value(outer), 3);
+  /* asking for it again while it is being stepped is refused, not reset */
+  CHECK(cur__stmt(st, sqlite3_sql(outer)) == NULL);
+  CHECK(strstr(cur_error(), "still being read by its caller") != NULL);
+  CHECK_INT(first_value(outer), -1);  /* SQLITE_DONE: it ran to its end */
+  cur_store_close(st);
+  for (int i = 0; i < 300; i++) cur_free(texts[i]);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(init_creates_schema_in_wal_mode_with_version);
@@ -162,5 +213,7 @@ int main(int argc, char **argv) {
   RUN(current_label_follows_precedence_and_history_is_kept);
   RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
   RUN(second_writer_is_refused_by_the_lock);
+  RUN(statements_are_keyed_by_their_text_not_their_address);
+  RUN(a_statement_being_stepped_survives_hundreds_of_others);
   return test_finish();
 }
