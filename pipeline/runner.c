@@ -145,7 +145,14 @@ static int execute(cur_run *run) {
   cur_progress_end(run->progress);
   run->progress = NULL;
   double secs = cur_now() - t0;
-  cur_store_rollback(run->st);  /* a stage that failed mid-batch leaves nothing half-done */
+  /* A stage commits every batch it finishes.  One that returns OK with a
+  ** transaction open forgot its last commit: a bug, stopped here rather than
+  ** hidden by a silent rollback.  One that failed mid-batch leaves nothing
+  ** half-done. */
+  if (rc == CUR_OK && cur_store_in_transaction(run->st))
+    rc = cur_errorf("%s: finished with its last batch uncommitted (a bug in the stage); "
+                    "the batch was rolled back", run->stage->name);
+  cur_store_rollback(run->st);
   if (rc == CUR_OK) {
     int src = store_counts(run, "complete", NULL, secs);
     if (src) return src;

@@ -182,6 +182,10 @@ int cur_store_commit(cur_store *st) {
   return CUR_OK;
 }
 
+int cur_store_in_transaction(cur_store *st) {
+  return !sqlite3_get_autocommit(st->db);
+}
+
 void cur_store_rollback(cur_store *st) {
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -30,5 +30,7 @@ int cur_store_lock(cur_store *st);
 int cur_store_begin(cur_store *st);
 int cur_store_commit(cur_store *st);
 void cur_store_rollback(cur_store *st);
+/* 1 while a transaction begun with cur_store_begin is open. */
+int cur_store_in_transaction(cur_store *st);
 
 #endif

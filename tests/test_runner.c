@@ -5,14 +5,17 @@
 ** runner-3.*: a stage whose needed stage never ran stops with its name.
 ** runner-4.*: an interrupted or failed run is resumed under its own id.
 ** runner-5.*: --from / --until choose a slice.
+** runner-6.*: a stage that returns OK with its last batch uncommitted fails.
 */
+#include "fixtures.h"
 #include "runner.h"
+#include "store_labels.h"
 #include "store_runs.h"
 #include "testlib.h"
 
 static int calls[3];
 static int64_t last_run_id[3];
-static int interrupt_b_once, fail_c_once;
+static int interrupt_b_once, fail_c_once, forget_commit_c_once;
 
 static int run_a(cur_run *run) { calls[0]++; last_run_id[0] = cur_run_id(run); return CUR_OK; }
 static int run_b(cur_run *run) {
@@ -30,6 +33,12 @@ static int run_c(cur_run *run) {
   if (fail_c_once) {
     fail_c_once = 0;
     return cur_errorf("c: disk on fire");
+  }
+  if (forget_commit_c_once) {  /* writes a row in a batch it never commits */
+    forget_commit_c_once = 0;
+    int64_t task;
+    int rc = cur_store_begin(cur_run_store(run));
+    return rc ? rc : cur_store_task_ensure(cur_run_store(run), "uncommitted", &task);
   }
   return CUR_OK;
 }
@@ -136,6 +145,23 @@ TEST(from_and_until_choose_a_slice) {
   CHECK(strstr(cur_error(), "no stage named 'nope'") != NULL);
 }
 
+TEST(stage_returning_ok_with_an_open_transaction_fails) {
+  REQUIRE_OK(setup("g.db"));
+  forget_commit_c_once = 1;
+  CHECK_INT(run("c", NULL, NULL, 0, 1), CUR_ERR);
+  CHECK(strstr(cur_error(), "c: finished with its last batch uncommitted") != NULL);
+  CHECK(!cur_store_in_transaction(st));
+  cur_run_info info;
+  int found;
+  REQUIRE_OK(cur_store_run_last(st, "c", 0, &info, &found));
+  CHECK(found && strcmp(info.status, "failed") == 0);
+  char *path = test_scratch_path("g.db");
+  CHECK_INT(fx_sql_int(path, "SELECT count(*) FROM tasks WHERE name = 'uncommitted'"), 0);
+  cur_free(path);
+  CHECK_OK(run("c", NULL, NULL, 0, 1));  /* the resumed run commits and completes */
+  CHECK_STR(state_of("c", 1), "up to date");
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   cur_log_set_quiet(1);
@@ -145,6 +171,7 @@ int main(int argc, char **argv) {
   RUN(interrupted_and_failed_runs_resume_under_their_own_id);
   RUN(failed_run_records_its_message_and_is_resumed);
   RUN(from_and_until_choose_a_slice);
+  RUN(stage_returning_ok_with_an_open_transaction_fails);
   cur_store_close(st);
   cur_config_free(cfg);
   return test_finish();
