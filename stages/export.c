@@ -19,6 +19,7 @@
 
 #include "curate.h"
 #include "manifest.h"
+#include "sha256.h"
 #include "stages.h"
 #include "store_embed.h"
 #include "store_export.h"
@@ -79,21 +80,35 @@ static int shard_done(void *ctx, const char *rel, const char *sha256, int64_t sa
   return file_done(ctx, "webdataset", rel, sha256, samples);
 }
 
-/* Store callback: writes one image's bytes, checking them against its hash. */
+/* Store callback: writes one image's bytes after checking them against the
+** hash its file is named by (CTX: the path), so a wrong file never lands. */
 static int write_image(void *ctx, int64_t id, const void *bytes, size_t len) {
   const char *path = ctx;
   cur_outfile *f;
   char hex[65];
+  cur_sha256_buf_hex(bytes, len, hex);
+  if (strncmp(strrchr(path, '/') + 1, hex, 64) != 0)
+    return cur_errorf("export: image %lld: its bytes no longer match its sha256", (long long)id);
   int rc = cur_outfile_open(path, &f);
   if (rc == CUR_OK && (rc = cur_outfile_write(f, bytes, len)) != CUR_OK) cur_outfile_abort(f);
   else if (rc == CUR_OK) rc = cur_outfile_commit(f, hex);
-  if (rc == CUR_OK && strncmp(strrchr(path, '/') + 1, hex, 64) != 0)
-    rc = cur_errorf("export: image %lld: its bytes no longer match its sha256", (long long)id);
   return rc;
 }
 
-/* images/<2 hex>/<sha256>.<ext> for every row; files already there are
-** whole (renamed into place) and named by their content, so they stay. */
+/* 1 when PATH holds the bytes its name (<sha256>.<ext>) promises.  A file
+** left by an earlier export is kept only then: anything else there (a
+** truncated copy, a file edited by hand) is written again. */
+static int image_file_sound(const char *path) {
+  char *bytes, hex[65];
+  size_t len;
+  if (cur_file_read(path, &bytes, &len) != CUR_OK) return 0;
+  cur_sha256_buf_hex(bytes, len, hex);
+  cur_free(bytes);
+  return strncmp(strrchr(path, '/') + 1, hex, 64) == 0;
+}
+
+/* images/<2 hex>/<sha256>.<ext> for every row, each checked against its
+** name; a sound file already there stays. */
 static int write_images(exporter *x) {
   char *dir = cur_asprintf("%s/images", x->dir);
   int rc = dir ? make_dir(dir) : CUR_ENOMEM;
@@ -104,7 +119,12 @@ static int write_images(exporter *x) {
     char *path = rel ? cur_asprintf("%s/%s", x->dir, rel) : NULL;
     struct stat sb;
     rc = path ? CUR_OK : CUR_ENOMEM;
-    if (rc == CUR_OK && stat(path, &sb) != 0) {
+    int present = rc == CUR_OK && stat(path, &sb) == 0;
+    if (present && !image_file_sound(path)) {
+      cur_warn("export: %s does not hold the bytes its name promises; written again", path);
+      present = 0;
+    }
+    if (rc == CUR_OK && !present) {
       *strrchr(path, '/') = 0;
       rc = make_dir(path);
       path[strlen(path)] = '/';

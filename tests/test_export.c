@@ -11,6 +11,9 @@
 ** export-3.*: exporting unchanged data again gives byte-identical files.
 ** export-4.*: without a balance run every labelled train row is in (weight 1);
 **             bad options name the option.
+** export-5.*: image files are checked against their names: a corrupt file left
+**             by an earlier export is written again; bytes that no longer match
+**             their hash in the database are refused before any file lands.
 */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -168,11 +171,39 @@ TEST(without_balance_every_labelled_train_row_is_in_and_bad_options_are_named) {
   cur_free(log);
 }
 
+TEST(image_files_are_checked_against_their_names) {
+  REQUIRE(build_corpus() == 0);
+  REQUIRE(fx_curate("v1.log", "--db %s --config none.json export --out out --format jsonl", db) == 0);
+  char *path = test_scratch_path(db);
+  char *rel = fx_sql(path, "SELECT 'images/' || substr(sha256, 1, 2) || '/' || sha256 || '.jpg' "
+                           "FROM images WHERE source_path = 'train/a/02.jpg'");
+  REQUIRE(rel && strlen(rel) > 1);
+  rel[strcspn(rel, "\n")] = 0;
+  /* an earlier export's file, cut short: the next export restores it */
+  REQUIRE(test_sh("cd '%s/out' && head -c 100 %s > cut && mv cut %s", T.scratch, rel, rel) == 0);
+  CHECK_INT(fx_curate("v2.log", "--db %s --config none.json export --out out --format jsonl", db), 0);
+  char *log = fx_read("v2.log");
+  CHECK(log && strstr(log, rel) && strstr(log, "does not hold the bytes its name promises"));
+  CHECK_INT(check_manifest(), 9);  /* train a 4 + b 2, test 3 */
+  /* the database's bytes changed under their hash: refused, and no file written */
+  REQUIRE(test_sh("cd '%s' && rm out/%s && sqlite3 %s \"UPDATE images SET bytes = X'FFD8FF00' "
+                  "WHERE source_path = 'train/a/02.jpg'\"", T.scratch, rel, db) == 0);
+  CHECK_INT(fx_curate("v3.log", "--db %s --config none.json export --out out --format jsonl", db), 1);
+  char *log3 = fx_read("v3.log");
+  CHECK(log3 && strstr(log3, "its bytes no longer match its sha256"));
+  CHECK_INT(test_sh("cd '%s/out' && test ! -e %s && test ! -e %s.tmp", T.scratch, rel, rel), 0);
+  cur_free(log);
+  cur_free(log3);
+  cur_free(rel);
+  cur_free(path);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(manifest_round_trip_matches_files_and_database);
   RUN(webdataset_shards_are_readable_by_tar);
   RUN(reexport_of_unchanged_data_is_byte_identical);
   RUN(without_balance_every_labelled_train_row_is_in_and_bad_options_are_named);
+  RUN(image_files_are_checked_against_their_names);
   return test_finish();
 }
