@@ -267,6 +267,34 @@ JOIN balance_classes bc ON bc.run_id = p.run_id AND bc.task_id = p.task_id
                        AND bc.class_id = p.class_id
 WHERE v.image_id IS NOT NULL;
 
+-- What a policy run (docs/stages/policy.md) tried, in order, per task: each
+-- automatic decision trained the same head with and without it and kept it
+-- only where validation macro-F1 did not fall by more than the tolerance.
+CREATE TABLE policy_decisions(
+  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the policy run
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  step INTEGER NOT NULL,              -- 0: the raw-label baseline, then each decision
+  decision TEXT NOT NULL,             -- raw, drop_flagged, pseudolabels, balance
+  rows INTEGER NOT NULL,              -- training rows with the decision applied
+  changed INTEGER NOT NULL,           -- rows the decision removes, adds or re-weights
+  macro_f1 REAL NOT NULL,             -- validation macro-F1 with it
+  before_f1 REAL NOT NULL,            -- validation macro-F1 of the set it was tried on
+  kept INTEGER NOT NULL,              -- 1 when applied
+  method TEXT NOT NULL,               -- val (the val split) or cvN (N folds of train)
+  why TEXT NOT NULL,                  -- one line: how it was decided
+  PRIMARY KEY (run_id, task_id, step)
+) WITHOUT ROWID;
+
+-- The training rows a policy run chose, per task: originals and augmented
+-- variants with their weights.  Export takes a task's train rows from here.
+CREATE TABLE policy_rows(
+  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the policy run
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  weight REAL NOT NULL,
+  PRIMARY KEY (run_id, task_id, image_id)
+) WITHOUT ROWID;
+
 -- Flags for review: the newest complete aum run's (aum, confident) and every
 -- other stage's (duplicate_conflict, zeroshot_disagree).  `label` is the
 -- current class (after any review), `suggested` the flagging stage's class;
@@ -293,4 +321,4 @@ WHERE cl.class_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM flagged f WHERE f.image_id = cl.image_id
                   AND f.task_id = cl.task_id AND f.review_status = 'pending');
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

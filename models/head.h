@@ -75,6 +75,12 @@ void head_free(head *h);
 ** partially trained; the caller should discard the head. */
 int head_train(head *h, const float *X, int n, const int *y, const float *w,
                head_epoch_fn epoch_fn, void *ctx);
+/* Trains a new head of CFG (d features, k classes) on X (n x d), labels y,
+** optional weights w, then writes the argmax class of each of the m rows of
+** XEV (m x d) into PRED[m].  The head is freed before returning. */
+int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
+                     const float *w, const float *Xev, int m, int *pred, head_epoch_fn epoch_fn,
+                     void *ctx);
 /* logits / probabilities of X (n x d) into out (n x k, caller-owned). */
 int head_predict_logits(const head *h, const float *X, int n, float *out);
 int head_predict_proba(const head *h, const float *X, int n, float *out);

@@ -43,6 +43,7 @@ static const char global_help[] =
     "\n"
     "Exit codes: 0 done; 1 failed; 2 bad command line; 3 done, but some inputs\n"
     "were rejected or quarantined; 4 database of another schema version;\n"
+    "5 `run --strict` finished with warnings in its report;\n"
     "130 interrupted (finished batches are kept; run again to resume).\n";
 
 static void print_help(FILE *out) {

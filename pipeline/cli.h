@@ -26,6 +26,7 @@ enum {
   CUR_EXIT_USAGE = 2,     /* bad command line */
   CUR_EXIT_PARTIAL = 3,   /* finished, but some inputs were rejected */
   CUR_EXIT_SCHEMA = 4,    /* database of another schema version */
+  CUR_EXIT_WARNINGS = 5,  /* run --strict: finished, with warnings in its report */
   CUR_EXIT_INTERRUPTED = 130
 };
 

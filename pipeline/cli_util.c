@@ -70,13 +70,16 @@ int cli_threads(const cur_globals *g) {
   return g->threads > 0 ? g->threads : cur_cpu_count();
 }
 
-int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, cur_runner_opts *o) {
+int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, cur_runner_opts *o,
+                   cli_after_fn after, void *ctx) {
   int64_t input_errors = 0;
   o->seed = cli_seed(g, cfg);
   o->threads = cli_threads(g);
-  int rc = cur_runner_run(st, cfg, o, &input_errors);
+  int rc = cur_runner_run(st, cfg, o, &input_errors), code = 0;
+  if (rc == CUR_OK && after && (code = after(st, cfg, ctx)) < 0) rc = code;
   cur_config_free(cfg);
   cur_store_close(st);
   if (rc) return cli_fail(rc);
-  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
+  if (input_errors) return CUR_EXIT_PARTIAL;
+  return code > 0 ? code : CUR_EXIT_OK;
 }

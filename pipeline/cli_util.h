@@ -23,9 +23,13 @@ int cli_open(const cur_globals *g, int write, cur_store **st, cur_config **cfg);
 uint64_t cli_seed(const cur_globals *g, const cur_config *cfg);
 int cli_threads(const cur_globals *g);
 /* Runs the runner with O (its seed and threads filled in from G and CFG),
-** closes ST and frees CFG, and returns the command's exit code. */
+** then, when the stages succeeded and AFTER is not NULL, AFTER(st, cfg, ctx)
+** (e.g. the closing report), closes ST and frees CFG, and returns the
+** command's exit code: AFTER's when it returns one above 0. */
 struct cur_runner_opts;
-int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, struct cur_runner_opts *o);
+typedef int (*cli_after_fn)(cur_store *st, const cur_config *cfg, void *ctx);
+int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, struct cur_runner_opts *o,
+                   cli_after_fn after, void *ctx);
 
 /* Commands, one per cmd_*.c file. */
 int cur_cmd_init(const cur_globals *g, int argc, char **argv);

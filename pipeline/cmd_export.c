@@ -75,7 +75,7 @@ int cur_cmd_export(const cur_globals *g, int argc, char **argv) {
   if (rc == CUR_OK) rc = cli_open(g, 1, &st, &cfg);
   if (rc == CUR_OK) rc = cur_config_merge(cfg, "export", opts, "command line");
   cJSON_Delete(opts);
-  if (rc == CUR_OK) return cli_run_stages(g, st, cfg, &o);
+  if (rc == CUR_OK) return cli_run_stages(g, st, cfg, &o, NULL, NULL);
   cur_config_free(cfg);
   cur_store_close(st);
   return cli_fail(rc);

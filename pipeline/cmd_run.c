@@ -8,6 +8,7 @@
 #include "cli_util.h"
 #include "curate.h"
 #include "entry_meta.h"
+#include "report.h"
 #include "runner.h"
 #include "source.h"
 #include "stage.h"
@@ -15,15 +16,21 @@
 
 static const char run_help[] =
     "Usage: curate run [--stage NAME | --from NAME | --until NAME] [--force]\n"
+    "                  [--json] [--strict]\n"
     "\n"
     "Runs, in pipeline order, every stage that is not up to date: a stage is up\n"
     "to date when its options, the seed and everything before it are unchanged\n"
     "since its last complete run. An interrupted or killed run is resumed.\n"
+    "A run that ends with the train stage prints a report: rows per class\n"
+    "before and after curation, what the policy kept and why, raw labels\n"
+    "against curated on val and test, warnings and the next commands.\n"
     "\n"
     "  --stage NAME   run only this stage (stops if a stage it needs never ran)\n"
     "  --from NAME    start at this stage\n"
     "  --until NAME   stop after this stage\n"
     "  --force        run the chosen stages even when up to date\n"
+    "  --json         print the report as JSON on stdout\n"
+    "  --strict       exit 5 when the report has warnings (for CI pipelines)\n"
     "\n"
     "Stages, in order (their options: `curate config show`, docs/stages/):\n";
 
@@ -49,8 +56,44 @@ static const char ingest_help[] =
     "  --class-names A,B,...  names of IDX classes 0, 1, ...\n"
     "  --force                run the stage even when it is up to date\n";
 
+/* How `curate run` ends: the report, printed or as JSON, and --strict. */
+typedef struct run_end {
+  int json, strict;
+} run_end;
+
+/* Builds and prints the closing report; returns CUR_EXIT_WARNINGS under
+** --strict when it warns, 0, or an error code. */
+static int report_after(cur_store *st, const cur_config *cfg, void *ctx) {
+  const run_end *e = ctx;
+  cur_report_opts o = {.task = cur_opt_str(cur_config_section(cfg, "train"), "task"),
+                       .min_eval_rows = 5,
+                       .tolerance = cur_opt_num(cur_config_section(cfg, "policy"), "tolerance")};
+  cJSON *report = NULL;
+  int rc = cur_report_build(st, &o, &report);
+  if (rc) return rc;
+  if (e->json) {
+    char *text = cJSON_Print(report);
+    if (text) puts(text);
+    else rc = cur_errorc(CUR_ENOMEM, "out of memory");
+    cJSON_free(text);
+  } else {
+    cur_report_print(report);
+  }
+  int warnings = cur_report_warnings(report);
+  cJSON_Delete(report);
+  if (rc) return rc;
+  return e->strict && warnings ? CUR_EXIT_WARNINGS : 0;
+}
+
+/* Whether the stages O runs end with train, whose figures the report reads. */
+static int ends_with_train(const cur_runner_opts *o) {
+  const char *last = o->only ? o->only : o->until;
+  return !last || strcmp(last, "train") == 0;
+}
+
 int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   cur_runner_opts o = {0};
+  run_end end = {.json = g->json};
   for (int i = 1; i < argc; i++) {
     int r;
     if (cli_is_help(argv[i])) {
@@ -66,6 +109,10 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
       if (r < 0) return CUR_EXIT_USAGE;
     } else if (strcmp(argv[i], "--force") == 0) {
       o.force = 1;
+    } else if (strcmp(argv[i], "--json") == 0) {
+      end.json = 1;
+    } else if (strcmp(argv[i], "--strict") == 0) {
+      end.strict = 1;
     } else {
       return cli_usage_error("run", "unexpected argument '%s'", argv[i]);
     }
@@ -75,7 +122,7 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   cur_config *cfg;
   int rc = cli_open(g, 1, &st, &cfg);
   if (rc) return cli_fail(rc);
-  return cli_run_stages(g, st, cfg, &o);
+  return cli_run_stages(g, st, cfg, &o, ends_with_train(&o) ? report_after : NULL, &end);
 }
 
 /* Appends the comma-separated NAMES to a new array KEY of OPTS; 0 on OOM. */
@@ -197,7 +244,7 @@ int cur_cmd_ingest(const cur_globals *g, int argc, char **argv) {
   }
   rc = register_sources(st, argv, n_sources, opts);
   cJSON_Delete(opts);
-  if (rc == CUR_OK) return cli_run_stages(g, st, cfg, &o);
+  if (rc == CUR_OK) return cli_run_stages(g, st, cfg, &o, NULL, NULL);
   cur_config_free(cfg);
   cur_store_close(st);
   return cli_fail(rc);

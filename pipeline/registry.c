@@ -14,6 +14,7 @@ static const cur_stage *const registry[] = {
     &stage_pseudolabel,
     &stage_balance,
     &stage_augment,
+    &stage_policy,
     &stage_export,
     &stage_train,
 };

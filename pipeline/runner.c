@@ -29,6 +29,7 @@ struct cur_run {
   const cur_stage *const *pipeline;  /* all stages, in order */
   cur_store *st;
   const cJSON *options;
+  const cur_config *config;  /* every stage's options */
   uint64_t seed;
   int threads;
   int64_t id;
@@ -43,6 +44,9 @@ int64_t cur_run_id(const cur_run *run) { return run->id; }
 uint64_t cur_run_seed(const cur_run *run) { return run->seed; }
 int cur_run_threads(const cur_run *run) { return run->threads; }
 const cJSON *cur_run_options(const cur_run *run) { return run->options; }
+const cJSON *cur_run_options_of(const cur_run *run, const char *stage) {
+  return cur_config_section(run->config, stage);
+}
 const char *cur_run_stage(const cur_run *run) { return run->stage->name; }
 const char *cur_run_config_hash(const cur_run *run) { return run->config_hash; }
 
@@ -179,7 +183,8 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   const cur_stage *const *stages = pipeline_of(o, &n);
   const cur_stage *stage = stages[idx];
   cur_run run = {.stage = stage, .pipeline = stages, .st = st, .seed = o->seed,
-                 .threads = o->threads, .options = cur_config_section(cfg, stage->name)};
+                 .threads = o->threads, .options = cur_config_section(cfg, stage->name),
+                 .config = cfg};
   char fp[65];
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
@@ -249,7 +254,7 @@ int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts
   int idx = find_stage(stages, n, name);
   if (idx < 0) return cur_errorc(CUR_ECONFIG, "no stage named '%s'", name);
   cur_run run = {.stage = stages[idx], .pipeline = stages, .st = st, .seed = o->seed,
-                 .options = cur_config_section(cfg, name)};
+                 .options = cur_config_section(cfg, name), .config = cfg};
   cur_run_info last, done;
   char chash[65], fp[65];
   *run_id = 0;

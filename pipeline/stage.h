@@ -44,6 +44,10 @@ int64_t cur_run_id(const cur_run *run);
 uint64_t cur_run_seed(const cur_run *run);
 int cur_run_threads(const cur_run *run);
 const cJSON *cur_run_options(const cur_run *run);
+/* Another stage's options, for a stage that must work as that one does (the
+** policy trains its heads as train does); its fingerprint hook should hash
+** them, since the config hash covers only the stage's own section. */
+const cJSON *cur_run_options_of(const cur_run *run, const char *stage);
 const char *cur_run_stage(const cur_run *run);
 /* The run's config hash (runs.config_hash): options and seed. */
 const char *cur_run_config_hash(const cur_run *run);

@@ -5,28 +5,36 @@
 #include <math.h>
 
 /* One row per exported image and task, in (image, task) order.  A task the
-** newest complete balance run balanced takes its train rows from
+** newest complete policy run decided takes its train rows from policy_rows;
+** else a task the newest complete balance run balanced takes them from
 ** training_rows (variants included, a reused variant listed once); any other
 ** task takes every labelled original of the train split.  Val and test rows
-** are the labelled originals of those splits. */
+** are the labelled originals of those splits.  Outside the policy's rows,
+** rows with a pending or dropped flag are left out. */
 static const char export_rows_sql[] =
     "WITH b AS (SELECT max(id) AS id FROM runs WHERE stage = 'balance' AND status = 'complete'), "
     "balanced AS (SELECT DISTINCT bc.task_id FROM balance_classes bc JOIN b ON bc.run_id = b.id), "
     "tr AS (SELECT task_id, image_id, max(weight) AS weight FROM training_rows "
-    "       GROUP BY task_id, image_id) "
-    "SELECT i.id, i.sha256, i.split, i.format, p.sha256, cl.task_id, cl.task, cl.class, c.idx, "
-    "       cl.source, cl.confidence, coalesce(tr.weight, 1.0) "
+    "       GROUP BY task_id, image_id), "
+    "p AS (SELECT max(id) AS id FROM runs WHERE stage = 'policy' AND status = 'complete'), "
+    "pr AS (SELECT task_id, image_id, weight FROM policy_rows JOIN p ON run_id = p.id), "
+    "decided AS (SELECT DISTINCT task_id FROM pr) "
+    "SELECT i.id, i.sha256, i.split, i.format, par.sha256, cl.task_id, cl.task, cl.class, c.idx, "
+    "       cl.source, cl.confidence, coalesce(pr.weight, tr.weight, 1.0) "
     "FROM current_labels cl "
     "JOIN images i ON i.id = cl.image_id "
     "JOIN classes c ON c.id = cl.class_id "
-    "LEFT JOIN images p ON p.id = i.parent_id "
+    "LEFT JOIN images par ON par.id = i.parent_id "
     "LEFT JOIN tr ON tr.task_id = cl.task_id AND tr.image_id = cl.image_id "
+    "LEFT JOIN pr ON pr.task_id = cl.task_id AND pr.image_id = cl.image_id "
     "WHERE i.status = 'ok' "
     "AND (?1 IS NULL OR cl.task IN (SELECT value FROM json_each(?1))) "
-    "AND (tr.image_id IS NOT NULL OR (i.parent_id IS NULL AND (i.split <> 'train' "
-    "     OR cl.task_id NOT IN (SELECT task_id FROM balanced)))) "
-    "AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.task_id = cl.task_id "
-    "                AND f.review_status IN ('pending', 'dropped')) "
+    "AND CASE WHEN i.split = 'train' AND cl.task_id IN (SELECT task_id FROM decided) "
+    "         THEN pr.image_id IS NOT NULL "
+    "    ELSE (tr.image_id IS NOT NULL OR (i.parent_id IS NULL AND (i.split <> 'train' "
+    "          OR cl.task_id NOT IN (SELECT task_id FROM balanced)))) "
+    "     AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.task_id = cl.task_id "
+    "                     AND f.review_status IN ('pending', 'dropped')) END "
     "ORDER BY i.id, cl.task_id";
 
 static void row_clear(cur_export_row *r) {

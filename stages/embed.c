@@ -21,6 +21,7 @@
 #include "stages.h"
 #include "store_embed.h"
 #include "store_images.h"
+#include "store_runs.h"
 
 static int check_precision(const cJSON *v, const char *name) {
   clip_precision p;
@@ -323,10 +324,19 @@ static int embed_missing(cur_run *run, const cJSON *opt, embedder *e) {
   return rc;
 }
 
-int stage_embed_fill(cur_run *run, const cJSON *embed_options) {
-  embedder e = {0};
-  int rc = embed_missing(run, embed_options, &e);
-  embedder_close(&e);
+int stage_embed_fill(cur_run *run, const char *what, int64_t missing) {
+  char *json = NULL;
+  int found, rc = cur_store_run_config(cur_run_store(run), "embed", &json, &found);
+  cJSON *opt = rc == CUR_OK && found ? cJSON_Parse(json) : NULL;
+  if (rc == CUR_OK && found && !opt) rc = cur_errorf("%s: the embed run's options are not JSON", what);
+  if (opt) {
+    embedder e = {0};
+    cur_info("%s: %lld rows have no embedding yet; embedding them", what, (long long)missing);
+    rc = embed_missing(run, opt, &e);
+    embedder_close(&e);
+  }
+  cJSON_Delete(opt);
+  cur_free(json);
   return rc;
 }
 

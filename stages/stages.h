@@ -11,12 +11,14 @@ extern const cur_stage stage_aum;
 extern const cur_stage stage_pseudolabel;
 extern const cur_stage stage_balance;
 extern const cur_stage stage_augment;
+extern const cur_stage stage_policy;
 extern const cur_stage stage_export;
 extern const cur_stage stage_train;
 
-/* Embeds, under RUN's id, every ok image without an embedding for the model
-** that EMBED_OPTIONS (an "embed" section, e.g. of the newest embed run)
-** configures: how train gives augmented variants their embeddings. */
-int stage_embed_fill(cur_run *run, const cJSON *embed_options);
+/* Embeds, under RUN's id, every ok image without an embedding for the
+** model the newest embed run's options configure: how policy and train give
+** augmented variants their embeddings.  WHAT names the caller and the count
+** in the message it prints. */
+int stage_embed_fill(cur_run *run, const char *what, int64_t missing);
 
 #endif

@@ -27,6 +27,7 @@
 #include "store_export.h"
 #include "store_labels.h"
 #include "store_metrics.h"
+#include "store_policy.h"
 #include "store_runs.h"
 #include "train_job.h"
 
@@ -45,7 +46,7 @@ static const cur_option train_options[] = {
      "manifest's path); \"\" = none", NULL},
     {NULL, 0, NULL, NULL, NULL}};
 
-/* The rows of one split as a feature matrix. */
+/* Rows as a feature matrix, grown as rows are added. */
 typedef struct dataset {
   float *X;          /* n x dim */
   int *y;            /* class indices */
@@ -59,7 +60,11 @@ typedef struct trainer {
   char *model;       /* embedding key */
   int dim, k;        /* features, classes */
   char **classes;    /* k names */
-  dataset train, test;
+  int64_t task_id;
+  dataset train;     /* the manifest's training rows */
+  dataset raw;       /* the raw-label baseline's: human labels of train, weight 1 */
+  dataset eval;      /* held-out rows: val's first, then test's */
+  int n_val;
   int64_t missing;   /* rows without an embedding */
 } trainer;
 
@@ -70,6 +75,21 @@ typedef struct fetch {
   int got;           /* the image has an embedding for the model */
 } fetch;
 
+/* Room for one more row in D. */
+static int grow(dataset *d, int dim) {
+  if (d->n < d->cap) return CUR_OK;
+  int cap = d->cap ? d->cap * 2 : 256;
+  float *X = cur_reallocarray(d->X, (size_t)cap, (size_t)dim * sizeof *X);
+  if (X) d->X = X;
+  int *y = X ? cur_reallocarray(d->y, (size_t)cap, sizeof *y) : NULL;
+  if (y) d->y = y;
+  float *w = y ? cur_reallocarray(d->w, (size_t)cap, sizeof *w) : NULL;
+  if (!w) return CUR_ENOMEM;
+  d->w = w;
+  d->cap = cap;
+  return CUR_OK;
+}
+
 /* Store callback: decodes one embedding into the next row of the dataset. */
 static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
   fetch *f = ctx;
@@ -79,68 +99,69 @@ static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
   if (len != (size_t)t->dim * 2)
     return cur_errorf("train: image %lld: embedding of %zu values, expected %d (model %s)",
                       (long long)id, len / 2, t->dim, t->model);
-  if (!d->X && !(d->X = cur_mallocarray((size_t)d->cap, (size_t)t->dim * sizeof *d->X)))
-    return CUR_ENOMEM;
+  if (grow(d, t->dim)) return CUR_ENOMEM;
   cur_half_decode(bytes, (size_t)t->dim, d->X + (size_t)d->n * t->dim);
   f->got = 1;
   return CUR_OK;
 }
 
-/* Adds the rows of SPLIT with their embeddings to D; rows without one are
-** counted in t->missing. */
+/* Appends IMAGE_ID's embedding with class Y and weight W to D; an image
+** without an embedding is counted in t->missing. */
+static int add_row(trainer *t, dataset *d, int64_t image_id, int y, float w) {
+  fetch f = {t, d, 0};
+  int rc = cur_store_embedding_of(cur_run_store(t->run), t->model, image_id, take_vector, &f);
+  if (rc) return rc;
+  if (!f.got) {
+    t->missing++;
+    return CUR_OK;
+  }
+  d->y[d->n] = y;
+  d->w[d->n++] = w;
+  return CUR_OK;
+}
+
+/* Adds the manifest rows of SPLIT to D. */
 static int load_split(trainer *t, const cur_export_row *rows, size_t n, const char *split,
                       dataset *d) {
-  for (size_t i = 0; i < n; i++) d->cap += strcmp(rows[i].split, split) == 0;
-  d->y = cur_calloc((size_t)d->cap + 1, sizeof *d->y);
-  d->w = cur_calloc((size_t)d->cap + 1, sizeof *d->w);
-  if (!d->y || !d->w) return CUR_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    fetch f = {t, d, 0};
-    if (strcmp(rows[i].split, split) != 0) continue;
-    int rc = cur_store_embedding_of(cur_run_store(t->run), t->model, rows[i].image_id,
-                                    take_vector, &f);
-    if (rc) return rc;
-    if (!f.got) {
-      t->missing++;
-      continue;
-    }
-    d->y[d->n] = rows[i].labels[0].class_idx;
-    d->w[d->n++] = (float)rows[i].labels[0].weight;
-  }
-  return CUR_OK;
+  int rc = CUR_OK;
+  for (size_t i = 0; rc == CUR_OK && i < n; i++)
+    if (strcmp(rows[i].split, split) == 0)
+      rc = add_row(t, d, rows[i].image_id, rows[i].labels[0].class_idx,
+                   (float)rows[i].labels[0].weight);
+  return rc;
+}
+
+/* The raw-label baseline's rows: the human and review labels of the train
+** split's originals, each weight 1, whatever curation decided. */
+static int load_raw(trainer *t) {
+  cur_policy_row *rows = NULL;
+  size_t n = 0;
+  int rc = cur_store_policy_rows(cur_run_store(t->run), t->task_id, &rows, &n);
+  for (size_t i = 0; rc == CUR_OK && i < n; i++)
+    if (rows[i].kind == 'h' && rows[i].split == 't')
+      rc = add_row(t, &t->raw, rows[i].image_id, rows[i].class_idx, 1.0f);
+  cur_free(rows);
+  return rc;
 }
 
 static void dataset_free(dataset *d) {
   cur_free(d->X);
   cur_free(d->y);
   cur_free(d->w);
+  *d = (dataset){0};
 }
 
-/* The train and test rows of ROWS with their embeddings, anew. */
+/* Every dataset from ROWS (the manifest's) and the raw labels, anew. */
 static int load_sets(trainer *t, const cur_export_row *rows, size_t n) {
   dataset_free(&t->train);
-  dataset_free(&t->test);
-  t->train = t->test = (dataset){0};
+  dataset_free(&t->raw);
+  dataset_free(&t->eval);
   t->missing = 0;
   int rc = load_split(t, rows, n, "train", &t->train);
-  return rc ? rc : load_split(t, rows, n, "test", &t->test);
-}
-
-/* Rows made after the embed stage ran (augmented variants) have no
-** embedding yet: embeds them with the newest embed run's options, under
-** this run's id. */
-static int fill_missing(trainer *t) {
-  char *json = NULL;
-  int found, rc = cur_store_run_config(cur_run_store(t->run), "embed", &json, &found);
-  cJSON *opt = rc == CUR_OK && found ? cJSON_Parse(json) : NULL;
-  if (rc == CUR_OK && found && !opt) rc = cur_errorf("train: the embed run's options are not JSON");
-  if (opt) {
-    cur_info("train: %lld rows have no embedding yet; embedding them", (long long)t->missing);
-    rc = stage_embed_fill(t->run, opt);
-  }
-  cJSON_Delete(opt);
-  cur_free(json);
-  return rc;
+  if (rc == CUR_OK) rc = load_split(t, rows, n, "val", &t->eval);
+  t->n_val = t->eval.n;
+  if (rc == CUR_OK) rc = load_split(t, rows, n, "test", &t->eval);
+  return rc ? rc : load_raw(t);
 }
 
 /* The embedding key: train.model, else the one with the most embeddings. */
@@ -175,16 +196,17 @@ static int load(trainer *t) {
   cur_store *st = cur_run_store(t->run);
   cur_export_row *rows = NULL;
   size_t n = 0;
-  int64_t task_id;
-  int found, rc = cur_store_task_find(st, task, &task_id, &found);
+  int found, rc = cur_store_task_find(st, task, &t->task_id, &found);
   if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ECONFIG, "train.task: no task named \"%s\"", task);
-  if (rc == CUR_OK) rc = cur_store_class_names(st, task_id, &t->classes, &t->k);
+  if (rc == CUR_OK) rc = cur_store_class_names(st, t->task_id, &t->classes, &t->k);
   if (rc == CUR_OK) rc = pick_model(t);
   char *filter = NULL;
   if (rc == CUR_OK) rc = task_filter(task, &filter);
   if (rc == CUR_OK) rc = cur_store_export_rows(st, filter, &rows, &n);
   if (rc == CUR_OK) rc = load_sets(t, rows, n);
-  if (rc == CUR_OK && t->missing && (rc = fill_missing(t)) == CUR_OK) rc = load_sets(t, rows, n);
+  /* rows made after the embed stage ran (augmented variants) have none yet */
+  if (rc == CUR_OK && t->missing && (rc = stage_embed_fill(t->run, "train", t->missing)) == CUR_OK)
+    rc = load_sets(t, rows, n);
   if (rc == CUR_OK && t->missing)
     rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s",
                     (long long)t->missing, t->model);
@@ -198,33 +220,35 @@ static int stop_when_interrupted(void *ctx, int epoch, const float *logits, int 
   return cur_interrupted() ? CUR_EINTR : CUR_OK;
 }
 
-/* Standardises, trains and fills CONFUSION (k x k) from the test rows. */
-static int fit_and_evaluate(trainer *t, int64_t *confusion) {
-  const cJSON *opt = cur_run_options(t->run);
+/* What one head scored: val's and test's confusion matrices (k x k). */
+typedef struct scored {
+  int64_t *val, *test;
+} scored;
+
+/* Trains a head on TRAIN (standardised in place, with a scaler fitted on
+** it) and adds its predictions for the held-out rows to OUT.  The curated
+** and the raw head share the seed stream: they differ only by their rows. */
+static int fit_and_score(trainer *t, dataset *train, scored *out) {
   feat_scaler *scaler = NULL;
-  head *h = NULL;
   head_config cfg;
-  float *logits = cur_mallocarray((size_t)t->test.n, (size_t)t->k * sizeof *logits);
-  head_config_from_options(opt, cur_run_seed(t->run), 0, &cfg);
+  int m = t->eval.n;
+  float *X = cur_mallocarray((size_t)(m ? m : 1), (size_t)t->dim * sizeof *X);
+  int *pred = cur_calloc((size_t)m + 1, sizeof *pred);
+  head_config_from_options(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  int rc = logits ? feat_scaler_fit(t->train.X, (size_t)t->train.n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
+  int rc = X && pred ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
-    feat_scaler_apply(scaler, t->train.X, (size_t)t->train.n);
-    feat_scaler_apply(scaler, t->test.X, (size_t)t->test.n);
-    rc = head_new(&cfg, t->dim, t->k, &h);
+    feat_scaler_apply(scaler, train->X, (size_t)train->n);
+    if (m) memcpy(X, t->eval.X, (size_t)m * t->dim * sizeof *X);
+    feat_scaler_apply(scaler, X, (size_t)m);
+    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, t->k, train->y, train->w, X, m, pred,
+                          stop_when_interrupted, NULL);
   }
-  if (rc == CUR_OK)
-    rc = head_train(h, t->train.X, t->train.n, t->train.y, t->train.w, stop_when_interrupted, NULL);
-  if (rc == CUR_OK) rc = head_predict_logits(h, t->test.X, t->test.n, logits);
-  for (int i = 0; rc == CUR_OK && i < t->test.n; i++) {
-    int best = 0;
-    for (int c = 1; c < t->k; c++)
-      if (logits[(size_t)i * t->k + c] > logits[(size_t)i * t->k + best]) best = c;
-    confusion[(size_t)t->test.y[i] * t->k + best]++;
-  }
-  head_free(h);
+  for (int i = 0; rc == CUR_OK && i < m; i++)
+    (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + pred[i]]++;
   feat_scaler_free(scaler);
-  cur_free(logits);
+  cur_free(X);
+  cur_free(pred);
   return rc;
 }
 
@@ -247,33 +271,39 @@ static char *confusion_json(const trainer *t, const int64_t *confusion) {
   return out;
 }
 
-/* One class's three metrics, named precision/<class> and so on. */
-static int put_class(trainer *t, int c, const head_class_metrics *m) {
-  const char *kinds[] = {"precision", "recall", "f1"};
-  const double values[] = {m->precision, m->recall, m->f1};
-  int rc = CUR_OK;
-  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(kinds); i++) {
-    char *name = cur_asprintf("%s/%s", kinds[i], t->classes[c]);
-    rc = name ? cur_store_metric_put(cur_run_store(t->run), cur_run_id(t->run), name, values[i], NULL)
-              : CUR_ENOMEM;
-    cur_free(name);
-  }
+/* A metric PREFIX + NAME (PREFIX "" for the curated head's test figures). */
+static int put(trainer *t, const char *prefix, const char *name, double value, const char *text) {
+  char *full = cur_asprintf("%s%s", prefix, name);
+  int rc = full ? cur_store_metric_put(cur_run_store(t->run), cur_run_id(t->run), full, value, text)
+                : CUR_ENOMEM;
+  cur_free(full);
   return rc;
 }
 
-static int record(trainer *t, const head_class_metrics *m, double acc, double macro,
-                  const char *confusion) {
-  cur_store *st = cur_run_store(t->run);
-  int64_t id = cur_run_id(t->run);
-  int rc = cur_store_begin(st);
-  if (rc) return rc;
-  rc = cur_store_metrics_clear(st, id);
-  if (rc == CUR_OK) rc = cur_store_metric_put(st, id, "accuracy", acc, NULL);
-  if (rc == CUR_OK) rc = cur_store_metric_put(st, id, "macro_f1", macro, NULL);
-  if (rc == CUR_OK) rc = cur_store_metric_put(st, id, "confusion", NAN, confusion);
-  for (int c = 0; rc == CUR_OK && c < t->k; c++) rc = put_class(t, c, &m[c]);
-  if (rc == CUR_OK) return cur_store_commit(st);
-  cur_store_rollback(st);
+/* Accuracy, macro-F1 and the confusion matrix of CONFUSION under PREFIX;
+** with PER_CLASS, each class's precision/<class>, recall/<class>, f1/<class>
+** too.  Nothing when the matrix is empty (no such rows). */
+static int put_matrix(trainer *t, const char *prefix, const int64_t *confusion, int per_class,
+                      head_class_metrics *m, double *acc, double *macro) {
+  int64_t total = 0;
+  for (int c = 0; c < t->k * t->k; c++) total += confusion[c];
+  *acc = *macro = NAN;
+  if (total == 0) return CUR_OK;
+  head_metrics_compute(confusion, t->k, m, acc, macro);
+  char *json = confusion_json(t, confusion);
+  int rc = json ? put(t, prefix, "confusion", NAN, json) : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = put(t, prefix, "accuracy", *acc, NULL);
+  if (rc == CUR_OK) rc = put(t, prefix, "macro_f1", *macro, NULL);
+  for (int c = 0; per_class && rc == CUR_OK && c < t->k; c++) {
+    const char *kinds[] = {"precision/", "recall/", "f1/"};
+    const double values[] = {m[c].precision, m[c].recall, m[c].f1};
+    for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(kinds); i++) {
+      char *name = cur_asprintf("%s%s", kinds[i], t->classes[c]);
+      rc = name ? put(t, prefix, name, values[i], NULL) : CUR_ENOMEM;
+      cur_free(name);
+    }
+  }
+  cur_free(json);
   return rc;
 }
 
@@ -281,7 +311,8 @@ static int record(trainer *t, const head_class_metrics *m, double acc, double ma
 static void report(const trainer *t, const head_class_metrics *m, double acc, double macro,
                    const int64_t *confusion) {
   char line[1024];
-  cur_info("train: model %s, %d training rows, %d test rows", t->model, t->train.n, t->test.n);
+  cur_info("train: model %s, %d training rows, %d test rows", t->model, t->train.n,
+           t->eval.n - t->n_val);
   cur_info("  %-20s %9s %9s %9s %8s", "class", "precision", "recall", "f1", "support");
   for (int c = 0; c < t->k; c++)
     cur_info("  %-20s %9.4f %9.4f %9.4f %8lld", t->classes[c], m[c].precision, m[c].recall,
@@ -297,20 +328,34 @@ static void report(const trainer *t, const head_class_metrics *m, double acc, do
   }
 }
 
+/* Scores the curated head and the raw-label baseline on val and test and
+** records both in one transaction (after deleting the run's earlier ones). */
 static int evaluate(trainer *t) {
-  int64_t *confusion = cur_calloc((size_t)t->k * (size_t)t->k, sizeof *confusion);
+  size_t kk = (size_t)t->k * (size_t)t->k;
+  int64_t *cells = cur_calloc(4 * kk, sizeof *cells);
   head_class_metrics *m = cur_calloc((size_t)t->k, sizeof *m);
-  char *json = NULL;
-  double acc = 0, macro = 0;
-  int rc = confusion && m ? fit_and_evaluate(t, confusion) : CUR_ENOMEM;
-  if (rc == CUR_OK) {
-    head_metrics_compute(confusion, t->k, m, &acc, &macro);
-    rc = (json = confusion_json(t, confusion)) ? record(t, m, acc, macro, json) : CUR_ENOMEM;
+  if (!cells || !m) {
+    cur_free(cells);
+    cur_free(m);
+    return CUR_ENOMEM;
   }
-  if (rc == CUR_OK) report(t, m, acc, macro, confusion);
-  cur_free(json);
+  scored curated = {cells, cells + kk}, raw = {cells + 2 * kk, cells + 3 * kk};
+  double acc, macro, a, f;
+  int rc = fit_and_score(t, &t->train, &curated);
+  if (rc == CUR_OK && t->raw.n > 0) rc = fit_and_score(t, &t->raw, &raw);
+  cur_store *st = cur_run_store(t->run);
+  if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
+    rc = cur_store_metrics_clear(st, cur_run_id(t->run));
+    if (rc == CUR_OK) rc = put_matrix(t, "raw/val/", raw.val, 0, m, &a, &f);
+    if (rc == CUR_OK) rc = put_matrix(t, "raw/", raw.test, 0, m, &a, &f);
+    if (rc == CUR_OK && !isnan(f)) cur_info("train: raw labels (%d rows): test accuracy %.4f, macro-F1 %.4f", t->raw.n, a, f);
+    if (rc == CUR_OK) rc = put_matrix(t, "val/", curated.val, 0, m, &a, &f);
+    if (rc == CUR_OK) rc = put_matrix(t, "", curated.test, 1, m, &acc, &macro);
+    rc = rc == CUR_OK ? cur_store_commit(st) : (cur_store_rollback(st), rc);
+  }
+  if (rc == CUR_OK) report(t, m, acc, macro, curated.test);
   cur_free(m);
-  cur_free(confusion);
+  cur_free(cells);
   return rc;
 }
 
@@ -320,21 +365,25 @@ static int train_run(cur_run *run) {
   int command = cur_opt_str(cur_run_options(run), "command")[0] != 0;
   int rc = command ? cur_train_job_manifest(run, &manifest) : CUR_OK;
   if (rc == CUR_OK) rc = load(&t);
+  int n_test = t.eval.n - t.n_val;
   /* a corpus without a test split (or train rows) has nothing to show:
   ** say so and go on, so that `curate run` still completes */
-  if (rc == CUR_OK && (t.train.n == 0 || t.test.n == 0))
+  if (rc == CUR_OK && (t.train.n == 0 || n_test == 0))
     cur_warn("train: task %s has %d training and %d test rows; nothing to train or evaluate",
-             cur_opt_str(cur_run_options(run), "task"), t.train.n, t.test.n);
+             cur_opt_str(cur_run_options(run), "task"), t.train.n, n_test);
   else if (rc == CUR_OK)
     rc = evaluate(&t);
   if (rc == CUR_OK) {
     cur_run_count_set(run, "train_rows", t.train.n);
-    cur_run_count_set(run, "test_rows", t.test.n);
+    cur_run_count_set(run, "raw_rows", t.raw.n);
+    cur_run_count_set(run, "val_rows", t.n_val);
+    cur_run_count_set(run, "test_rows", n_test);
     if (command) rc = cur_train_job_run(run, manifest);
   }
   cur_free(manifest);
   dataset_free(&t.train);
-  dataset_free(&t.test);
+  dataset_free(&t.raw);
+  dataset_free(&t.eval);
   cur_store_names_free(t.classes, t.k);
   cur_free(t.model);
   return rc;

@@ -1,0 +1,30 @@
+/* head_fit.c -- train a head on one set of rows and predict the classes of another.
+**
+** The train stage (curated and raw-label heads) and the policy stage (one
+** head per candidate decision, per fold) all ask the same question: trained
+** on these rows, which class does the head give those?  One function answers
+** it, so every figure they compare was produced the same way.
+*/
+#include "head.h"
+
+#include "curate.h"
+
+int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
+                     const float *w, const float *Xev, int m, int *pred, head_epoch_fn epoch_fn,
+                     void *ctx) {
+  head *h = NULL;
+  float *logits = cur_mallocarray((size_t)(m > 0 ? m : 1), (size_t)k * sizeof *logits);
+  int rc = logits ? head_new(cfg, d, k, &h) : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = head_train(h, X, n, y, w, epoch_fn, ctx);
+  if (rc == CUR_OK && m > 0) rc = head_predict_logits(h, Xev, m, logits);
+  for (int i = 0; rc == CUR_OK && i < m; i++) {
+    const float *z = logits + (size_t)i * k;
+    int best = 0;
+    for (int c = 1; c < k; c++)
+      if (z[c] > z[best]) best = c;
+    pred[i] = best;
+  }
+  head_free(h);
+  cur_free(logits);
+  return rc;
+}

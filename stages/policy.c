@@ -1,0 +1,404 @@
+/* policy.c -- the policy stage: keeps each automatic curation decision only where it does not hurt.
+**
+** Earlier stages propose changes to the training set: aum (and others) flag
+** rows, pseudolabel adds teacher labels, balance re-weights classes and
+** augment adds variants.  For every task with labels, this stage trains the
+** train stage's head on the raw labels (the human and review labels of the
+** train split, weight 1) and measures macro-F1 on held-out rows; then it
+** tries the decisions in order -- drop flagged rows, add pseudo-labels,
+** balance -- each on top of those kept so far, and keeps one only when its
+** macro-F1 is no more than policy.tolerance below both the set it was tried
+** on and the raw labels.  The held-out rows are the val split's labelled
+** rows, or, when val has fewer than policy.min_val_rows, folds of the train
+** split (whole groups per fold, a variant with its original).  Test rows
+** are never read.  The chosen rows go to policy_rows, which export takes as
+** the task's training rows; every try goes to policy_decisions and is
+** printed in one line.  All of a task's work is one transaction, after
+** deleting the run's earlier rows, so a resumed run ends the same.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "curate.h"
+#include "feat.h"
+#include "half.h"
+#include "head.h"
+#include "metrics.h"
+#include "stages.h"
+#include "store_embed.h"
+#include "store_labels.h"
+#include "store_policy.h"
+
+static int check_mode(const cJSON *v, const char *name) {
+  return cur_option_check_word(v, name, "auto|all|none");
+}
+
+static int check_folds(const cJSON *v, const char *name) {
+  return v->valuedouble >= 2 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be at least 2", name);
+}
+
+static const cur_option policy_options[] = {
+    {"mode", CUR_OPT_STR, "\"auto\"",
+     "auto: keep each decision only where validation macro-F1 does not fall; all: apply every "
+     "decision; none: train on the raw labels", check_mode},
+    {"tolerance", CUR_OPT_NUM, "0.005",
+     "how far validation macro-F1 may fall before a decision is refused",
+     cur_option_check_nonnegative},
+    {"min_val_rows", CUR_OPT_INT, "50",
+     "fewer labelled val rows than this: folds of the train split decide instead",
+     cur_option_check_positive},
+    {"folds", CUR_OPT_INT, "5", "folds when the train split decides", check_folds},
+    {NULL, 0, NULL, NULL, NULL}};
+
+/* The decisions, in the order they are tried; each is a bit of a state. */
+enum { DROP_FLAGGED = 1, PSEUDOLABELS = 2, BALANCE = 4 };
+static const struct {
+  int bit;
+  const char *name, *what;
+} decisions[] = {{DROP_FLAGGED, "drop_flagged", "drop rows with a pending flag"},
+                 {PSEUDOLABELS, "pseudolabels", "add the teacher's pseudo-labels"},
+                 {BALANCE, "balance", "balance classes (weights, augmented variants)"}};
+
+/* One task being decided. */
+typedef struct task_eval {
+  cur_run *run;
+  int64_t task_id;
+  const char *task;
+  int k, dim;
+  cur_policy_row *rows;
+  size_t n;
+  float *X;                  /* n x dim, standardised */
+  int folds;                 /* 0: the val split decides */
+  char method[16];
+} task_eval;
+
+/* One row's embedding being read into X. */
+typedef struct fetch {
+  task_eval *t;
+  size_t i;
+  int got;
+} fetch;
+
+/* Store callback: decodes row f->i's embedding into X (allocated at the first). */
+static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
+  fetch *f = ctx;
+  task_eval *t = f->t;
+  if (t->dim == 0) t->dim = (int)(len / 2);
+  if (len != (size_t)t->dim * 2)
+    return cur_errorf("policy: image %lld: embedding of %zu values, expected %d", (long long)id,
+                      len / 2, t->dim);
+  if (!t->X && !(t->X = cur_mallocarray(t->n, (size_t)t->dim * sizeof *t->X))) return CUR_ENOMEM;
+  cur_half_decode(bytes, (size_t)t->dim, t->X + f->i * (size_t)t->dim);
+  f->got = 1;
+  return CUR_OK;
+}
+
+/* Reads every row's embedding for MODEL; *missing counts rows without one. */
+static int load_vectors(task_eval *t, const char *model, int64_t *missing) {
+  *missing = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    fetch f = {t, i, 0};
+    int rc = cur_store_embedding_of(cur_run_store(t->run), model, t->rows[i].image_id, take_vector, &f);
+    if (rc) return rc;
+    *missing += !f.got;
+  }
+  return CUR_OK;
+}
+
+/* The row of IMAGE_ID (rows are in image id order), or -1. */
+static long find_row(const task_eval *t, int64_t image_id) {
+  size_t lo = 0, hi = t->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->rows[mid].image_id < image_id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < t->n && t->rows[lo].image_id == image_id ? (long)lo : -1;
+}
+
+/* Whether training row I belongs to the set STATE describes. */
+static int row_in(const task_eval *t, int state, size_t i) {
+  const cur_policy_row *r = &t->rows[i];
+  if (r->split != 't') return 0;
+  int dropped = (state & DROP_FLAGGED) && r->flagged;
+  switch (r->kind) {
+  case 'h': return !dropped;
+  case 'p': return (state & PSEUDOLABELS) && !dropped;
+  case 'a': {  /* a variant goes with its original */
+    long parent = (state & BALANCE) ? find_row(t, r->parent_id) : -1;
+    return parent >= 0 && t->rows[parent].kind != 'a' && row_in(t, state, (size_t)parent);
+  }
+  }
+  return 0;
+}
+
+static float row_weight(const task_eval *t, int state, size_t i) {
+  return (state & BALANCE) ? (float)t->rows[i].weight : 1.0f;
+}
+
+static int fold_of(const task_eval *t, size_t i) {
+  return t->folds ? (int)(t->rows[i].group % (uint64_t)t->folds) : -1;
+}
+
+/* Held-out row I for fold F: a human label of val (F = -1) or of train in fold F. */
+static int held_out(const task_eval *t, size_t i, int f) {
+  const cur_policy_row *r = &t->rows[i];
+  if (r->kind != 'h') return 0;
+  return f < 0 ? r->split == 'v' : r->split == 't' && fold_of(t, i) == f;
+}
+
+/* Copies the rows selected by IN (a 0/1 array over rows) into a matrix. */
+static int gather(const task_eval *t, const int *in, float **X, int **y, float **w, int *m,
+                  int state) {
+  int count = 0;
+  for (size_t i = 0; i < t->n; i++) count += in[i];
+  *X = cur_mallocarray((size_t)(count ? count : 1), (size_t)t->dim * sizeof **X);
+  *y = cur_calloc((size_t)count + 1, sizeof **y);
+  *w = cur_calloc((size_t)count + 1, sizeof **w);
+  if (!*X || !*y || !*w) return CUR_ENOMEM;
+  int j = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    if (!in[i]) continue;
+    memcpy(*X + (size_t)j * t->dim, t->X + i * (size_t)t->dim, (size_t)t->dim * sizeof **X);
+    (*y)[j] = t->rows[i].class_idx;
+    (*w)[j++] = row_weight(t, state, i);
+  }
+  *m = count;
+  return CUR_OK;
+}
+
+/* Trains on STATE's rows outside fold F and adds the predictions for fold
+** F's held-out rows (F = -1: val) to CONFUSION. */
+static int eval_fold(task_eval *t, int state, int f, int64_t *confusion) {
+  int *train = cur_calloc(t->n, sizeof *train), *test = cur_calloc(t->n, sizeof *test);
+  float *Xtr = NULL, *wtr = NULL, *Xte = NULL, *wte = NULL;
+  int *ytr = NULL, *yte = NULL, *pred = NULL, ntr = 0, nte = 0;
+  int rc = train && test ? CUR_OK : CUR_ENOMEM;
+  for (size_t i = 0; rc == CUR_OK && i < t->n; i++) {
+    long own = t->rows[i].kind == 'a' ? find_row(t, t->rows[i].parent_id) : (long)i;
+    int fold = own >= 0 ? fold_of(t, (size_t)own) : -1;
+    train[i] = row_in(t, state, i) && (f < 0 || fold != f);
+    test[i] = held_out(t, i, f);
+  }
+  if (rc == CUR_OK) rc = gather(t, train, &Xtr, &ytr, &wtr, &ntr, state);
+  if (rc == CUR_OK) rc = gather(t, test, &Xte, &yte, &wte, &nte, 0);
+  if (rc == CUR_OK && !(pred = cur_calloc((size_t)nte + 1, sizeof *pred))) rc = CUR_ENOMEM;
+  if (rc == CUR_OK && ntr > 0 && nte > 0) {
+    head_config cfg;
+    /* the same stream for every candidate: differences come from the rows */
+    head_config_from_options(cur_run_options_of(t->run, "train"), cur_run_seed(t->run),
+                             t->task_id * 64 + f + 1, &cfg);
+    rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, Xte, nte, pred, NULL, NULL);
+    for (int i = 0; rc == CUR_OK && i < nte; i++) confusion[(size_t)yte[i] * t->k + pred[i]]++;
+  }
+  cur_free(train); cur_free(test); cur_free(Xtr); cur_free(ytr); cur_free(wtr);
+  cur_free(Xte); cur_free(yte); cur_free(wte); cur_free(pred);
+  return rc;
+}
+
+/* Held-out macro-F1 of a head trained on STATE's rows (NaN when nothing was held out). */
+static int evaluate(task_eval *t, int state, double *macro) {
+  int64_t *confusion = cur_calloc((size_t)t->k * (size_t)t->k, sizeof *confusion);
+  head_class_metrics *m = cur_calloc((size_t)t->k, sizeof *m);
+  int rc = confusion && m ? CUR_OK : CUR_ENOMEM;
+  for (int f = t->folds ? 0 : -1; rc == CUR_OK && f < (t->folds ? t->folds : 0); f++) {
+    rc = eval_fold(t, state, f, confusion);
+    if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
+  }
+  int64_t total = 0;
+  for (int c = 0; c < t->k * t->k; c++) total += confusion ? confusion[c] : 0;
+  double acc;
+  *macro = NAN;
+  if (rc == CUR_OK && total > 0) head_metrics_compute(confusion, t->k, m, &acc, macro);
+  cur_free(confusion);
+  cur_free(m);
+  return rc;
+}
+
+/* Rows of STATE's set, and how many of them DECISION adds, removes or re-weights. */
+static void count_rows(const task_eval *t, int state, int decision, int64_t *rows, int64_t *changed) {
+  *rows = *changed = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    int with = row_in(t, state | decision, i), without = row_in(t, state & ~decision, i);
+    *rows += with;
+    *changed += with != without ||
+                (with && row_weight(t, state | decision, i) != row_weight(t, state & ~decision, i));
+  }
+}
+
+/* Standardises X with a scaler fitted on the raw training rows. */
+static int standardise(task_eval *t) {
+  int *raw = cur_calloc(t->n, sizeof *raw);
+  float *X = NULL, *w = NULL;
+  int *y = NULL, m = 0;
+  feat_scaler *scaler = NULL;
+  int rc = raw ? CUR_OK : CUR_ENOMEM;
+  for (size_t i = 0; rc == CUR_OK && i < t->n; i++) raw[i] = row_in(t, 0, i);
+  if (rc == CUR_OK) rc = gather(t, raw, &X, &y, &w, &m, 0);
+  /* the epsilon keeps constant columns (e.g. a border pixel) finite */
+  if (rc == CUR_OK) rc = feat_scaler_fit(X, (size_t)m, t->dim, 1e-6f, &scaler);
+  if (rc == CUR_OK) feat_scaler_apply(scaler, t->X, t->n);
+  feat_scaler_free(scaler);
+  cur_free(raw); cur_free(X); cur_free(y); cur_free(w);
+  return rc;
+}
+
+/* One try: printed, and stored in the open transaction. */
+static int record_try(task_eval *t, int step, const char *name, const char *what, int state,
+                      int decision, double f1, double before, int kept, const char *why) {
+  int64_t rows, changed;
+  count_rows(t, state, decision, &rows, &changed);
+  if (step == 0)
+    cur_info("policy: %s: raw labels, %lld training rows: %s macro-F1 %.4f", t->task,
+             (long long)rows, t->method, f1);
+  else
+    cur_info("policy: %s: %s (%lld rows): %s macro-F1 %.4f vs %.4f -> %s (%s)", t->task, what,
+             (long long)changed, t->method, f1, before, kept ? "kept" : "refused", why);
+  return cur_store_policy_decision_put(cur_run_store(t->run), cur_run_id(t->run), t->task_id, step,
+                                       name, rows, changed, isnan(f1) ? -1 : f1,
+                                       isnan(before) ? -1 : before, kept, t->method, why);
+}
+
+/* Whether the decision stays, and one line saying why. */
+static int judge(const char *mode, double tol, double f1, double before, double raw, char *why,
+                 size_t cap) {
+  if (strcmp(mode, "all") == 0) return snprintf(why, cap, "policy.mode is all"), 1;
+  if (isnan(f1) || isnan(before))
+    return snprintf(why, cap, "no held-out rows to measure it on: not applied"), 0;
+  if (f1 < before - tol)
+    return snprintf(why, cap, "fell %.4f, more than the tolerance %.4f", before - f1, tol), 0;
+  if (f1 < raw - tol)
+    return snprintf(why, cap, "%.4f below the raw labels, more than the tolerance", raw - f1), 0;
+  return snprintf(why, cap, "within the tolerance %.4f", tol), 1;
+}
+
+/* Tries each decision that changes something; returns the chosen state. */
+static int decide(task_eval *t, int *chosen) {
+  const cJSON *opt = cur_run_options(t->run);
+  const char *mode = cur_opt_str(opt, "mode");
+  double tol = cur_opt_num(opt, "tolerance"), raw, best;
+  int state = 0, step = 0, rc = evaluate(t, 0, &raw);
+  if (rc == CUR_OK) rc = record_try(t, step++, "raw", "raw labels", 0, 0, raw, raw, 1, "the baseline");
+  best = raw;
+  for (size_t d = 0; rc == CUR_OK && d < CUR_ARRAY_LEN(decisions); d++) {
+    int64_t rows, changed;
+    count_rows(t, state, decisions[d].bit, &rows, &changed);
+    if (changed == 0) continue;
+    double f1 = NAN;
+    char why[160];
+    int kept = 0;
+    if (strcmp(mode, "none") == 0) snprintf(why, sizeof why, "policy.mode is none");
+    else if ((rc = evaluate(t, state | decisions[d].bit, &f1)) == CUR_OK)
+      kept = judge(mode, tol, f1, best, raw, why, sizeof why);
+    if (rc == CUR_OK)
+      rc = record_try(t, step++, decisions[d].name, decisions[d].what, state, decisions[d].bit, f1,
+                      best, kept, why);
+    if (kept) {
+      state |= decisions[d].bit;
+      best = f1;
+    }
+  }
+  *chosen = state;
+  return rc;
+}
+
+/* Writes the chosen rows with their weights. */
+static int write_rows(task_eval *t, int state) {
+  int rc = CUR_OK;
+  for (size_t i = 0; rc == CUR_OK && i < t->n; i++)
+    if (row_in(t, state, i))
+      rc = cur_store_policy_row_put(cur_run_store(t->run), cur_run_id(t->run), t->task_id,
+                                    t->rows[i].image_id, row_weight(t, state, i));
+  return rc;
+}
+
+/* Held-out rows: val when it has enough labelled rows, else folds of train. */
+static void choose_method(task_eval *t) {
+  int64_t val = 0;
+  for (size_t i = 0; i < t->n; i++) val += t->rows[i].kind == 'h' && t->rows[i].split == 'v';
+  int64_t min_val = cur_opt_int(cur_run_options(t->run), "min_val_rows");
+  t->folds = val >= min_val ? 0 : (int)cur_opt_int(cur_run_options(t->run), "folds");
+  if (t->folds) snprintf(t->method, sizeof t->method, "cv%d", t->folds);
+  else snprintf(t->method, sizeof t->method, "val");
+  if (t->folds)
+    cur_info("policy: %s: %lld labelled val rows (policy.min_val_rows %lld): %d folds of the train "
+             "split decide", t->task, (long long)val, (long long)min_val, t->folds);
+}
+
+/* Decides one task and records it in one transaction. */
+static int decide_task(task_eval *t, const char *model) {
+  cur_store *st = cur_run_store(t->run);
+  int64_t missing;
+  int state = 0, rc = cur_store_policy_rows(st, t->task_id, &t->rows, &t->n);
+  if (rc == CUR_OK) rc = cur_store_class_count(st, t->task_id, &missing);
+  t->k = (int)missing;
+  if (rc == CUR_OK) rc = load_vectors(t, model, &missing);
+  /* rows made after the embed stage ran (augmented variants) have none yet */
+  if (rc == CUR_OK && missing && (rc = stage_embed_fill(t->run, "policy", missing)) == CUR_OK)
+    rc = load_vectors(t, model, &missing);
+  if (rc == CUR_OK && missing)
+    return cur_errorc(CUR_ESTATE, "policy: %lld rows of task %s have no embedding for model %s",
+                      (long long)missing, t->task, model);
+  if (rc == CUR_OK && (t->n == 0 || t->dim == 0)) return CUR_OK;
+  choose_method(t);
+  if (rc == CUR_OK) rc = standardise(t);
+  if (rc == CUR_OK) rc = cur_store_begin(st);
+  if (rc) return rc;
+  rc = decide(t, &state);
+  if (rc == CUR_OK) rc = write_rows(t, state);
+  if (rc == CUR_OK) return cur_store_commit(st);
+  cur_store_rollback(st);
+  return rc;
+}
+
+typedef struct policy_ctx {
+  cur_run *run;
+  const char *model;
+} policy_ctx;
+
+static int decide_each(void *ctx, int64_t id, const char *name) {
+  policy_ctx *c = ctx;
+  task_eval t = {.run = c->run, .task_id = id, .task = name};
+  int rc = decide_task(&t, c->model);
+  cur_free(t.rows);
+  cur_free(t.X);
+  return rc;
+}
+
+static int policy_run(cur_run *run) {
+  cur_store *st = cur_run_store(run);
+  const char *model = cur_opt_str(cur_run_options_of(run, "train"), "model");
+  char *top = NULL;
+  int found = 1, rc = CUR_OK;
+  if (!model[0] && (rc = cur_store_embedding_model_top(st, &top, &found)) == CUR_OK && found)
+    model = top;
+  if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ESTATE, "policy: no embeddings: run the embed stage first");
+  if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
+    rc = cur_store_policy_clear(st, cur_run_id(run));
+    rc = rc == CUR_OK ? cur_store_commit(st) : (cur_store_rollback(st), rc);
+  }
+  policy_ctx c = {run, model};
+  if (rc == CUR_OK) rc = cur_store_tasks_each(st, decide_each, &c);
+  cur_free(top);
+  return rc;
+}
+
+/* The heads are the train stage's: its options are part of this stage's input. */
+static int policy_fingerprint(cur_run *run, cur_sha256 *h) {
+  char hash[65];
+  int rc = cur_config_hash(cur_run_options_of(run, "train"), NULL, cur_run_seed(run), hash);
+  if (rc == CUR_OK) cur_sha256_str(h, hash);
+  return rc;
+}
+
+static const char *const policy_needs[] = {"ingest", "embed", NULL};
+
+const cur_stage stage_policy = {
+    .name = "policy",
+    .summary = "keep each curation decision only where validation macro-F1 does not fall",
+    .needs = policy_needs,
+    .options = policy_options,
+    .fingerprint = policy_fingerprint,
+    .run = policy_run,
+};

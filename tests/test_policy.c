@@ -1,0 +1,209 @@
+/* test_policy.c -- the policy stage (stages/policy.c) and the closing report, on data with known truth.
+**
+** The data: 8x8 grey images of four classes, each class brightening its own
+** quadrant under heavy pixel noise, so a head needs many rows to separate
+** them; 30% of the training images sit in a wrong class folder (the truth
+** is kept here).  Val and test are clean.
+**
+** policy-1.*: flags exactly on the flipped rows are kept (dropping them
+**             does not lower validation macro-F1), and export leaves those
+**             rows out.
+** policy-2.*: flags drawn at random over 85% of the rows, blind to the truth,
+**             are refused, and the manifest keeps every row.
+** policy-3.*: policy.mode all applies what auto refused; none applies nothing.
+** policy-4.*: `curate run --json`: the report's fields, the raw-label
+**             baseline in the train run, the junk class name warned about.
+*/
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "fixtures.h"
+#include "image.h"
+#include "rng.h"
+#include "testlib.h"
+
+#define PER_CLASS 100   /* training images per class; val and test get 40 */
+static const char *const classes[4] = {"north", "east", "south", "other"};
+static int flipped[4 * PER_CLASS];  /* training image i sits in a wrong folder */
+
+/* Writes one noisy 8x8 grey PNG of class C to REL. */
+static int write_image(const char *rel, int c, cur_rng *r) {
+  unsigned char px[64];
+  for (int y = 0; y < 8; y++)
+    for (int x = 0; x < 8; x++) {
+      int quadrant = (y >= 4) * 2 + (x >= 4);
+      double v = 128 + (quadrant == c ? 40 : 0) + 50 * cur_rng_normal(r);
+      px[y * 8 + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  cur_image_pixels im = {px, 8, 8, 1};
+  unsigned char *png;
+  size_t len;
+  char *path = test_scratch_path(rel);
+  int rc = path ? cur_image_png_encode(&im, &png, &len) : CUR_ENOMEM;
+  if (rc == CUR_OK) {
+    rc = test_write_file(path, png, len);
+    cur_free(png);
+  }
+  cur_free(path);
+  return rc;
+}
+
+/* src/{train,val,test}/<class>/NNN.png, 30% of train in a wrong folder;
+** ingested and embedded (pixels) into base.db. */
+static int build(void) {
+  cur_rng r;
+  cur_rng_seed(&r, 7);
+  int rc = test_sh("cd '%s' && rm -rf src *.db* && mkdir -p src", T.scratch);
+  for (int i = 0; rc == 0 && i < 4 * PER_CLASS; i++) {
+    int c = i % 4, folder = c;
+    if ((flipped[i] = cur_rng_uniform(&r) < 0.3)) folder = (c + 1 + (int)cur_rng_below(&r, 3)) % 4;
+    char rel[64];
+    snprintf(rel, sizeof rel, "src/train/%s/%03d.png", classes[folder], i);
+    rc |= test_sh("mkdir -p '%s/src/train/%s'", T.scratch, classes[folder]) || write_image(rel, c, &r);
+  }
+  for (int i = 0; rc == 0 && i < 2 * 4 * 40; i++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "src/%s/%s/%03d.png", i < 160 ? "val" : "test", classes[i % 4], i);
+    rc |= test_sh("mkdir -p '%s/src/%s/%s'", T.scratch, i < 160 ? "val" : "test", classes[i % 4]) ||
+          write_image(rel, i % 4, &r);
+  }
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 8, \"channels\": 1}}";
+  char *p = test_scratch_path("p.json");
+  rc |= test_write_file(p, cfg, strlen(cfg));
+  cur_free(p);
+  rc |= fx_curate("init.log", "--db base.db --config p.json init");
+  rc |= fx_curate("ingest.log", "--db base.db --config p.json ingest src");
+  rc |= fx_curate("embed.log", "--db base.db --config p.json run --until embed");
+  return rc;
+}
+
+/* Copies base.db to NAME and flags the training images for which PICK is
+** true (a flag of the ingest run: the flagged view counts it as pending). */
+static int flagged_copy(const char *name, int (*pick)(int i, cur_rng *r)) {
+  cur_rng r;
+  cur_rng_seed(&r, 11);
+  char *sql = cur_strdup("BEGIN;");
+  int n = 0;
+  for (int i = 0; sql && i < 4 * PER_CLASS; i++) {
+    if (!pick(i, &r)) continue;
+    char *more = cur_asprintf("%s INSERT INTO flags(run_id, reason, image_id, task_id) SELECT 1, "
+                              "'aum', id, 1 FROM images WHERE source_path LIKE 'train/%%/%03d.png';",
+                              sql, i);
+    cur_free(sql);
+    sql = more;
+    n++;
+  }
+  char *more = sql ? cur_asprintf("%s COMMIT;\n", sql) : NULL, *file = test_scratch_path("flags.sql");
+  int rc = more && file ? test_write_file(file, more, strlen(more)) : -1;
+  if (rc == 0) rc = test_sh("cd '%s' && cp base.db %s && sqlite3 %s < flags.sql", T.scratch, name, name);
+  cur_free(sql);
+  cur_free(more);
+  cur_free(file);
+  return rc == 0 && n > 0 ? 0 : -1;
+}
+
+static int pick_truth(int i, cur_rng *r) { (void)r; return flipped[i]; }
+static int pick_random(int i, cur_rng *r) { (void)i; return cur_rng_uniform(r) < 0.85; }
+
+static long long q(const char *db, const char *sql) {
+  char *path = test_scratch_path(db);
+  long long v = fx_sql_int(path, sql);
+  cur_free(path);
+  return v;
+}
+
+static long long manifest_train_rows(const char *log) {
+  char *text = fx_read(log);
+  long long n = 0;
+  for (char *p = text; p && (p = strstr(p, "\"split\":\"train\"")); p++) n++;
+  cur_free(text);
+  return n;
+}
+
+TEST(flags_on_the_real_noise_are_kept_and_leave_the_manifest) {
+  REQUIRE(build() == 0);
+  REQUIRE(flagged_copy("truth.db", pick_truth) == 0);
+  int n_flipped = 0;
+  for (int i = 0; i < 4 * PER_CLASS; i++) n_flipped += flipped[i];
+  CHECK_INT(fx_curate("t1.log", "--db truth.db --config p.json run --stage policy"), 0);
+  CHECK_INT(q("truth.db", "SELECT kept FROM policy_decisions WHERE decision = 'drop_flagged'"), 1);
+  CHECK_INT(q("truth.db", "SELECT changed FROM policy_decisions WHERE decision = 'drop_flagged'"), n_flipped);
+  /* decided on val (160 clean rows), never on test */
+  CHECK_INT(q("truth.db", "SELECT count(*) FROM policy_decisions WHERE method <> 'val'"), 0);
+  CHECK_INT(q("truth.db", "SELECT count(*) FROM policy_rows"), 4 * PER_CLASS - n_flipped);
+  CHECK_INT(fx_curate("t2.log", "--db truth.db --config p.json export --out out-truth --format jsonl"), 0);
+  CHECK_INT(manifest_train_rows("out-truth/manifest.jsonl"), 4 * PER_CLASS - n_flipped);
+}
+
+TEST(random_flags_are_refused_and_every_row_stays) {
+  REQUIRE(flagged_copy("random.db", pick_random) == 0);
+  CHECK_INT(fx_curate("r1.log", "--db random.db --config p.json run --stage policy"), 0);
+  CHECK_INT(q("random.db", "SELECT kept FROM policy_decisions WHERE decision = 'drop_flagged'"), 0);
+  CHECK(q("random.db", "SELECT macro_f1 < before_f1 - 0.005 FROM policy_decisions "
+                       "WHERE decision = 'drop_flagged'") == 1);
+  CHECK_INT(q("random.db", "SELECT count(*) FROM policy_rows"), 4 * PER_CLASS);
+  char *log = fx_read("r1.log");
+  CHECK(log && strstr(log, "policy: label: drop rows with a pending flag") && strstr(log, "-> refused"));
+  cur_free(log);
+  CHECK_INT(fx_curate("r2.log", "--db random.db --config p.json export --out out-random --format jsonl"), 0);
+  CHECK_INT(manifest_train_rows("out-random/manifest.jsonl"), 4 * PER_CLASS);
+}
+
+TEST(mode_all_applies_what_auto_refused_and_none_nothing) {
+  const char *all = "{\"embed\": {\"features\": \"pixels\", \"size\": 8, \"channels\": 1}, "
+                    "\"policy\": {\"mode\": \"all\"}}";
+  const char *none = "{\"embed\": {\"features\": \"pixels\", \"size\": 8, \"channels\": 1}, "
+                     "\"policy\": {\"mode\": \"none\"}}";
+  char *p = test_scratch_path("all.json");
+  REQUIRE(test_write_file(p, all, strlen(all)) == 0);
+  cur_free(p);
+  p = test_scratch_path("none.json");
+  REQUIRE(test_write_file(p, none, strlen(none)) == 0);
+  cur_free(p);
+  CHECK_INT(fx_curate("a1.log", "--db random.db --config all.json run --stage policy"), 0);
+  long long flagged = q("random.db", "SELECT count(*) FROM flagged WHERE review_status = 'pending'");
+  CHECK_INT(q("random.db", "SELECT count(*) FROM policy_rows WHERE run_id = (SELECT max(run_id) FROM policy_rows)"),
+            4 * PER_CLASS - flagged);
+  CHECK_INT(fx_curate("n1.log", "--db truth.db --config none.json run --stage policy"), 0);
+  CHECK_INT(q("truth.db", "SELECT count(*) FROM policy_rows WHERE run_id = (SELECT max(run_id) FROM policy_rows)"),
+            4 * PER_CLASS);
+}
+
+TEST(report_json_has_its_fields_and_the_baseline) {
+  /* the report on stdout, the stages' lines on stderr */
+  CHECK_INT(test_sh("cd '%s' && '%s' --db truth.db --config p.json run --json > report.json 2> j1.log",
+                    T.scratch, T.curate), 0);
+  char *text = fx_read("report.json");
+  cJSON *r = text ? cJSON_Parse(text) : NULL;
+  REQUIRE(r);
+  const cJSON *m = cJSON_GetObjectItem(r, "metrics");
+  static const char *const keys[] = {"accuracy", "macro_f1", "raw/accuracy", "raw/macro_f1",
+                                     "val/macro_f1", "raw/val/macro_f1"};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(keys); i++)
+    if (!cJSON_IsNumber(cJSON_GetObjectItem(m, keys[i])))
+      test_fail(__FILE__, __LINE__, "report metrics lack %s", keys[i]);
+  CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r, "classes")), 4);
+  const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "policy"), 0);
+  CHECK(first && strcmp(cJSON_GetObjectItem(first, "decision")->valuestring, "raw") == 0);
+  /* the baseline trains on every human label of train: the flipped rows too */
+  CHECK_INT(q("truth.db", "SELECT raw_rows FROM (SELECT json_extract(counts, '$.raw_rows') AS raw_rows "
+                          "FROM runs WHERE stage = 'train' ORDER BY id DESC LIMIT 1)"), 4 * PER_CLASS);
+  /* "other" is a class name that usually means no label */
+  int warned = 0;
+  const cJSON *w;
+  cJSON_ArrayForEach(w, cJSON_GetObjectItem(r, "warnings"))
+    warned |= cJSON_IsString(w) && strstr(w->valuestring, "\"other\"") != NULL;
+  CHECK(warned);
+  CHECK_INT(fx_curate("j2.log", "--db truth.db --config p.json run --strict"), 5);
+  cJSON_Delete(r);
+  cur_free(text);
+}
+
+int main(int argc, char **argv) {
+  test_init(argc, argv);
+  RUN(flags_on_the_real_noise_are_kept_and_leave_the_manifest);
+  RUN(random_flags_are_refused_and_every_row_stays);
+  RUN(mode_all_applies_what_auto_refused_and_none_nothing);
+  RUN(report_json_has_its_fields_and_the_baseline);
+  return test_finish();
+}
