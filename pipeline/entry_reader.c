@@ -13,6 +13,14 @@
 ** and recording overlap from the first entries to the last: with two large
 ** batches, the first was read before anything else could start and the last
 ** was recorded with every other thread idle.
+**
+** Memory: `held` counts the bytes of every batch not yet cleared (handed
+** over, or released but not yet cleared, which the reader does).  The reader
+** starts a batch only when, with the released ones cleared, less than
+** HELD_BATCHES x max_bytes is held; a batch adds less than max_bytes plus
+** one entry, so the entries' bytes in memory stay under
+** (HELD_BATCHES + 1) x max_bytes + the largest entry, whatever the number of
+** batches (docs/stages/ingest.md, "Memory").
 */
 #include "entry_reader.h"
 
@@ -24,6 +32,7 @@
 #include "parallel.h"
 
 #define N_BATCHES 8
+#define HELD_BATCHES 4
 #define MAX_WORKERS 16
 
 enum { FILLED, PREPARING, READY };
@@ -39,6 +48,7 @@ struct cur_entry_reader {
   int state[N_BATCHES];              /* of the batch at the same index, while in `order` */
   cur_batch *free_list[N_BATCHES], *order[N_BATCHES];
   int n_free, n_order, head;         /* order[head] is the oldest */
+  size_t held;                       /* bytes of the batches not cleared */
   int stop, done, taken_last;
   pthread_mutex_t mu;
   pthread_cond_t freed, filled, ready;  /* what the reader, workers and consumer wait for */
@@ -79,6 +89,7 @@ static int fill(cur_entry_reader *r, cur_batch *b) {
       *rec = v == CUR_ENTRY_PENDING ? CUR_ENTRY_REPEATED : (int64_t)v - 1;
     }
     bytes += e->len;
+    b->bytes = bytes;
     b->n++;
   }
   return 0;
@@ -88,6 +99,7 @@ static void batch_clear(cur_batch *b, size_t extra_size) {
   for (int i = 0; i < b->n; i++) cur_entry_clear(&b->entries[i]);
   if (b->extra) memset(b->extra, 0, (size_t)b->n * extra_size);
   b->n = 0;
+  b->bytes = 0;
   b->last = 0;
   b->rc = 0;
   b->error[0] = 0;
@@ -97,17 +109,43 @@ static int *state_of(cur_entry_reader *r, const cur_batch *b) {
   return &r->state[b - r->batches];
 }
 
+/* Clears the released batches (here rather than in release: the consumer
+** is busier); called and returns locked.  Only the reader takes batches off
+** free_list, so the ones listed stay where they are while it works unlocked. */
+static void clear_released(cur_entry_reader *r) {
+  /* the list only grows meanwhile: go on until no release came in between,
+  ** so that the reader never waits while a cleared batch would do */
+  for (int done = 0; done < r->n_free;) {
+    cur_batch *released[N_BATCHES];
+    int n = r->n_free;
+    size_t bytes = 0;
+    memcpy(released, r->free_list + done, (size_t)(n - done) * sizeof *released);
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < n - done; i++) {
+      bytes += released[i]->bytes;
+      batch_clear(released[i], r->extra_size);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->held -= bytes;
+    done = n;
+  }
+}
+
 static void *reader_main(void *arg) {
   cur_entry_reader *r = arg;
   pthread_mutex_lock(&r->mu);
   while (!r->stop && !r->done) {
-    while (!r->stop && r->n_free == 0) pthread_cond_wait(&r->freed, &r->mu);
-    if (r->stop) break;
+    clear_released(r);
+    if (r->n_free == 0 || r->held >= HELD_BATCHES * r->max_bytes) {
+      /* a release signals; the loop then clears it and looks again */
+      if (!r->stop) pthread_cond_wait(&r->freed, &r->mu);
+      continue;
+    }
     cur_batch *b = r->free_list[--r->n_free];
     pthread_mutex_unlock(&r->mu);
-    batch_clear(b, r->extra_size);  /* here rather than in release: the consumer is busier */
     int end = fill(r, b);
     pthread_mutex_lock(&r->mu);
+    r->held += b->bytes;
     b->last = end || b->rc;
     r->done = b->last;
     *state_of(r, b) = r->prepare && b->n > 0 ? FILLED : READY;

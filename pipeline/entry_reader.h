@@ -10,7 +10,8 @@
 ** callback, run on a worker thread after a batch is filled, can work on it
 ** (ingest hashes and decodes there) while the consumer records earlier
 ** ones; each batch carries EXTRA_SIZE bytes per entry for its results.
-** Several batches are in flight at once, so keep them small.
+** Several batches are in flight at once, so keep them small: the entries'
+** bytes held at once stay under 5 x MAX_BYTES + the largest entry.
 */
 #ifndef CURATE_ENTRY_READER_H
 #define CURATE_ENTRY_READER_H
@@ -30,6 +31,7 @@ typedef struct cur_batch {
   cur_entry *entries;
   int64_t *recorded;  /* CUR_ENTRY_NEW, CUR_ENTRY_REPEATED, 0 (recorded, rejected) or the image id */
   int n;
+  size_t bytes;       /* the entries' data, for the reader's memory bound */
   int last;           /* the source has no more entries (or failed: rc) */
   int rc;             /* the reader's error code, with error[] its message */
   char error[512];

@@ -1,6 +1,7 @@
 /* image.c -- libvips start-up and the decode-once validation of ingested images. */
 #include "image.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,28 @@ static void loader_format(const char *loader, char *out, size_t cap) {
   out[i] = 0;
 }
 
+/* WebP: libvips decodes the whole frame into memory (4 bytes a pixel: a
+** 10000 x 10000 WebP of 4 KB took 400 MB per worker), so a larger image is
+** decoded with libwebp's scaling to about this many pixels.  Every block of
+** the bitstream is still decoded (the scaler takes the decoded rows), so a
+** corrupt or truncated file is caught as before. */
+#define WEBP_FULL_PIXELS (1 << 20)
+
+static int probe_webp_scaled(const void *buf, size_t len, const cur_image_info *info,
+                             char *reason, size_t cap) {
+  double scale = sqrt((double)WEBP_FULL_PIXELS / ((double)info->width * info->height)), avg;
+  VipsImage *img = NULL;
+  int rc = CUR_OK;
+  if (vips_webpload_buffer((void *)buf, len, &img, "scale", scale, "access",
+                           VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL) != 0 ||
+      vips_avg(img, &avg, NULL) != 0) {
+    vips_reason("cannot decode", reason, cap);
+    rc = CUR_EINPUT;
+  }
+  if (img) g_object_unref(img);
+  return rc;
+}
+
 int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                     char *reason, size_t cap) {
   if (len == 0) {
@@ -83,10 +106,14 @@ int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_i
     snprintf(reason, cap, "image is %d x %d pixels, over ingest.max_pixels (%lld)", info->width,
              info->height, (long long)max_pixels);
     rc = CUR_EINPUT;
+  } else if (strcmp(info->format, "webp") == 0 && (int64_t)info->width * info->height > WEBP_FULL_PIXELS) {
+    g_object_unref(img);
+    img = NULL;
+    rc = probe_webp_scaled(buf, len, info, reason, cap);
   } else if (vips_avg(img, &avg, NULL) != 0) {
     vips_reason("cannot decode", reason, cap);
     rc = CUR_EINPUT;
   }
-  g_object_unref(img);
+  if (img) g_object_unref(img);
   return rc;
 }

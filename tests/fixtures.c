@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,6 +282,39 @@ int fx_wait(int pid) {
   int st;
   if (pid <= 0 || waitpid((pid_t)pid, &st, 0) != (pid_t)pid) return -1;
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int fx_wait_rss(int pid, long *peak_kb) {
+  int st;
+  struct rusage use;
+  if (pid <= 0 || wait4((pid_t)pid, &st, 0, &use) != (pid_t)pid) return -1;
+  *peak_kb = use.ru_maxrss;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int fx_gradient_image(const char *path, int w, int h, int noisy_rows, double sigma, int seed) {
+  if (cur_image_init()) return CUR_ERR;
+  VipsObject *scope = VIPS_OBJECT(vips_image_new());
+  VipsImage **t = (VipsImage **)vips_object_local_array(scope, 12);
+  /* red across, green down, blue along the diagonal */
+  double across[3] = {255.0 / w, 0, 127.0 / w}, down[3] = {0, 255.0 / h, 127.0 / h};
+  int rc = vips_xyz(&t[0], w, h, NULL) || vips_extract_band(t[0], &t[1], 0, NULL) ||
+           vips_extract_band(t[0], &t[2], 1, NULL) ||
+           vips_linear(t[1], &t[3], across, (double[]){0, 0, 0}, 3, NULL) ||
+           vips_linear(t[2], &t[4], down, (double[]){0, 0, 0}, 3, NULL) ||
+           vips_add(t[3], t[4], &t[5], NULL);
+  VipsImage *img = t[5];
+  if (rc == 0 && noisy_rows > 0) {
+    rc = vips_gaussnoise(&t[6], w, noisy_rows, "sigma", sigma, "mean", 0.0, "seed", seed, NULL) ||
+         vips_embed(t[6], &t[7], 0, 0, w, h, "extend", VIPS_EXTEND_BLACK, NULL) ||
+         vips_add(t[5], t[7], &t[8], NULL);
+    img = t[8];
+  }
+  if (rc == 0) rc = vips_cast_uchar(img, &t[9], NULL) || vips_image_write_to_file(t[9], path, NULL);
+  if (rc) fprintf(stderr, "fx_gradient_image %s: %s\n", path, vips_error_buffer());
+  vips_error_clear();
+  g_object_unref(scope);
+  return rc ? CUR_ERR : CUR_OK;
 }
 
 int fx_kill_and_resume(const char *const *clean_args, const char *const *killed_args, int kills,

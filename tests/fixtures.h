@@ -37,6 +37,15 @@ int fx_curate(const char *log, const char *fmt, ...) __attribute__((format(print
 int fx_spawn(const char *log, const char *const *args);
 /* Waits for PID: its exit status, or 128 + the signal that ended it. */
 int fx_wait(int pid);
+/* fx_wait, also giving the peak resident memory of PID (and of the children
+** it waited for) in kilobytes. */
+int fx_wait_rss(int pid, long *peak_kb);
+/* Writes a W x H RGB image to PATH, its format and save options taken from
+** the name as libvips reads them (e.g. "a.jpg[Q=85]"): smooth gradients,
+** with Gaussian noise of SIGMA on the first NOISY_ROWS rows, drawn from
+** SEED.  Made in strips, so even 10000 x 10000 takes little memory; the
+** noisy rows set the file size. */
+int fx_gradient_image(const char *path, int w, int h, int noisy_rows, double sigma, int seed);
 /* Crash-safety drill: runs CLEAN_ARGS to the end (timing it), then starts
 ** KILLED_ARGS KILLS times and SIGKILLs each attempt after a fraction of the
 ** clean run's time drawn in [LO, HI) from SEED, then runs KILLED_ARGS to the
