@@ -10,22 +10,32 @@
 #include "fuzz_targets.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "curate.h"
 #include "entry_reader.h"
-#include "pathutil.h"
 #include "source.h"
 #include "strmap.h"
 
 /* Small enough that a decompression bomb costs milliseconds. */
 #define FUZZ_MAX_BYTES (1 << 20)
 
+/* True when display path P starts at the root or has a ".." component.  Not
+** cur_path_unsafe, which judges raw names: in the display form a backslash
+** may start an \xNN escape of a non-UTF-8 byte ("\x9Cat/a.gif" is safe). */
+static int leaves_source(const char *p) {
+  if (p[0] == '/') return 1;
+  for (const char *c = p; *c; c += strcspn(c, "/\\"), c += *c != 0)
+    if (strncmp(c, "..", 2) == 0 && (c[2] == 0 || c[2] == '/' || c[2] == '\\')) return 1;
+  return 0;
+}
+
 /* Checks one batch's promises; returns the batch's error code. */
 static int check_batch(const cur_batch *b) {
   for (int i = 0; i < b->n; i++) {
     const cur_entry *e = &b->entries[i];
     if (!e->path) abort();
-    if (!e->reject && cur_path_unsafe(e->path)) abort();      /* unsafe name let through */
+    if (!e->reject && leaves_source(e->path)) abort();        /* unsafe name let through */
     if (e->reject && e->data) abort();                        /* rejected yet read */
     if (e->data && e->len > FUZZ_MAX_BYTES) abort();          /* over the limit yet read */
   }
