@@ -70,6 +70,9 @@ static int fill(cur_entry_reader *r, cur_batch *b) {
     cur_entry *e = &b->entries[b->n];
     int got = cur_source_next(r->src, e, want, r);
     if (got <= 0) {
+      /* a source failing midway may have named the entry: it is not counted
+      ** in b->n, so batch_clear would never free it */
+      cur_entry_clear(e);
       if (got < 0) {
         b->rc = got;
         snprintf(b->error, sizeof b->error, "%s", cur_error());
@@ -81,6 +84,7 @@ static int fill(cur_entry_reader *r, cur_batch *b) {
     if (!cur_strmap_get(r->recorded, e->path, &v)) {
       *rec = CUR_ENTRY_NEW;
       if (cur_strmap_put(r->recorded, e->path, CUR_ENTRY_PENDING) < 0) {
+        cur_entry_clear(e);
         b->rc = CUR_ENOMEM;
         snprintf(b->error, sizeof b->error, "out of memory");
         return 1;

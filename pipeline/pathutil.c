@@ -39,7 +39,7 @@ static size_t utf8_len(const unsigned char *s) {
 char *cur_path_display(const char *path) {
   while (path[0] == '.' && path[1] == '/') path += 2;
   size_t len = strlen(path);
-  char *out = cur_mallocarray(len, 4);  /* worst case: every byte as \xNN */
+  char *out = cur_mallocarray(len + 1, 4);  /* worst case: every byte as \xNN, then the NUL */
   if (!out) return NULL;
   const unsigned char *s = (const unsigned char *)path;
   size_t o = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh -- runs the whole test suite in the release build, then again, all
 # but the tests labelled slow, in an AddressSanitizer + UndefinedBehaviorSanitizer
-# build (build-asan/).
+# build (build-asan/), and last runs each libFuzzer harness briefly
+# (scripts/fuzz-smoke; FUZZ_SECONDS per harness, default 20).
 #
 # Tests that need ../shared skip with a message when it is absent.  Run
 # scripts/setup.sh first (the README's test command does).
@@ -25,3 +26,6 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 # The tests labelled slow (real-data and kill-and-resume runs) ran above in
 # the release build; under the sanitizers they would take most of the budget.
 (cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow)
+
+echo "== fuzz harnesses (libFuzzer, short runs)"
+scripts/fuzz-smoke

@@ -1,0 +1,62 @@
+/* fuzz_archive.c -- archive bytes (tar, zip, gzip, xz ... whatever libarchive
+** reads) through ingest's entry reader.
+**
+** The input is written to a file, opened as an "archive" source and read to
+** the end by cur_entry_reader, as ingest reads it: batches of a few entries,
+** names checked, oversized entries left unread.  On top of not crashing, it
+** holds the reader to its promise: an entry that is not rejected has a safe
+** relative path, and its bytes, when read, stay within the size limit.
+*/
+#include "fuzz_targets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "curate.h"
+#include "entry_reader.h"
+#include "source.h"
+#include "strmap.h"
+
+/* Small enough that a decompression bomb costs milliseconds. */
+#define FUZZ_MAX_BYTES (1 << 20)
+
+/* True when display path P starts at the root or has a ".." component.  Not
+** cur_path_unsafe, which judges raw names: in the display form a backslash
+** may start an \xNN escape of a non-UTF-8 byte ("\x9Cat/a.gif" is safe). */
+static int leaves_source(const char *p) {
+  if (p[0] == '/') return 1;
+  for (const char *c = p; *c; c += strcspn(c, "/\\"), c += *c != 0)
+    if (strncmp(c, "..", 2) == 0 && (c[2] == 0 || c[2] == '/' || c[2] == '\\')) return 1;
+  return 0;
+}
+
+/* Checks one batch's promises; returns the batch's error code. */
+static int check_batch(const cur_batch *b) {
+  for (int i = 0; i < b->n; i++) {
+    const cur_entry *e = &b->entries[i];
+    if (!e->path) abort();
+    if (!e->reject && leaves_source(e->path)) abort();        /* unsafe name let through */
+    if (e->reject && e->data) abort();                        /* rejected yet read */
+    if (e->data && e->len > FUZZ_MAX_BYTES) abort();          /* over the limit yet read */
+  }
+  return b->rc;
+}
+
+int fuzz_archive(const uint8_t *data, size_t size) {
+  char path[4200];
+  cur_source *src = NULL;
+  cur_strmap *recorded = cur_strmap_new();
+  cur_entry_reader *reader = NULL;
+  int rc = recorded ? fuzz_scratch_file("input.archive", data, size, path, sizeof path) : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = cur_source_open(path, "archive", FUZZ_MAX_BYTES, NULL, 0, &src);
+  if (rc == CUR_OK)
+    rc = cur_entry_reader_start(src, recorded, 4, FUZZ_MAX_BYTES, 0, NULL, NULL, 1, &reader);
+  for (cur_batch *b; rc == CUR_OK && (b = cur_entry_reader_next(reader));) {
+    rc = check_batch(b);
+    cur_entry_reader_release(reader, b);
+  }
+  cur_entry_reader_stop(reader);
+  cur_source_close(src);
+  cur_strmap_free(recorded);
+  return rc;
+}
