@@ -329,10 +329,10 @@ static void choose_method(task_eval *t) {
 /* Decides one task and records it in one transaction. */
 static int decide_task(task_eval *t, const char *model) {
   cur_store *st = cur_run_store(t->run);
-  int64_t missing;
+  int64_t missing = 0, classes = 0;
   int state = 0, rc = cur_store_policy_rows(st, t->task_id, &t->rows, &t->n);
-  if (rc == CUR_OK) rc = cur_store_class_count(st, t->task_id, &missing);
-  t->k = (int)missing;
+  if (rc == CUR_OK) rc = cur_store_class_count(st, t->task_id, &classes);
+  t->k = (int)classes;
   if (rc == CUR_OK) rc = load_vectors(t, model, &missing);
   /* rows made after the embed stage ran (augmented variants) have none yet */
   if (rc == CUR_OK && missing && (rc = stage_embed_fill(t->run, "policy", missing)) == CUR_OK)
