@@ -6,7 +6,8 @@
 **              named with the reason, exit 3, the rest ingested, later runs go on.
 ** sources-2.*: re-evaluation: max_file_bytes, max_pixels, permissions; corrupt
 **              bytes are not decoded again.
-** sources-3.*: a large quarantined entry keeps at most keep_quarantined_bytes.
+** sources-3.*: `curate sources` and `curate sources remove [--purge [--force]]`.
+** sources-4.*: a large quarantined entry keeps at most keep_quarantined_bytes.
 */
 
 #include <stdarg.h>
@@ -157,8 +158,10 @@ TEST(moved_folder_is_missing_and_the_run_goes_on) {
   CHECK(log_has("m2.log", "source 1 missing", "m/a: No such file or directory", NULL));
   CHECK_INT(q_int("m.db", "SELECT count(*) FROM images"), 5);  /* a's stay, b's new one came in */
   CHECK_INT(q_int("m.db", "SELECT count(*) FROM sources WHERE id = 1 AND state = 'missing'"), 1);
-  CHECK_INT(q_int("m.db", "SELECT count(*) FROM sources WHERE id = 1 AND "
-                          "state_reason LIKE '%m/a: No such file or directory (moved or deleted?)'"), 1);
+  CHECK_INT(fx_curate("m3.log", "--db m.db --config none.json sources"), 0);
+  CHECK(log_has("m3.log", "missing", "m/a: No such file or directory (moved or deleted?)", NULL));
+  CHECK_INT(fx_curate("m3s.log", "--db m.db --config none.json status"), 0);
+  CHECK(log_has("m3s.log", "Sources:", "missing  folder", "m/a: No such file or directory", NULL));
   /* back in place: read again, ok */
   REQUIRE(test_sh("cd '%s/m' && mv a-moved a", T.scratch) == 0);
   CHECK_INT(fx_curate("m4.log", "--db m.db --config none.json run --until ingest"), 0);
@@ -255,6 +258,64 @@ TEST(unreadable_file_is_read_after_its_permission_is_fixed) {
   CHECK_INT(q_int("u.db", "SELECT count(*) FROM source_entries WHERE outcome = 'ingested'"), 2);
 }
 
+/* Two sources: a/ with three images, b/ with two, one of them a copy of
+** a/cls/00.jpg.  Embedded, so that purging has embeddings to delete. */
+static int two_sources(const char *db) {
+  int rc = image_folder("r/a", 3, 16, 130) | image_folder("r/b", 1, 16, 140);
+  rc |= test_sh("cp '%s/r/a/cls/00.jpg' '%s/r/b/cls/copy.jpg'", T.scratch, T.scratch);
+  rc |= test_sh("rm -f '%s/%s'*", T.scratch, db);
+  rc |= fx_curate("r-init.log", "--db %s --config none.json init", db);
+  rc |= fx_curate("r1.log", "--db %s --config none.json ingest r/a r/b", db);
+  rc |= fx_curate("r2.log", "--db %s --config none.json run --until embed", db);
+  return rc;
+}
+
+TEST(remove_unregisters_and_keeps_the_images) {
+  REQUIRE(two_sources("r.db") == 0);
+  CHECK_INT(fx_curate("r3.log", "--db r.db --config none.json sources remove 1"), 0);
+  CHECK_INT(q_int("r.db", "SELECT count(*) FROM sources"), 1);
+  CHECK_INT(q_int("r.db", "SELECT count(*) FROM source_entries WHERE source_id = 1"), 0);
+  CHECK_INT(q_int("r.db", "SELECT count(*) FROM images"), 4);
+  CHECK_INT(q_int("r.db", "SELECT count(*) FROM embeddings"), 4);
+  /* the copy b/ holds is now credited to b/; the others to no source */
+  char *copy = q_text("r.db", "SELECT source_id || ' ' || source_path FROM images WHERE source_id IS NOT NULL "
+                      "AND source_path = 'cls/copy.jpg'");
+  CHECK_STR(copy, "2 cls/copy.jpg");
+  cur_free(copy);
+  CHECK_INT(q_int("r.db", "SELECT count(*) FROM images WHERE source_id IS NULL"), 2);
+  CHECK_INT(q_int("r.db", "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  CHECK_INT(fx_curate("r4.log", "--db r.db --config none.json sources remove 1"), 1);
+  CHECK(log_has("r4.log", "no source 1", NULL));
+  CHECK_INT(fx_curate("r5.log", "--db r.db --config none.json run --until embed"), 0);
+}
+
+TEST(purge_deletes_what_only_the_source_holds) {
+  REQUIRE(two_sources("rp.db") == 0);
+  /* a review decision on one of a/'s own images: purge refuses without --force */
+  REQUIRE(q_int("rp.db", "SELECT count(*) FROM labels") == 4);
+  char *db = test_scratch_path("rp.db");
+  REQUIRE(test_sh("sqlite3 '%s' \"INSERT INTO labels(image_id, task_id, class_id, source) SELECT "
+                  "i.id, l.task_id, l.class_id, 'review' FROM images i JOIN labels l ON l.image_id = i.id "
+                  "WHERE i.source_path = 'cls/02.jpg'\"", db) == 0);
+  cur_free(db);
+  CHECK_INT(fx_curate("rp1.log", "--db rp.db --config none.json sources remove 1 --purge"), 1);
+  CHECK(log_has("rp1.log", "1 of the images to purge carry review decisions", "--force", NULL));
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM images"), 4);  /* nothing changed */
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM sources"), 2);
+  CHECK_INT(fx_curate("rp2.log", "--db rp.db --config none.json sources remove 1 --purge --force"), 0);
+  /* a/'s two own images go with their labels and embeddings; the copy b/ holds stays */
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM images"), 2);
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM images WHERE source_id = 2"), 2);
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM labels"), 2);
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM embeddings"), 2);
+  CHECK_INT(q_int("rp.db", "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  CHECK_INT(fx_curate("rp3.log", "--db rp.db --config none.json sources"), 0);
+  char *log = fx_read("rp3.log");
+  CHECK(log && strstr(log, "r/b") && !strstr(log, "r/a"));
+  cur_free(log);
+  CHECK_INT(fx_curate("rp4.log", "--db rp.db --config none.json run --until embed"), 0);
+}
+
 TEST(large_quarantined_entry_keeps_one_mebibyte) {
   /* 32 MiB of zeros named .jpg in a zip (it compresses to ~32 KB): not an image */
   size_t n = 32u << 20;
@@ -285,6 +346,8 @@ int main(int argc, char **argv) {
   RUN(quarantine_over_max_pixels_becomes_ok_after_the_limit_is_raised);
   RUN(corrupt_quarantine_is_not_decoded_again);
   RUN(unreadable_file_is_read_after_its_permission_is_fixed);
+  RUN(remove_unregisters_and_keeps_the_images);
+  RUN(purge_deletes_what_only_the_source_holds);
   RUN(large_quarantined_entry_keeps_one_mebibyte);
   return test_finish();
 }
