@@ -35,14 +35,21 @@ CREATE TABLE sources(
   uri TEXT NOT NULL UNIQUE,           -- absolute path of the folder, archive or IDX file
   kind TEXT NOT NULL CHECK (kind = 'folder' OR kind = 'archive' OR kind = 'idx'),
   options TEXT NOT NULL DEFAULT '{}', -- per-source ingest options as JSON
+  -- what the newest ingest that read it found: new (not read yet), ok (read
+  -- to the end), failed (cannot be opened or read to the end: state_reason),
+  -- missing (the path is gone: moved or deleted)
+  state TEXT NOT NULL DEFAULT 'new' CHECK (state = 'new' OR state = 'ok' OR state = 'failed'
+                                           OR state = 'missing'),
+  state_reason TEXT,
   added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
 CREATE TABLE images(
   id INTEGER PRIMARY KEY,
   sha256 TEXT NOT NULL UNIQUE,        -- of the encoded bytes, lower-case hex
-  bytes BLOB NOT NULL,                -- the encoded file as it was read
-  byte_size INTEGER NOT NULL,
+  bytes BLOB NOT NULL,                -- the encoded file as it was read (a quarantined row:
+                                      -- its first ingest.keep_quarantined_bytes)
+  byte_size INTEGER NOT NULL,         -- of the whole file
   format TEXT,                        -- jpeg, png, webp, ... ; NULL when not an image
   width INTEGER,
   height INTEGER,
@@ -69,6 +76,10 @@ CREATE TABLE source_entries(
   outcome TEXT NOT NULL CHECK (outcome = 'ingested' OR outcome = 'duplicate'
                                OR outcome = 'quarantined' OR outcome = 'rejected'),
   reason TEXT,
+  -- 1 when the outcome depended on options or the file system (over
+  -- max_file_bytes or max_pixels, unreadable, a link), not on the bytes:
+  -- re-ingest reads the entry again
+  retry INTEGER NOT NULL DEFAULT 0,
   run_id INTEGER NOT NULL REFERENCES runs(id),
   PRIMARY KEY (source_id, path)
 );

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli_util.h"
 #include "curate.h"
@@ -42,6 +43,8 @@ static const char ingest_help[] =
     "a label), an archive of the same (tar, tar.gz, tar.xz, zip), or IDX files\n"
     "(a folder of *-images-idx3-ubyte[.gz] with their labels files). Sources\n"
     "already ingested are skipped entry by entry, so re-ingesting changes nothing.\n"
+    "A SOURCE that does not exist or does not open is reported and left out;\n"
+    "the others go on (exit 3). `curate sources` lists the registered sources.\n"
     "\n"
     "  --labels FILE          CSV or JSONL mapping relative path to label(s)\n"
     "  --path-column C        its path column (default path, image, file or filename)\n"
@@ -54,7 +57,9 @@ static const char ingest_help[] =
     "                         the file does not list\n"
     "  --split S              put every image of these sources in split S\n"
     "  --class-names A,B,...  names of IDX classes 0, 1, ...\n"
-    "  --force                run the stage even when it is up to date\n";
+    "  --force                run the stage even when it is up to date; entries\n"
+    "                         rejected or quarantined for a limit or a permission\n"
+    "                         are read again\n";
 
 /* How `curate run` ends: the report, printed or as JSON, and --strict. */
 typedef struct run_end {
@@ -201,7 +206,33 @@ static int parse_ingest_args(int argc, char **argv, cJSON *opts, int *force, int
   return rc;
 }
 
-static int register_sources(cur_store *st, char **sources, int n, const cJSON *opts) {
+/* Checks that a file given as a source opens as an archive (libarchive
+** reads its first block), so a label file given by mistake is never
+** registered to fail every later ingest. */
+static int check_archive(const char *path) {
+  static const char *const label_ext[] = {".csv", ".tsv", ".jsonl", ".json", ".txt"};
+  cur_source *src;
+  int rc = cur_source_open(path, "archive", INT64_MAX, NULL, 0, &src);
+  if (rc == CUR_OK) {
+    cur_source_close(src);
+    return CUR_OK;
+  }
+  size_t n = strlen(path);
+  for (size_t i = 0; rc != CUR_ENOMEM && i < CUR_ARRAY_LEN(label_ext); i++) {
+    size_t e = strlen(label_ext[i]);
+    if (n > e && strcasecmp(path + n - e, label_ext[i]) == 0) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", cur_error());  /* cur_errorc rewrites the message */
+      return cur_errorc(rc, "%s (a label file goes with --labels FILE)", why);
+    }
+  }
+  return rc;
+}
+
+/* Registers each source that exists and can be opened; one that cannot is
+** reported by name and left out (*refused counts them), and the others go
+** on. */
+static int register_sources(cur_store *st, char **sources, int n, const cJSON *opts, int *refused) {
   char *text = cJSON_PrintUnformatted(opts);
   int rc = text ? cur_store_begin(st) : cur_errorc(CUR_ENOMEM, "out of memory");
   for (int i = 0; rc == CUR_OK && i < n; i++) {
@@ -209,8 +240,15 @@ static int register_sources(cur_store *st, char **sources, int n, const cJSON *o
     const char *kind;
     int64_t id;
     if (!realpath(sources[i], real)) rc = cur_errorc(CUR_EINPUT, "%s: %s", sources[i], strerror(errno));
-    else if ((rc = cur_source_kind(real, &kind)) == CUR_OK)
+    else if ((rc = cur_source_kind(real, &kind)) == CUR_OK && strcmp(kind, "archive") == 0)
+      rc = check_archive(real);
+    if (rc == CUR_OK) {
       rc = cur_store_source_put(st, real, kind, text, &id);
+    } else if (rc != CUR_ENOMEM) {
+      fprintf(stderr, "error: ingest: %s; not registered\n", cur_error());
+      ++*refused;
+      rc = CUR_OK;
+    }
   }
   if (text && rc == CUR_OK) rc = cur_store_commit(st);
   else if (text) cur_store_rollback(st);
@@ -242,9 +280,13 @@ int cur_cmd_ingest(const cur_globals *g, int argc, char **argv) {
     cJSON_Delete(opts);
     return cli_fail(rc);
   }
-  rc = register_sources(st, argv, n_sources, opts);
+  int refused = 0;
+  rc = register_sources(st, argv, n_sources, opts, &refused);
   cJSON_Delete(opts);
-  if (rc == CUR_OK) return cli_run_stages(g, st, cfg, &o, NULL, NULL);
+  if (rc == CUR_OK) {
+    int code = cli_run_stages(g, st, cfg, &o, NULL, NULL);
+    return refused && code == CUR_EXIT_OK ? CUR_EXIT_PARTIAL : code;
+  }
   cur_config_free(cfg);
   cur_store_close(st);
   return cli_fail(rc);

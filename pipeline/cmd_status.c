@@ -7,13 +7,15 @@
 #include "curate.h"
 #include "runner.h"
 #include "stage.h"
+#include "store_sources.h"
 #include "store_status.h"
 
 static const char status_help[] =
     "Usage: curate status [--json]\n"
     "\n"
     "Shows each stage's state (up to date, pending, never run, interrupted,\n"
-    "failed), images per split, per task and class, the quarantined images with\n"
+    "failed), the sources with their state (a failed or missing one with the\n"
+    "reason), images per split, per task and class, the quarantined images with\n"
     "their reasons, rejected entries, and flags by review status.\n";
 
 static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
@@ -75,6 +77,12 @@ static void print_text(const cJSON *out) {
     if (num(r, "run") > 0) printf(" (run %.0f)", num(r, "run"));
     printf("\n");
   }
+  const cJSON *sources = cJSON_GetObjectItemCaseSensitive(out, "sources");
+  if (cJSON_GetArraySize(sources) > 0) printf("\nSources:\n");
+  cJSON_ArrayForEach(r, sources) {
+    printf("  %4.0f  %-8s %-8s %s\n", num(r, "id"), str(r, "state"), str(r, "kind"), str(r, "uri"));
+    if (*str(r, "reason")) printf("        %s\n", str(r, "reason"));
+  }
   printf("\nImages:\n  %-8s %8s %8s %12s %8s\n", "split", "images", "ok", "quarantined", "derived");
   cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "splits"))
     printf("  %-8s %8.0f %8.0f %12.0f %8.0f\n", str(r, "split"), num(r, "images"), num(r, "ok"),
@@ -114,6 +122,8 @@ int cur_cmd_status(const cur_globals *g, int argc, char **argv) {
   }
   rc = add_stages(st, cfg, cli_seed(g, cfg), out);
   if (rc == CUR_OK) rc = cur_store_status(st, out);
+  cJSON *sources = rc == CUR_OK ? cJSON_AddArrayToObject(out, "sources") : NULL;
+  if (rc == CUR_OK) rc = sources ? cur_store_source_list(st, sources) : CUR_ENOMEM;
   cur_config_free(cfg);
   cur_store_close(st);
   if (rc == CUR_OK && json) {

@@ -62,7 +62,11 @@ int cur_source_open(const char *uri, const char *kind, int64_t max_bytes,
 int cur_source_next(cur_source *src, cur_entry *e, int (*want)(void *ctx, const char *path),
                     void *ctx) {
   cur_entry_clear(e);
-  return src->next(src, e, want, ctx);
+  int rc = src->next(src, e, want, ctx);
+  /* a reader that fails midway may have named the entry already (a tar cut
+  ** inside an entry's data); the caller keeps only entries it was given */
+  if (rc <= 0) cur_entry_clear(e);
+  return rc;
 }
 
 int64_t cur_source_count(const cur_source *src) {
@@ -94,13 +98,20 @@ int cur__name_order(const struct dirent **a, const struct dirent **b) {
 ** recorded), so stat-ing every file would only cost time. */
 static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
   struct stat sb;
-  if (lstat(path, &sb) != 0) return cur_errorc(CUR_EIO, "%s: %s", path, strerror(errno));
+  if (lstat(path, &sb) != 0) {
+    /* ingest reports the source; the fingerprint changes when it comes back */
+    cur_sha256_str(h, strerror(errno));
+    return CUR_OK;
+  }
   cur_sha256_i64(h, (int64_t)sb.st_size);
   cur_sha256_i64(h, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
   if (!S_ISDIR(sb.st_mode) || depth > 64) return CUR_OK;
   struct dirent **names;
   int n = scandir(path, &names, NULL, cur__name_order);
-  if (n < 0) return cur_errorc(CUR_EIO, "%s: cannot list: %s", path, strerror(errno));
+  if (n < 0) {
+    cur_sha256_str(h, strerror(errno));
+    return CUR_OK;
+  }
   int rc = CUR_OK;
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;

@@ -21,6 +21,9 @@ typedef struct cur_entry {
   size_t len;
   int64_t size;          /* the file's size, also when not read */
   const char *reject;    /* static reason when the entry is rejected, else NULL */
+  int retry;             /* the reject depends on the file system around the entry
+                         ** (permissions, a link), not on its bytes: read it again
+                         ** on re-ingest */
   char *label;           /* class name the source itself gives (IDX), or NULL */
   const char *split;     /* split the source itself gives (IDX), or NULL */
 } cur_entry;
@@ -36,14 +39,17 @@ int cur_source_open(const char *uri, const char *kind, int64_t max_bytes,
                     char *const *class_names, int n_class_names, cur_source **out);
 /* Yields the next entry into E (cleared first).  WANT(ctx, path) says
 ** whether to read the entry's bytes.  Returns 1 with an entry, 0 at the end,
-** or a negative code when the source itself cannot be read further. */
+** or a negative code when the source itself cannot be read further (E is
+** then left empty). */
 int cur_source_next(cur_source *src, cur_entry *e,
                     int (*want)(void *ctx, const char *path), void *ctx);
 /* The number of entries when known without reading them (folders), else -1. */
 int64_t cur_source_count(const cur_source *src);
 void cur_source_close(cur_source *src);
 void cur_entry_clear(cur_entry *e);
-/* Adds the sizes and modification times under URI to H (for fingerprints). */
+/* Adds the sizes and modification times under URI to H (for fingerprints).
+** A path that cannot be read adds its error instead: a moved source changes
+** the fingerprint rather than failing it. */
 int cur_source_stamp(const char *uri, cur_sha256 *h);
 
 #endif

@@ -90,7 +90,11 @@ int cur__archive_open(cur_source *src) {
   struct archive *a = archive_read_new();
   if (!a) return cur_errorc(CUR_ENOMEM, "%s: out of memory opening archive", src->uri);
   archive_read_support_filter_all(a);
-  archive_read_support_format_all(a);
+  /* the archive formats, not format_all: that also takes text as mtree (a
+  ** CSV given as a source opened as an empty archive) */
+  archive_read_support_format_tar(a);
+  archive_read_support_format_zip(a);
+  archive_read_support_format_7zip(a);
   if (archive_read_open_filename(a, src->uri, ARCHIVE_BLOCK) != ARCHIVE_OK) {
     int rc = cur_errorc(CUR_EINPUT, "%s: not a readable archive: %s", src->uri,
                         archive_error_string(a) ? archive_error_string(a) : "unknown format");

@@ -107,15 +107,16 @@ static int walk(folder *f, const char *root, char *rel, int depth) {
 }
 
 /* Reads the file at REL below the root whole unless it is over MAX bytes
-** (then *data stays NULL).  Returns CUR_EIO when it cannot be opened or read. */
+** (then *data stays NULL).  Returns CUR_EIO when it cannot be opened or read,
+** with the errno in *err. */
 static int read_file(const folder *f, const char *rel, int64_t max, unsigned char **data,
-                     int64_t *size) {
+                     int64_t *size, int *err) {
   int fd = openat(f->root_fd, rel, O_RDONLY | O_CLOEXEC);
   struct stat sb;
-  if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open: %s", rel, strerror(errno));
-  if (fstat(fd, &sb) != 0) {
-    close(fd);
-    return cur_errorc(CUR_EIO, "%s: cannot stat: %s", rel, strerror(errno));
+  if (fd < 0 || fstat(fd, &sb) != 0) {
+    *err = errno;
+    if (fd >= 0) close(fd);
+    return cur_errorc(CUR_EIO, "%s: cannot open: %s", rel, strerror(*err));
   }
   *size = (int64_t)sb.st_size;
   unsigned char *buf = *size <= max ? cur_malloc((size_t)*size) : NULL;
@@ -123,8 +124,12 @@ static int read_file(const folder *f, const char *rel, int64_t max, unsigned cha
   for (int64_t done = 0; buf && rc == CUR_OK && done < *size;) {
     ssize_t n = read(fd, buf + done, (size_t)(*size - done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) rc = cur_errorc(CUR_EIO, "%s: read failed: %s", rel, n ? strerror(errno) : "file shrank");
-    else done += n;
+    if (n <= 0) {
+      *err = n ? errno : EIO;
+      rc = cur_errorc(CUR_EIO, "%s: read failed: %s", rel, n ? strerror(*err) : "file shrank");
+    } else {
+      done += n;
+    }
   }
   close(fd);
   if (rc) cur_free(buf);
@@ -138,11 +143,16 @@ static int folder_next(cur_source *src, cur_entry *e, cur_want_fn want, void *ct
   file_item *it = &f->items[f->next++];
   if (!(e->path = cur_path_display(it->rel))) return CUR_ENOMEM;
   e->reject = it->reject;
+  /* every reject here comes from the file system (links, stat), not the bytes */
+  e->retry = e->reject != NULL;
   if (e->reject || !want(ctx, e->path)) return 1;
-  int rc = read_file(f, it->rel, src->max_bytes, &e->data, &e->size);
+  int err = 0;
+  int rc = read_file(f, it->rel, src->max_bytes, &e->data, &e->size, &err);
   if (rc == CUR_OK && e->data) e->len = (size_t)e->size;
   if (rc == CUR_EIO) {  /* one unreadable file does not stop the source */
-    e->reject = "cannot read the file";
+    e->reject = err == EACCES || err == EPERM ? "cannot read the file: permission denied"
+                                              : "cannot read the file";
+    e->retry = 1;  /* permissions, say: fixed, it is read again */
     rc = CUR_OK;
   }
   return rc ? rc : 1;

@@ -53,12 +53,18 @@ int cur_store_sources(cur_store *st, cur_source_row **rows, int *n) {
   return CUR_OK;
 }
 
-int cur_store_entries_of(cur_store *st, int64_t source_id,
+int cur_store_source_state(cur_store *st, int64_t source_id, const char *state, const char *reason) {
+  return cur__exec(st, "UPDATE sources SET state = ?2, state_reason = ?3 WHERE id = ?1 AND "
+                       "(state IS NOT ?2 OR state_reason IS NOT ?3)",
+                   "itt", source_id, state, reason);
+}
+
+int cur_store_entries_of(cur_store *st, int64_t source_id, int retry,
                          int (*fn)(void *ctx, const char *path, int64_t image_id), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st, "SELECT path, coalesce(image_id, 0) FROM source_entries "
-                                   "WHERE source_id = ?1");
+                                   "WHERE source_id = ?1 AND retry = ?2");
   if (!s) return CUR_EDB;
-  int rc = cur__bind(st, s, "i", source_id), step = SQLITE_DONE;
+  int rc = cur__bind(st, s, "ii", source_id, (int64_t)retry), step = SQLITE_DONE;
   while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
     rc = fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
   if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading source entries");
@@ -67,11 +73,13 @@ int cur_store_entries_of(cur_store *st, int64_t source_id,
 }
 
 int cur_store_entry_add(cur_store *st, int64_t source_id, const char *path, int64_t image_id,
-                        const char *outcome, const char *reason, int64_t run_id) {
+                        const char *outcome, const char *reason, int retry, int64_t run_id) {
   return cur__exec(st,
-                   "INSERT INTO source_entries(source_id, path, image_id, outcome, reason, run_id) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   "itotti", source_id, path, image_id, outcome, reason, run_id);
+                   "INSERT INTO source_entries(source_id, path, image_id, outcome, reason, retry, run_id) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(source_id, path) DO UPDATE SET "
+                   "image_id = excluded.image_id, outcome = excluded.outcome, reason = excluded.reason, "
+                   "retry = excluded.retry, run_id = excluded.run_id",
+                   "itottii", source_id, path, image_id, outcome, reason, (int64_t)(retry != 0), run_id);
 }
 
 int cur_store_entry_counts(cur_store *st, int64_t run_id,
@@ -89,7 +97,7 @@ int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id, int 
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
       "ON CONFLICT(sha256) DO NOTHING");
   if (!s) return CUR_EDB;
-  int rc = cur__bind(st, s, "tbitooootttottti", r->sha256, r->bytes, r->byte_size, r->byte_size,
+  int rc = cur__bind(st, s, "tbitooootttottti", r->sha256, r->bytes, r->bytes_len, r->byte_size,
                      r->format, (int64_t)r->width, (int64_t)r->height, (int64_t)r->bands,
                      r->source_id, r->source_path, r->split, r->group_key, r->parent_id,
                      r->transform, r->status, r->status_reason, r->run_id);
@@ -122,4 +130,14 @@ int cur_store_image_quarantine(cur_store *st, int64_t id, const char *reason, ch
     *source_path = NULL;
   }
   return rc;
+}
+
+int cur_store_image_recheck(cur_store *st, int64_t id, const cur_image_row *r) {
+  return cur__exec(st,
+                   "UPDATE images SET bytes = ?2, format = ?3, width = ?4, height = ?5, bands = ?6, "
+                   "status = ?7, status_reason = ?8, run_id = ?9 WHERE id = ?1 AND status = "
+                   "'quarantined' AND (status IS NOT ?7 OR status_reason IS NOT ?8 OR "
+                   "length(bytes) <> length(?2))",
+                   "ibtoootti", id, r->bytes, r->bytes_len, r->format, (int64_t)r->width,
+                   (int64_t)r->height, (int64_t)r->bands, r->status, r->status_reason, r->run_id);
 }

@@ -222,7 +222,8 @@ static int add_image(augment *g, const job *j, int64_t *id, int *added) {
   char *path = cur_asprintf("%s#aug%d", j->source_path, j->variant);
   if (!path) return CUR_ENOMEM;
   cur_image_row row = {
-      .sha256 = j->sha, .bytes = j->out, .byte_size = (int64_t)j->out_len,
+      .sha256 = j->sha, .bytes = j->out, .bytes_len = (int64_t)j->out_len,
+      .byte_size = (int64_t)j->out_len,
       .format = j->format == CUR_AUGMENT_FORMAT_PNG ? "png" : "jpeg", .width = j->width,
       .height = j->height, .bands = j->bands, .source_path = path, .split = j->split,
       .group_key = j->group_key, .parent_id = j->parent_id, .transform = j->json,

@@ -8,9 +8,11 @@
 ** ended, because an entry recorded in source_entries is never read again,
 ** and image ids follow the fixed order, so the finished database is the same.
 */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "curate.h"
 #include "entry_meta.h"
@@ -67,6 +69,9 @@ static const cur_option ingest_options[] = {
      "add labels missing from a task's class list instead of reporting them", NULL},
     {"ignore_labels", CUR_OPT_STRS, "[]",
      "label values that mean \"no label\", e.g. [\"Not sure\", \"Skip\"]", NULL},
+    {"keep_quarantined_bytes", CUR_OPT_INT, "1048576",
+     "bytes of a quarantined file kept in the database (its start); the rest is dropped",
+     cur_option_check_nonnegative},
     {"batch_size", CUR_OPT_INT, "2048", "entries committed per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
@@ -75,6 +80,7 @@ typedef struct probe {
   char sha[65];
   cur_image_info info;
   int bad;                 /* decode failed: quarantine */
+  int over_limit;          /* bad because over max_pixels: read again on re-ingest */
   char reason[256];
 } probe;
 
@@ -88,7 +94,12 @@ typedef struct ingest {
   cur_meta_rules rules;
   cur_batch *batch;        /* the batch being recorded; its extra holds the probes */
   int64_t max_pixels;
+  int64_t max_file_bytes;
+  int64_t keep_bytes;      /* keep_quarantined_bytes */
   cur_strmap *ids;         /* "task" and "task\x1fclass" -> id, to spare a query per label */
+  cur_strmap *retrying;    /* path -> image id + 1 of entries recorded with retry set */
+  int read_rc;             /* the source could not be read to the end: why (read_error) */
+  char read_error[512];
 } ingest;
 
 /* Worker-thread hook: hashes and decodes a filled batch while this thread
@@ -102,6 +113,8 @@ static void probe_batch(void *ctx, cur_batch *b) {
     cur_sha256_buf_hex(e->data, e->len, p->sha);
     p->bad = cur_image_probe(e->data, e->len, g->max_pixels, &p->info, p->reason,
                              sizeof p->reason) != CUR_OK;
+    /* the probes fill the size from the header before checking it */
+    p->over_limit = p->bad && (int64_t)p->info.width * p->info.height > g->max_pixels;
   }
 }
 
@@ -198,11 +211,17 @@ static const char *choose_split(const ingest *g, const cur_entry_meta *m, const 
 }
 
 /* Stores the entry's content (or finds it stored) and records the entry:
-** ingested, quarantined, or a duplicate of the image that has its bytes. */
+** ingested, quarantined, or a duplicate of the image that has its bytes.  A
+** quarantined row keeps only the start of its bytes (keep_quarantined_bytes:
+** a 1.28 MB zip of junk once made a 210 MB database).  An entry read again
+** (its retry flag) may find its own quarantined row: the row is rewritten
+** from this reading, so an image over an old max_pixels becomes ok. */
 static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_entry_meta *m,
                      int64_t *id, int *added) {
+  int64_t kept = p->bad && (int64_t)e->len > g->keep_bytes ? g->keep_bytes : (int64_t)e->len;
+  size_t before;
   cur_image_row row = {
-      .sha256 = p->sha, .bytes = e->data, .byte_size = (int64_t)e->len,
+      .sha256 = p->sha, .bytes = e->data, .bytes_len = kept, .byte_size = (int64_t)e->len,
       .format = p->info.format[0] ? p->info.format : NULL, .width = p->info.width,
       .height = p->info.height, .bands = p->info.bands, .source_id = g->source_id,
       .source_path = e->path, .split = choose_split(g, m, p->sha), .group_key = m->group,
@@ -210,15 +229,19 @@ static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_en
       .run_id = cur_run_id(g->run)};
   int rc = cur_store_image_add(g->st, &row, id, added);
   if (rc) return rc;
-  if (!*added) {
+  int own = !*added && cur_strmap_get(g->retrying, e->path, &before) && (int64_t)before - 1 == *id;
+  /* a sound reading revives the stored row whoever reads it; a bad one only
+  ** updates the entry's own row (its reason may name a new limit) */
+  if (!*added && (own || !p->bad) && (rc = cur_store_image_recheck(g->st, *id, &row))) return rc;
+  if (!*added && !own) {
     char reason[64];
     snprintf(reason, sizeof reason, "same content as image %lld", (long long)*id);
-    return cur_store_entry_add(g->st, g->source_id, e->path, *id, "duplicate", reason,
+    return cur_store_entry_add(g->st, g->source_id, e->path, *id, "duplicate", reason, 0,
                                cur_run_id(g->run));
   }
   if (p->bad) cur_run_input_error(g->run, "ingest: %s: %s: quarantined: %s", g->uri, e->path, p->reason);
   return cur_store_entry_add(g->st, g->source_id, e->path, *id, p->bad ? "quarantined" : "ingested",
-                             p->bad ? p->reason : NULL, cur_run_id(g->run));
+                             p->bad ? p->reason : NULL, p->over_limit, cur_run_id(g->run));
 }
 
 static int record_item(ingest *g, int i) {
@@ -233,11 +256,15 @@ static int record_item(ingest *g, int i) {
     return CUR_OK;
   }
   if (recorded >= 0) return recorded ? apply_labels(g, &m, e->path, recorded, 0) : CUR_OK;
-  if (!e->reject && !e->data) e->reject = "file is over ingest.max_file_bytes";
-  if (e->reject) {
-    cur_run_input_error(g->run, "ingest: %s: %s: rejected: %s", g->uri, e->path, e->reject);
-    return cur_store_entry_add(g->st, g->source_id, e->path, 0, "rejected", e->reject,
-                               cur_run_id(g->run));
+  if (e->reject || !e->data) {
+    char over[96];
+    snprintf(over, sizeof over, "file is over ingest.max_file_bytes (%lld bytes)",
+             (long long)g->max_file_bytes);
+    const char *why = e->reject ? e->reject : over;
+    cur_run_input_error(g->run, "ingest: %s: %s: rejected: %s", g->uri, e->path, why);
+    /* over the limit: read again once the limit is raised */
+    return cur_store_entry_add(g->st, g->source_id, e->path, 0, "rejected", why,
+                               e->retry || !e->reject, cur_run_id(g->run));
   }
   if (m.bad_split)
     cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; assigned by hash",
@@ -248,6 +275,7 @@ static int record_item(ingest *g, int i) {
   return apply_labels(g, &m, e->path, image_id, added);
 }
 
+/* Adds PATH -> IMAGE_ID + 1 to the map CTX. */
 static int remember_entry(void *ctx, const char *path, int64_t image_id) {
   return cur_strmap_put(ctx, path, (size_t)image_id + 1) < 0 ? CUR_ENOMEM : CUR_OK;
 }
@@ -265,12 +293,17 @@ static int record_batches(ingest *g, cur_entry_reader *reader, int batch_size) {
       bytes += g->batch->entries[i].len;
     }
     pending += g->batch->n;
-    /* a source that fails midway (last is set) keeps what was read before */
+    /* a source that fails midway (last is set) keeps what was read before;
+    ** the caller marks it failed */
     if (rc == CUR_OK && (pending >= batch_size || bytes >= BATCH_BYTES || g->batch->last)) {
       if ((rc = cur_store_commit(g->st)) == CUR_OK) cur_run_progress_add(g->run, pending);
       open = pending = 0;
       bytes = 0;
-      if (rc == CUR_OK && g->batch->rc) rc = cur_errorc(g->batch->rc, "%s", g->batch->error);
+      if (rc == CUR_OK && g->batch->rc == CUR_ENOMEM) rc = cur_errorc(CUR_ENOMEM, "%s", g->batch->error);
+      else if (rc == CUR_OK && g->batch->rc) {
+        g->read_rc = g->batch->rc;
+        snprintf(g->read_error, sizeof g->read_error, "%s", g->batch->error);
+      }
       if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
     }
     cur_entry_reader_release(reader, g->batch);
@@ -280,18 +313,22 @@ static int record_batches(ingest *g, cur_entry_reader *reader, int batch_size) {
 }
 
 /* Reads (on the reader thread), probes (on workers) and records (here) the
-** source's entries, in source order. */
+** source's entries, in source order.  Entries recorded with the retry flag
+** are left out of RECORDED, so the reader reads them again. */
 static int ingest_entries(ingest *g, cur_source *src, int batch_size) {
   cur_strmap *recorded = cur_strmap_new();
   cur_entry_reader *reader = NULL;
-  int rc = recorded ? CUR_OK : CUR_ENOMEM;
-  if (rc == CUR_OK) rc = cur_store_entries_of(g->st, g->source_id, remember_entry, recorded);
+  int rc = recorded && (g->retrying = cur_strmap_new()) ? CUR_OK : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = cur_store_entries_of(g->st, g->source_id, 0, remember_entry, recorded);
+  if (rc == CUR_OK) rc = cur_store_entries_of(g->st, g->source_id, 1, remember_entry, g->retrying);
   if (rc == CUR_OK)
     rc = cur_entry_reader_start(src, recorded, READ_ENTRIES, READ_BYTES, sizeof(probe), probe_batch,
                                 g, cur_run_threads(g->run), &reader);
   if (rc == CUR_OK) rc = record_batches(g, reader, batch_size);
   cur_entry_reader_stop(reader);
   cur_strmap_free(recorded);
+  cur_strmap_free(g->retrying);
+  g->retrying = NULL;
   return rc;
 }
 
@@ -364,37 +401,74 @@ static int64_t count_entries(const cur_source_row *row, const cur_source *opened
   return r < 0 ? -1 : total;
 }
 
-static int ingest_source(cur_run *run, const cur_source_row *row, int batch_size) {
-  const cJSON *opt = cur_run_options(run);
-  ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
-              .uri = row->uri,
-              .max_pixels = cur_opt_int(opt, "max_pixels")};
+/* True when RC, from opening or reading a source, belongs to that source (a
+** CSV given as an archive, a truncated tar, a missing label file) rather
+** than to the whole run (memory, the database, Ctrl-C). */
+static int source_fault(int rc) {
+  return rc != CUR_OK && rc != CUR_ENOMEM && rc != CUR_EDB && rc != CUR_EINTR;
+}
+
+/* Records what reading ROW found (STATE, and WHY for a failure, which is
+** reported): a failed source is named and the other sources go on. */
+static int settle_source(cur_run *run, const cur_source_row *row, const char *state,
+                         const char *why) {
+  if (why)
+    cur_run_input_error(run, "ingest: source %lld %s: %s; what was read before stays (`curate "
+                        "sources` lists the sources, `curate sources remove %lld` unregisters it)",
+                        (long long)row->id, state, why, (long long)row->id);
+  return cur_store_source_state(cur_run_store(run), row->id, state, why);
+}
+
+/* Opens ROW's label file and reader and reads its entries into G. */
+static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   source_opts so;
   cur_labelfile *lf = NULL;
   cur_source *src = NULL;
   int rc = parse_source_opts(row->options, &so);
   if (rc) goto cleanup;
-  if (!(g.ids = cur_strmap_new())) { rc = CUR_ENOMEM; goto cleanup; }
+  if (!(g->ids = cur_strmap_new())) { rc = CUR_ENOMEM; goto cleanup; }
   const char *labels = opt_str(so.json, "labels");
-  if (labels && (rc = cur_labelfile_load(labels, &so.spec, report_label_row, run, &lf))) goto cleanup;
-  g.rules.labels = lf;
-  g.rules.folder_labels = !lf || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so.json, "folder_labels"));
-  g.rules.unlabeled_dir = cur_opt_str(opt, "unlabeled_dir");
-  g.rules.forced_split = cur_split_name(opt_str(so.json, "split"));
-  if ((rc = cur_source_open(row->uri, row->kind, cur_opt_int(opt, "max_file_bytes"), so.class_names,
+  if (labels && (rc = cur_labelfile_load(labels, &so.spec, report_label_row, g->run, &lf))) goto cleanup;
+  g->rules.labels = lf;
+  g->rules.folder_labels = !lf || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so.json, "folder_labels"));
+  g->rules.unlabeled_dir = cur_opt_str(g->opt, "unlabeled_dir");
+  g->rules.forced_split = cur_split_name(opt_str(so.json, "split"));
+  if ((rc = cur_source_open(row->uri, row->kind, g->max_file_bytes, so.class_names,
                             so.n_class_names, &src)))
     goto cleanup;
   const char *base = strrchr(row->uri, '/');
   char what[96];
   snprintf(what, sizeof what, "ingest %s", base ? base + 1 : row->uri);
-  cur_run_progress_start(run, what, count_entries(row, src));
-  rc = ingest_entries(&g, src, batch_size);
+  cur_run_progress_start(g->run, what, count_entries(row, src));
+  rc = ingest_entries(g, src, batch_size);
 cleanup:
-  cur_strmap_free(g.ids);
+  cur_strmap_free(g->ids);
   cur_source_close(src);
   cur_labelfile_free(lf);
   source_opts_free(&so);
   return rc;
+}
+
+/* Reads one source.  A source that is gone, cannot be opened or breaks off
+** midway is marked (missing or failed, with the reason) and reported, and
+** CUR_OK returned so that the other sources are read: only the whole run's
+** failures (memory, database, Ctrl-C) come back as errors. */
+static int ingest_source(cur_run *run, const cur_source_row *row, int batch_size) {
+  const cJSON *opt = cur_run_options(run);
+  ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
+              .uri = row->uri, .max_pixels = cur_opt_int(opt, "max_pixels"),
+              .max_file_bytes = cur_opt_int(opt, "max_file_bytes"),
+              .keep_bytes = cur_opt_int(opt, "keep_quarantined_bytes")};
+  struct stat sb;
+  if (stat(row->uri, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    char why[600];
+    snprintf(why, sizeof why, "%s: %s (moved or deleted?)", row->uri, strerror(errno));
+    return settle_source(run, row, "missing", why);
+  }
+  int rc = read_source(&g, row, batch_size);
+  if (source_fault(rc)) return settle_source(run, row, "failed", cur_error());
+  if (rc) return rc;
+  return settle_source(run, row, g.read_rc ? "failed" : "ok", g.read_rc ? g.read_error : NULL);
 }
 
 /* Creates the configured tasks and classes first, so class order follows
@@ -447,7 +521,10 @@ cleanup:
 }
 
 /* What ingest reads: every source's files (sizes and times), its options,
-** and its label file. */
+** and its label file.  Entries to be read again (retry) are not stamped:
+** their state before a run differs from the state after it, so the run
+** would never be up to date; a changed option makes ingest pending, and a
+** fixed permission needs `curate ingest --force`. */
 static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
   cur_source_row *rows;
   int n, rc = cur_store_sources(cur_run_store(run), &rows, &n);

@@ -33,6 +33,7 @@ TEST(defaults_file_lists_every_option_of_every_stage) {
       CHECK(cJSON_GetObjectItemCaseSensitive(sec, o->key) != NULL);
   }
   CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "batch_size"), 2048);
+  CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "keep_quarantined_bytes"), 1 << 20);
   cur_config_free(cfg);
   cur_free(path);
 }

@@ -124,12 +124,29 @@ TEST(reingesting_the_same_sources_changes_nothing) {
   CHECK(log && strstr(log, "ingest: up to date") != NULL);
   char *after = fx_dump(db);
   CHECK(after && strcmp(before, after) == 0);
-  /* --force runs the stage again: only a new run row appears */
-  CHECK_INT(fx_curate("force.log", "--db corpus.db --config none.json ingest --force src bad.tar bad.zip"), 0);
+  /* --force runs the stage again: the entries whose outcome depended on
+  ** options or the file system (the link, the image over max_pixels) are
+  ** read again and reported again under the new run; nothing else changes */
+  const char *entries = "SELECT group_concat(source_id || path || outcome || coalesce(image_id, '') "
+                        "|| coalesce(reason, '') || retry, ';') FROM source_entries";
+  char *entries_before = q_text(entries);
+  CHECK_INT(fx_curate("force.log", "--db corpus.db --config none.json ingest --force src bad.tar bad.zip"), 3);
+  char *flog = fx_read("force.log");
+  CHECK(flog && strstr(flog, "cat/link.jpg: rejected: symbolic link leads outside the source") &&
+        strstr(flog, "cat/huge.png: quarantined: image is 100000 x 100000 pixels"));
+  CHECK(flog && !strstr(flog, "dog/text.jpg"));  /* corrupt bytes are not decoded again */
+  cur_free(flog);
+  CHECK_INT(q_int("SELECT count(*) FROM source_entries WHERE run_id = 2"), 2);
+  char *entries_after = q_text(entries);
+  CHECK_STR(entries_after, entries_before);
+  cur_free(entries_before);
+  cur_free(entries_after);
   char *forced = fx_dump(db);
   REQUIRE(forced);
   drop_section(before, "runs:\n");
   drop_section(forced, "runs:\n");
+  drop_section(before, "source_entries:\n");
+  drop_section(forced, "source_entries:\n");
   CHECK_STR(forced, before);
   CHECK_INT(q_int("SELECT count(*) FROM runs"), 2);
   cur_free(before);

@@ -89,7 +89,7 @@ TEST(other_schema_version_is_refused_with_a_clear_message) {
 /* One image with labels from several sources; returns its id. */
 static int64_t image_with_labels(cur_store *st, int64_t *task, int64_t cls[3]) {
   int64_t run, img;
-  cur_image_row row = {.sha256 = "00ff", .bytes = "x", .byte_size = 1, .source_path = "a.png",
+  cur_image_row row = {.sha256 = "00ff", .bytes = "x", .bytes_len = 1, .byte_size = 1, .source_path = "a.png",
                        .split = "train", .status = "ok"};
   if (cur_store_run_start(st, "ingest", "h", "f", 1, "{}", &run)) return 0;
   row.run_id = run;
