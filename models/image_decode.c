@@ -42,6 +42,9 @@ int feat_image_decode(const void *buf, size_t len, int w, int h, int channels, u
   if (rc != CUR_OK) return rc;
   VipsImage *t[4] = {NULL, NULL, NULL, NULL}; /* thumbnail, flattened, coloured, uchar */
   VipsInterpretation space = channels == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+  /* shrink-on-load cannot help a progressive JPEG: its decoder holds the
+  ** whole image's coefficients, so large ones take turns */
+  int big = cur_image_big_enter(cur_image_jpeg_held_bytes(buf, len));
   rc = CUR_EINPUT;
   if (vips_thumbnail_buffer((void *)buf, len, &t[0], w, "height", h, "size", VIPS_SIZE_FORCE,
                             NULL))
@@ -58,5 +61,6 @@ cleanup:
   vips_error_clear();
   for (int i = 0; i < 4; i++)
     if (t[i]) g_object_unref(t[i]);
+  cur_image_big_leave(big);
   return rc;
 }

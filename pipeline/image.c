@@ -26,6 +26,18 @@ static void start_vips(void) {
   }
 }
 
+static pthread_mutex_t big_decode = PTHREAD_MUTEX_INITIALIZER;
+
+int cur_image_big_enter(int64_t estimate_bytes) {
+  if (estimate_bytes <= CUR_IMAGE_BIG_DECODE) return 0;
+  pthread_mutex_lock(&big_decode);
+  return 1;
+}
+
+void cur_image_big_leave(int taken) {
+  if (taken) pthread_mutex_unlock(&big_decode);
+}
+
 int cur_image_init(void) {
   pthread_once(&vips_once, start_vips);
   return vips_status == 0 ? CUR_OK : cur_errorf("cannot start libvips");
@@ -110,9 +122,14 @@ int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_i
     g_object_unref(img);
     img = NULL;
     rc = probe_webp_scaled(buf, len, info, reason, cap);
-  } else if (vips_avg(img, &avg, NULL) != 0) {
-    vips_reason("cannot decode", reason, cap);
-    rc = CUR_EINPUT;
+  } else {
+    /* most of libvips' other loaders hold the frame: 4 bytes a pixel or so */
+    int big = cur_image_big_enter((int64_t)info->width * info->height * (info->bands + 1));
+    if (vips_avg(img, &avg, NULL) != 0) {
+      vips_reason("cannot decode", reason, cap);
+      rc = CUR_EINPUT;
+    }
+    cur_image_big_leave(big);
   }
   if (img) g_object_unref(img);
   return rc;

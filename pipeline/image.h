@@ -19,6 +19,21 @@ int cur_image_init(void);
 int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                     char *reason, size_t reason_cap);
 
+/* Decodes that must hold a whole frame (a progressive or multi-scan JPEG's
+** coefficients, libvips' loaders for GIF, HEIF, ...) take turns once their
+** memory estimate passes CUR_IMAGE_BIG_DECODE: one at a time in the
+** process, so that ingest's peak memory is bounded by its options (threads
+** x small decodes + one large one), not by what the files declare.
+** cur_image_big_enter returns 1 when it took the turn, which the caller
+** hands back with cur_image_big_leave (0 is a no-op). */
+#define CUR_IMAGE_BIG_DECODE ((int64_t)64 << 20)
+int cur_image_big_enter(int64_t estimate_bytes);
+void cur_image_big_leave(int taken);
+/* The bytes a decoder of BUF must hold whatever the output size: a
+** progressive or multi-scan JPEG's coefficients (2 bytes a sample), read
+** from its header; 0 for anything else or a header libjpeg refuses. */
+int64_t cur_image_jpeg_held_bytes(const void *buf, size_t len);
+
 /* 8-bit interleaved pixels, rows without padding; data is cur_malloc'd
 ** and belongs to whoever holds the struct (cur_free). */
 typedef struct cur_image_pixels {

@@ -84,12 +84,13 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
   ** (a fixed stack row once let a wide 10-component file overwrite the
   ** return address).  volatile: freed after a longjmp. */
   JSAMPLE *volatile row = NULL;
-  volatile int rc = CUR_OK;
+  volatile int rc = CUR_OK, big = 0;
   cinfo.err = err_init(&err);
   if (setjmp(err.jump)) {
     snprintf(reason, cap, "cannot decode: %s", err.message);
     jpeg_destroy_decompress(&cinfo);
     cur_free(row);
+    cur_image_big_leave(big);
     return CUR_EINPUT;
   }
   jpeg_create_decompress(&cinfo);
@@ -113,6 +114,10 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
     cinfo.scale_denom = 8;
     cinfo.dct_method = JDCT_IFAST;
     cinfo.do_fancy_upsampling = FALSE;
+    /* A progressive or multi-scan file keeps every coefficient (2 bytes a
+    ** sample) until its last scan, whatever the output scale. */
+    if (jpeg_has_multiple_scans(&cinfo))
+      big = cur_image_big_enter((int64_t)info->width * info->height * info->bands * 2);  /* as cur_image_jpeg_held_bytes */
     jpeg_start_decompress(&cinfo);
     row = cur_mallocarray(cinfo.output_width, (size_t)cinfo.output_components);
     if (!row) {
@@ -131,7 +136,27 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
   }
   jpeg_destroy_decompress(&cinfo);
   cur_free(row);
+  cur_image_big_leave(big);
   return rc;
+}
+
+int64_t cur_image_jpeg_held_bytes(const void *buf, size_t len) {
+  struct jpeg_decompress_struct cinfo;
+  check_err err;
+  volatile int64_t held = 0;
+  if (!cur_image_is_jpeg(buf, len)) return 0;
+  cinfo.err = err_init(&err);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+  jpeg_read_header(&cinfo, TRUE);
+  if (jpeg_has_multiple_scans(&cinfo))
+    held = (int64_t)cinfo.image_width * cinfo.image_height * cinfo.num_components * 2;
+  jpeg_destroy_decompress(&cinfo);
+  return held;
 }
 
 /* JPEG colour spaces to bands: grey stays grey and CMYK (and YCCK) comes
