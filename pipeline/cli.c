@@ -9,6 +9,7 @@
 #include "cmd_clip.h"
 #include "curate.h"
 #include "image.h"
+#include "text.h"
 
 typedef struct command {
   const char *name;
@@ -112,7 +113,9 @@ int cur_cli_main(int argc, char **argv) {
     cur_interrupt_install();
     return commands[i].fn(&g, argc - 1, argv + 1);
   }
-  fprintf(stderr, "curate: unknown command '%s'\n\n", argv[1]);
+  fputs("curate: unknown command '", stderr);
+  cur_text_print(stderr, argv[1]);
+  fputs("'\n\n", stderr);
   print_help(stderr);
   return CUR_EXIT_USAGE;
 }

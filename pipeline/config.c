@@ -12,6 +12,7 @@
 #include "curate.h"
 #include "sha256.h"
 #include "stage.h"
+#include "text.h"
 
 struct cur_config {
   cJSON *root;   /* defaults with the file merged over them */
@@ -253,14 +254,7 @@ int cur_config_write_defaults(const char *path) {
 }
 
 char *cur_config_dump(const cur_config *cfg) {
-  char *text = cJSON_Print(cfg->root);
-  if (!text) {
-    cur_errorc(CUR_ENOMEM, "out of memory printing the configuration");
-    return NULL;
-  }
-  char *copy = cur_strdup(text);
-  cJSON_free(text);
-  return copy;
+  return cur_json_print(cfg->root, 1);
 }
 
 int64_t cur_config_seed(const cur_config *cfg) {
