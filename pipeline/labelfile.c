@@ -151,18 +151,24 @@ static int add_row(cur_labelfile *lf, char **fields, int n, int line) {
   if (!path) return CUR_ENOMEM;
   int added = cur_strmap_put(lf->index, path, lf->n_rows);
   if (added == 0) reportf(lf, line, "path '%s' listed again; the first row is kept", path);
-  cur_free(path);
-  if (added <= 0) return added < 0 ? CUR_ENOMEM : CUR_OK;
+  if (added <= 0) {
+    cur_free(path);
+    return added < 0 ? CUR_ENOMEM : CUR_OK;
+  }
   if (lf->n_rows == lf->cap_rows) {
     size_t cap = lf->cap_rows ? lf->cap_rows * 2 : 1024;
     cur_labelrow *rows = cur_reallocarray(lf->rows, cap, sizeof *rows);
-    if (!rows) return CUR_ENOMEM;
+    if (!rows) {
+      cur_free(path);
+      return CUR_ENOMEM;
+    }
     lf->rows = rows;
     lf->cap_rows = cap;
   }
   cur_labelrow *r = &lf->rows[lf->n_rows++];
   memset(r, 0, sizeof *r);
   r->line = line;
+  r->path = path;
   if (!(r->values = cur_calloc((size_t)lf->n_tasks, sizeof *r->values))) return CUR_ENOMEM;
   if (lf->col_split >= 0 && lf->col_split < n) r->split = dup_nonempty(fields[lf->col_split], &err);
   if (lf->col_group >= 0 && lf->col_group < n) r->group = dup_nonempty(fields[lf->col_group], &err);
@@ -354,6 +360,7 @@ void cur_labelfile_free(cur_labelfile *lf) {
     cur_labelrow *r = &lf->rows[i];
     for (int t = 0; r->values && t < lf->n_tasks; t++) cur_free(r->values[t]);
     cur_free(r->values);
+    cur_free(r->path);
     cur_free(r->split);
     cur_free(r->group);
   }

@@ -26,6 +26,7 @@ typedef struct cur_labelspec {
 
 typedef struct cur_labelrow {
   int line;                   /* 1-based line in the file */
+  char *path;                 /* the path column, display form (pathutil.h) */
   char *split, *group;        /* NULL when absent or empty */
   char **values;              /* one per task; NULL when empty */
 } cur_labelrow;
