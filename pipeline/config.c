@@ -53,15 +53,6 @@ static const char *type_name(cur_opt_type t) {
   return "?";
 }
 
-static const char *json_kind(const cJSON *v) {
-  if (cJSON_IsBool(v)) return "a boolean";
-  if (cJSON_IsNumber(v)) return "a number";
-  if (cJSON_IsString(v)) return "a string";
-  if (cJSON_IsArray(v)) return "an array";
-  if (cJSON_IsObject(v)) return "an object";
-  return "null";
-}
-
 static int type_ok(cur_opt_type t, const cJSON *v) {
   switch (t) {
   case CUR_OPT_BOOL: return cJSON_IsBool(v);
@@ -105,7 +96,7 @@ int cur_option_validate(const cur_option *spec, const cJSON *value, const char *
     return cur_errorc(CUR_ECONFIG, "%s: %g is not a finite number", name, value->valuedouble);
   if (!type_ok(spec->type, value))
     return cur_errorc(CUR_ECONFIG, "%s: expected %s, got %s", name, type_name(spec->type),
-                      json_kind(value));
+                      cur_json_kind(value));
   if (spec->type == CUR_OPT_RANGE) {
     double lo = cJSON_GetArrayItem(value, 0)->valuedouble;
     double hi = cJSON_GetArrayItem(value, 1)->valuedouble;
@@ -189,7 +180,7 @@ static int merge_section(const char *path, const cur_stage *stage, const cJSON *
   char name[256];
   if (!cJSON_IsObject(user))
     return cur_errorc(CUR_ECONFIG, "%s: %s: expected an object of options, got %s", path,
-                      stage->name, json_kind(user));
+                      stage->name, cur_json_kind(user));
   for (cJSON *item = user->child; item; item = item->next) {
     snprintf(name, sizeof name, "%s: %s.%s", path, stage->name, item->string);
     int rc = set_checked(path, find_option(stage->options, item->string), item, name, into);

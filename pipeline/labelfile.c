@@ -218,11 +218,6 @@ cleanup:
   return rc;
 }
 
-static const char *json_kind(const cJSON *v) {
-  return cJSON_IsArray(v) ? "an array" : cJSON_IsObject(v) ? "an object" :
-         cJSON_IsBool(v) ? "a boolean" : "a number";
-}
-
 /* The text of column C of a row (VALUE may be NULL: absent), into *OUT:
 ** strings as they are, null or absent as "", numbers (where a number may
 ** stand: a group, or any value when spec.numbers) without a fraction as
@@ -241,7 +236,7 @@ static int json_field(cur_labelfile *lf, const cur_labelspec *spec, int c, const
     *out = buf;
     return 1;
   }
-  reportf(lf, line, "'%s' is %s, not a string%s; row skipped", name, json_kind(value),
+  reportf(lf, line, "'%s' is %s, not a string%s; row skipped", name, cur_json_kind(value),
           cJSON_IsNumber(value) ? " (quote it to use it as a class name)" : "");
   return 0;
 }
@@ -257,14 +252,13 @@ static int column_used(const cur_labelfile *lf, int c) {
 /* One JSONL line: parsed, checked, added (or reported). */
 static int jsonl_row(cur_labelfile *lf, const cur_labelspec *spec, const char *text, int line,
                      fieldvec *names, const char **fields, char (*numbuf)[32]) {
-  const char *end;
   char key[256];
   int rc = CUR_OK;
   if (cur_utf8_invalid(text)) {
     reportf(lf, line, "not valid UTF-8; row skipped");
     return CUR_OK;
   }
-  cJSON *obj = cJSON_ParseWithOpts(text, &end, 1);  /* 1: nothing may follow the object */
+  cJSON *obj = cJSON_ParseWithOpts(text, NULL, 1);  /* 1: nothing may follow the object */
   if (!cJSON_IsObject(obj)) {
     reportf(lf, line, "not a JSON object; row skipped");
   } else if (cur_json_duplicate_key(obj, key, sizeof key)) {

@@ -64,6 +64,15 @@ void cur_text_print(FILE *f, const char *s) {
   }
 }
 
+const char *cur_json_kind(const cJSON *v) {
+  if (cJSON_IsBool(v)) return "a boolean";
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsObject(v)) return "an object";
+  return "null";
+}
+
 int cur_json_make_printable(cJSON *v) {
   if (cJSON_IsString(v)) {
     size_t cap = strlen(v->valuestring) * 4 + 1;  /* each byte at most \xNN */

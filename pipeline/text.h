@@ -28,6 +28,9 @@ char *cur_text_printable(const char *s, char *out, size_t cap);
 /* Writes S to F in that printable form, without a length limit. */
 void cur_text_print(FILE *f, const char *s);
 
+/* What V is, for messages: "a string", "an array", ..., "null". */
+const char *cur_json_kind(const cJSON *v);
+
 /* Replaces every string inside V (values, not keys) by its printable form,
 ** before V is printed as text; CUR_OK or CUR_ENOMEM. */
 int cur_json_make_printable(cJSON *v);
