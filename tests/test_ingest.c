@@ -324,6 +324,27 @@ TEST(hostile_label_rows_are_reported_and_nothing_invalid_reaches_json) {
   cur_free(log);
 }
 
+TEST(archive_names_with_terminal_escapes_are_printed_escaped) {
+  unsigned char *img;
+  size_t len;
+  REQUIRE(fx_image(8, 8, 9, "jpeg", &img, &len) == 0);
+  const char *names[2] = {"\x1b]2;owned\x07/../../evil.jpg", "\x1b[2Jbad.jpg"};
+  const unsigned char *data[2] = {img, (const unsigned char *)"junk"};
+  size_t lens[2] = {len, 4};
+  char *p = test_scratch_path("esc.tar");
+  REQUIRE(fx_archive(p, "tar", 2, names, data, lens) == 0);
+  cur_free(p);
+  cur_free(img);
+  CHECK_INT(fx_curate("esc-init.log", "--db esc.db --config none.json init"), 0);
+  CHECK_INT(fx_curate("esc.log", "--db esc.db --config none.json ingest esc.tar"), 3);
+  char *log = fx_read("esc.log");
+  REQUIRE(log);
+  CHECK(strchr(log, '\x1b') == NULL && strchr(log, '\x07') == NULL);
+  CHECK(strstr(log, "\\x1B]2;owned\\x07/../../evil.jpg: rejected") != NULL);
+  CHECK(strstr(log, "\\x1B[2Jbad.jpg: quarantined") != NULL);
+  cur_free(log);
+}
+
 TEST(more_tasks_than_supported_are_refused_naming_the_limit) {
   char args[1024] = "--db hl.db --config none.json ingest hl --labels hl.csv";
   for (int t = 0; t < 17; t++)
@@ -343,6 +364,7 @@ int main(int argc, char **argv) {
   RUN(label_outside_the_configured_classes_is_an_error_naming_it);
   RUN(idx_files_become_png_images_with_named_classes);
   RUN(hostile_label_rows_are_reported_and_nothing_invalid_reaches_json);
+  RUN(archive_names_with_terminal_escapes_are_printed_escaped);
   RUN(more_tasks_than_supported_are_refused_naming_the_limit);
   cur_free(db);
   return test_finish();
