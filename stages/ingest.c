@@ -348,7 +348,8 @@ static int parse_source_opts(const char *text, source_opts *so) {
   const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(so->json, "tasks");
   if (cJSON_GetArraySize(tasks) > CUR_MAX_TASKS)  /* `curate ingest` refuses them too */
     return cur_errorc(CUR_ECONFIG, "ingest: %s: %d tasks given; at most %d are supported",
-                      opt_str(so->json, "labels"), cJSON_GetArraySize(tasks), CUR_MAX_TASKS);
+                      opt_str(so->json, "labels") ? opt_str(so->json, "labels") : "--task",
+                      cJSON_GetArraySize(tasks), CUR_MAX_TASKS);
   cJSON_ArrayForEach(t, tasks) {
     if (!cJSON_IsString(t)) continue;
     so->task_names[so->spec.n_tasks] = t->string;
