@@ -4,11 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 #include "cmd_clip.h"
+#include "config.h"
 #include "curate.h"
 #include "image.h"
+#include "text.h"
 
 typedef struct command {
   const char *name;
@@ -62,6 +65,17 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out) 
   return 0;
 }
 
+/* --seed: an integer, then the range check curate.json's seed has (config.h). */
+static int parse_seed(const char *v, uint64_t *out) {
+  const char *digits = v + (v[0] == '-');
+  if (!digits[0] || strspn(digits, "0123456789") != strlen(digits))
+    return cli_usage_error("", "--seed takes an integer"), -1;
+  double seed = strtod(v, NULL);  /* exact up to CUR_SEED_MAX; beyond, refused */
+  if (cur_config_check_seed(seed, "--seed")) return cli_usage_error("", "%s", cur_error()), -1;
+  *out = (uint64_t)seed;
+  return 0;
+}
+
 /* Removes the global options from argv wherever they stand (up to "--"). */
 static int take_globals(int *argc, char **argv, cur_globals *g) {
   int out = 1;
@@ -73,15 +87,16 @@ static int take_globals(int *argc, char **argv, cur_globals *g) {
       while (i < *argc) argv[out++] = argv[i++];
       break;
     }
-    if ((r = cli_value(&i, *argc, argv, "--db", &g->db_path)) ||
-        (r = cli_value(&i, *argc, argv, "--config", &g->config_path))) {
+    if ((r = cli_value(&i, *argc, argv, "--db", &g->db_path))) {
       if (r < 0) return -1;
+    } else if ((r = cli_value(&i, *argc, argv, "--config", &g->config_path))) {
+      if (r < 0) return -1;
+      g->config_set = 1;
     } else if ((r = cli_value(&i, *argc, argv, "--threads", &v))) {
       if (r < 0 || parse_int(v, 0, 1024, &n)) return cli_usage_error("", "--threads takes 0 to 1024"), -1;
       g->threads = (int)n;
     } else if ((r = cli_value(&i, *argc, argv, "--seed", &v))) {
-      if (r < 0 || parse_int(v, 0, INT64_MAX, &n)) return cli_usage_error("", "--seed takes a non-negative integer"), -1;
-      g->seed = (uint64_t)n;
+      if (r < 0 || parse_seed(v, &g->seed) < 0) return -1;
       g->seed_set = 1;
     } else if (strcmp(argv[i], "--quiet") == 0) {
       g->quiet = 1;
@@ -110,11 +125,17 @@ int cur_cli_main(int argc, char **argv) {
   }
   for (size_t i = 0; i < CUR_ARRAY_LEN(commands); i++) {
     if (strcmp(argv[1], commands[i].name) != 0) continue;
+    /* a mistyped --config must not run the stages with the defaults */
+    if (g.config_set && strcmp(argv[1], "init") != 0 && access(g.config_path, F_OK) != 0)
+      return cli_usage_error(argv[1], "--config %s: no such file (`curate init --config %s` writes one)",
+                             g.config_path, g.config_path);
     if (cur_image_init() != CUR_OK) return cli_fail(CUR_ERR);
     cur_interrupt_install();
     return commands[i].fn(&g, argc - 1, argv + 1);
   }
-  fprintf(stderr, "curate: unknown command '%s'\n\n", argv[1]);
+  fputs("curate: unknown command '", stderr);
+  cur_text_print(stderr, argv[1]);
+  fputs("'\n\n", stderr);
   print_help(stderr);
   return CUR_EXIT_USAGE;
 }

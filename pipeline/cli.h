@@ -8,6 +8,7 @@
 typedef struct cur_globals {
   const char *db_path;      /* --db, default ./curate.db */
   const char *config_path;  /* --config, default ./curate.json */
+  int config_set;           /* --config given: the file must exist (init writes it) */
   int threads;              /* --threads, 0 = number of cores */
   uint64_t seed;            /* --seed, overrides the config's seed when seed_set */
   int seed_set;

@@ -8,6 +8,7 @@
 #include "curate.h"
 #include "parallel.h"
 #include "runner.h"
+#include "text.h"
 
 int cli_value(int *i, int argc, char **argv, const char *name, const char **value) {
   const char *arg = argv[*i];
@@ -31,17 +32,21 @@ int cli_is_help(const char *arg) {
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
-  fprintf(stderr, "curate %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "curate %s: ", cmd);
+  cur_text_print(stderr, msg);  /* it may quote an argument */
   fprintf(stderr, "\n(see `curate %s --help`)\n", cmd);
   return CUR_EXIT_USAGE;
 }
 
 int cli_fail(int rc) {
-  fprintf(stderr, "curate: %s\n", cur_error());
+  fputs("curate: ", stderr);
+  cur_text_print(stderr, cur_error());
+  fputc('\n', stderr);
   switch (rc) {
   case CUR_EINTR: return CUR_EXIT_INTERRUPTED;
   case CUR_ESCHEMA: return CUR_EXIT_SCHEMA;

@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "clip.h"
 #include "curate.h"
+#include "text.h"
 
 #define CMD_BATCH 16
 #define MAX_TEMPLATES 32
@@ -127,11 +129,11 @@ static void emit_end(emitter *e) {
 
 /* One JSON object per input, or one text line "input<TAB>values". */
 static int emit_object(emitter *e, cJSON *obj) {
-  char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  char *s = obj ? cur_json_print(obj, 0) : NULL;  /* a file name need not be UTF-8 */
   cJSON_Delete(obj);
   if (!s) return cur_errorc(CUR_ENOMEM, "clip: cannot format JSON output");
   printf("%s\n%s", e->count++ ? "," : "", s);
-  cJSON_free(s);
+  cur_free(s);
   return CUR_OK;
 }
 
@@ -187,7 +189,7 @@ static int run_images(clip_model *m, char **files, int n, emitter *e, image_sink
     int k = 0;
     for (; i < n && k < CMD_BATCH; i++) {
       if (clip_model_preprocess_file(m, files[i], pix + (size_t)k * per) != CUR_OK) {
-        fprintf(stderr, "curate: %s\n", cur_error());
+        (void)cli_fail(CUR_ERR);  /* printed; the other files go on */
         (*skipped)++;
         continue;
       }
@@ -313,7 +315,7 @@ int cur_cmd_clip(const cur_globals *g, int argc, char **argv) {
   }
   clip_model_free(m);
   if (rc != CUR_OK) {
-    fprintf(stderr, "curate: %s\n", cur_error());
+    (void)cli_fail(rc);
     return CUR_EXIT_ERROR;
   }
   return skipped ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;

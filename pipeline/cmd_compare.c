@@ -10,6 +10,7 @@
 #include "curate.h"
 #include "store_metrics.h"
 #include "store_runs.h"
+#include "text.h"
 
 static const char compare_help[] =
     "Usage: curate compare RUN_A RUN_B [--json]\n"
@@ -107,11 +108,12 @@ static const char *cell(char *buf, size_t cap, double value, int sign) {
 
 /* Prints one table line; A or B is NULL when its run lacks the metric. */
 static void print_line(int width, const char *name, const metric *a, const metric *b) {
-  char ba[32], bb[32], bd[32];
+  char ba[32], bb[32], bd[32], nb[256];
   double va = a ? a->value : NAN, vb = b ? b->value : NAN;
   const char *ca = a && isnan(va) && a->text ? "(text)" : cell(ba, sizeof ba, va, 0);
   const char *cb = b && isnan(vb) && b->text ? "(text)" : cell(bb, sizeof bb, vb, 0);
-  printf("%-*s %12s %12s %12s\n", width, name, ca, cb, cell(bd, sizeof bd, vb - va, 1));
+  printf("%-*s %12s %12s %12s\n", width, cur_text_printable(name, nb, sizeof nb), ca, cb,
+         cell(bd, sizeof bd, vb - va, 1));
 }
 
 /* The width of the name column: the longest name of either run. */
@@ -189,10 +191,10 @@ static int print_json(const run_metrics *a, const run_metrics *b) {
            cJSON_AddItemToArray(confusion, json_confusion(a)) &&
            cJSON_AddItemToArray(confusion, json_confusion(b)) ? CUR_OK : CUR_ENOMEM;
   if (rc == CUR_OK) rc = each_pair(a, b, add_json_pair, metrics);
-  char *text = rc == CUR_OK ? cJSON_Print(o) : NULL;
+  char *text = rc == CUR_OK ? cur_json_print(o, 1) : NULL;
   if (rc == CUR_OK && !text) rc = CUR_ENOMEM;
   if (text) puts(text);
-  cJSON_free(text);
+  cur_free(text);
   cJSON_Delete(o);
   return rc;
 }
@@ -205,6 +207,7 @@ static void print_confusion(const run_metrics *r) {
     if (strcmp(r->m[i].name, "confusion") == 0 && r->m[i].text) m = &r->m[i];
   if (!m) return;
   cJSON *o = cJSON_Parse(m->text);
+  if (cur_json_make_printable(o)) cur_warn("compare: %s", cur_error());  /* class names */
   const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "classes");
   const cJSON *rows = cJSON_GetObjectItemCaseSensitive(o, "matrix"), *name, *row, *v;
   printf("\nconfusion, run %lld (rows: true class, columns: predicted, in class order):\n",

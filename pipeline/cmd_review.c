@@ -8,6 +8,7 @@
 #include "curate.h"
 #include "store_labels.h"
 #include "store_review.h"
+#include "text.h"
 
 static const char flagged_help[] =
     "Usage: curate flagged [--task T] [--reason R] [--limit N] [--all] [--json]\n"
@@ -102,11 +103,11 @@ int cur_cmd_flagged(const cur_globals *g, int argc, char **argv) {
   rc = cur_store_flagged(st, task, reason, !all, limit, arr);
   cur_config_free(cfg);
   cur_store_close(st);
-  char *text = rc == CUR_OK && json ? cJSON_Print(arr) : NULL;
-  if (rc == CUR_OK && json && !text) rc = cur_errorc(CUR_ENOMEM, "out of memory");
+  char *text = rc == CUR_OK && json ? cur_json_print(arr, 1) : NULL;
+  if (rc == CUR_OK && json && !text) rc = CUR_ENOMEM;
   if (text) puts(text);
-  else if (rc == CUR_OK) print_flags(arr);
-  cJSON_free(text);
+  else if (rc == CUR_OK && (rc = cur_json_make_printable(arr)) == CUR_OK) print_flags(arr);
+  cur_free(text);
   cJSON_Delete(arr);
   return rc ? cli_fail(rc) : CUR_EXIT_OK;
 }

@@ -14,6 +14,7 @@
 #include "source.h"
 #include "stage.h"
 #include "store_images.h"
+#include "text.h"
 
 static const char run_help[] =
     "Usage: curate run [--stage NAME | --from NAME | --until NAME] [--force]\n"
@@ -123,6 +124,10 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
     }
   }
   if (o.only && (o.from || o.until)) return cli_usage_error("run", "--stage cannot go with --from or --until");
+  const char *const named[][2] = {{"--stage", o.only}, {"--from", o.from}, {"--until", o.until}};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(named); i++)
+    if (named[i][1] && !cur_stage_find(named[i][1]))
+      return cli_usage_error("run", "%s: no stage named '%s'", named[i][0], named[i][1]);
   cur_store *st;
   cur_config *cfg;
   int rc = cli_open(g, 1, &st, &cfg);
@@ -147,6 +152,15 @@ static int add_name_list(cJSON *opts, const char *key, const char *names) {
   return arr != NULL;
 }
 
+/* cli_value for an option whose value names columns, tasks or classes:
+** those become stored and exported text, so they must be valid UTF-8. */
+static int name_value(int *i, int argc, char **argv, const char *name, const char **value) {
+  int r = cli_value(i, argc, argv, name, value);
+  if (r > 0 && cur_utf8_invalid(*value))
+    return cli_usage_error("ingest", "%s %s: not valid UTF-8", name, *value), -1;
+  return r;
+}
+
 /* Handles one ingest option at argv[*i] into OPTS or TASKS.  Returns 1 when
 ** taken, 0 when argv[*i] is not an option of ingest, -1 on a usage error
 ** (printed), or CUR_ENOMEM. */
@@ -158,13 +172,13 @@ static int ingest_option(int *i, int argc, char **argv, cJSON *opts, cJSON *task
   char real[PATH_MAX];
   int r, ok = 1;
   for (size_t c = 0; c < CUR_ARRAY_LEN(plain); c++)
-    if ((r = cli_value(i, argc, argv, plain[c][0], &v)))
+    if ((r = name_value(i, argc, argv, plain[c][0], &v)))
       return r < 0 ? -1 : cJSON_AddStringToObject(opts, plain[c][1], v) ? 1 : CUR_ENOMEM;
   if ((r = cli_value(i, argc, argv, "--labels", &v))) {
     if (r < 0) return -1;
     if (!realpath(v, real)) return cli_usage_error("ingest", "--labels %s: %s", v, strerror(errno)), -1;
     ok = cJSON_AddStringToObject(opts, "labels", real) != NULL;
-  } else if ((r = cli_value(i, argc, argv, "--task", &v))) {
+  } else if ((r = name_value(i, argc, argv, "--task", &v))) {
     const char *eq = r > 0 ? strchr(v, '=') : NULL;
     if (!eq || eq == v || !eq[1]) return cli_usage_error("ingest", "--task takes NAME=COLUMN"), -1;
     char *name = cur_strndup(v, (size_t)(eq - v));
@@ -173,7 +187,7 @@ static int ingest_option(int *i, int argc, char **argv, cJSON *opts, cJSON *task
   } else if ((r = cli_value(i, argc, argv, "--split", &v))) {
     if (r < 0 || !cur_split_name(v)) return cli_usage_error("ingest", "--split takes train, val or test"), -1;
     ok = cJSON_AddStringToObject(opts, "split", cur_split_name(v)) != NULL;
-  } else if ((r = cli_value(i, argc, argv, "--class-names", &v))) {
+  } else if ((r = name_value(i, argc, argv, "--class-names", &v))) {
     if (r < 0) return -1;
     ok = add_name_list(opts, "class_names", v);
   } else if (strcmp(argv[*i], "--folder-labels") == 0) {
@@ -197,6 +211,12 @@ static int parse_ingest_args(int argc, char **argv, cJSON *opts, int *force, int
     else if (strcmp(argv[i], "--force") == 0) *force = 1;
     else if (argv[i][0] == '-' && argv[i][1]) rc = (cli_usage_error("ingest", "unknown option '%s'", argv[i]), CUR_ECONFIG);
     else argv[(*n_sources)++] = argv[i];  /* never past i, so argv stays readable */
+  }
+  if (rc == CUR_OK && cJSON_GetArraySize(tasks) > CUR_MAX_TASKS) {
+    const char *labels = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(opts, "labels"));
+    cli_usage_error("ingest", "--labels %s: %d tasks given; at most %d are supported",
+                    labels ? labels : "(none)", cJSON_GetArraySize(tasks), CUR_MAX_TASKS);
+    rc = CUR_ECONFIG;
   }
   if (rc == CUR_OK && cJSON_GetArraySize(tasks) > 0) {
     if (cJSON_AddItemToObject(opts, "tasks", tasks)) return CUR_OK;

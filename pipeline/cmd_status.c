@@ -9,6 +9,7 @@
 #include "stage.h"
 #include "store_sources.h"
 #include "store_status.h"
+#include "text.h"
 
 static const char status_help[] =
     "Usage: curate status [--json]\n"
@@ -127,12 +128,12 @@ int cur_cmd_status(const cur_globals *g, int argc, char **argv) {
   cur_config_free(cfg);
   cur_store_close(st);
   if (rc == CUR_OK && json) {
-    char *text = cJSON_Print(out);
+    char *text = cur_json_print(out, 1);  /* valid UTF-8 whatever the database holds */
     if (text) puts(text);
-    else rc = cur_errorc(CUR_ENOMEM, "out of memory");
-    cJSON_free(text);
-  } else if (rc == CUR_OK) {
-    print_text(out);
+    else rc = CUR_ENOMEM;
+    cur_free(text);
+  } else if (rc == CUR_OK && (rc = cur_json_make_printable(out)) == CUR_OK) {
+    print_text(out);  /* class names and reasons come from files */
   }
   cJSON_Delete(out);
   return rc ? cli_fail(rc) : CUR_EXIT_OK;

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,20 +13,37 @@
 #include "curate.h"
 #include "sha256.h"
 #include "stage.h"
+#include "text.h"
 
 struct cur_config {
   cJSON *root;   /* defaults with the file merged over them */
 };
 
+static int check_seed_option(const cJSON *value, const char *name) {
+  if (value->valuedouble < 0 || value->valuedouble > CUR_SEED_MAX)
+    return cur_errorc(CUR_ECONFIG, "%s: %.0f is out of range (0 to %.0f)", name, value->valuedouble,
+                      CUR_SEED_MAX);
+  return CUR_OK;
+}
+
 static const cur_option global_options[] = {
-    {"seed", CUR_OPT_INT, "42",
-     "seed of every random choice (splits use content hashes, not the seed)", NULL},
+    {"seed", CUR_OPT_LONG, "42",
+     "seed of every random choice (splits use content hashes, not the seed)", check_seed_option},
     {NULL, 0, NULL, NULL, NULL}};
+
+int cur_config_check_seed(double value, const char *name) {
+  cJSON *v = cJSON_CreateNumber(value);
+  if (!v) return cur_errorc(CUR_ENOMEM, "out of memory");
+  int rc = cur_option_validate(&global_options[0], v, name);
+  cJSON_Delete(v);
+  return rc;
+}
 
 static const char *type_name(cur_opt_type t) {
   switch (t) {
   case CUR_OPT_BOOL: return "true or false";
-  case CUR_OPT_INT: return "an integer";
+  case CUR_OPT_INT:
+  case CUR_OPT_LONG: return "an integer";
   case CUR_OPT_NUM: return "a number";
   case CUR_OPT_STR: return "a string";
   case CUR_OPT_STRS: return "an array of strings";
@@ -35,21 +53,12 @@ static const char *type_name(cur_opt_type t) {
   return "?";
 }
 
-static const char *json_kind(const cJSON *v) {
-  if (cJSON_IsBool(v)) return "a boolean";
-  if (cJSON_IsNumber(v)) return "a number";
-  if (cJSON_IsString(v)) return "a string";
-  if (cJSON_IsArray(v)) return "an array";
-  if (cJSON_IsObject(v)) return "an object";
-  return "null";
-}
-
 static int type_ok(cur_opt_type t, const cJSON *v) {
   switch (t) {
   case CUR_OPT_BOOL: return cJSON_IsBool(v);
   case CUR_OPT_INT:
-    return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
-           fabs(v->valuedouble) < 9007199254740992.0;
+  case CUR_OPT_LONG:  /* whole numbers; their range is checked apart, to name it */
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble);
   case CUR_OPT_NUM: return cJSON_IsNumber(v) && isfinite(v->valuedouble);
   case CUR_OPT_STR: return cJSON_IsString(v);
   case CUR_OPT_STRS: {
@@ -87,7 +96,7 @@ int cur_option_validate(const cur_option *spec, const cJSON *value, const char *
     return cur_errorc(CUR_ECONFIG, "%s: %g is not a finite number", name, value->valuedouble);
   if (!type_ok(spec->type, value))
     return cur_errorc(CUR_ECONFIG, "%s: expected %s, got %s", name, type_name(spec->type),
-                      json_kind(value));
+                      cur_json_kind(value));
   if (spec->type == CUR_OPT_RANGE) {
     double lo = cJSON_GetArrayItem(value, 0)->valuedouble;
     double hi = cJSON_GetArrayItem(value, 1)->valuedouble;
@@ -96,7 +105,16 @@ int cur_option_validate(const cur_option *spec, const cJSON *value, const char *
                         isfinite(lo) ? "max" : "min", isfinite(lo) ? hi : lo);
     if (lo > hi) return cur_errorc(CUR_ECONFIG, "%s: min %g > max %g", name, lo, hi);
   }
-  return spec->check ? spec->check(value, name) : CUR_OK;
+  int rc = spec->check ? spec->check(value, name) : CUR_OK;
+  if (rc) return rc;  /* first: its message may give the option's own range (the seed's) */
+  /* Integers are read into an int (or int64_t): 4294967301 epochs wrapped to 5. */
+  double min = spec->type == CUR_OPT_INT ? INT_MIN : -CUR_SEED_MAX;
+  double max = spec->type == CUR_OPT_INT ? INT_MAX : CUR_SEED_MAX;
+  if ((spec->type == CUR_OPT_INT || spec->type == CUR_OPT_LONG) &&
+      (value->valuedouble < min || value->valuedouble > max))
+    return cur_errorc(CUR_ECONFIG, "%s: %.0f is out of range (at %s %.0f)", name, value->valuedouble,
+                      value->valuedouble > max ? "most" : "least", value->valuedouble > max ? max : min);
+  return CUR_OK;
 }
 
 int cur_option_check_positive(const cJSON *value, const char *name) {
@@ -162,7 +180,7 @@ static int merge_section(const char *path, const cur_stage *stage, const cJSON *
   char name[256];
   if (!cJSON_IsObject(user))
     return cur_errorc(CUR_ECONFIG, "%s: %s: expected an object of options, got %s", path,
-                      stage->name, json_kind(user));
+                      stage->name, cur_json_kind(user));
   for (cJSON *item = user->child; item; item = item->next) {
     snprintf(name, sizeof name, "%s: %s.%s", path, stage->name, item->string);
     int rc = set_checked(path, find_option(stage->options, item->string), item, name, into);
@@ -189,6 +207,32 @@ static int merge_file(const char *path, cJSON *user, cJSON *root) {
   return CUR_OK;
 }
 
+static int line_at(const char *text, const char *at) {
+  int line = 1;
+  for (const char *p = text; at && p < at; p++) line += *p == '\n';
+  return line;
+}
+
+/* Parses the file's TEXT (LEN bytes) into *USER, refusing what cJSON lets
+** through: bytes that are not UTF-8, text after the object (a second object
+** pasted below the first), and a key given twice (cJSON keeps the first, a
+** reader sees the last). */
+static int parse_strict(const char *path, const char *text, size_t len, cJSON **user) {
+  const char *bad = cur_utf8_invalid(text), *end = NULL;
+  char key[256];
+  if (strlen(text) != len) bad = text + strlen(text);  /* a NUL byte */
+  if (bad) return cur_errorc(CUR_ECONFIG, "%s: not valid UTF-8 (line %d)", path, line_at(text, bad));
+  if (!(*user = cJSON_ParseWithOpts(text, &end, 0)))
+    return cur_errorc(CUR_ECONFIG, "%s: not valid JSON (near line %d)", path,
+                      line_at(text, cJSON_GetErrorPtr()));
+  end += strspn(end, " \t\r\n");
+  if (*end)
+    return cur_errorc(CUR_ECONFIG, "%s: text after the JSON object (line %d)", path, line_at(text, end));
+  if (cur_json_duplicate_key(*user, key, sizeof key))
+    return cur_errorc(CUR_ECONFIG, "%s: %s appears twice", path, key);
+  return CUR_OK;
+}
+
 int cur_config_load(const char *path, cur_config **out, int *missing) {
   cur_config *cfg = cur_calloc(1, sizeof *cfg);
   char *text = NULL;
@@ -200,14 +244,7 @@ int cur_config_load(const char *path, cur_config **out, int *missing) {
   if (*missing) goto cleanup;
   size_t len;
   if ((rc = cur_file_read(path, &text, &len))) goto cleanup;
-  user = cJSON_Parse(text);
-  if (!user) {
-    const char *at = cJSON_GetErrorPtr();
-    int line = 1;
-    for (const char *p = text; at && p < at; p++) line += *p == '\n';
-    rc = cur_errorc(CUR_ECONFIG, "%s: not valid JSON (near line %d)", path, line);
-    goto cleanup;
-  }
+  if ((rc = parse_strict(path, text, len, &user))) goto cleanup;
   rc = merge_file(path, user, cfg->root);
 cleanup:
   cJSON_Delete(user);
@@ -253,14 +290,7 @@ int cur_config_write_defaults(const char *path) {
 }
 
 char *cur_config_dump(const cur_config *cfg) {
-  char *text = cJSON_Print(cfg->root);
-  if (!text) {
-    cur_errorc(CUR_ENOMEM, "out of memory printing the configuration");
-    return NULL;
-  }
-  char *copy = cur_strdup(text);
-  cJSON_free(text);
-  return copy;
+  return cur_json_print(cfg->root, 1);
 }
 
 int64_t cur_config_seed(const cur_config *cfg) {

@@ -14,7 +14,8 @@
 
 typedef enum cur_opt_type {
   CUR_OPT_BOOL,
-  CUR_OPT_INT,
+  CUR_OPT_INT,    /* an integer that fits a C int (counts, sizes, epochs) */
+  CUR_OPT_LONG,   /* an integer up to 2^53 - 1, all a JSON number holds exactly (bytes, pixels) */
   CUR_OPT_NUM,
   CUR_OPT_STR,
   CUR_OPT_STRS,   /* array of strings */
@@ -35,7 +36,9 @@ typedef struct cur_option {
 typedef struct cur_config cur_config;
 
 /* Loads PATH merged over the defaults.  A missing file gives the defaults
-** (and *missing = 1); a malformed one is an error naming the key. */
+** (and *missing = 1); a malformed one is an error naming the key: not valid
+** UTF-8, not one JSON object (text after it too), a key given twice, an
+** unknown key, a value of the wrong type or out of range. */
 int cur_config_load(const char *path, cur_config **out, int *missing);
 void cur_config_free(cur_config *cfg);
 /* Merges OPTIONS (an object of STAGE's options, e.g. from the command line)
@@ -48,6 +51,10 @@ int cur_config_write_defaults(const char *path);
 char *cur_config_dump(const cur_config *cfg);
 
 int64_t cur_config_seed(const cur_config *cfg);
+/* The one check of a seed, for the file's "seed" and for --seed: an integer
+** from 0 to CUR_SEED_MAX.  CUR_OK, or CUR_ECONFIG with a message naming NAME. */
+#define CUR_SEED_MAX 9007199254740991.0
+int cur_config_check_seed(double value, const char *name);
 const cJSON *cur_config_section(const cur_config *cfg, const char *stage);
 /* sha256 of the section's canonical JSON and the seed, leaving out the
 ** options named in UNHASHED (NULL-ended, may be NULL): those that tune speed

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 static _Thread_local char error_buf[2048];
 static int log_quiet;
 static volatile sig_atomic_t interrupt_flag;
@@ -141,22 +143,29 @@ int cur_log_quiet(void) {
   return log_quiet;
 }
 
+/* One line to stderr, its control characters escaped: messages carry file
+** names and labels, which must not drive the terminal (text.h). */
+static void log_line(const char *prefix, const char *fmt, va_list ap) {
+  char msg[4096];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  fputs(prefix, stderr);
+  cur_text_print(stderr, msg);
+  fputc('\n', stderr);
+}
+
 void cur_info(const char *fmt, ...) {
   if (log_quiet) return;
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  log_line("", fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
 }
 
 void cur_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("warning: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  log_line("warning: ", fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
 }
 
 static void on_sigint(int sig) {

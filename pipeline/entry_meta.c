@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "curate.h"
+
 const char *cur_split_name(const char *s) {
   static const char *const names[][2] = {
       {"train", "train"}, {"training", "train"}, {"val", "val"}, {"valid", "val"},
@@ -24,7 +26,7 @@ static void set_label(cur_entry_meta *m, const char *task, const char *value) {
       m->value[i] = value;
       return;
     }
-  if (m->n < CUR_MAX_TASKS) {
+  if (m->n < (int)CUR_ARRAY_LEN(m->task)) {
     m->task[m->n] = task;
     m->value[m->n++] = value;
   }
@@ -54,6 +56,7 @@ void cur_entry_meta_get(const cur_meta_rules *rules, const cur_entry *e, cur_ent
   if (e->split) m->split = e->split;
   const cur_labelrow *row = rules->labels ? cur_labelfile_find(rules->labels, e->path) : NULL;
   if (row) {
+    m->row = row;
     m->line = row->line;
     for (int t = 0; t < cur_labelfile_n_tasks(rules->labels); t++)
       set_label(m, cur_labelfile_task(rules->labels, t), row->values[t]);

@@ -6,7 +6,7 @@
 #include "labelfile.h"
 #include "source.h"
 
-#define CUR_MAX_TASKS 16
+#define CUR_MAX_TASKS 16  /* label tasks of one source; more are refused (cmd_run.c, ingest.c) */
 #define CUR_DEFAULT_TASK "label"
 
 typedef struct cur_meta_rules {
@@ -20,8 +20,10 @@ typedef struct cur_entry_meta {
   const char *split;                   /* train | val | test, or NULL: assign by hash */
   const char *group;                   /* may be NULL */
   int n;                               /* labelled tasks */
-  const char *task[CUR_MAX_TASKS];
-  const char *value[CUR_MAX_TASKS];
+  /* the label file's tasks, and the folder's or the source's "label" */
+  const char *task[CUR_MAX_TASKS + 1];
+  const char *value[CUR_MAX_TASKS + 1];
+  const cur_labelrow *row;             /* the label file's row, or NULL */
   int line;                            /* label-file line, 0 when not from one */
   const char *bad_split;               /* a split value that is not one, or NULL */
   char folder_class[256];

@@ -2,6 +2,7 @@
 #include "labelfile.h"
 
 #include <cjson/cJSON.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -9,8 +10,7 @@
 #include "curate.h"
 #include "pathutil.h"
 #include "strmap.h"
-
-#define MAX_FIELDS 256
+#include "text.h"
 
 struct cur_labelfile {
   char *path;
@@ -25,24 +25,48 @@ struct cur_labelfile {
   void *ctx;
 };
 
-static void reportf(cur_labelfile *lf, int line, const char *fmt, const char *arg) {
-  char msg[512], what[384];
-  snprintf(what, sizeof what, fmt, arg);
+/* The fields of one record: pointers into the file's text, grown as needed
+** (a teacher file has a column per class, so there is no fixed limit). */
+typedef struct fieldvec {
+  char **at;
+  int n, cap;
+} fieldvec;
+
+static int fieldvec_push(fieldvec *v, char *field) {
+  if (v->n == v->cap) {
+    int cap = v->cap ? v->cap * 2 : 64;
+    char **at = cur_reallocarray(v->at, (size_t)cap, sizeof *at);
+    if (!at) return CUR_ENOMEM;
+    v->at = at;
+    v->cap = cap;
+  }
+  v->at[v->n++] = field;
+  return CUR_OK;
+}
+
+static void reportf(cur_labelfile *lf, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reportf(cur_labelfile *lf, int line, const char *fmt, ...) {
+  char msg[1024], what[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
   snprintf(msg, sizeof msg, "%s:%d: %s", lf->path, line, what);
   lf->report(lf->ctx, msg);
 }
 
-/* Splits one CSV record starting at *P into FIELDS (NUL-terminated in place).
-** Returns the field count, or -1 for an unterminated quote; *P moves past
-** the record and *LINES counts the newlines consumed. */
-static int csv_record(char **p, char **fields, int *lines) {
+/* Splits one CSV record starting at *P into V (fields NUL-terminated in
+** place).  Returns CUR_OK, 1 for an unterminated quote, or CUR_ENOMEM; *P
+** moves past the record and *LINES counts the newlines consumed. */
+static int csv_record(char **p, fieldvec *v, int *lines) {
   char *s = *p, *out = s;
-  int n = 0;
-  fields[n++] = out;
+  v->n = 0;
+  if (fieldvec_push(v, out)) return CUR_ENOMEM;
   for (;;) {
     if (*s == '"') {
       for (s++;; s++) {
-        if (!*s) return -1;
+        if (!*s) return 1;
         if (*s == '"' && s[1] == '"') { *out++ = '"'; s++; continue; }
         if (*s == '"') { s++; break; }
         if (*s == '\n') ++*lines;
@@ -53,16 +77,22 @@ static int csv_record(char **p, char **fields, int *lines) {
     if (*s == ',') {
       *out++ = 0;
       s++;
-      if (n == MAX_FIELDS) return -1;
-      fields[n++] = out;
+      if (fieldvec_push(v, out)) return CUR_ENOMEM;
       continue;
     }
     if (*s == '\r') s++;
     if (*s == '\n') { s++; ++*lines; }
     *out = 0;
     *p = s;
-    return n;
+    return CUR_OK;
   }
+}
+
+/* True when every field is valid UTF-8 (labels are stored and exported as text). */
+static int fields_utf8(char **fields, int n) {
+  for (int i = 0; i < n; i++)
+    if (cur_utf8_invalid(fields[i])) return 0;
+  return 1;
 }
 
 static int find_col(char **names, int n, const char *want) {
@@ -121,18 +151,24 @@ static int add_row(cur_labelfile *lf, char **fields, int n, int line) {
   if (!path) return CUR_ENOMEM;
   int added = cur_strmap_put(lf->index, path, lf->n_rows);
   if (added == 0) reportf(lf, line, "path '%s' listed again; the first row is kept", path);
-  cur_free(path);
-  if (added <= 0) return added < 0 ? CUR_ENOMEM : CUR_OK;
+  if (added <= 0) {
+    cur_free(path);
+    return added < 0 ? CUR_ENOMEM : CUR_OK;
+  }
   if (lf->n_rows == lf->cap_rows) {
     size_t cap = lf->cap_rows ? lf->cap_rows * 2 : 1024;
     cur_labelrow *rows = cur_reallocarray(lf->rows, cap, sizeof *rows);
-    if (!rows) return CUR_ENOMEM;
+    if (!rows) {
+      cur_free(path);
+      return CUR_ENOMEM;
+    }
     lf->rows = rows;
     lf->cap_rows = cap;
   }
   cur_labelrow *r = &lf->rows[lf->n_rows++];
   memset(r, 0, sizeof *r);
   r->line = line;
+  r->path = path;
   if (!(r->values = cur_calloc((size_t)lf->n_tasks, sizeof *r->values))) return CUR_ENOMEM;
   if (lf->col_split >= 0 && lf->col_split < n) r->split = dup_nonempty(fields[lf->col_split], &err);
   if (lf->col_group >= 0 && lf->col_group < n) r->group = dup_nonempty(fields[lf->col_group], &err);
@@ -142,67 +178,141 @@ static int add_row(cur_labelfile *lf, char **fields, int n, int line) {
 }
 
 static int load_csv(cur_labelfile *lf, const cur_labelspec *spec, char *text) {
-  char *fields[MAX_FIELDS], *header[MAX_FIELDS], *p = text;
-  int line = 1, next_line = 1;
+  fieldvec v = {0};
+  char **header = NULL, *p = text;
+  int line = 1, next_line = 1, n_header, rc;
   if (strncmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;  /* byte-order mark */
-  int n_header = csv_record(&p, fields, &next_line);
-  if (n_header <= 0 || !fields[0][0]) return cur_errorc(CUR_EINPUT, "%s: no header row", lf->path);
-  memcpy(header, fields, sizeof header);
-  int rc = resolve_columns(lf, spec, header, n_header);
+  if ((rc = csv_record(&p, &v, &next_line)) < 0) goto cleanup;
+  n_header = v.n;
+  if (rc > 0 || !v.at[0][0]) {
+    rc = cur_errorc(CUR_EINPUT, "%s: no header row", lf->path);
+    goto cleanup;
+  }
+  if (!fields_utf8(v.at, v.n)) {
+    rc = cur_errorc(CUR_EINPUT, "%s:1: the header row is not valid UTF-8", lf->path);
+    goto cleanup;
+  }
+  if (!(header = cur_mallocarray((size_t)n_header, sizeof *header))) { rc = CUR_ENOMEM; goto cleanup; }
+  memcpy(header, v.at, (size_t)n_header * sizeof *header);
+  rc = resolve_columns(lf, spec, header, n_header);
   while (rc == CUR_OK && *p) {
     line = next_line;
-    int n = csv_record(&p, fields, &next_line);
-    if (n < 0) { reportf(lf, line, "%s", "unterminated quote; the rest of the file is skipped"); break; }
-    if (n == 1 && !fields[0][0]) continue;  /* blank line */
-    if (n != n_header) {
-      char what[64];
-      snprintf(what, sizeof what, "%d", n_header);
-      reportf(lf, line, "expected %s fields; row skipped", what);
-      continue;
+    if ((rc = csv_record(&p, &v, &next_line)) < 0) break;
+    if (rc > 0) {
+      /* the quote runs to the end of the file: nothing after it can be read */
+      reportf(lf, line, "unterminated quote; the rest of the file is skipped");
+      rc = CUR_OK;
+      break;
     }
-    rc = add_row(lf, fields, n, line);
+    if (v.n == 1 && !v.at[0][0]) continue;  /* blank line */
+    if (v.n != n_header)
+      reportf(lf, line, "%d fields, expected %d; row skipped", v.n, n_header);
+    else if (!fields_utf8(v.at, v.n))
+      reportf(lf, line, "not valid UTF-8; row skipped");
+    else
+      rc = add_row(lf, v.at, v.n, line);
   }
+cleanup:
+  cur_free(header);
+  cur_free(v.at);
   return rc;
 }
 
-/* Writes V as text into BUF (strings as they are, numbers without a
-** fraction as integers) and returns it; "" for null or objects. */
-static const char *json_text(const cJSON *v, char *buf, size_t cap) {
-  if (cJSON_IsString(v)) return v->valuestring;
-  if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
-  if (cJSON_IsNumber(v)) {
-    snprintf(buf, cap, "%.17g", v->valuedouble);
-    return buf;
+/* The text of column C of a row (VALUE may be NULL: absent), into *OUT:
+** strings as they are, null or absent as "", numbers (where a number may
+** stand: a group, or any value when spec.numbers) without a fraction as
+** integers.  Returns 0 and reports the row otherwise. */
+static int json_field(cur_labelfile *lf, const cur_labelspec *spec, int c, const char *name,
+                      const cJSON *value, int line, char *buf, size_t cap, const char **out) {
+  int is_value = c != lf->col_path && c != lf->col_split;
+  *out = "";
+  if (!value || cJSON_IsNull(value)) return 1;
+  if (cJSON_IsString(value)) {
+    *out = value->valuestring;
+    return 1;
   }
-  return "";
+  if (cJSON_IsNumber(value) && (c == lf->col_group || (spec->numbers && is_value))) {
+    snprintf(buf, cap, "%.17g", value->valuedouble);
+    *out = buf;
+    return 1;
+  }
+  reportf(lf, line, "'%s' is %s, not a string%s; row skipped", name, cur_json_kind(value),
+          cJSON_IsNumber(value) ? " (quote it to use it as a class name)" : "");
+  return 0;
+}
+
+/* True when column C is one the spec reads. */
+static int column_used(const cur_labelfile *lf, int c) {
+  if (c == lf->col_path || c == lf->col_split || c == lf->col_group) return 1;
+  for (int t = 0; t < lf->n_tasks; t++)
+    if (lf->col_task[t] == c) return 1;
+  return 0;
+}
+
+/* One JSONL line: parsed, checked, added (or reported). */
+static int jsonl_row(cur_labelfile *lf, const cur_labelspec *spec, const char *text, int line,
+                     fieldvec *names, const char **fields, char (*numbuf)[32]) {
+  char key[256];
+  int rc = CUR_OK;
+  if (cur_utf8_invalid(text)) {
+    reportf(lf, line, "not valid UTF-8; row skipped");
+    return CUR_OK;
+  }
+  cJSON *obj = cJSON_ParseWithOpts(text, NULL, 1);  /* 1: nothing may follow the object */
+  if (!cJSON_IsObject(obj)) {
+    reportf(lf, line, "not a JSON object; row skipped");
+  } else if (cur_json_duplicate_key(obj, key, sizeof key)) {
+    reportf(lf, line, "key '%s' appears twice; row skipped", key);
+  } else {
+    int ok = 1;
+    for (int c = 0; ok && c < names->n; c++)
+      ok = !column_used(lf, c) ? (fields[c] = "", 1)
+           : json_field(lf, spec, c, names->at[c], cJSON_GetObjectItemCaseSensitive(obj, names->at[c]),
+                        line, numbuf[c], sizeof numbuf[c], &fields[c]);
+    if (ok) rc = add_row(lf, (char **)fields, names->n, line);
+  }
+  cJSON_Delete(obj);
+  return rc;
+}
+
+/* The keys of the first object of the file name the columns. */
+static int jsonl_columns(cur_labelfile *lf, const cur_labelspec *spec, const char *text,
+                         fieldvec *names) {
+  cJSON *obj = cur_utf8_invalid(text) ? NULL : cJSON_ParseWithOpts(text, NULL, 1);
+  int rc = CUR_OK;
+  for (cJSON *it = cJSON_IsObject(obj) ? obj->child : NULL; rc == CUR_OK && it; it = it->next) {
+    char *name = cur_strdup(it->string);
+    rc = name ? fieldvec_push(names, name) : CUR_ENOMEM;
+    if (rc) cur_free(name);
+  }
+  cJSON_Delete(obj);
+  return rc == CUR_OK && names->n > 0 ? resolve_columns(lf, spec, names->at, names->n) : rc;
 }
 
 /* JSONL: keys play the part of columns, named by the first object. */
 static int load_jsonl(cur_labelfile *lf, const cur_labelspec *spec, char *text) {
-  char *names[MAX_FIELDS];
-  const char *fields[MAX_FIELDS];
-  char numbuf[MAX_FIELDS][32];
-  int n_names = 0, rc = CUR_OK, line = 0;
+  fieldvec names = {0};
+  const char **fields = NULL;
+  char (*numbuf)[32] = NULL;
+  int rc = CUR_OK, line = 0;
   for (char *p = text, *nl; rc == CUR_OK && *p; p = nl ? nl + 1 : p + strlen(p)) {
     nl = strchr(p, '\n');
     if (nl) *nl = 0;
     line++;
     if (strspn(p, " \t\r") == strlen(p)) continue;
-    cJSON *obj = cJSON_Parse(p);
-    if (!cJSON_IsObject(obj)) {
-      reportf(lf, line, "%s", "not a JSON object; row skipped");
-    } else if (n_names == 0) {
-      for (cJSON *it = obj->child; rc == CUR_OK && it && n_names < MAX_FIELDS; it = it->next)
-        if (!(names[n_names++] = cur_strdup(it->string))) rc = CUR_ENOMEM;
-      if (rc == CUR_OK) rc = resolve_columns(lf, spec, names, n_names);
+    if (names.n == 0 && (rc = jsonl_columns(lf, spec, p, &names)) == CUR_OK && names.n > 0) {
+      fields = cur_mallocarray((size_t)names.n, sizeof *fields);
+      numbuf = cur_mallocarray((size_t)names.n, sizeof *numbuf);
+      if (!fields || !numbuf) rc = CUR_ENOMEM;
     }
-    for (int c = 0; rc == CUR_OK && cJSON_IsObject(obj) && c < n_names; c++)
-      fields[c] = json_text(cJSON_GetObjectItemCaseSensitive(obj, names[c]), numbuf[c], sizeof numbuf[c]);
-    if (rc == CUR_OK && cJSON_IsObject(obj)) rc = add_row(lf, (char **)fields, n_names, line);
-    cJSON_Delete(obj);
+    /* until an object names the columns, a row can only be reported */
+    if (rc == CUR_OK) rc = jsonl_row(lf, spec, p, line, &names, fields, numbuf);
   }
-  for (int i = 0; i < n_names; i++) cur_free(names[i]);
-  if (rc == CUR_OK && n_names == 0) rc = cur_errorc(CUR_EINPUT, "%s: no JSON rows", lf->path);
+  for (int i = 0; i < names.n; i++) cur_free(names.at[i]);
+  cur_free(names.at);
+  cur_free(fields);
+  cur_free(numbuf);
+  if (rc == CUR_OK && names.n == 0) rc = cur_errorc(CUR_EINPUT, "%s: no JSON rows", lf->path);
   return rc;
 }
 
@@ -244,6 +354,7 @@ void cur_labelfile_free(cur_labelfile *lf) {
     cur_labelrow *r = &lf->rows[i];
     for (int t = 0; r->values && t < lf->n_tasks; t++) cur_free(r->values[t]);
     cur_free(r->values);
+    cur_free(r->path);
     cur_free(r->split);
     cur_free(r->group);
   }

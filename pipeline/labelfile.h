@@ -2,7 +2,11 @@
 **
 ** One row per image: a path column (relative to the source), one column per
 ** label task, and optional split and group columns.  Rows that cannot be
-** read are reported with their line number and skipped; the rest load.
+** read are reported with their line number and skipped; the rest load:
+** a row that is not valid UTF-8, a CSV row with the wrong number of fields,
+** a JSONL line that is not one object, holds a key twice, or gives a label
+** that is not a string (an array, an object, a boolean; a number unless
+** spec.numbers).  There is no limit on the number of columns.
 */
 #ifndef CURATE_LABELFILE_H
 #define CURATE_LABELFILE_H
@@ -16,10 +20,13 @@ typedef struct cur_labelspec {
   const char *const *task_names;   /* n_tasks task names ... */
   const char *const *task_columns; /* ... read from these columns */
   int n_tasks;                /* 0: task "label" from column "label" (or the only other column) */
+  int numbers;                /* JSONL: a number is a value (a teacher's probability); else
+                              ** only strings are, and a number is reported */
 } cur_labelspec;
 
 typedef struct cur_labelrow {
   int line;                   /* 1-based line in the file */
+  char *path;                 /* the path column, display form (pathutil.h) */
   char *split, *group;        /* NULL when absent or empty */
   char **values;              /* one per task; NULL when empty */
 } cur_labelrow;

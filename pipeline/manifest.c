@@ -10,6 +10,7 @@
 
 #include "curate.h"
 #include "sha256.h"
+#include "text.h"
 
 struct cur_outfile {
   FILE *f;
@@ -107,7 +108,7 @@ static int add_labels(cJSON *obj, const cur_export_row *r) {
 
 char *cur_manifest_json(const cur_export_row *r) {
   cJSON *obj = cJSON_CreateObject();
-  char *path = cur_manifest_image_path(r), *text = NULL, *out = NULL;
+  char *path = cur_manifest_image_path(r), *out = NULL;
   int ok = obj && path && cJSON_AddNumberToObject(obj, "id", (double)r->image_id) &&
            cJSON_AddStringToObject(obj, "path", path) &&
            cJSON_AddStringToObject(obj, "split", r->split) &&
@@ -115,10 +116,10 @@ char *cur_manifest_json(const cur_export_row *r) {
            (r->parent_sha256 ? cJSON_AddStringToObject(obj, "parent", r->parent_sha256)
                              : cJSON_AddNullToObject(obj, "parent")) &&
            add_labels(obj, r) == CUR_OK;
-  if (ok && (text = cJSON_PrintUnformatted(obj))) out = cur_strdup(text);
+  /* valid UTF-8 even when the database holds labels from elsewhere */
+  if (ok) out = cur_json_print(obj, 0);
   if (!out) cur_errorc(CUR_ENOMEM, "export: out of memory printing image %lld",
                        (long long)r->image_id);
-  cJSON_free(text);
   cJSON_Delete(obj);
   cur_free(path);
   return out;

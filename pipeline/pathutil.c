@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "curate.h"
+#include "text.h"
 
 const char *cur_path_unsafe(const char *path) {
   if (!path[0]) return "empty path";
@@ -22,20 +23,6 @@ const char *cur_path_unsafe(const char *path) {
   return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at S, or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s) {
-  if (s[0] < 0x80) return 1;
-  size_t n = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-  if (!n || (n == 2 && s[0] < 0xC2) || (n == 4 && s[0] > 0xF4)) return 0;
-  for (size_t i = 1; i < n; i++)
-    if ((s[i] & 0xC0) != 0x80) return 0;
-  if (n == 3 && s[0] == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
-  if (n == 3 && s[0] == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
-  if (n == 4 && s[0] == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
-  if (n == 4 && s[0] == 0xF4 && s[1] >= 0x90) return 0; /* past U+10FFFF */
-  return n;
-}
-
 char *cur_path_display(const char *path) {
   while (path[0] == '.' && path[1] == '/') path += 2;
   size_t len = strlen(path);
@@ -44,7 +31,7 @@ char *cur_path_display(const char *path) {
   const unsigned char *s = (const unsigned char *)path;
   size_t o = 0;
   while (*s) {
-    size_t n = utf8_len(s);
+    size_t n = cur_utf8_len((const char *)s);
     if (n == 0) {
       o += (size_t)sprintf(out + o, "\\x%02X", *s++);
     } else if (*s == '\\' && s[1] == 'x') {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "curate.h"
+#include "text.h"
 
 #define BAR_WIDTH 28
 #define TTY_INTERVAL 0.1   /* seconds between redraws on a terminal */
@@ -29,7 +30,7 @@ double cur_now(void) {
 cur_progress *cur_progress_new(const char *what, int64_t total) {
   cur_progress *p = cur_calloc(1, sizeof *p);
   if (!p) return NULL;
-  snprintf(p->what, sizeof p->what, "%s", what);
+  cur_text_printable(what, p->what, sizeof p->what);  /* it may hold a source's name */
   p->total = total;
   p->start = p->last_draw = cur_now();
   p->tty = isatty(STDERR_FILENO);

@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "stage.h"
 #include "store_runs.h"
+#include "text.h"
 
 struct cur_run {
   const cur_stage *stage;
@@ -74,7 +75,9 @@ void cur_run_input_error(cur_run *run, const char *fmt, ...) {
   va_end(ap);
   /* Errors interrupt a progress bar line; start the message on its own line. */
   if (run->progress && isatty(STDERR_FILENO) && !cur_log_quiet()) fputc('\n', stderr);
-  fprintf(stderr, "error: %s\n", msg);
+  fputs("error: ", stderr);
+  cur_text_print(stderr, msg);  /* names and labels come from files */
+  fputc('\n', stderr);
   run->input_errors++;
 }
 

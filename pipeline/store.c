@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -24,8 +25,27 @@ extern const char cur_schema_sql[];
 
 #define BUSY_TIMEOUT_MS 10000
 
+/* SQLite says "attempt to write a readonly database" when any of the three
+** files cannot be written, often a -shm or -wal left behind by another user:
+** name the one, so the fix is plain. */
+static void readonly_hint(const cur_store *st, char *out, size_t cap) {
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  out[0] = 0;
+  for (size_t i = 0; i < CUR_ARRAY_LEN(suffixes); i++) {
+    char file[4096];
+    snprintf(file, sizeof file, "%s%s", st->path, suffixes[i]);
+    if (access(file, F_OK) == 0 && access(file, W_OK) != 0) {
+      snprintf(out, cap, " (%s is read-only: fix its permissions, or remove it if no curate or "
+               "sqlite3 is using the database)", file);
+      return;
+    }
+  }
+}
+
 int cur__db_error(cur_store *st, const char *what) {
-  return cur_errorc(CUR_EDB, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+  char hint[4200] = "";
+  if ((sqlite3_errcode(st->db) & 0xff) == SQLITE_READONLY) readonly_hint(st, hint, sizeof hint);
+  return cur_errorc(CUR_EDB, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), hint);
 }
 
 static int connect(const char *path, int flags, cur_store **out) {

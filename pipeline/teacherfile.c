@@ -38,7 +38,8 @@ static int parse_row(const cur_labelrow *r, char *const *classes, int k, float *
 int cur_teacherfile_load(const char *path, char *const *classes, int k, cur_report_fn report,
                          void *ctx, cur_teacherfile **out) {
   cur_labelspec spec = {.task_names = (const char *const *)classes,
-                        .task_columns = (const char *const *)classes, .n_tasks = k};
+                        .task_columns = (const char *const *)classes, .n_tasks = k,
+                        .numbers = 1};
   cur_teacherfile *tf = cur_calloc(1, sizeof *tf);
   int rc = tf ? cur_labelfile_load(path, &spec, report, ctx, &tf->lf) : CUR_ENOMEM;
   size_t n = rc == CUR_OK ? cur_labelfile_count(tf->lf) : 0;

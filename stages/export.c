@@ -25,6 +25,7 @@
 #include "store_export.h"
 #include "store_labels.h"
 #include "store_runs.h"
+#include "text.h"
 
 static const char *const format_names[] = {"jsonl", "csv", "webdataset"};
 
@@ -230,13 +231,13 @@ static int write_metadata(exporter *x) {
   cJSON *meta = cJSON_CreateObject();
   char *text = NULL, *path = cur_asprintf("%s/metadata.json", x->dir);
   int rc = meta && path ? build_metadata(x, meta) : CUR_ENOMEM;
-  if (rc == CUR_OK && !(text = cJSON_Print(meta))) rc = cur_errorc(CUR_ENOMEM, "export: out of memory");
+  if (rc == CUR_OK && !(text = cur_json_print(meta, 1))) rc = CUR_ENOMEM;
   if (rc == CUR_OK) rc = cur_outfile_open(path, &f);
   if (rc == CUR_OK && (rc = cur_outfile_write(f, text, strlen(text))) == CUR_OK)
     rc = cur_outfile_write(f, "\n", 1);
   if (rc == CUR_OK) rc = cur_outfile_commit(f, hex);
   else cur_outfile_abort(f);
-  cJSON_free(text);
+  cur_free(text);
   cur_free(path);
   cJSON_Delete(meta);
   return rc;

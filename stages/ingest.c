@@ -45,10 +45,10 @@ static int check_classes(const cJSON *v, const char *name) {
 }
 
 static const cur_option ingest_options[] = {
-    {"max_pixels", CUR_OPT_INT, "100000000",
+    {"max_pixels", CUR_OPT_LONG, "100000000",
      "largest width x height decoded; larger images are quarantined (decompression bombs)",
      cur_option_check_positive},
-    {"max_file_bytes", CUR_OPT_INT, "268435456",
+    {"max_file_bytes", CUR_OPT_LONG, "268435456",
      "largest file read; larger entries are rejected unread", cur_option_check_positive},
     {"unlabeled_dir", CUR_OPT_STR, "\"unlabeled\"",
      "folder name whose images carry no label (ImageFolder layout)", NULL},
@@ -96,10 +96,16 @@ typedef struct ingest {
   int64_t max_pixels;
   int64_t max_file_bytes;
   int64_t keep_bytes;      /* keep_quarantined_bytes */
-  cur_strmap *ids;         /* "task" and "task\x1fclass" -> id, to spare a query per label */
+  cur_strmap *task_ids;    /* task name -> id, to spare a query per label */
+  cur_strmap *class_ids;   /* "<task id>:<class>" -> id: no length limit, so long labels
+                           ** never share a key */
   cur_strmap *retrying;    /* path -> image id + 1 of entries recorded with retry set */
   int read_rc;             /* the source could not be read to the end: why (read_error) */
   char read_error[512];
+  /* How the label file and the source met (reported at the end, see label_coverage) */
+  unsigned char *row_used; /* per label-file row: an entry matched it */
+  int64_t no_row;          /* entries the label file has no row for ... */
+  char *no_row_first[3];   /* ... and the first of them */
 } ingest;
 
 /* Worker-thread hook: hashes and decodes a filled batch while this thread
@@ -128,15 +134,15 @@ static int ignored_label(const ingest *g, const char *value) {
 /* The class id for VALUE in TASK, added when allowed; 0 when not a class. */
 static int resolve_class(ingest *g, const char *task, int64_t task_id, const char *value,
                          const cur_entry_meta *m, const char *path, int64_t *class_id) {
-  char key[600];
   size_t cached;
-  snprintf(key, sizeof key, "%s\x1f%s", task, value);
-  if (cur_strmap_get(g->ids, key, &cached)) {
+  char *key = cur_asprintf("%lld:%s", (long long)task_id, value);
+  if (!key) return CUR_ENOMEM;
+  int found, rc = CUR_OK;
+  if (cur_strmap_get(g->class_ids, key, &cached)) {
     *class_id = (int64_t)cached;
-    return CUR_OK;
+    goto cleanup;
   }
-  int found, rc = cur_store_class_find(g->st, task_id, value, class_id, &found);
-  if (rc) return rc;
+  if ((rc = cur_store_class_find(g->st, task_id, value, class_id, &found))) goto cleanup;
   const cJSON *listed = cJSON_GetObjectItemCaseSensitive(cur_opt_json(g->opt, "classes"), task);
   if (!found && listed && !cur_opt_bool(g->opt, "add_classes")) {
     *class_id = 0;
@@ -144,21 +150,24 @@ static int resolve_class(ingest *g, const char *task, int64_t task_id, const cha
                         "(listed in ingest.classes; set ingest.add_classes to add it)",
                         m->line ? cur_labelfile_path(g->rules.labels) : g->uri, m->line ? ":" : "",
                         m->line, path, value, task);
-    return CUR_OK;
+    goto cleanup;
   }
-  if (!found && (rc = cur_store_class_add(g->st, task_id, value, class_id))) return rc;
-  return cur_strmap_put(g->ids, key, (size_t)*class_id) < 0 ? CUR_ENOMEM : CUR_OK;
+  if (!found && (rc = cur_store_class_add(g->st, task_id, value, class_id))) goto cleanup;
+  if (cur_strmap_put(g->class_ids, key, (size_t)*class_id) < 0) rc = CUR_ENOMEM;
+cleanup:
+  cur_free(key);
+  return rc;
 }
 
 static int resolve_task(ingest *g, const char *task, int64_t *task_id) {
   size_t cached;
-  if (cur_strmap_get(g->ids, task, &cached)) {
+  if (cur_strmap_get(g->task_ids, task, &cached)) {
     *task_id = (int64_t)cached;
     return CUR_OK;
   }
   int rc = cur_store_task_ensure(g->st, task, task_id);
   if (rc) return rc;
-  return cur_strmap_put(g->ids, task, (size_t)*task_id) < 0 ? CUR_ENOMEM : CUR_OK;
+  return cur_strmap_put(g->task_ids, task, (size_t)*task_id) < 0 ? CUR_ENOMEM : CUR_OK;
 }
 
 /* Records the entry's labels on IMAGE_ID: a first human label is added, an
@@ -244,6 +253,21 @@ static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_en
                              p->bad ? p->reason : NULL, p->over_limit, cur_run_id(g->run));
 }
 
+/* Notes which label-file row entry PATH matched, or that it matched none. */
+static int note_row(ingest *g, const cur_entry_meta *m, const char *path) {
+  const cur_labelfile *lf = g->rules.labels;
+  if (!lf) return CUR_OK;
+  if (m->row) {
+    g->row_used[m->row - cur_labelfile_row(lf, 0)] = 1;
+    return CUR_OK;
+  }
+  if (g->no_row < (int64_t)CUR_ARRAY_LEN(g->no_row_first) &&
+      !(g->no_row_first[g->no_row] = cur_strdup(path)))
+    return CUR_ENOMEM;
+  g->no_row++;
+  return CUR_OK;
+}
+
 static int record_item(ingest *g, int i) {
   cur_entry *e = &g->batch->entries[i];
   int64_t recorded = g->batch->recorded[i], image_id;
@@ -255,7 +279,11 @@ static int record_item(ingest *g, int i) {
                         "first is read", g->uri, e->path);
     return CUR_OK;
   }
-  if (recorded >= 0) return recorded ? apply_labels(g, &m, e->path, recorded, 0) : CUR_OK;
+  if (recorded == 0) return CUR_OK;  /* rejected in an earlier run */
+  if (recorded > 0) {
+    rc = note_row(g, &m, e->path);
+    return rc ? rc : apply_labels(g, &m, e->path, recorded, 0);
+  }
   if (e->reject || !e->data) {
     char over[96];
     snprintf(over, sizeof over, "file is over ingest.max_file_bytes (%lld bytes)",
@@ -271,7 +299,7 @@ static int record_item(ingest *g, int i) {
                         cur_labelfile_path(g->rules.labels), m.line, m.bad_split);
   const probe *p = (const probe *)g->batch->extra + i;
   int added;
-  if ((rc = add_image(g, e, p, &m, &image_id, &added))) return rc;
+  if ((rc = note_row(g, &m, e->path)) || (rc = add_image(g, e, p, &m, &image_id, &added))) return rc;
   return apply_labels(g, &m, e->path, image_id, added);
 }
 
@@ -354,8 +382,13 @@ static int parse_source_opts(const char *text, source_opts *so) {
   so->spec.split_column = opt_str(so->json, "split_column");
   so->spec.group_column = opt_str(so->json, "group_column");
   const cJSON *t, *names = cJSON_GetObjectItemCaseSensitive(so->json, "class_names");
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(so->json, "tasks")) {
-    if (so->spec.n_tasks == CUR_MAX_TASKS || !cJSON_IsString(t)) continue;
+  const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(so->json, "tasks");
+  if (cJSON_GetArraySize(tasks) > CUR_MAX_TASKS)  /* `curate ingest` refuses them too */
+    return cur_errorc(CUR_ECONFIG, "ingest: %s: %d tasks given; at most %d are supported",
+                      opt_str(so->json, "labels") ? opt_str(so->json, "labels") : "--task",
+                      cJSON_GetArraySize(tasks), CUR_MAX_TASKS);
+  cJSON_ArrayForEach(t, tasks) {
+    if (!cJSON_IsString(t)) continue;
     so->task_names[so->spec.n_tasks] = t->string;
     so->task_columns[so->spec.n_tasks++] = t->valuestring;
   }
@@ -419,6 +452,35 @@ static int settle_source(cur_run *run, const cur_source_row *row, const char *st
   return cur_store_source_state(cur_run_store(run), row->id, state, why);
 }
 
+/* Says how the label file and the source met: rows that name no image of
+** the source (a mistyped path, another source's file) and images that have
+** no row.  Warnings, not errors: a label file may cover more than one
+** source, and a source may hold unlabelled images; but never silent. */
+static void label_coverage(const ingest *g) {
+  const cur_labelfile *lf = g->rules.labels;
+  char first[1024] = "";
+  size_t unused = 0, n = cur_labelfile_count(lf);
+  for (size_t i = 0; i < n; i++) {
+    const cur_labelrow *r = cur_labelfile_row(lf, i);
+    if (g->row_used[i] || unused++ >= 3) continue;
+    size_t len = strlen(first);
+    snprintf(first + len, sizeof first - len, "%sline %d '%s'", len ? ", " : "", r->line, r->path);
+  }
+  if (unused)
+    cur_warn("ingest: %s: %zu row%s name%s no image of %s; first: %s%s", cur_labelfile_path(lf), unused,
+             unused == 1 ? "" : "s", unused == 1 ? "s" : "", g->uri, first, unused > 3 ? ", ..." : "");
+  first[0] = 0;
+  for (int64_t i = 0; i < g->no_row && i < (int64_t)CUR_ARRAY_LEN(g->no_row_first); i++) {
+    size_t len = strlen(first);
+    snprintf(first + len, sizeof first - len, "%s%s", i ? ", " : "", g->no_row_first[i]);
+  }
+  if (g->no_row)
+    cur_warn("ingest: %s: %lld image%s no row in %s (%s); first: %s%s", g->uri, (long long)g->no_row,
+             g->no_row == 1 ? " has" : "s have", cur_labelfile_path(lf),
+             g->rules.folder_labels ? "labelled by their folder, if at all" : "no label from it", first,
+             g->no_row > (int64_t)CUR_ARRAY_LEN(g->no_row_first) ? ", ..." : "");
+}
+
 /* Opens ROW's label file and reader and reads its entries into G. */
 static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   source_opts so;
@@ -426,9 +488,16 @@ static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   cur_source *src = NULL;
   int rc = parse_source_opts(row->options, &so);
   if (rc) goto cleanup;
-  if (!(g->ids = cur_strmap_new())) { rc = CUR_ENOMEM; goto cleanup; }
+  if (!(g->task_ids = cur_strmap_new()) || !(g->class_ids = cur_strmap_new())) {
+    rc = CUR_ENOMEM;
+    goto cleanup;
+  }
   const char *labels = opt_str(so.json, "labels");
   if (labels && (rc = cur_labelfile_load(labels, &so.spec, report_label_row, g->run, &lf))) goto cleanup;
+  if (lf && !(g->row_used = cur_calloc(cur_labelfile_count(lf) + 1, 1))) {
+    rc = CUR_ENOMEM;
+    goto cleanup;
+  }
   g->rules.labels = lf;
   g->rules.folder_labels = !lf || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so.json, "folder_labels"));
   g->rules.unlabeled_dir = cur_opt_str(g->opt, "unlabeled_dir");
@@ -441,8 +510,13 @@ static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   snprintf(what, sizeof what, "ingest %s", base ? base + 1 : row->uri);
   cur_run_progress_start(g->run, what, count_entries(row, src));
   rc = ingest_entries(g, src, batch_size);
+  /* a source cut short would make every later row look unmatched */
+  if (rc == CUR_OK && lf && !g->read_rc) label_coverage(g);
 cleanup:
-  cur_strmap_free(g->ids);
+  cur_strmap_free(g->task_ids);
+  cur_strmap_free(g->class_ids);
+  cur_free(g->row_used);
+  for (size_t i = 0; i < CUR_ARRAY_LEN(g->no_row_first); i++) cur_free(g->no_row_first[i]);
   cur_source_close(src);
   cur_labelfile_free(lf);
   source_opts_free(&so);

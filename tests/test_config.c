@@ -3,6 +3,8 @@
 ** config-1.*: the defaults file holds every option of every stage.
 ** config-2.*: unknown keys and wrong types are errors naming them.
 ** config-3.*: the config hash follows options and seed.
+** config-4.*: hostile files: integers past an int, repeated keys, trailing
+**             text, invalid UTF-8; one seed range for the file and --seed.
 */
 #include "config.h"
 #include "stage.h"
@@ -91,11 +93,75 @@ TEST(partial_file_is_merged_over_defaults_and_hash_follows_it) {
   cur_config_free(b);
 }
 
+TEST(integers_past_their_range_are_refused_not_wrapped) {
+  cur_config *cfg;
+  /* 4294967301 = 2^32 + 5 was read as 5 epochs */
+  CHECK_INT(load_text("j.json", "{\"train\": {\"epochs\": 4294967301}}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "train.epochs: 4294967301 is out of range (at most 2147483647)") != NULL);
+  CHECK_INT(load_text("k.json", "{\"train\": {\"epochs\": 2147483648}}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "train.epochs: 2147483648 is out of range (at most 2147483647)") != NULL);
+  CHECK_INT(load_text("l.json", "{\"ingest\": {\"batch_size\": 2147483648}}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "ingest.batch_size: 2147483648 is out of range (at most 2147483647)") != NULL);
+  /* an option without a check of its own: the lower bound too */
+  cur_option spec = {"n", CUR_OPT_INT, "0", "", NULL};
+  cJSON *v = cJSON_Parse("-2147483649");
+  REQUIRE(v);
+  CHECK_INT(cur_option_validate(&spec, v, "x.n"), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "x.n: -2147483649 is out of range (at least -2147483648)") != NULL);
+  cJSON_Delete(v);
+  /* a byte count past 2^31 is a fair max_file_bytes */
+  REQUIRE_OK(load_text("m.json", "{\"ingest\": {\"max_file_bytes\": 8589934592}}", &cfg));
+  CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "max_file_bytes"), 8589934592LL);
+  cur_config_free(cfg);
+}
+
+TEST(repeated_keys_trailing_text_and_invalid_utf8_are_refused) {
+  cur_config *cfg;
+  CHECK_INT(load_text("n.json", "{\"train\": {\"epochs\": 3, \"epochs\": 30}}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "n.json: train.epochs appears twice") != NULL);
+  CHECK_INT(load_text("o.json", "{\"seed\": 1, \"seed\": 2}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "o.json: seed appears twice") != NULL);
+  CHECK_INT(load_text("p.json", "{\"seed\": 1}\n\n{\"seed\": 2}\n", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "p.json: text after the JSON object (line 3)") != NULL);
+  CHECK_INT(load_text("q.json", "{\"ingest\": {\"unlabeled_dir\": \"un\xfflabeled\"}}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "q.json: not valid UTF-8 (line 1)") != NULL);
+  /* trailing white space is fine */
+  REQUIRE_OK(load_text("r.json", "{\"seed\": 1}\n \n", &cfg));
+  cur_config_free(cfg);
+}
+
+TEST(seed_has_one_range_in_the_file_and_on_the_command_line) {
+  cur_config *cfg;
+  const char *max = "9007199254740991";  /* 2^53 - 1: the largest integer a JSON number holds exactly */
+  char text[64];
+  snprintf(text, sizeof text, "{\"seed\": %s}", max);
+  REQUIRE_OK(load_text("s.json", text, &cfg));
+  CHECK_INT(cur_config_seed(cfg), 9007199254740991LL);
+  cur_config_free(cfg);
+  CHECK_INT(load_text("t.json", "{\"seed\": -1}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "seed: -1 is out of range (0 to 9007199254740991)") != NULL);
+  CHECK_INT(load_text("u.json", "{\"seed\": 9007199254740992}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "seed: 9007199254740992 is out of range (0 to 9007199254740991)") != NULL);
+  /* the command line takes the same range, with the same words */
+  CHECK_INT(test_sh("'%s' --seed %s --config '%s/s.json' config show > /dev/null 2>&1", T.curate, max,
+                    T.scratch), 0);
+  CHECK_INT(test_sh("'%s' --seed 9007199254740992 config show 2> '%s/seed.log'", T.curate, T.scratch), 2);
+  char *path = test_scratch_path("seed.log"), *log = NULL;
+  size_t len;
+  CHECK(path && cur_file_read(path, &log, &len) == CUR_OK &&
+        strstr(log, "--seed: 9007199254740992 is out of range (0 to 9007199254740991)") != NULL);
+  cur_free(log);
+  cur_free(path);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(defaults_file_lists_every_option_of_every_stage);
   RUN(unknown_keys_and_wrong_types_are_named);
   RUN(range_options_reject_reversed_and_non_finite_bounds);
   RUN(partial_file_is_merged_over_defaults_and_hash_follows_it);
+  RUN(integers_past_their_range_are_refused_not_wrapped);
+  RUN(repeated_keys_trailing_text_and_invalid_utf8_are_refused);
+  RUN(seed_has_one_range_in_the_file_and_on_the_command_line);
   return test_finish();
 }

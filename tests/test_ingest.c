@@ -5,6 +5,8 @@
 ** ingest-2.*: re-ingesting the same sources changes nothing.
 ** ingest-3.*: label files: tasks, groups that never span splits, unknown classes.
 ** ingest-4.*: IDX files.
+** ingest-5.*: hostile label files: invalid UTF-8, terminal escapes, rows naming no
+**             image and images with no row, long labels, too many tasks.
 */
 #include <stdlib.h>
 #include <unistd.h>
@@ -187,7 +189,7 @@ TEST(label_file_groups_never_span_splits) {
                        "--task kids=kids");
   CHECK_INT(code, 3);
   char *log = fx_read("g.log");
-  CHECK(log && strstr(log, "labels.csv:50: expected 4 fields; row skipped") != NULL);
+  CHECK(log && strstr(log, "labels.csv:50: 2 fields, expected 4; row skipped") != NULL);
   cur_free(log);
   CHECK_INT(q_int("SELECT count(*) FROM images"), 48);
   CHECK_INT(q_int("SELECT count(*) FROM (SELECT group_key FROM images GROUP BY group_key "
@@ -245,6 +247,131 @@ TEST(idx_files_become_png_images_with_named_classes) {
   cur_free(b);
 }
 
+/* hl/ holds a.jpg to e.jpg, f.jpg and g.jpg, and a text file named with a
+** terminal escape; hl.csv labels a, b (bytes that are not UTF-8), c (a label
+** holding an escape sequence), f and g (two 700-byte labels that differ in
+** their last byte), and seven paths that name no image. */
+static int build_hostile_labels(void) {
+  int rc = test_sh("cd '%s' && rm -rf hl hl.csv out && mkdir hl", T.scratch);
+  for (const char *n = "abcdefg"; *n; n++) {
+    char rel[16];
+    snprintf(rel, sizeof rel, "hl/%c.jpg", *n);
+    char *p = test_scratch_path(rel);
+    rc |= fx_image_file(p, 12, 12, 200 + (unsigned)*n, "jpeg");
+    cur_free(p);
+  }
+  char *p = test_scratch_path("hl/\x1b]0;pwned\x07\x1b[31mred.jpg");
+  rc |= test_write_file(p, "not an image", 12);
+  cur_free(p);
+  char long_a[701], long_b[701];
+  memset(long_a, 'x', 700);
+  long_a[700] = 0;
+  memcpy(long_b, long_a, sizeof long_b);
+  long_a[699] = 'a';
+  long_b[699] = 'b';
+  char *csv = cur_asprintf("path,label\na.jpg,cat\nb.jpg,d\xff\xfeg\nc.jpg,\x1b[2J\x1b[31mred\n"
+                           "f.jpg,%s\ng.jpg,%s\nmissing1.jpg,cat\nmissing2.jpg,cat\nmissing3.jpg,cat\n"
+                           "missing4.jpg,cat\nmissing5.jpg,cat\nmissing6.jpg,cat\nmissing7.jpg,cat\n",
+                           long_a, long_b);
+  p = test_scratch_path("hl.csv");
+  rc |= !csv || !p || test_write_file(p, csv, strlen(csv));
+  cur_free(p);
+  cur_free(csv);
+  return rc;
+}
+
+/* 0 when FILE (scratch-relative) parses as JSON (JSONL when LINES) with
+** Python's own parser, which refuses invalid UTF-8. */
+static int python_json_ok(const char *file, int lines) {
+  return test_sh("cd '%s' && python3 -c 'import json,sys\n"
+                 "t = open(sys.argv[1], \"rb\").read().decode(\"utf-8\")\n"
+                 "[json.loads(l) for l in t.splitlines()] if %d else json.loads(t)' '%s' 2>> json.log",
+                 T.scratch, lines, file);
+}
+
+TEST(hostile_label_rows_are_reported_and_nothing_invalid_reaches_json) {
+  if (test_sh("command -v python3 > /dev/null") != 0) {
+    test_skip("python3 is missing (the independent JSON parser)");
+    return;
+  }
+  REQUIRE(build_hostile_labels() == 0);
+  cur_free(db);
+  db = test_scratch_path("hl.db");
+  CHECK_INT(fx_curate("hl-init.log", "--db hl.db --config none.json init"), 0);
+  CHECK_INT(fx_curate("hl.log", "--db hl.db --config none.json ingest hl --labels hl.csv"), 3);
+  char *log = fx_read("hl.log");
+  REQUIRE(log);
+  /* the bad row: reported with file:line, skipped; the rest goes on */
+  CHECK(strstr(log, "hl.csv:3: not valid UTF-8; row skipped") != NULL);
+  CHECK_INT(q_int("SELECT count(*) FROM images WHERE status = 'ok'"), 7);
+  CHECK_INT(q_int("SELECT count(*) FROM current_labels"), 4);
+  CHECK_INT(q_int("SELECT count(*) FROM classes c JOIN tasks t ON t.id = c.task_id "
+                  "WHERE t.name = 'label' AND c.name GLOB 'xxxxx*'"), 2);  /* no key collision */
+  /* silence no more: rows naming no image, images with no row, with counts */
+  CHECK(strstr(log, "hl.csv: 7 rows name no image of ") != NULL);
+  CHECK(strstr(log, "/hl; first: line 7 'missing1.jpg', line 8 'missing2.jpg', line 9 'missing3.jpg'")
+        != NULL);
+  CHECK(strstr(log, "/hl: 4 images have no row in ") != NULL);
+  CHECK(strstr(log, "hl.csv (no label from it); first: \\x1B]0;pwned\\x07\\x1B[31mred.jpg, b.jpg, d.jpg")
+        != NULL);
+  /* names and labels are printed with their control characters escaped */
+  CHECK(strchr(log, '\x1b') == NULL && strchr(log, '\x07') == NULL);
+  CHECK(strstr(log, "\\x1B]0;pwned\\x07\\x1B[31mred.jpg: quarantined") != NULL);
+  CHECK_INT(test_sh("cd '%s' && '%s' --db hl.db --config none.json status > hl-status.txt", T.scratch,
+                    T.curate), 0);
+  char *status = fx_read("hl-status.txt");
+  CHECK(status && strchr(status, '\x1b') == NULL && strstr(status, "\\x1B[2J\\x1B[31mred") != NULL);
+  cur_free(status);
+  /* every JSON output parses with an independent parser */
+  CHECK_INT(test_sh("cd '%s' && '%s' --db hl.db --config none.json status --json > hl-status.json",
+                    T.scratch, T.curate), 0);
+  CHECK_INT(python_json_ok("hl-status.json", 0), 0);
+  CHECK_INT(fx_curate("hl-exp.log", "--db hl.db --config none.json export --out out --format jsonl"), 0);
+  CHECK_INT(python_json_ok("out/manifest.jsonl", 1), 0);
+  CHECK_INT(python_json_ok("out/metadata.json", 0), 0);
+  /* and so does a database that holds such bytes from elsewhere */
+  CHECK_INT(test_sh("cd '%s' && sqlite3 hl.db \"UPDATE classes SET name = CAST(X'64FF67' AS TEXT) "
+                    "WHERE name = 'cat'\"", T.scratch), 0);
+  CHECK_INT(test_sh("cd '%s' && '%s' --db hl.db --config none.json status --json > hl-status2.json",
+                    T.scratch, T.curate), 0);
+  CHECK_INT(python_json_ok("hl-status2.json", 0), 0);
+  CHECK_INT(fx_curate("hl-exp2.log", "--db hl.db --config none.json export --out out --format jsonl"), 0);
+  CHECK_INT(python_json_ok("out/manifest.jsonl", 1), 0);
+  CHECK_INT(python_json_ok("out/metadata.json", 0), 0);
+  cur_free(log);
+}
+
+TEST(archive_names_with_terminal_escapes_are_printed_escaped) {
+  unsigned char *img;
+  size_t len;
+  REQUIRE(fx_image(8, 8, 9, "jpeg", &img, &len) == 0);
+  const char *names[2] = {"\x1b]2;owned\x07/../../evil.jpg", "\x1b[2Jbad.jpg"};
+  const unsigned char *data[2] = {img, (const unsigned char *)"junk"};
+  size_t lens[2] = {len, 4};
+  char *p = test_scratch_path("esc.tar");
+  REQUIRE(fx_archive(p, "tar", 2, names, data, lens) == 0);
+  cur_free(p);
+  cur_free(img);
+  CHECK_INT(fx_curate("esc-init.log", "--db esc.db --config none.json init"), 0);
+  CHECK_INT(fx_curate("esc.log", "--db esc.db --config none.json ingest esc.tar"), 3);
+  char *log = fx_read("esc.log");
+  REQUIRE(log);
+  CHECK(strchr(log, '\x1b') == NULL && strchr(log, '\x07') == NULL);
+  CHECK(strstr(log, "\\x1B]2;owned\\x07/../../evil.jpg: rejected") != NULL);
+  CHECK(strstr(log, "\\x1B[2Jbad.jpg: quarantined") != NULL);
+  cur_free(log);
+}
+
+TEST(more_tasks_than_supported_are_refused_naming_the_limit) {
+  char args[1024] = "--db hl.db --config none.json ingest hl --labels hl.csv";
+  for (int t = 0; t < 17; t++)
+    snprintf(args + strlen(args), sizeof args - strlen(args), " --task t%d=label", t);
+  CHECK_INT(fx_curate("tasks.log", "%s", args), 2);
+  char *log = fx_read("tasks.log");
+  CHECK(log && strstr(log, "17 tasks given; at most 16 are supported") != NULL);
+  cur_free(log);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   db = test_scratch_path("corpus.db");
@@ -253,6 +380,9 @@ int main(int argc, char **argv) {
   RUN(label_file_groups_never_span_splits);
   RUN(label_outside_the_configured_classes_is_an_error_naming_it);
   RUN(idx_files_become_png_images_with_named_classes);
+  RUN(hostile_label_rows_are_reported_and_nothing_invalid_reaches_json);
+  RUN(archive_names_with_terminal_escapes_are_printed_escaped);
+  RUN(more_tasks_than_supported_are_refused_naming_the_limit);
   cur_free(db);
   return test_finish();
 }

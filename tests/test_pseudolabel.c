@@ -151,7 +151,7 @@ TEST(an_external_teacher_file_names_bad_rows_by_line) {
   char *log = fx_read("ext.log");
   CHECK(log && strstr(log, "teacher.csv:3: class 'a': 'x' is not a probability in [0, 1]; row skipped"));
   CHECK(log && strstr(log, "teacher.csv:4: probabilities sum to 1.4, not 1; row skipped"));
-  CHECK(log && strstr(log, "teacher.csv:6: expected 3 fields; row skipped"));
+  CHECK(log && strstr(log, "teacher.csv:6: 2 fields, expected 3; row skipped"));
   CHECK(log && strstr(log, "1 rows name no candidate or labelled image"));
   cur_free(log);
   char *labels = q_text(CURRENT_TEACHER);
