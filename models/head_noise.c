@@ -121,20 +121,90 @@ static int argmax_d(const double *v, int k) {
   return best;
 }
 
+/* Count of the sorted V[m] below T. */
+static int count_below(const float *v, int m, float t) {
+  int lo = 0, hi = m;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (v[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static int cmp_float_asc(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* AUM's noise estimate (head_noise.h): the smallest F(t_q) / (q / 100) for
+** the whole percentiles q from 50 to PERCENTILE, and PERCENTILE itself.
+** THR (nt) and REAL (n) are sorted here. */
+static double aum_noise(float *thr, int nt, float *real, int n, double percentile) {
+  qsort(real, (size_t)n, sizeof *real, cmp_float_asc);
+  double best = 1.0;
+  for (int q = 50; q <= (int)percentile + 1; q++) {
+    double pq = q > percentile ? percentile : q;  /* the last step is the option itself */
+    if (pq <= 0) break;  /* no threshold row is below the 0th percentile: no bound */
+    double bound = count_below(real, n, head_percentile(thr, nt, pq)) / (double)n / (pq / 100.0);
+    best = bound < best ? bound : best;
+    if (pq == percentile) break;
+  }
+  return best;
+}
+
+/* Row order for the cap: lowest score first, then lower index. */
+typedef struct ranked {
+  float score;
+  int row;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+  const ranked *x = a, *y = b;
+  if (x->score != y->score) return x->score < y->score ? -1 : 1;
+  return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Flags the floor(noise x n) candidates (flag[i] == 1 on entry) with the
+** lowest scores and clears the rest; counts the candidates. */
+static int flag_capped(head_noise_out *out, int n) {
+  int nc = 0, cap = (int)floor(out->noise * n + 1e-9);
+  ranked *cand = cur_mallocarray((size_t)n, sizeof *cand);
+  if (!cand) return CUR_ENOMEM;
+  for (int i = 0; i < n; i++)
+    if (out->flag[i]) cand[nc++] = (ranked){out->score[i], i};
+  qsort(cand, (size_t)nc, sizeof *cand, cmp_ranked);
+  for (int j = cap; j < nc; j++) out->flag[cand[j].row] = 0;
+  out->candidates = nc;
+  cur_free(cand);
+  return CUR_OK;
+}
+
 /* Real AUM of each row (the mean over the trainings where it kept its
-** label), flags and suggestions; the threshold rows' fake-class AUMs into thr. */
-static void aum_combine(const float *aum2, const double *prob, const signed char *sub, int n,
-                        int k, double percentile, float *thr, head_noise_out *out,
-                        float *threshold) {
+** label), suggestions, the threshold and the noise estimate, then the
+** capped flags; the threshold rows' fake-class AUMs go into thr. */
+static int aum_combine(const float *aum2, const double *prob, const signed char *sub, const int *y,
+                       int n, int k, double percentile, float *thr, head_noise_out *out,
+                       float *threshold) {
   int nt = 0;
+  float *real = cur_mallocarray((size_t)n, sizeof *real);
+  if (!real) return CUR_ENOMEM;
   for (int i = 0; i < n; i++) {
     const float *a0 = aum2, *a1 = aum2 + n;
-    out->score[i] = sub[i] == 0 ? a1[i] : sub[i] == 1 ? a0[i] : (a0[i] + a1[i]) / 2;
+    real[i] = out->score[i] = sub[i] == 0 ? a1[i] : sub[i] == 1 ? a0[i] : (a0[i] + a1[i]) / 2;
     if (sub[i] >= 0) thr[nt++] = aum2[(size_t)sub[i] * n + i];
     out->suggest[i] = argmax_d(prob + (size_t)i * k, k);
   }
   *threshold = head_percentile(thr, nt, percentile);
-  for (int i = 0; i < n; i++) out->flag[i] = out->score[i] < *threshold;
+  out->uncertain = 0;
+  for (int i = 0; i < n; i++) {
+    int below = out->score[i] < *threshold;
+    out->flag[i] = below && out->suggest[i] != y[i];
+    out->uncertain += below && out->suggest[i] == y[i];
+  }
+  out->noise = aum_noise(thr, nt, real, n, percentile);
+  cur_free(real);
+  return flag_capped(out, n);
 }
 
 int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
@@ -151,7 +221,7 @@ int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y,
   if (rc == CUR_OK) rc = head_aum_subsets(n, k, cfg->seed, sub, &m);
   for (int r = 0; rc == CUR_OK && r < AUM_RUNS; r++)
     rc = aum_train(cfg, X, n, d, y, k, sub, r, aum2 + (size_t)r * n, prob);
-  if (rc == CUR_OK) aum_combine(aum2, prob, sub, n, k, percentile, thr, out, threshold);
+  if (rc == CUR_OK) rc = aum_combine(aum2, prob, sub, y, n, k, percentile, thr, out, threshold);
   cur_free(sub);
   cur_free(aum2);
   cur_free(prob);
@@ -199,17 +269,29 @@ cleanup:
   return rc;
 }
 
+/* Off-diagonal mass of the calibrated confident joint: counts C[y][j*],
+** each label's row scaled to the number of rows with that label, the whole
+** normalised to sum 1 (Northcutt et al., section 3.1).  LABELLED[k] holds
+** the rows per label. */
+static double joint_off_diagonal(const int *y, const int *suggest, int n, int k,
+                                 const int *labelled, double *row_total) {
+  double off = 0, total = 0;
+  memset(row_total, 0, (size_t)k * sizeof *row_total);
+  for (int i = 0; i < n; i++) row_total[y[i]] += suggest[i] >= 0;
+  for (int i = 0; i < n; i++)
+    if (suggest[i] >= 0 && suggest[i] != y[i]) off += labelled[y[i]] / row_total[y[i]];
+  for (int j = 0; j < k; j++) total += row_total[j] > 0 ? labelled[j] : 0;
+  return total > 0 ? off / total : 0;
+}
+
 /* Per-class thresholds (mean self-confidence), then each row's place in the
-** confident joint.  A class nobody is labelled with gets an infinite
-** threshold: no row is confidently in it. */
+** confident joint, the noise estimate and the capped flags.  A class nobody
+** is labelled with gets an infinite threshold: no row is confidently in it. */
 static int confident_joint(const float *P, int n, const int *y, int k, head_noise_out *out) {
   double *t = cur_calloc((size_t)k, sizeof *t);
   int *cnt = cur_calloc((size_t)k, sizeof *cnt);
-  if (!t || !cnt) {
-    cur_free(t);
-    cur_free(cnt);
-    return CUR_ENOMEM;
-  }
+  int rc = t && cnt ? CUR_OK : CUR_ENOMEM;
+  if (rc) goto cleanup;
   for (int i = 0; i < n; i++) {
     t[y[i]] += P[(size_t)i * k + y[i]];
     cnt[y[i]]++;
@@ -224,9 +306,13 @@ static int confident_joint(const float *P, int n, const int *y, int k, head_nois
     out->suggest[i] = best;
     out->flag[i] = best >= 0 && best != y[i];
   }
+  out->noise = joint_off_diagonal(y, out->suggest, n, k, cnt, t);  /* t reused as scratch */
+  out->uncertain = 0;
+  rc = flag_capped(out, n);
+cleanup:
   cur_free(t);
   cur_free(cnt);
-  return CUR_OK;
+  return rc;
 }
 
 int head_confident(const head_config *cfg, const float *X, int n, int d, const int *y, int k,

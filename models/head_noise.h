@@ -12,16 +12,32 @@
 **   random floor(n / (k + 1)) rows are relabelled to a fake class k, so they
 **   are mislabelled by construction.  Two trainings use disjoint threshold
 **   subsets, so every row gets a real AUM from at least one of them (both
-**   for rows in neither subset, averaged).  A row is flagged when its AUM is
-**   below the given percentile of the threshold rows' AUMs.
+**   for rows in neither subset, averaged).  A row is a candidate when its
+**   AUM is below the given percentile of the threshold rows' AUMs and the
+**   heads' suggestion is not its label (below the threshold with its own
+**   label predicted is "uncertain": scored, never flagged).
+**   Noise estimate: the threshold rows stand for mislabelled rows (the
+**   paper's premise), so if a share e of the rows is mislabelled, the share
+**   F(t) of rows with AUM below t is at least e x G(t), G(t) the share of
+**   threshold rows below t.  At t = the q-th percentile of the threshold
+**   AUMs G(t) = q / 100, so e <= F(t_q) / (q / 100) for every q; the
+**   estimate is the tightest of these bounds for q from 50 (at least half
+**   of the threshold rows back it) up to the chosen percentile (only that
+**   percentile when it is below 50), at most 1.
 **
 **   Confident learning (Northcutt, Jiang & Chuang, "Confident Learning:
 **   Estimating Uncertainty in Dataset Labels", JAIR 2021).  Out-of-sample
 **   probabilities p(i, j) come from `folds`-fold cross-validated heads; the
 **   threshold of class j is the mean p(i, j) over rows labelled j; row i is
 **   counted in the confident joint at (y_i, j*) where j* is its most probable
-**   class among those with p(i, j) >= t_j; it is a label issue when it is
-**   counted off the diagonal (j* != y_i).
+**   class among those with p(i, j) >= t_j; it is a candidate when it is
+**   counted off the diagonal (j* != y_i).  Noise estimate: the off-diagonal
+**   mass of the calibrated joint (each row of counts scaled to the number of
+**   rows with that label, then the whole normalised to sum 1; section 3.1).
+**
+**   Either method flags at most floor(noise x n) of its candidates, lowest
+**   score first (ties: lower row index), so a flag always suggests another
+**   class and no method flags more rows than its own noise estimate.
 **
 ** Both stop with CUR_EINTR at an epoch boundary once cur_interrupted().
 ** Output arrays are caller-owned, n entries each.
@@ -39,7 +55,12 @@ typedef struct head_noise_out {
   int *suggest;                /* AUM: the heads' prediction among the real
                                   classes; confident: j*, or -1 when no class
                                   reaches its threshold */
-  unsigned char *flag;         /* 1 when the method counts the row as mislabelled */
+  unsigned char *flag;         /* 1 when the row is flagged as mislabelled */
+  double noise;                /* the method's estimate of the mislabelled share */
+  int candidates;              /* rows the method calls mislabelled with another class
+                                  suggested, before the cap */
+  int uncertain;               /* AUM: rows below the threshold whose suggestion is
+                                  their label (not flagged); confident: 0 */
 } head_noise_out;
 
 /* Threshold subsets of the two AUM trainings: sub[i] is 0 or 1 for a row
@@ -48,7 +69,8 @@ typedef struct head_noise_out {
 int head_aum_subsets(int n, int k, uint64_t seed, signed char *sub, int *per_subset);
 
 /* AUM of every row (see above); *threshold receives the flagging threshold,
-** the `percentile` (0..100) of the threshold rows' AUMs.  Needs n >= k + 1. */
+** the `percentile` (0..100) of the threshold rows' AUMs; flags, noise and
+** counts as above.  Needs n >= k + 1. */
 int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
              double percentile, head_noise_out *out, float *threshold);
 

@@ -8,10 +8,14 @@
 ** finished and recomputes the rest from the same seed: the database ends
 ** the same as after an uninterrupted run.
 **
-** Rows whose current label comes from a review are scored but never
-** flagged: a reviewer already decided them, and the runner re-runs this
-** stage after every review.
+** A flag always suggests a class other than the row's label, and each
+** method flags at most its own estimate of the noisy share of the rows
+** (head_noise.h); rows below AUM's threshold whose suggestion is their own
+** label are "uncertain": scored, not flagged.  Rows whose current label
+** comes from a review are scored but never flagged: a reviewer already
+** decided them, and the runner re-runs this stage after every review.
 */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,7 +57,8 @@ static const cur_option aum_options[] = {
      "with mode both: flag where both methods agree (both) or where either does (either)",
      check_combine},
     {"percentile", CUR_OPT_NUM, "99",
-     "AUM: flag rows below this percentile of the threshold samples' AUM", check_percentile},
+     "AUM: flag rows below this percentile of the threshold samples' AUM (at most its noise "
+     "estimate, each suggesting another class)", check_percentile},
     {"folds", CUR_OPT_INT, "5", "confident learning: cross-validation folds", check_folds},
     {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", head_option_check},
     {"hidden", CUR_OPT_INT, "256", "mlp hidden units", cur_option_check_positive},
@@ -151,6 +156,9 @@ static double seconds_since(const struct timespec *t0) {
   return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The most rows a method may flag: its noise estimate in rows (head_noise.h). */
+static int noise_rows(const head_noise_out *o, int n) { return (int)floor(o->noise * n + 1e-9); }
+
 /* Standardises the rows and runs the configured methods. */
 static int compute(scorer *s) {
   const char *mode = cur_opt_str(s->opt, "mode");
@@ -169,7 +177,10 @@ static int compute(scorer *s) {
         (rc = head_aum(&hc, s->X, s->n, s->dim, s->y, s->k, cur_opt_num(s->opt, "percentile"),
                        &s->aum, &s->threshold)))
       return rc;
-    cur_info("aum: task %s: AUM in %.1f s, threshold %.3f", s->task, seconds_since(&t0), s->threshold);
+    cur_info("aum: task %s: AUM in %.1f s, threshold %.3f; noise estimate %.1f%% (%d rows): "
+             "%d below the threshold suggest another class, %d suggest their own label "
+             "(uncertain, not flagged)", s->task, seconds_since(&t0), s->threshold,
+             100 * s->aum.noise, noise_rows(&s->aum, s->n), s->aum.candidates, s->aum.uncertain);
     clock_gettime(CLOCK_MONOTONIC, &t0);
   }
   if (strcmp(mode, "aum") != 0) {
@@ -177,7 +188,9 @@ static int compute(scorer *s) {
         (rc = head_confident(&hc, s->X, s->n, s->dim, s->y, s->k, (int)cur_opt_int(s->opt, "folds"),
                              &s->conf)))
       return rc;
-    cur_info("aum: task %s: confident learning in %.1f s", s->task, seconds_since(&t0));
+    cur_info("aum: task %s: confident learning in %.1f s; noise estimate %.1f%% (%d rows): "
+             "%d confidently in another class", s->task, seconds_since(&t0), 100 * s->conf.noise,
+             noise_rows(&s->conf, s->n), s->conf.candidates);
   }
   return CUR_OK;
 }
@@ -210,6 +223,18 @@ static int put_metric(scorer *s, const char *what, double value) {
   return cur_store_metric_put(cur_run_store(s->run), cur_run_id(s->run), name, value, NULL);
 }
 
+/* A method's noise estimate (share and rows) and candidates before the cap. */
+static int put_method_metrics(scorer *s, const char *method, const head_noise_out *o) {
+  char name[64];
+  int rc;
+  snprintf(name, sizeof name, "%s_noise", method);
+  if ((rc = put_metric(s, name, o->noise))) return rc;
+  snprintf(name, sizeof name, "%s_noise_rows", method);
+  if ((rc = put_metric(s, name, noise_rows(o, s->n)))) return rc;
+  snprintf(name, sizeof name, "%s_candidates", method);
+  return put_metric(s, name, o->candidates);
+}
+
 /* Scores and flags of row I. */
 static int write_row(scorer *s, int i, int64_t counts[3]) {
   cur_store *st = cur_run_store(s->run);
@@ -238,7 +263,10 @@ static int write_task(scorer *s) {
   int rc = cur_store_begin(st);
   if (rc) return rc;
   for (int i = 0; rc == CUR_OK && i < s->n; i++) rc = write_row(s, i, counts);
+  if (rc == CUR_OK && s->aum.score) rc = put_method_metrics(s, "aum", &s->aum);
+  if (rc == CUR_OK && s->conf.score) rc = put_method_metrics(s, "confident", &s->conf);
   if (rc == CUR_OK && s->aum.score) rc = put_metric(s, "aum_threshold", s->threshold);
+  if (rc == CUR_OK && s->aum.score) rc = put_metric(s, "aum_uncertain", s->aum.uncertain);
   if (rc == CUR_OK && s->aum.score && s->conf.score) rc = put_metric(s, "agree", (double)counts[0]);
   if (rc == CUR_OK) rc = put_metric(s, "flagged", (double)(counts[1] + counts[2]));
   if (rc == CUR_OK) rc = put_metric(s, "rows", s->n);  /* last: marks the task done */

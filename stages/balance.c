@@ -1,11 +1,14 @@
-/* balance.c -- the balance stage: per task, undersamples large classes and
-** schedules augmented variants for small ones.
+/* balance.c -- the balance stage: per task, schedules augmented variants for
+** small classes and weights every row; undersamples large classes only when
+** asked to.
 **
 ** For each task it reads the eligible original rows of the split (current
-** class, no pending or dropped flag), sets a target per class, keeps the
-** best `target` rows of a class above it (highest AUM first, ties by a
-** seeded draw) and plans variants for a class below it, round-robin over
-** its rows, at most max_variants_per_source each.  Everything a task
+** class, no pending or dropped flag), sets a target per class and plans
+** variants for a class below it, round-robin over its rows, at most
+** max_variants_per_source each.  By default every eligible row is kept: a
+** labelled row is real data, and what is left uneven the class weights make
+** up for.  With `undersample` a class above its target keeps its best
+** `target` rows (highest AUM first, ties by a seeded draw).  Everything a task
 ** decides is written in one transaction after deleting what the same run
 ** wrote for it before, so a resumed run ends with the same rows.
 */
@@ -77,8 +80,11 @@ static const cur_option balance_options[] = {
     {"max_ratio", CUR_OPT_NUM, "4",
      "with target \"ratio\": largest class / smallest class at most this (both ends move)",
      check_ratio},
+    {"undersample", CUR_OPT_BOOL, "false",
+     "also cut classes above the target down to it (rows discarded, lowest AUM first); "
+     "false: every labelled row is kept", NULL},
     {"max_variants_per_source", CUR_OPT_INT, "5",
-     "most augmented variants planned per source image; 0 = undersample only", check_non_negative},
+     "most augmented variants planned per source image; 0 = no augmentation", check_non_negative},
     {"tasks", CUR_OPT_STRS, "[]", "tasks to balance; [] = every task with labels", NULL},
     {"split", CUR_OPT_STR, "\"train\"", "split whose rows are balanced", check_split},
     {NULL, 0, NULL, NULL, NULL}};
@@ -179,14 +185,15 @@ static int set_targets(task_plan *tp, target_mode mode, int64_t count, double ma
   return CUR_OK;
 }
 
-/* Kept rows, variants (capped per source) and weights from the targets.
+/* Kept rows (every row unless UNDERSAMPLE), variants (capped per source)
+** and weights from the targets.
 ** Weight: N / (K after_c) with N rows in all and K classes, so every class
 ** carries the same total weight and a balanced task has weight 1 everywhere. */
-static void set_counts(task_plan *tp, int64_t cap) {
+static void set_counts(task_plan *tp, int64_t cap, int undersample) {
   int64_t total = 0;
   for (size_t i = 0; i < tp->n_classes; i++) {
     cur_balance_class *c = &tp->classes[i].c;
-    c->kept = c->before < c->target ? c->before : c->target;
+    c->kept = undersample && c->before > c->target ? c->target : c->before;
     int64_t need = c->target - c->before, most = c->before * cap;
     c->variants = need <= 0 ? 0 : need < most ? need : most;
     c->after = c->kept + c->variants;
@@ -240,9 +247,10 @@ static double class_ratio(const task_plan *tp, int after) {
 
 /* Prints the before/after table of a task (info lines: --quiet drops them). */
 static int report(cur_run *run, const char *task, const char *split, const char *target,
-                  const task_plan *tp) {
+                  int undersample, const task_plan *tp) {
   char name[64];
-  cur_info("balance: task %s, split %s, target %s", task, split, target);
+  cur_info("balance: task %s, split %s, target %s, %s", task, split, target,
+           undersample ? "undersampling classes above it" : "every row kept");
   cur_info("  %-20s %7s %7s %7s %8s %7s %9s", "class", "before", "target", "kept", "variants",
            "after", "weight");
   for (size_t i = 0; i < tp->n_classes; i++) {
@@ -272,9 +280,10 @@ static int balance_task(cur_run *run, int64_t task_id, const char *task) {
   }
   if (rc == CUR_OK) rc = set_targets(&tp, mode, count, cur_opt_num(opt, "max_ratio"));
   if (rc) goto cleanup;
-  set_counts(&tp, cur_opt_int(opt, "max_variants_per_source"));
+  int undersample = cur_opt_bool(opt, "undersample");
+  set_counts(&tp, cur_opt_int(opt, "max_variants_per_source"), undersample);
   if ((rc = write_plan(run, task_id, &tp))) goto cleanup;
-  rc = report(run, task, split, target, &tp);
+  rc = report(run, task, split, target, undersample, &tp);
 cleanup:
   plan_free(&tp);
   return rc;
@@ -305,7 +314,7 @@ static const char *const balance_needs[] = {"ingest", NULL};
 
 const cur_stage stage_balance = {
     .name = "balance",
-    .summary = "undersample large classes, plan augmented variants for small ones, weight rows",
+    .summary = "plan augmented variants for small classes, weight rows (undersampling opt-in)",
     .needs = balance_needs,
     .options = balance_options,
     .fingerprint = NULL,

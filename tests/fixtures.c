@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <vips/vips.h>
 
+#include "head_noise.h"
 #include "image.h"
 #include "testlib.h"
 
@@ -234,6 +236,18 @@ char *fx_read(const char *rel) {
   if (path && cur_file_read(path, &text, &len) != CUR_OK) text = NULL;
   cur_free(path);
   return text;
+}
+
+void fx_check_flags(const head_noise_out *o, const int *y, int n, const char *file, int line) {
+  int flagged = 0, same = 0;
+  for (int i = 0; i < n; i++) {
+    flagged += o->flag[i];
+    same += o->flag[i] && o->suggest[i] == y[i];
+  }
+  if (same) test_fail(file, line, "%d flags suggest the row's own label", same);
+  if (flagged > (int)floor(o->noise * n + 1e-9))
+    test_fail(file, line, "%d flags, noise estimate %.4f x %d rows", flagged, o->noise, n);
+  if (!(o->noise >= 0 && o->noise <= 1)) test_fail(file, line, "noise estimate %g", o->noise);
 }
 
 int fx_archive_subset(const char *src, const char *dst, int n, const char *prefix) {

@@ -57,7 +57,12 @@ int fx_kill_and_resume(const char *const *clean_args, const char *const *killed_
 /* Reads a file (from the scratch folder when REL is relative) into a string. */
 char *fx_read(const char *rel);
 
-
+/* Fails the case at FILE:LINE unless one method's output (head_noise.h)
+** keeps the two promises of a flag for labels Y[n]: every flag suggests a
+** class other than the label, and there are at most floor(noise x n). */
+struct head_noise_out;
+void fx_check_flags(const struct head_noise_out *o, const int *y, int n, const char *file, int line);
+#define FX_CHECK_FLAGS(o, y, n) fx_check_flags(o, y, n, __FILE__, __LINE__)
 
 /* Copies the first N regular-file entries of archive SRC (any format
 ** libarchive reads) into a plain tar DST, optionally skipping every entry

@@ -1,8 +1,11 @@
 /* test_balance.c -- the balance stage through the `curate` command, on a
 ** small ImageFolder corpus the test builds: classes a (12 images), b (6), c (3).
 **
-** balance-1.*: target arithmetic for median, mean, max, a number and ratio,
-**              including a class too small to reach its target (per-source cap).
+** balance-1.*: with default options nothing is discarded: every labelled
+**              training row is in training_rows and the classes below the
+**              median get variants.  Target arithmetic for median, mean, max,
+**              a number and ratio with undersample on, including a class too
+**              small to reach its target (per-source cap).
 ** balance-2.*: which rows count: pending and dropped flags out, accepted in,
 **              review relabels honoured; undersampling drops low AUM first.
 ** balance-3.*: bad options are config errors naming the option.
@@ -61,9 +64,30 @@ static int run_balance(const char *balance_json, const char *log) {
   return rc;
 }
 
+TEST(defaults_keep_every_labelled_row_and_raise_small_classes) {
+  REQUIRE(build_corpus() == 0);
+  REQUIRE(run_balance("{}", "default.log") == 0);
+  REQUIRE(fx_curate("augment.log", "--db %s --config balance.json run --stage augment", db) == 0);
+  /* oracle: the labelled ok training originals, counted by ingest's tables */
+  CHECK_QUERY("SELECT count(*) FROM current_labels cl JOIN images i ON i.id = cl.image_id "
+              "WHERE i.split = 'train' AND i.parent_id IS NULL AND cl.class_id IS NOT NULL", "21");
+  CHECK_QUERY("SELECT count(*) FROM current_labels cl JOIN images i ON i.id = cl.image_id "
+              "WHERE i.split = 'train' AND i.parent_id IS NULL AND cl.class_id IS NOT NULL "
+              "AND NOT EXISTS (SELECT 1 FROM training_rows t WHERE t.image_id = cl.image_id "
+              "AND t.task_id = cl.task_id AND t.derived = 0 AND t.class_id = cl.class_id)", "0");
+  /* median 6: a keeps all 12 (nothing cut), c is raised to 6 with 3 variants;
+  ** weights N / (K after) = 24 / (3 after) */
+  CHECK_QUERY(CLASSES_SQL, "a|12|6|12|0|12|0.666667\nb|6|6|6|0|6|1.333333\nc|3|6|3|3|6|1.333333");
+  CHECK_QUERY("SELECT count(*), sum(derived) FROM training_rows", "24|3");
+  char *log = fx_read("default.log");
+  CHECK(log && strstr(log, "target median, every row kept") != NULL);
+  CHECK(log && strstr(log, "kept 21, dropped 0, variants_planned 3"));
+  cur_free(log);
+}
+
 TEST(median_undersamples_large_and_plans_variants_for_small) {
   REQUIRE(build_corpus() == 0);
-  REQUIRE(run_balance("{\"target\": \"median\"}", "median.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"median\", \"undersample\": true}", "median.log") == 0);
   /* median of 3, 6, 12 is 6: a keeps 6, c gets 3 variants, one per image */
   CHECK_QUERY(CLASSES_SQL, "a|12|6|6|0|6|1.000000\nb|6|6|6|0|6|1.000000\nc|3|6|3|3|6|1.000000");
   CHECK_QUERY("SELECT count(*) FROM training_set", "15");
@@ -81,7 +105,7 @@ TEST(median_undersamples_large_and_plans_variants_for_small) {
 
 TEST(mean_max_number_and_ratio_targets) {
   /* mean of 21 rows over 3 classes is 7; c's 4 variants go round-robin */
-  REQUIRE(run_balance("{\"target\": \"mean\"}", "mean.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"mean\", \"undersample\": true}", "mean.log") == 0);
   CHECK_QUERY(CLASSES_SQL, "a|12|7|7|0|7|1.000000\nb|6|7|6|1|7|1.000000\nc|3|7|3|4|7|1.000000");
   CHECK_QUERY("SELECT group_concat(n, ',') FROM (SELECT count(*) AS n FROM augment_plan p "
               "JOIN classes c ON c.id = p.class_id WHERE c.name = 'c' AND p.run_id = "
@@ -101,10 +125,11 @@ TEST(mean_max_number_and_ratio_targets) {
   CHECK(log && strstr(log, "largest/smallest: 4.00 before, 2.22 after") != NULL);
   cur_free(log);
   /* ratio 2: lo = ceil(sqrt(3 x 12 / 2)) = 5, hi = 10 */
-  REQUIRE(run_balance("{\"target\": \"ratio\", \"max_ratio\": 2}", "ratio.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"ratio\", \"max_ratio\": 2, \"undersample\": true}", "ratio.log") == 0);
   CHECK_QUERY(CLASSES_SQL, "a|12|10|10|0|10|0.700000\nb|6|6|6|0|6|1.166667\nc|3|5|3|2|5|1.400000");
   /* undersample only */
-  REQUIRE(run_balance("{\"target\": \"median\", \"max_variants_per_source\": 0}", "zero.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"median\", \"max_variants_per_source\": 0, \"undersample\": true}",
+                      "zero.log") == 0);
   CHECK_QUERY(CLASSES_SQL, "a|12|6|6|0|6|0.833333\nb|6|6|6|0|6|0.833333\nc|3|6|3|0|3|1.666667");
   /* the training rows of the newest runs, through the view */
   CHECK_QUERY("SELECT count(*), sum(derived) FROM training_rows", "15|0");
@@ -130,7 +155,7 @@ TEST(flags_reviews_and_aum_decide_which_rows_count) {
   /* AUM: class a keeps its highest scores (here -id: the lowest ids) */
   CHECK_INT(test_sh("cd '%s' && sqlite3 %s \"INSERT INTO scores SELECT 1, 'aum', image_id, 1, "
                     "-image_id, NULL FROM current_labels WHERE class = 'a'\"", T.scratch, db), 0);
-  REQUIRE(run_balance("{\"target\": \"3\"}", "aum.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"3\", \"undersample\": true}", "aum.log") == 0);
   CHECK_QUERY("SELECT group_concat(substr(i.source_path, 7), ' ') FROM training_set t JOIN images i "
               "ON i.id = t.image_id JOIN classes c ON c.id = t.class_id WHERE c.name = 'a' "
               "AND t.run_id = (SELECT max(id) FROM runs WHERE stage = 'balance') ORDER BY i.id",
@@ -139,12 +164,12 @@ TEST(flags_reviews_and_aum_decide_which_rows_count) {
 
 TEST(undersampling_without_scores_follows_the_seed) {
   CHECK_INT(test_sh("cd '%s' && sqlite3 %s 'DELETE FROM scores'", T.scratch, db), 0);
-  REQUIRE(run_balance("{\"target\": \"2\"}", "s1.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"2\", \"undersample\": true}", "s1.log") == 0);
   const char *kept = "SELECT group_concat(image_id, ',') FROM (SELECT image_id FROM training_set "
                      "WHERE run_id = (SELECT max(id) FROM runs WHERE stage = 'balance') "
                      "AND class_id = (SELECT id FROM classes WHERE name = 'a') ORDER BY image_id)";
   char *first = q_text(kept);
-  REQUIRE(run_balance("{\"target\": \"2\"}", "s2.log") == 0);
+  REQUIRE(run_balance("{\"target\": \"2\", \"undersample\": true}", "s2.log") == 0);
   char *again = q_text(kept);
   CHECK_STR(again, first);
   REQUIRE(fx_curate("s3.log", "--seed 7 --db %s --config balance.json run --stage balance", db) == 0);
@@ -179,6 +204,7 @@ TEST(bad_options_name_the_option) {
 
 int main(int argc, char **argv) {
   test_init(argc, argv);
+  RUN(defaults_keep_every_labelled_row_and_raise_small_classes);
   RUN(median_undersamples_large_and_plans_variants_for_small);
   RUN(mean_max_number_and_ratio_targets);
   RUN(flags_reviews_and_aum_decide_which_rows_count);
