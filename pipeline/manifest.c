@@ -115,6 +115,9 @@ char *cur_manifest_json(const cur_export_row *r) {
            cJSON_AddStringToObject(obj, "sha256", r->sha256) &&
            (r->parent_sha256 ? cJSON_AddStringToObject(obj, "parent", r->parent_sha256)
                              : cJSON_AddNullToObject(obj, "parent")) &&
+           cJSON_AddStringToObject(obj, "source_path", r->source_path ? r->source_path : "") &&
+           (r->group_key ? cJSON_AddStringToObject(obj, "group", r->group_key)
+                         : cJSON_AddNullToObject(obj, "group")) &&
            add_labels(obj, r) == CUR_OK;
   /* valid UTF-8 even when the database holds labels from elsewhere */
   if (ok) out = cur_json_print(obj, 0);
@@ -173,7 +176,7 @@ static int csv_tasks(const cur_export_row *rows, size_t n, const cur_export_labe
 
 static int csv_header(cur_outfile *f, const cur_export_label *const *tasks, int k) {
   static const char *const suffix[] = {"", "_index", "_source", "_confidence", "_weight"};
-  int rc = put(f, "id,path,split,sha256,parent");
+  int rc = put(f, "id,path,split,sha256,parent,source_path,group");
   for (int t = 0; rc == CUR_OK && t < k; t++) {
     for (size_t s = 0; rc == CUR_OK && s < CUR_ARRAY_LEN(suffix); s++) {
       char *name = cur_asprintf("%s%s", tasks[t]->task, suffix[s]);
@@ -211,6 +214,8 @@ static int csv_row(cur_outfile *f, const cur_export_row *r, const cur_export_lab
   if (rc == CUR_OK) rc = put_field(f, r->split, 0);
   if (rc == CUR_OK) rc = put_field(f, r->sha256, 0);
   if (rc == CUR_OK) rc = put_field(f, r->parent_sha256 ? r->parent_sha256 : "", 0);
+  if (rc == CUR_OK) rc = put_field(f, r->source_path ? r->source_path : "", 0);
+  if (rc == CUR_OK) rc = put_field(f, r->group_key ? r->group_key : "", 0);
   for (int t = 0; rc == CUR_OK && t < k; t++) rc = csv_label(f, r, tasks[t]->task_id);
   cur_free(path);
   return rc ? rc : put(f, "\n");

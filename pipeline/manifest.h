@@ -44,8 +44,12 @@ typedef int (*cur_shard_fn)(void *ctx, const char *rel, const char *sha256, int6
 ** (WebDataset: per image <sha256>.<ext>, <sha256>.json and
 ** <sha256>.<task>.cls), written with
 ** libarchive in ustar format with fixed owners and mtime 0; shards left
-** from a longer earlier export are removed.  Image bytes come from ST. */
+** from a longer earlier export are removed.  Image bytes come from ST.
+** Each split's samples are shuffled with SEED (the same seed, the same
+** shards), so that an original and its augmented variants, adjacent in id
+** order, are spread over the shards a training job streams. */
 int cur_manifest_write_shards(const char *dir, cur_store *st, const cur_export_row *rows,
-                              size_t n, int64_t shard_size, cur_shard_fn fn, void *ctx);
+                              size_t n, int64_t shard_size, uint64_t seed, cur_shard_fn fn,
+                              void *ctx);
 
 #endif

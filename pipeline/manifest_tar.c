@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "curate.h"
+#include "rng.h"
 #include "store_embed.h"
 
 /* The shard being written: libarchive writes through OUT. */
@@ -122,14 +123,23 @@ static int remove_stale(const char *dir, const char *split, int from) {
   }
 }
 
-/* The shards of one split: its rows, in order, SHARD_SIZE to a shard. */
+/* The shards of one split: its rows, shuffled with SEED, SHARD_SIZE to a shard. */
 static int write_split(const char *dir, cur_store *st, const cur_export_row *rows, size_t n,
-                       const char *split, int64_t shard_size, cur_shard_fn fn, void *ctx) {
+                       const char *split, int64_t shard_size, uint64_t seed, cur_shard_fn fn,
+                       void *ctx) {
   const cur_export_row **mine = cur_calloc(n, sizeof *mine);
   size_t count = 0;
   int rc = mine ? CUR_OK : CUR_ENOMEM, index = 0;
   for (size_t i = 0; mine && i < n; i++)
     if (strcmp(rows[i].split, split) == 0) mine[count++] = &rows[i];
+  cur_rng r;
+  cur_rng_seed_keys(&r, (uint64_t[]){seed, 0x7368617264ull, (uint64_t)split[0] << 8 | (uint64_t)split[1]}, 3);  /* "shard", "tr"/"va"/"te" */
+  for (size_t i = count; mine && i > 1; i--) {  /* Fisher-Yates */
+    size_t j = (size_t)cur_rng_below(&r, i);
+    const cur_export_row *t = mine[i - 1];
+    mine[i - 1] = mine[j];
+    mine[j] = t;
+  }
   for (size_t first = 0; rc == CUR_OK && first < count; first += (size_t)shard_size, index++) {
     size_t k = count - first < (size_t)shard_size ? count - first : (size_t)shard_size;
     rc = write_shard(dir, st, mine + first, k, split, index, fn, ctx);
@@ -139,7 +149,8 @@ static int write_split(const char *dir, cur_store *st, const cur_export_row *row
 }
 
 int cur_manifest_write_shards(const char *dir, cur_store *st, const cur_export_row *rows,
-                              size_t n, int64_t shard_size, cur_shard_fn fn, void *ctx) {
+                              size_t n, int64_t shard_size, uint64_t seed, cur_shard_fn fn,
+                              void *ctx) {
   static const char *const splits[] = {"train", "val", "test"};
   assert(shard_size > 0);
   char *sub = cur_asprintf("%s/shards", dir);
@@ -148,6 +159,6 @@ int cur_manifest_write_shards(const char *dir, cur_store *st, const cur_export_r
     rc = cur_errorc(CUR_EIO, "export: %s: cannot create: %s", sub, strerror(errno));
   cur_free(sub);
   for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(splits); i++)
-    rc = write_split(dir, st, rows, n, splits[i], shard_size, fn, ctx);
+    rc = write_split(dir, st, rows, n, splits[i], shard_size, seed, fn, ctx);
   return rc;
 }

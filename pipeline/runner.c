@@ -94,8 +94,10 @@ static int fingerprint(cur_run *run, int idx, char out[65]) {
     cur_sha256_i64(&h, found ? info.id : 0);
   }
   int64_t review;
-  if ((rc = cur_store_review_version(run->st, &review))) return rc;
-  cur_sha256_i64(&h, review);
+  if (!run->stage->ignores_reviews) {
+    if ((rc = cur_store_review_version(run->st, &review))) return rc;
+    cur_sha256_i64(&h, review);
+  }
   if (run->stage->fingerprint && (rc = run->stage->fingerprint(run, &h))) return rc;
   cur_sha256_hex(&h, out);
   return CUR_OK;
@@ -123,6 +125,24 @@ static int check_needs(cur_store *st, const cur_stage *stage) {
     if (!found)
       return cur_errorc(CUR_ESTATE, "%s needs the %s stage, which has never completed: run "
                         "`curate run --stage %s` (or `curate run`) first", stage->name, *need, *need);
+  }
+  return CUR_OK;
+}
+
+/* For a stage with fresh_inputs run alone: every earlier stage that has run
+** must be up to date; the first that is not is named. */
+static int check_fresh(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx) {
+  int n;
+  const cur_stage *const *stages = pipeline_of(o, &n);
+  for (int i = 0; i < idx; i++) {
+    const char *state;
+    int64_t id;
+    int rc = cur_runner_state(st, cfg, o, stages[i]->name, &state, &id);
+    if (rc) return rc;
+    if (strcmp(state, "up to date") != 0 && strcmp(state, "never run") != 0)
+      return cur_errorc(CUR_ESTATE, "%s: the %s stage is %s since its last complete run, so its "
+                        "results are stale: run `curate run --until %s` (every stage up to it) "
+                        "instead", stages[idx]->name, stages[i]->name, state, stages[idx]->name);
   }
   return CUR_OK;
 }
@@ -191,6 +211,7 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   char fp[65];
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
+  if (o->only && stage->fresh_inputs && (rc = check_fresh(st, cfg, o, idx))) return rc;
   if (!(run.counts = cJSON_CreateObject())) return cur_errorc(CUR_ENOMEM, "out of memory");
   if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, run.config_hash)) ||
       (rc = fingerprint(&run, idx, fp)))

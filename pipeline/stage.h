@@ -29,6 +29,13 @@ typedef struct cur_stage {
   /* Adds what the stage reads beyond upstream runs (e.g. ingest: the sources'
   ** sizes and times) to its input fingerprint.  May be NULL. */
   int (*fingerprint)(cur_run *run, cur_sha256 *h);
+  /* Run alone (`--stage`, `curate export`), the stage refuses while an
+  ** earlier stage that has run is pending, failed or interrupted: its output
+  ** (a manifest a training job consumes) must not be built from stale runs. */
+  int fresh_inputs;
+  /* The stage reads no labels, so review decisions leave it up to date
+  ** (ingest, embed); every other stage's fingerprint holds the newest review. */
+  int ignores_reviews;
   /* Does the work.  CUR_OK when complete, CUR_EINTR when stopped by Ctrl-C at
   ** a batch boundary, another code with the message set on failure. */
   int (*run)(cur_run *run);

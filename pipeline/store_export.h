@@ -24,6 +24,8 @@ typedef struct cur_export_row {
   char *sha256, *split;
   char *format;            /* NULL when unknown */
   char *parent_sha256;     /* NULL for an original */
+  char *source_path;       /* the path it was read from inside its source (a variant: its own) */
+  char *group_key;         /* NULL without one */
   cur_export_label *labels;
   int n_labels;
 } cur_export_row;

@@ -365,6 +365,7 @@ static const char *const embed_needs[] = {"ingest", NULL};
 
 const cur_stage stage_embed = {
     .name = "embed",
+    .ignores_reviews = 1,
     .summary = "embed every ok image with CLIP or download-free features",
     .needs = embed_needs,
     .options = embed_options,

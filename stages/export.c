@@ -154,7 +154,8 @@ static int write_formats(exporter *x) {
         rc = file_done(x, "csv", "manifest.csv", hex, (int64_t)x->n);
     } else {
       rc = cur_manifest_write_shards(x->dir, cur_run_store(x->run), x->rows, x->n,
-                                     cur_opt_int(cur_run_options(x->run), "shard_size"), shard_done, x);
+                                     cur_opt_int(cur_run_options(x->run), "shard_size"),
+                                     cur_run_seed(x->run), shard_done, x);
     }
     if (rc) return rc;
   }
@@ -173,7 +174,21 @@ static int bump(cJSON *obj, const char *key) {
   return obj && cJSON_AddNumberToObject(obj, key, 1) ? CUR_OK : CUR_ENOMEM;
 }
 
-/* Rows per split, and per task: rows per split and class, and per label source. */
+/* T's "class_names": every class of task TASK_ID in index order (a row's
+** label index points into it), added the first time the task is seen. */
+static int add_class_names(const exporter *x, cJSON *t, int64_t task_id) {
+  if (!t || cJSON_GetObjectItemCaseSensitive(t, "class_names")) return t ? CUR_OK : CUR_ENOMEM;
+  char **names = NULL;
+  int n = 0, rc = cur_store_class_names(cur_run_store(x->run), task_id, &names, &n);
+  cJSON *arr = rc == CUR_OK ? cJSON_AddArrayToObject(t, "class_names") : NULL;
+  for (int i = 0; arr && i < n; i++)
+    if (!cJSON_AddItemToArray(arr, cJSON_CreateString(names[i]))) arr = NULL;
+  cur_store_names_free(names, n);
+  return rc ? rc : arr ? CUR_OK : CUR_ENOMEM;
+}
+
+/* Rows per split, and per task: its class list, rows per split and class,
+** and per label source. */
 static int add_counts(const exporter *x, cJSON *meta) {
   cJSON *splits = child(meta, "splits"), *tasks = child(meta, "tasks");
   int rc = splits && tasks ? CUR_OK : CUR_ENOMEM;
@@ -182,12 +197,13 @@ static int add_counts(const exporter *x, cJSON *meta) {
     rc = bump(splits, r->split);
     for (int j = 0; rc == CUR_OK && j < r->n_labels; j++) {
       cJSON *t = child(tasks, r->labels[j].task);
-      cJSON *classes = t ? child(child(t, "classes"), r->split) : NULL;
-      rc = bump(classes, r->labels[j].class_name);
+      rc = add_class_names(x, t, r->labels[j].task_id);
+      cJSON *classes = t && rc == CUR_OK ? child(child(t, "classes"), r->split) : NULL;
+      if (rc == CUR_OK) rc = bump(classes, r->labels[j].class_name);
       if (rc == CUR_OK) rc = bump(t ? child(t, "sources") : NULL, r->labels[j].source);
     }
   }
-  return rc ? cur_errorc(CUR_ENOMEM, "export: out of memory counting rows") : CUR_OK;
+  return rc == CUR_ENOMEM ? cur_errorc(CUR_ENOMEM, "export: out of memory counting rows") : rc;
 }
 
 /* The newest complete run of every stage before export. */
@@ -317,6 +333,7 @@ static const char *const export_needs[] = {"ingest", NULL};
 
 const cur_stage stage_export = {
     .name = "export",
+    .fresh_inputs = 1,
     .summary = "write the cleaned manifest (JSONL, CSV, WebDataset shards) and its images",
     .needs = export_needs,
     .options = export_options,

@@ -620,6 +620,7 @@ static const char *const ingest_unhashed[] = {"batch_size", NULL};
 
 const cur_stage stage_ingest = {
     .name = "ingest",
+    .ignores_reviews = 1,
     .summary = "read images and labels from the registered sources into the database",
     .needs = NULL,
     .options = ingest_options,

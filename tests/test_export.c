@@ -11,6 +11,10 @@
 ** export-3.*: exporting unchanged data again gives byte-identical files.
 ** export-4.*: without a balance run every labelled train row is in (weight 1);
 **             bad options name the option.
+** export-6.*: a training job can use the manifest as it is: metadata.json
+**             lists each task's classes by index, rows carry their source
+**             path and group, shards are shuffled (deterministically), and
+**             an export from stale upstream runs is refused.
 ** export-5.*: image files are checked against their names: a corrupt file left
 **             by an earlier export is written again; bytes that no longer match
 **             their hash in the database are refused before any file lands.
@@ -107,8 +111,8 @@ TEST(manifest_round_trip_matches_files_and_database) {
   CHECK_INT(check_manifest(), 11);
   CHECK_INT(q_int("SELECT count(*) FROM images WHERE parent_id IS NOT NULL AND %lld", 1), 2);
   char *csv = fx_read("out/manifest.csv");
-  CHECK(csv && strncmp(csv, "id,path,split,sha256,parent,label,label_index,label_source,"
-                            "label_confidence,label_weight\n", 87) == 0);
+  CHECK(csv && strncmp(csv, "id,path,split,sha256,parent,source_path,group,label,label_index,"
+                            "label_source,label_confidence,label_weight\n", 105) == 0);
   cur_free(csv);
   /* one manifests row per file: jsonl, csv, train shards 3+3+2, test 3 */
   CHECK_INT(q_int("SELECT count(*) FROM manifests WHERE run_id = (SELECT max(id) FROM runs) "
@@ -198,6 +202,72 @@ TEST(image_files_are_checked_against_their_names) {
   cur_free(path);
 }
 
+static char *q_text(const char *sql) {
+  char *path = test_scratch_path(db), *r = path ? fx_sql(path, sql) : NULL;
+  cur_free(path);
+  if (r && *r && r[strlen(r) - 1] == '\n') r[strlen(r) - 1] = 0;
+  return r;
+}
+
+/* The sha256 of every JSON member of the train shards, in shard order. */
+static char *shard_order(const char *dir) {
+  int rc = test_sh("cd '%s/%s/shards' && for f in train-*.tar; do tar tf $f; done | grep json "
+                   "| sed 's/.json$//' | tr '\\n' ' ' > ../../order.txt", T.scratch, dir);
+  return rc == 0 ? fx_read("order.txt") : NULL;
+}
+
+TEST(manifest_is_usable_as_it_is_and_never_stale) {
+  REQUIRE(build_corpus() == 0);
+  const char *cfg = "{\"balance\": {\"target\": \"max\"}}";
+  char *p = test_scratch_path("max.json");
+  REQUIRE(test_write_file(p, cfg, strlen(cfg)) == 0);
+  REQUIRE(fx_curate("m1.log", "--db %s --config max.json run --stage balance", db) == 0);
+  REQUIRE(fx_curate("m2.log", "--db %s --config max.json run --stage augment", db) == 0);
+  REQUIRE(fx_curate("m3.log", "--db %s --config max.json export --out out6 --format jsonl "
+                    "--format webdataset --shard-size 3", db) == 0);
+  /* class_names: the task's classes in index order, as the database has them */
+  char *meta = fx_read("out6/metadata.json"), *want = q_text("SELECT group_concat(name, ',') "
+                                                            "FROM (SELECT name FROM classes ORDER BY idx)");
+  cJSON *m = meta ? cJSON_Parse(meta) : NULL;
+  const cJSON *names = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "tasks"), "label"),
+                                           "class_names");
+  char got[256] = "";
+  const cJSON *n;
+  cJSON_ArrayForEach(n, names)
+    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", got[0] ? "," : "", n->valuestring);
+  CHECK_STR(got, want);
+  /* each row carries the path it was read from and its group */
+  char *text = fx_read("out6/manifest.jsonl");
+  cJSON *row = text ? cJSON_Parse(strtok(text, "\n")) : NULL;
+  const cJSON *id = cJSON_GetObjectItem(row, "id"), *src = cJSON_GetObjectItem(row, "source_path");
+  REQUIRE(cJSON_IsNumber(id) && cJSON_IsString(src));
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT source_path FROM images WHERE id = %.0f", id->valuedouble);
+  char *path = q_text(sql);
+  CHECK_STR(src->valuestring, path);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(row, "group")));  /* folders give no group */
+  /* the train shards hold every train row once, not in id order, and the
+  ** same order again for the same seed */
+  char *order = shard_order("out6"), *ids = q_text(
+      "SELECT group_concat(sha256, ' ') || ' ' FROM (SELECT sha256 FROM images i WHERE i.split = 'train' "
+      "AND i.id IN (SELECT image_id FROM training_rows) ORDER BY i.id)");
+  REQUIRE(order && ids);
+  CHECK_INT(strlen(order), strlen(ids));
+  CHECK(strcmp(order, ids) != 0);
+  REQUIRE(fx_curate("m4.log", "--db %s --config max.json export --out out7 --format webdataset "
+                    "--shard-size 3", db) == 0);
+  char *again = shard_order("out7");
+  CHECK_STR(again, order);
+  /* balance's options change: its run is stale, and so would the manifest be */
+  const char *median = "{\"balance\": {\"target\": \"median\"}}";
+  REQUIRE(test_write_file(p, median, strlen(median)) == 0);
+  CHECK_INT(fx_curate("m5.log", "--db %s --config max.json export --out out8", db), 1);
+  char *log = fx_read("m5.log");
+  CHECK(log && strstr(log, "export: the balance stage is pending since its last complete run"));
+  cur_free(log); cur_free(again); cur_free(order); cur_free(ids); cur_free(path);
+  cJSON_Delete(row); cur_free(text); cJSON_Delete(m); cur_free(meta); cur_free(want); cur_free(p);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(manifest_round_trip_matches_files_and_database);
@@ -205,5 +275,6 @@ int main(int argc, char **argv) {
   RUN(reexport_of_unchanged_data_is_byte_identical);
   RUN(without_balance_every_labelled_train_row_is_in_and_bad_options_are_named);
   RUN(image_files_are_checked_against_their_names);
+  RUN(manifest_is_usable_as_it_is_and_never_stale);
   return test_finish();
 }

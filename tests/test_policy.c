@@ -13,6 +13,8 @@
 ** policy-3.*: policy.mode all applies what auto refused; none applies nothing.
 ** policy-4.*: `curate run --json`: the report's fields, the raw-label
 **             baseline in the train run, the junk class name warned about.
+** policy-5.*: a review decision leaves ingest and embed up to date and makes
+**             the stages that read labels (aum onward) pending.
 */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -199,11 +201,45 @@ TEST(report_json_has_its_fields_and_the_baseline) {
   cur_free(text);
 }
 
+/* The state `curate status --json` gives STAGE of truth.db. */
+static char *state_of(const char *stage) {
+  char *text = fx_read("status.json");
+  cJSON *s = text ? cJSON_Parse(text) : NULL, *st;
+  char *state = NULL;
+  cJSON_ArrayForEach(st, cJSON_GetObjectItem(s, "stages"))
+    if (strcmp(cJSON_GetObjectItem(st, "stage")->valuestring, stage) == 0)
+      state = cur_strdup(cJSON_GetObjectItem(st, "state")->valuestring);
+  cJSON_Delete(s);
+  cur_free(text);
+  return state;
+}
+
+TEST(review_leaves_ingest_and_embed_up_to_date) {
+  /* after the report case's full run every stage is up to date */
+  long long id = q("truth.db", "SELECT min(image_id) FROM flagged WHERE review_status = 'pending'");
+  REQUIRE(id > 0);
+  char args[128];
+  snprintf(args, sizeof args, "--db truth.db --config p.json review drop %lld", id);
+  REQUIRE(fx_curate("rv.log", "%s", args) == 0);
+  REQUIRE(test_sh("cd '%s' && '%s' --db truth.db --config p.json status --json > status.json",
+                  T.scratch, T.curate) == 0);
+  static const char *const expect[][2] = {{"ingest", "up to date"}, {"embed", "up to date"},
+                                          {"aum", "pending"}, {"policy", "pending"},
+                                          {"export", "pending"}, {"train", "pending"}};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(expect); i++) {
+    char *state = state_of(expect[i][0]);
+    if (!state || strcmp(state, expect[i][1]) != 0)
+      test_fail(__FILE__, __LINE__, "%s is %s, expected %s", expect[i][0], state ? state : "?", expect[i][1]);
+    cur_free(state);
+  }
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(flags_on_the_real_noise_are_kept_and_leave_the_manifest);
   RUN(random_flags_are_refused_and_every_row_stays);
   RUN(mode_all_applies_what_auto_refused_and_none_nothing);
   RUN(report_json_has_its_fields_and_the_baseline);
+  RUN(review_leaves_ingest_and_embed_up_to_date);
   return test_finish();
 }
