@@ -30,11 +30,12 @@ static const char run_help[] =
 static const char ingest_help[] =
     "Usage: curate ingest SOURCE... [options]\n"
     "\n"
-    "Registers each SOURCE and runs the ingest stage. A SOURCE is a folder in\n"
-    "ImageFolder layout ([split/]class/image, with unlabeled/ for images without\n"
-    "a label), an archive of the same (tar, tar.gz, tar.xz, zip), or IDX files\n"
-    "(a folder of *-images-idx3-ubyte[.gz] with their labels files). Sources\n"
-    "already ingested are skipped entry by entry, so re-ingesting changes nothing.\n"
+    "Registers each SOURCE and runs the ingest and split stages. A SOURCE is a\n"
+    "folder in ImageFolder layout ([split/]class/image, with unlabeled/ for\n"
+    "images without a label), an archive of the same (tar, tar.gz, tar.xz, zip),\n"
+    "or IDX files (a folder of *-images-idx3-ubyte[.gz] with their labels\n"
+    "files). Sources already ingested are skipped entry by entry, so\n"
+    "re-ingesting changes nothing, and images already placed in a split stay.\n"
     "\n"
     "  --labels FILE          CSV or JSONL mapping relative path to label(s)\n"
     "  --path-column C        its path column (default path, image, file or filename)\n"
@@ -47,7 +48,7 @@ static const char ingest_help[] =
     "                         the file does not list\n"
     "  --split S              put every image of these sources in split S\n"
     "  --class-names A,B,...  names of IDX classes 0, 1, ...\n"
-    "  --force                run the stage even when it is up to date\n";
+    "  --force                run the stages even when they are up to date\n";
 
 int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   cur_runner_opts o = {0};
@@ -178,7 +179,7 @@ int cur_cmd_ingest(const cur_globals *g, int argc, char **argv) {
       return CUR_EXIT_OK;
     }
   cJSON *opts = cJSON_CreateObject();
-  cur_runner_opts o = {.only = "ingest"};
+  cur_runner_opts o = {.from = "ingest", .until = "split"};
   int n_sources = 0, rc;
   if (!opts) return cli_fail(CUR_ENOMEM);
   if ((rc = parse_ingest_args(argc, argv, opts, &o.force, &n_sources))) {

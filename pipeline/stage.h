@@ -45,6 +45,9 @@ uint64_t cur_run_seed(const cur_run *run);
 int cur_run_threads(const cur_run *run);
 const cJSON *cur_run_options(const cur_run *run);
 const char *cur_run_stage(const cur_run *run);
+/* True when the command asked the stage to start afresh rather than add to
+** what its earlier runs left (`curate split`: place every unpinned group again). */
+int cur_run_fresh(const cur_run *run);
 /* The run's config hash (runs.config_hash): options and seed. */
 const char *cur_run_config_hash(const cur_run *run);
 /* Sets a named count to a value (counts recomputed from the database). */

@@ -124,14 +124,14 @@ TEST(reingesting_the_same_sources_changes_nothing) {
   CHECK(log && strstr(log, "ingest: up to date") != NULL);
   char *after = fx_dump(db);
   CHECK(after && strcmp(before, after) == 0);
-  /* --force runs the stage again: only a new run row appears */
+  /* --force runs ingest and split again: only their new run rows appear */
   CHECK_INT(fx_curate("force.log", "--db corpus.db --config none.json ingest --force src bad.tar bad.zip"), 0);
   char *forced = fx_dump(db);
   REQUIRE(forced);
   drop_section(before, "runs:\n");
   drop_section(forced, "runs:\n");
   CHECK_STR(forced, before);
-  CHECK_INT(q_int("SELECT count(*) FROM runs"), 2);
+  CHECK_INT(q_int("SELECT count(*) FROM runs"), 4);
   cur_free(before);
   cur_free(after);
   cur_free(forced);
