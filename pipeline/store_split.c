@@ -2,15 +2,13 @@
 #include "internal.h"
 #include "store_split.h"
 
-/* Labels a reviewer or the data gave: teacher and zero-shot guesses do not
-** decide where an image is evaluated. */
-#define TRUSTED_LABEL "(source = 'human' OR source = 'review')"
-
 int cur_store_split_task(cur_store *st, const char *name, int64_t *task_id, int *found) {
   if (name && name[0])
     return cur__query_i64(st, "SELECT id FROM tasks WHERE name = ?1", task_id, found, "t", name);
-  return cur__query_i64(st, "SELECT min(task_id) FROM labels WHERE " TRUSTED_LABEL
-                            " HAVING count(*) > 0", task_id, found, "");
+  /* labels the data or a reviewer gave: teacher and zero-shot guesses do not
+  ** decide where an image is evaluated */
+  return cur__query_i64(st, "SELECT min(task_id) FROM labels WHERE source = 'human' OR "
+                            "source = 'review' HAVING count(*) > 0", task_id, found, "");
 }
 
 int cur_store_split_rows(cur_store *st, int64_t task_id,

@@ -5,9 +5,13 @@
 ** still unplaced, place each unplaced group holding it (most rows of that
 ** class first), then take the next rarest class.  A group goes to the split
 ** where it lowers the squared distance to the targets the most, summed over
-** its classes and scaled by each class's size (for a group of one row this
-** is Sechidis' rule: the split that wants the class most); ties go to the
-** split that wants rows most overall, then to the group's seeded hash.
+** its classes, each term divided by that split's target for the class: so
+** a split is filled in proportion to its share, and a big group is not sent
+** to train merely because train's absolute deficit is the largest (that
+** left whole classes without a val row on real photos).  For a group of one
+** row this is Sechidis' rule, the split that wants the class most relative
+** to its share.  Ties go to the split that wants rows most overall, then to
+** the group's seeded hash.
 ** Groups without labelled rows come last and balance the row count only.
 ** Groups placed before (pinned by the source, or by an earlier run) count
 ** toward the targets, so a later run fills in around them.
@@ -32,8 +36,9 @@ typedef struct strat {
   int64_t *remaining;       /* [class] rows in groups not placed yet */
 } strat;
 
-/* Change in the squared distance to the targets if group G went to split S:
-** *by_class over its classes, *by_rows over the row count. */
+/* Change in the squared distance to the targets, each term relative to its
+** target, if group G went to split S: *by_class over its classes, *by_rows
+** over the row count.  Only splits with a share > 0 are asked. */
 static void cost(const strat *t, const cur_strat_group *g, int s, double *by_class, double *by_rows) {
   *by_class = 0;
   for (int e = g->first; e < g->first + g->n; e++) {
