@@ -50,7 +50,8 @@ typedef struct plan {
   uint64_t seed;
   cur_strmap *group_of, *class_of;  /* key -> group index; class id -> dense class */
   cur_strat_group *groups;
-  int n_groups, cap_groups, n_classes;
+  unsigned char *pinned;            /* [group]: a pinned image placed it */
+  int n_groups, cap_groups, cap_pinned, n_classes;
   pair *pairs;
   int n_pairs, cap_pairs;
   waiting *waiting;
@@ -78,21 +79,27 @@ static int split_index(const char *s) {
 
 /* The group of ROW, created on first sight with its seeded tie. */
 static int group_of(plan *p, const cur_split_row *row, int *g) {
-  char key[512];
   size_t found;
   /* a group key and a content hash never name the same group */
-  snprintf(key, sizeof key, "%c\x1f%s", row->grouped ? 'g' : 'h', row->key);
-  if (cur_strmap_get(p->group_of, key, &found)) {
+  char *key = cur_asprintf("%c\x1f%s", row->grouped ? 'g' : 'h', row->key);
+  int rc = key ? CUR_OK : cur_errorc(CUR_ENOMEM, "split: out of memory");
+  if (rc == CUR_OK && cur_strmap_get(p->group_of, key, &found)) {
     *g = (int)found;
+    cur_free(key);
     return CUR_OK;
   }
-  int rc = grow((void **)&p->groups, p->n_groups, &p->cap_groups, sizeof *p->groups);
-  if (rc) return rc;
-  char tag[64];
-  snprintf(tag, sizeof tag, "split %llu", (unsigned long long)p->seed);
-  p->groups[p->n_groups] = (cur_strat_group){.split = -1, .tie = cur_hash_unit(tag, key)};
-  *g = p->n_groups++;
-  return cur_strmap_put(p->group_of, key, (size_t)*g) < 0 ? CUR_ENOMEM : CUR_OK;
+  if (rc == CUR_OK) rc = grow((void **)&p->groups, p->n_groups, &p->cap_groups, sizeof *p->groups);
+  if (rc == CUR_OK) rc = grow((void **)&p->pinned, p->n_groups, &p->cap_pinned, sizeof *p->pinned);
+  if (rc == CUR_OK) {
+    char tag[64];
+    snprintf(tag, sizeof tag, "split %llu", (unsigned long long)p->seed);
+    p->groups[p->n_groups] = (cur_strat_group){.split = -1, .tie = cur_hash_unit(tag, key)};
+    p->pinned[p->n_groups] = 0;
+    *g = p->n_groups++;
+    if (cur_strmap_put(p->group_of, key, (size_t)*g) < 0) rc = CUR_ENOMEM;
+  }
+  cur_free(key);
+  return rc;
 }
 
 static int class_of(plan *p, int64_t class_id, int *cls) {
@@ -108,14 +115,17 @@ static int class_of(plan *p, int64_t class_id, int *cls) {
 }
 
 /* One original image: a pinned or stratified one places its group (the
-** first such image by id decides); a provisional one waits for it. */
+** first pinned image by id decides, else the first stratified one); a
+** provisional one waits for it. */
 static int take_row(void *ctx, const cur_split_row *row) {
   plan *p = ctx;
   int g, cls, rc = group_of(p, row, &g);
   if (rc) return rc;
   cur_strat_group *gr = &p->groups[g];
   int provisional = strcmp(row->source, "provisional") == 0;
-  if (!provisional && gr->split < 0) gr->split = split_index(row->split);
+  int pinned = strcmp(row->source, "pinned") == 0;
+  if ((pinned && !p->pinned[g]) || (!provisional && gr->split < 0)) gr->split = split_index(row->split);
+  p->pinned[g] |= (unsigned char)pinned;
   if (provisional) {
     if ((rc = grow((void **)&p->waiting, p->n_waiting, &p->cap_waiting, sizeof *p->waiting))) return rc;
     p->waiting[p->n_waiting++] = (waiting){.id = row->id, .group = g};
@@ -159,6 +169,7 @@ static void plan_free(plan *p) {
   cur_strmap_free(p->group_of);
   cur_strmap_free(p->class_of);
   cur_free(p->groups);
+  cur_free(p->pinned);
   cur_free(p->pairs);
   cur_free(p->waiting);
   cur_free(p->entries);
