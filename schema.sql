@@ -57,6 +57,12 @@ CREATE TABLE images(
   source_id INTEGER REFERENCES sources(id),
   source_path TEXT NOT NULL,          -- first path that produced it, inside its source
   split TEXT NOT NULL CHECK (split = 'train' OR split = 'val' OR split = 'test'),
+  -- who chose the split of an original row: the source (a split folder or
+  -- column, IDX file names), the split stage, or nobody yet (ingest's
+  -- placeholder 'train' until the split stage runs); NULL on derived rows,
+  -- which follow their parent
+  split_source TEXT CHECK (split_source = 'pinned' OR split_source = 'stratified'
+                           OR split_source = 'provisional'),
   group_key TEXT,                     -- rows sharing it always share a split
   parent_id INTEGER REFERENCES images(id),  -- set on derived (augmented) rows
   transform TEXT,                     -- exact transform parameters (JSON) of a derived row

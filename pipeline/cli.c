@@ -23,6 +23,7 @@ static const command commands[] = {
     {"init", cur_cmd_init, "create the database and curate.json with every option"},
     {"ingest", cur_cmd_ingest, "register image sources and read them in"},
     {"sources", cur_cmd_sources, "list the registered sources with their state, or remove one"},
+    {"split", cur_cmd_split, "place every unpinned group in train, val or test again"},
     {"run", cur_cmd_run, "run every stage that is not up to date (or chosen ones)"},
     {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
     {"flagged", cur_cmd_flagged, "list images flagged as likely mislabelled, worst first"},

@@ -42,5 +42,6 @@ int cur_cmd_review(const cur_globals *g, int argc, char **argv);
 int cur_cmd_export(const cur_globals *g, int argc, char **argv);
 int cur_cmd_compare(const cur_globals *g, int argc, char **argv);
 int cur_cmd_sources(const cur_globals *g, int argc, char **argv);
+int cur_cmd_split(const cur_globals *g, int argc, char **argv);
 
 #endif

@@ -39,11 +39,12 @@ static const char run_help[] =
 static const char ingest_help[] =
     "Usage: curate ingest SOURCE... [options]\n"
     "\n"
-    "Registers each SOURCE and runs the ingest stage. A SOURCE is a folder in\n"
-    "ImageFolder layout ([split/]class/image, with unlabeled/ for images without\n"
-    "a label), an archive of the same (tar, tar.gz, tar.xz, zip), or IDX files\n"
-    "(a folder of *-images-idx3-ubyte[.gz] with their labels files). Sources\n"
-    "already ingested are skipped entry by entry, so re-ingesting changes nothing.\n"
+    "Registers each SOURCE and runs the ingest and split stages. A SOURCE is a\n"
+    "folder in ImageFolder layout ([split/]class/image, with unlabeled/ for\n"
+    "images without a label), an archive of the same (tar, tar.gz, tar.xz, zip),\n"
+    "or IDX files (a folder of *-images-idx3-ubyte[.gz] with their labels\n"
+    "files). Sources already ingested are skipped entry by entry, so\n"
+    "re-ingesting changes nothing, and images already placed in a split stay.\n"
     "A SOURCE that does not exist or does not open is reported and left out;\n"
     "the others go on (exit 3). `curate sources` lists the registered sources.\n"
     "\n"
@@ -58,7 +59,7 @@ static const char ingest_help[] =
     "                         the file does not list\n"
     "  --split S              put every image of these sources in split S\n"
     "  --class-names A,B,...  names of IDX classes 0, 1, ...\n"
-    "  --force                run the stage even when it is up to date; entries\n"
+    "  --force                run the stages even when they are up to date; entries\n"
     "                         rejected or quarantined for a limit or a permission\n"
     "                         are read again\n";
 
@@ -72,7 +73,7 @@ typedef struct run_end {
 static int report_after(cur_store *st, const cur_config *cfg, void *ctx) {
   const run_end *e = ctx;
   cur_report_opts o = {.task = cur_opt_str(cur_config_section(cfg, "train"), "task"),
-                       .min_eval_rows = 5,
+                       .min_eval_rows = (int)cur_opt_int(cur_config_section(cfg, "split"), "min_eval_rows"),
                        .tolerance = cur_opt_num(cur_config_section(cfg, "policy"), "tolerance")};
   cJSON *report = NULL;
   int rc = cur_report_build(st, &o, &report);
@@ -283,7 +284,7 @@ int cur_cmd_ingest(const cur_globals *g, int argc, char **argv) {
       return CUR_EXIT_OK;
     }
   cJSON *opts = cJSON_CreateObject();
-  cur_runner_opts o = {.only = "ingest"};
+  cur_runner_opts o = {.from = "ingest", .until = "split"};
   int n_sources = 0, rc;
   if (!opts) return cli_fail(CUR_ENOMEM);
   if ((rc = parse_ingest_args(argc, argv, opts, &o.force, &n_sources))) {

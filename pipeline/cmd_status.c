@@ -16,8 +16,9 @@ static const char status_help[] =
     "\n"
     "Shows each stage's state (up to date, pending, never run, interrupted,\n"
     "failed), the sources with their state (a failed or missing one with the\n"
-    "reason), images per split, per task and class, the quarantined images with\n"
-    "their reasons, rejected entries, and flags by review status.\n";
+    "reason), images per split, per task and class, a warning for each class\n"
+    "with fewer val or test images than split.min_eval_rows, the quarantined\n"
+    "images with their reasons, rejected entries, and flags by review status.\n";
 
 static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
   int n;
@@ -70,6 +71,36 @@ static void print_classes(const cJSON *rows) {
   }
 }
 
+/* Classes with fewer than MIN val or test rows: measured on so few rows, a
+** class's figures say little.  Added to OUT as "split_warnings". */
+static int add_split_warnings(const cur_config *cfg, cJSON *out) {
+  int64_t min = cur_opt_int(cur_config_section(cfg, "split"), "min_eval_rows");
+  cJSON *warnings = cJSON_AddArrayToObject(out, "split_warnings");
+  const cJSON *r;
+  if (!warnings || !cJSON_AddNumberToObject(out, "min_eval_rows", (double)min))
+    return cur_errorc(CUR_ENOMEM, "out of memory");
+  cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "split_health")) {
+    if (num(r, "val") >= (double)min && num(r, "test") >= (double)min) continue;
+    cJSON *w = cJSON_Duplicate(r, 1);
+    if (!w || !cJSON_AddItemToArray(warnings, w)) {
+      cJSON_Delete(w);
+      return cur_errorc(CUR_ENOMEM, "out of memory");
+    }
+  }
+  return CUR_OK;
+}
+
+static void print_split_health(const cJSON *out) {
+  const cJSON *r;
+  double unplaced = num(out, "unplaced");
+  if (unplaced > 0)
+    printf("\nSplit: %.0f images wait for the split stage (`curate run --stage split`)\n", unplaced);
+  cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "split_warnings"))
+    printf("warning: task %s, class %s: %.0f val and %.0f test images, fewer than "
+           "split.min_eval_rows (%.0f)\n", str(r, "task"), str(r, "class"), num(r, "val"),
+           num(r, "test"), num(out, "min_eval_rows"));
+}
+
 static void print_text(const cJSON *out) {
   const cJSON *r;
   printf("Stages:\n");
@@ -89,6 +120,7 @@ static void print_text(const cJSON *out) {
     printf("  %-8s %8.0f %8.0f %12.0f %8.0f\n", str(r, "split"), num(r, "images"), num(r, "ok"),
            num(r, "quarantined"), num(r, "derived"));
   print_classes(cJSON_GetObjectItemCaseSensitive(out, "classes"));
+  print_split_health(out);
   static const char *const lists[][3] = {{"quarantined", "Quarantined images", "images"},
                                          {"rejected", "Rejected entries", "entries"}};
   for (size_t l = 0; l < CUR_ARRAY_LEN(lists); l++) {
@@ -125,6 +157,7 @@ int cur_cmd_status(const cur_globals *g, int argc, char **argv) {
   if (rc == CUR_OK) rc = cur_store_status(st, out);
   cJSON *sources = rc == CUR_OK ? cJSON_AddArrayToObject(out, "sources") : NULL;
   if (rc == CUR_OK) rc = sources ? cur_store_source_list(st, sources) : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = add_split_warnings(cfg, out);
   cur_config_free(cfg);
   cur_store_close(st);
   if (rc == CUR_OK && json) {

@@ -8,6 +8,7 @@
 
 static const cur_stage *const registry[] = {
     &stage_ingest,
+    &stage_split,
     &stage_embed,
     &stage_prelabel,
     &stage_aum,

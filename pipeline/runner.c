@@ -33,6 +33,7 @@ struct cur_run {
   const cur_config *config;  /* every stage's options */
   uint64_t seed;
   int threads;
+  int fresh;            /* see cur_run_fresh */
   int64_t id;
   cJSON *counts;        /* name -> number, stored in runs.counts */
   char config_hash[65];
@@ -49,6 +50,7 @@ const cJSON *cur_run_options_of(const cur_run *run, const char *stage) {
   return cur_config_section(run->config, stage);
 }
 const char *cur_run_stage(const cur_run *run) { return run->stage->name; }
+int cur_run_fresh(const cur_run *run) { return run->fresh; }
 const char *cur_run_config_hash(const cur_run *run) { return run->config_hash; }
 
 /* Counts are set, not added up: stages compute them from the database at
@@ -206,8 +208,8 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   const cur_stage *const *stages = pipeline_of(o, &n);
   const cur_stage *stage = stages[idx];
   cur_run run = {.stage = stage, .pipeline = stages, .st = st, .seed = o->seed,
-                 .threads = o->threads, .options = cur_config_section(cfg, stage->name),
-                 .config = cfg};
+                 .threads = o->threads, .fresh = o->fresh,
+                 .options = cur_config_section(cfg, stage->name), .config = cfg};
   char fp[65];
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
@@ -224,7 +226,7 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
     rc = cur_store_run_resume(st, run.id);
   } else {
     if ((rc = cur_store_run_last(st, stage->name, 1, &done, &found))) goto cleanup;
-    if (found && !o->force && strcmp(done.config_hash, run.config_hash) == 0 &&
+    if (found && !o->force && !o->fresh && strcmp(done.config_hash, run.config_hash) == 0 &&
         strcmp(done.fingerprint, fp) == 0) {
       cur_info("%s: up to date (run %lld)", stage->name, (long long)done.id);
       goto cleanup;

@@ -13,6 +13,7 @@ typedef struct cur_runner_opts {
   const char *from;     /* --from NAME */
   const char *until;    /* --until NAME */
   int force;            /* run even when up to date */
+  int fresh;            /* the stages start afresh (cur_run_fresh); implies force */
   uint64_t seed;
   int threads;
   /* The pipeline to run: NULL means the registry (cur_stages).  Tests and

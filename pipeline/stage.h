@@ -56,6 +56,9 @@ const cJSON *cur_run_options(const cur_run *run);
 ** them, since the config hash covers only the stage's own section. */
 const cJSON *cur_run_options_of(const cur_run *run, const char *stage);
 const char *cur_run_stage(const cur_run *run);
+/* True when the command asked the stage to start afresh rather than add to
+** what its earlier runs left (`curate split`: place every unpinned group again). */
+int cur_run_fresh(const cur_run *run);
 /* The run's config hash (runs.config_hash): options and seed. */
 const char *cur_run_config_hash(const cur_run *run);
 /* Sets a named count to a value (counts recomputed from the database). */

@@ -93,14 +93,15 @@ int cur_store_image_add(cur_store *st, const cur_image_row *r, int64_t *id, int 
   ** anyway; only when it finds one is the existing id looked up */
   sqlite3_stmt *s = cur__stmt(st,
       "INSERT INTO images(sha256, bytes, byte_size, format, width, height, bands, source_id, "
-      "source_path, split, group_key, parent_id, transform, status, status_reason, run_id) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+      "source_path, split, group_key, parent_id, transform, status, status_reason, run_id, "
+      "split_source) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
       "ON CONFLICT(sha256) DO NOTHING");
   if (!s) return CUR_EDB;
-  int rc = cur__bind(st, s, "tbitooootttottti", r->sha256, r->bytes, r->bytes_len, r->byte_size,
+  int rc = cur__bind(st, s, "tbitooootttotttit", r->sha256, r->bytes, r->bytes_len, r->byte_size,
                      r->format, (int64_t)r->width, (int64_t)r->height, (int64_t)r->bands,
                      r->source_id, r->source_path, r->split, r->group_key, r->parent_id,
-                     r->transform, r->status, r->status_reason, r->run_id);
+                     r->transform, r->status, r->status_reason, r->run_id, r->split_source);
   if (rc) return rc;
   if (sqlite3_step(s) != SQLITE_DONE) rc = cur__db_error(st, "inserting an image");
   *added = rc == CUR_OK && sqlite3_changes(st->db) == 1;

@@ -21,6 +21,7 @@ typedef struct cur_image_row {
   int64_t source_id;            /* 0 for derived rows */
   const char *source_path;
   const char *split;
+  const char *split_source;     /* pinned | stratified | provisional; NULL on derived rows */
   const char *group_key;        /* may be NULL */
   int64_t parent_id;            /* 0 for original rows */
   const char *transform;        /* JSON, may be NULL */

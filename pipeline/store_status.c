@@ -1,5 +1,6 @@
 /* store_status.c -- SQL behind `curate status`: counts by split, class and reason. */
 #include "internal.h"
+#include "store_split.h"
 #include "store_status.h"
 
 static cJSON *column_json(sqlite3_stmt *s, int c) {
@@ -63,6 +64,20 @@ int cur_store_status(cur_store *st, cJSON *out) {
                           "CASE i.split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END",
                           out, "classes")))
     return rc;
+  /* original ok rows only: what evaluation can use, before augmentation */
+  if ((rc = rows_to_array(st,
+                          "SELECT t.name AS task, cl.class AS class, sum(i.split = 'train') AS train, "
+                          "sum(i.split = 'val') AS val, sum(i.split = 'test') AS test "
+                          "FROM current_labels cl JOIN tasks t ON t.id = cl.task_id "
+                          "JOIN images i ON i.id = cl.image_id "
+                          "WHERE i.status = 'ok' AND i.parent_id IS NULL AND cl.class_id IS NOT NULL "
+                          "GROUP BY t.name, cl.class ORDER BY t.name, cl.class",
+                          out, "split_health")))
+    return rc;
+  int64_t provisional = 0;
+  if ((rc = cur_store_split_unplaced(st, &provisional))) return rc;
+  if (!cJSON_AddNumberToObject(out, "unplaced", (double)provisional))
+    return cur_errorc(CUR_ENOMEM, "out of memory");
   if ((rc = rows_to_array(st,
                           "SELECT status_reason AS reason, count(*) AS images FROM images "
                           "WHERE status = 'quarantined' GROUP BY status_reason ORDER BY 2 DESC, 1",

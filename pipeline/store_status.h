@@ -7,7 +7,9 @@
 #include "store.h"
 
 /* Adds to OUT: "images" {total, ok, quarantined, derived, per split},
-** "classes" [{task, split, class, images}], "quarantined" [{reason, images}],
+** "classes" [{task, split, class, images}], "split_health" [{task, class,
+** train, val, test}] (ok original rows), "unplaced" (originals waiting for
+** the split stage), "quarantined" [{reason, images}],
 ** "rejected" [{reason, entries}], "flags" [{reason, review_status, count}]. */
 int cur_store_status(cur_store *st, cJSON *out);
 

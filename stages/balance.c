@@ -310,7 +310,7 @@ static int balance_run(cur_run *run) {
   return CUR_OK;
 }
 
-static const char *const balance_needs[] = {"ingest", NULL};
+static const char *const balance_needs[] = {"split", NULL};
 
 const cur_stage stage_balance = {
     .name = "balance",

@@ -361,7 +361,7 @@ static int embed_fingerprint(cur_run *run, cur_sha256 *h) {
   return model[0] ? cur_source_stamp(model, h) : CUR_OK;
 }
 
-static const char *const embed_needs[] = {"ingest", NULL};
+static const char *const embed_needs[] = {"split", NULL};
 
 const cur_stage stage_embed = {
     .name = "embed",

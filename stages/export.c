@@ -329,7 +329,7 @@ static int export_run(cur_run *run) {
   return rc;
 }
 
-static const char *const export_needs[] = {"ingest", NULL};
+static const char *const export_needs[] = {"split", NULL};
 
 const cur_stage stage_export = {
     .name = "export",

@@ -52,12 +52,6 @@ static const cur_option ingest_options[] = {
      "largest file read; larger entries are rejected unread", cur_option_check_positive},
     {"unlabeled_dir", CUR_OPT_STR, "\"unlabeled\"",
      "folder name whose images carry no label (ImageFolder layout)", NULL},
-    {"split_train", CUR_OPT_NUM, "0.8", "share of groups put in train when the source gives no split",
-     cur_option_check_fraction},
-    {"split_val", CUR_OPT_NUM, "0.1", "share of groups put in val when the source gives no split",
-     cur_option_check_fraction},
-    {"split_test", CUR_OPT_NUM, "0.1", "share of groups put in test when the source gives no split",
-     cur_option_check_fraction},
     {"val_from_train", CUR_OPT_NUM, "0",
      "share of groups the source puts in train that are moved to val (for sources without val)",
      cur_option_check_fraction},
@@ -204,19 +198,22 @@ static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, in
   return CUR_OK;
 }
 
-/* Split for a new image: the source's word, else a hash of its group (or
-** content), so that a group never spans two splits. */
-static const char *choose_split(const ingest *g, const cur_entry_meta *m, const char *sha) {
+/* Split for a new image: the source's word (pinned), else a placeholder
+** that the split stage replaces once it sees every group and label.  A
+** source's train rows may lose a share of their groups to val by a hash of
+** the group (val_from_train); those count as pinned too. */
+static const char *choose_split(const ingest *g, const cur_entry_meta *m, const char *sha,
+                                const char **source) {
   const char *key = m->group ? m->group : sha;
-  if (m->split) {
-    double share = cur_opt_num(g->opt, "val_from_train");
-    if (strcmp(m->split, "train") == 0 && share > 0 && cur_hash_unit("val_from_train", key) < share)
-      return "val";
-    return m->split;
+  if (!m->split) {
+    *source = "provisional";
+    return "train";
   }
-  double u = cur_hash_unit("split", key);
-  double train = cur_opt_num(g->opt, "split_train"), val = cur_opt_num(g->opt, "split_val");
-  return u < train ? "train" : u < train + val ? "val" : "test";
+  *source = "pinned";
+  double share = cur_opt_num(g->opt, "val_from_train");
+  if (strcmp(m->split, "train") == 0 && share > 0 && cur_hash_unit("val_from_train", key) < share)
+    return "val";
+  return m->split;
 }
 
 /* Stores the entry's content (or finds it stored) and records the entry:
@@ -233,9 +230,10 @@ static int add_image(ingest *g, const cur_entry *e, const probe *p, const cur_en
       .sha256 = p->sha, .bytes = e->data, .bytes_len = kept, .byte_size = (int64_t)e->len,
       .format = p->info.format[0] ? p->info.format : NULL, .width = p->info.width,
       .height = p->info.height, .bands = p->info.bands, .source_id = g->source_id,
-      .source_path = e->path, .split = choose_split(g, m, p->sha), .group_key = m->group,
+      .source_path = e->path, .group_key = m->group,
       .status = p->bad ? "quarantined" : "ok", .status_reason = p->bad ? p->reason : NULL,
       .run_id = cur_run_id(g->run)};
+  row.split = choose_split(g, m, p->sha, &row.split_source);
   int rc = cur_store_image_add(g->st, &row, id, added);
   if (rc) return rc;
   int own = !*added && cur_strmap_get(g->retrying, e->path, &before) && (int64_t)before - 1 == *id;
@@ -295,7 +293,7 @@ static int record_item(ingest *g, int i) {
                                e->retry || !e->reject, cur_run_id(g->run));
   }
   if (m.bad_split)
-    cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; assigned by hash",
+    cur_run_input_error(g->run, "ingest: %s:%d: split '%s' is not train, val or test; left to the split stage",
                         cur_labelfile_path(g->rules.labels), m.line, m.bad_split);
   const probe *p = (const probe *)g->batch->extra + i;
   int added;
@@ -575,10 +573,6 @@ static int ingest_run(cur_run *run) {
   int n = 0, rc;
   const cJSON *opt = cur_run_options(run);
   int batch_size = (int)cur_opt_int(opt, "batch_size");
-  double shares = cur_opt_num(opt, "split_train") + cur_opt_num(opt, "split_val") +
-                  cur_opt_num(opt, "split_test");
-  if (fabs(shares - 1) > 1e-9)
-    return cur_errorc(CUR_ECONFIG, "ingest.split_train + split_val + split_test is %g, not 1", shares);
   if ((rc = cur_image_init()) || (rc = create_listed_classes(run)) ||
       (rc = cur_store_sources(cur_run_store(run), &rows, &n)))
     goto cleanup;

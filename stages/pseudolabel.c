@@ -547,7 +547,7 @@ static int pseudolabel_run(cur_run *run) {
   return rc;
 }
 
-static const char *const pseudolabel_needs[] = {"ingest", NULL};
+static const char *const pseudolabel_needs[] = {"split", NULL};
 
 const cur_stage stage_pseudolabel = {
     .name = "pseudolabel",

@@ -5,6 +5,7 @@
 #include "stage.h"
 
 extern const cur_stage stage_ingest;
+extern const cur_stage stage_split;
 extern const cur_stage stage_embed;
 extern const cur_stage stage_prelabel;
 extern const cur_stage stage_aum;

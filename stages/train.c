@@ -389,7 +389,7 @@ static int train_run(cur_run *run) {
   return rc;
 }
 
-static const char *const train_needs[] = {"ingest", "embed", NULL};
+static const char *const train_needs[] = {"split", "embed", NULL};
 
 const cur_stage stage_train = {
     .name = "train",

@@ -49,8 +49,8 @@ TEST(unknown_keys_and_wrong_types_are_named) {
   CHECK_INT(load_text("c.json", "{\"ingset\": {}}", &cfg), CUR_ECONFIG);
   CHECK(strstr(cur_error(), "ingset: unknown key") != NULL);
   CHECK_INT(load_text("d.json", "{\"ingest\": {\"batch_size\": 2.5}}", &cfg), CUR_ECONFIG);
-  CHECK_INT(load_text("e.json", "{\"ingest\": {\"split_val\": 1.5}}", &cfg), CUR_ECONFIG);
-  CHECK(strstr(cur_error(), "ingest.split_val: must be between 0 and 1") != NULL);
+  CHECK_INT(load_text("e.json", "{\"split\": {\"val\": 1.5}}", &cfg), CUR_ECONFIG);
+  CHECK(strstr(cur_error(), "split.val: must be between 0 and 1") != NULL);
   CHECK_INT(load_text("f.json", "{\"ingest\": {\"classes\": {\"label\": [\"a\", 3]}}}", &cfg), CUR_ECONFIG);
   CHECK(strstr(cur_error(), "ingest.classes.label") != NULL);
   CHECK_INT(load_text("g.json", "{\"seed\": 1,\n \"ingest\": {,}}", &cfg), CUR_ECONFIG);
