@@ -294,8 +294,10 @@ CREATE TABLE policy_decisions(
   decision TEXT NOT NULL,             -- raw, drop_flagged, pseudolabels, balance
   rows INTEGER NOT NULL,              -- training rows with the decision applied
   changed INTEGER NOT NULL,           -- rows the decision removes, adds or re-weights
-  macro_f1 REAL NOT NULL,             -- validation macro-F1 with it
-  before_f1 REAL NOT NULL,            -- validation macro-F1 of the set it was tried on
+  macro_f1 REAL,                      -- held-out macro-F1 with it (NULL: not measured)
+  before_f1 REAL,                     -- held-out macro-F1 of the set it was tried on
+  low_delta REAL,                     -- 5th percentile of macro_f1 - before_f1 over paired
+                                      -- bootstrap resamples of the held-out rows
   kept INTEGER NOT NULL,              -- 1 when applied
   method TEXT NOT NULL,               -- val (the val split) or cvN (N folds of train)
   why TEXT NOT NULL,                  -- one line: how it was decided

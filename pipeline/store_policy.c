@@ -79,14 +79,14 @@ int cur_store_policy_clear(cur_store *st, int64_t run_id) {
 
 int cur_store_policy_decision_put(cur_store *st, int64_t run_id, int64_t task_id, int step,
                                   const char *decision, int64_t rows, int64_t changed,
-                                  double macro_f1, double before_f1, int kept, const char *method,
-                                  const char *why) {
+                                  double macro_f1, double before_f1, double low_delta, int kept,
+                                  const char *method, const char *why) {
   return cur__exec(st,
                    "INSERT INTO policy_decisions(run_id, task_id, step, decision, rows, changed, "
-                   "macro_f1, before_f1, kept, method, why) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                   "iiitiidditt", run_id, task_id, (int64_t)step, decision, rows, changed, macro_f1,
-                   before_f1, (int64_t)kept, method, why);
+                   "macro_f1, before_f1, low_delta, kept, method, why) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                   "iiitiieeeitt", run_id, task_id, (int64_t)step, decision, rows, changed, macro_f1,
+                   before_f1, low_delta, (int64_t)kept, method, why);
 }
 
 int cur_store_policy_row_put(cur_store *st, int64_t run_id, int64_t task_id, int64_t image_id,

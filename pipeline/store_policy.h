@@ -28,8 +28,8 @@ int cur_store_policy_rows(cur_store *st, int64_t task_id, cur_policy_row **rows,
 int cur_store_policy_clear(cur_store *st, int64_t run_id);
 int cur_store_policy_decision_put(cur_store *st, int64_t run_id, int64_t task_id, int step,
                                   const char *decision, int64_t rows, int64_t changed,
-                                  double macro_f1, double before_f1, int kept, const char *method,
-                                  const char *why);
+                                  double macro_f1, double before_f1, double low_delta, int kept,
+                                  const char *method, const char *why);
 int cur_store_policy_row_put(cur_store *st, int64_t run_id, int64_t task_id, int64_t image_id,
                              double weight);
 

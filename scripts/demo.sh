@@ -5,12 +5,14 @@
 # scripts/demo_data.py makes the mess, reproducibly from the seed: 20% of the
 # training labels changed to another class, Shirt, Sandal and Bag cut to a
 # fifth, half the remaining training images left without a label, and a
-# tenth held out as a checked validation split.  The demo then ingests it,
-# embeds it (download-free pixel features), trains on the raw labels for
-# comparison, runs every curation stage, scores the mislabel flags and the
-# pseudo-labels against the known truth and prints both runs' metrics side
-# by side.  Works in demo-out/ beside the checkout's root.  Run
-# scripts/setup.sh first (the README's command does).
+# tenth held out as a checked validation split.  The demo then ingests it
+# and runs the whole pipeline with one `curate run`, whose report puts the
+# raw-label baseline and the curated run side by side (val and test) with
+# what the policy kept; then it scores the mislabel flags and the
+# pseudo-labels against the known truth.  The only options are the seed and
+# the features (download-free pixels), as a user would write them.  Works in
+# demo-out/ beside the checkout's root.  Run scripts/setup.sh first (the
+# README's command does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CURATE="$PWD/build/curate"
@@ -33,26 +35,15 @@ cat > curate.json <<JSON
 JSON
 "$CURATE" init
 "$CURATE" ingest fmnist --labels fmnist/labels.csv --class-names "$NAMES"
-"$CURATE" run --until embed
 
 echo
-echo "== training on the raw labels, for comparison"
-"$CURATE" run --stage export
-"$CURATE" run --stage train
-last_train() { sqlite3 curate.db "SELECT max(id) FROM runs WHERE stage = 'train' AND status = 'complete'"; }
-raw=$(last_train)
-
-echo
-echo "== curating: mislabel ranking, pseudo-labels, balancing, augmentation, export, training"
+echo "== the whole pipeline: embed, mislabel ranking, pseudo-labels, balancing, augmentation,"
+echo "== the policy that keeps only what helps on val, export, training (raw labels beside it)"
 "$CURATE" run
-curated=$(last_train)
 
 echo
 echo "== against the truth the demo data keeps"
 python3 "$SCRIPTS/demo_score.py" curate.db fmnist/truth.csv
-echo
-echo "== raw labels (run $raw) against curated (run $curated)"
-"$CURATE" compare "$raw" "$curated"
 echo
 echo "demo: the database is demo-out/curate.db, the manifest demo-out/export/; try"
 echo "  sqlite3 demo-out/curate.db 'SELECT * FROM class_balance'"

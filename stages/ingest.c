@@ -259,6 +259,8 @@ static int note_row(ingest *g, const cur_entry_meta *m, const char *path) {
     g->row_used[m->row - cur_labelfile_row(lf, 0)] = 1;
     return CUR_OK;
   }
+  /* labelled by the source itself (an IDX labels file, a folder): not silent */
+  if (m->n > 0) return CUR_OK;
   if (g->no_row < (int64_t)CUR_ARRAY_LEN(g->no_row_first) &&
       !(g->no_row_first[g->no_row] = cur_strdup(path)))
     return CUR_ENOMEM;

@@ -6,9 +6,11 @@
 ** train stage's head on the raw labels (the human and review labels of the
 ** train split, weight 1) and measures macro-F1 on held-out rows; then it
 ** tries the decisions in order -- drop flagged rows, add pseudo-labels,
-** balance -- each on top of those kept so far, and keeps one only when its
-** macro-F1 is no more than policy.tolerance below both the set it was tried
-** on and the raw labels.  The held-out rows are the val split's labelled
+** balance -- each on top of those kept so far, and keeps one only when the
+** 5th percentile of its paired bootstrap gain in macro-F1 is no worse than
+** -policy.tolerance, against the set it was tried on and against the raw
+** labels (a small held-out set then keeps nothing by chance).  The
+** held-out rows are the val split's labelled
 ** rows, or, when val has fewer than policy.min_val_rows, folds of the train
 ** split (whole groups per fold, a variant with its original).  Test rows
 ** are never read.  The chosen rows go to policy_rows, which export takes as
@@ -25,6 +27,7 @@
 #include "half.h"
 #include "head.h"
 #include "metrics.h"
+#include "rng.h"
 #include "stages.h"
 #include "store_embed.h"
 #include "store_labels.h"
@@ -43,7 +46,8 @@ static const cur_option policy_options[] = {
      "auto: keep each decision only where validation macro-F1 does not fall; all: apply every "
      "decision; none: train on the raw labels", check_mode},
     {"tolerance", CUR_OPT_NUM, "0.005",
-     "how far validation macro-F1 may fall before a decision is refused",
+     "how much validation macro-F1 a decision may cost (5th percentile of its paired "
+     "bootstrap) and still be kept",
      cur_option_check_nonnegative},
     {"min_val_rows", CUR_OPT_INT, "50",
      "fewer labelled val rows than this: folds of the train split decide instead",
@@ -70,6 +74,7 @@ typedef struct task_eval {
   size_t n;
   float *X;                  /* n x dim, standardised */
   int folds;                 /* 0: the val split decides */
+  size_t n_held;             /* held-out rows over all folds */
   char method[16];
 } task_eval;
 
@@ -168,12 +173,41 @@ static int gather(const task_eval *t, const int *in, float **X, int **y, float *
   return CUR_OK;
 }
 
-/* Trains on STATE's rows outside fold F and adds the predictions for fold
-** F's held-out rows (F = -1: val) to CONFUSION. */
-static int eval_fold(task_eval *t, int state, int f, int64_t *confusion) {
+/* What a head trained on one candidate set said about the held-out rows:
+** the rows in a fixed order (fold by fold, then row order), so that two
+** candidates' predictions pair row by row. */
+typedef struct held {
+  int m;
+  int *truth, *pred;
+  double macro;          /* macro-F1 over them; NaN when there are none */
+} held;
+
+static void held_free(held *h) {
+  cur_free(h->truth);
+  cur_free(h->pred);
+  *h = (held){0};
+}
+
+/* Macro-F1 of rows IDX[0..m) (all rows when IDX is NULL) of H; CONF and PER
+** are k x k and k scratch. */
+static double macro_of(const task_eval *t, const held *h, const int *idx, int m, int64_t *conf,
+                       head_class_metrics *per) {
+  double acc, macro = NAN;
+  memset(conf, 0, (size_t)t->k * (size_t)t->k * sizeof *conf);
+  for (int i = 0; i < m; i++) {
+    int r = idx ? idx[i] : i;
+    conf[(size_t)h->truth[r] * t->k + h->pred[r]]++;
+  }
+  if (m > 0) head_metrics_compute(conf, t->k, per, &acc, &macro);
+  return macro;
+}
+
+/* Trains on STATE's rows outside fold F and appends the predictions for fold
+** F's held-out rows (F = -1: val) to OUT. */
+static int eval_fold(task_eval *t, int state, int f, held *out) {
   int *train = cur_calloc(t->n, sizeof *train), *test = cur_calloc(t->n, sizeof *test);
   float *Xtr = NULL, *wtr = NULL, *Xte = NULL, *wte = NULL;
-  int *ytr = NULL, *yte = NULL, *pred = NULL, ntr = 0, nte = 0;
+  int *ytr = NULL, *yte = NULL, ntr = 0, nte = 0;
   int rc = train && test ? CUR_OK : CUR_ENOMEM;
   for (size_t i = 0; rc == CUR_OK && i < t->n; i++) {
     long own = t->rows[i].kind == 'a' ? find_row(t, t->rows[i].parent_id) : (long)i;
@@ -183,37 +217,63 @@ static int eval_fold(task_eval *t, int state, int f, int64_t *confusion) {
   }
   if (rc == CUR_OK) rc = gather(t, train, &Xtr, &ytr, &wtr, &ntr, state);
   if (rc == CUR_OK) rc = gather(t, test, &Xte, &yte, &wte, &nte, 0);
-  if (rc == CUR_OK && !(pred = cur_calloc((size_t)nte + 1, sizeof *pred))) rc = CUR_ENOMEM;
-  if (rc == CUR_OK && ntr > 0 && nte > 0) {
+  if (rc == CUR_OK && nte > 0) {
     head_config cfg;
     /* the same stream for every candidate: differences come from the rows */
     head_config_from_options(cur_run_options_of(t->run, "train"), cur_run_seed(t->run),
                              t->task_id * 64 + f + 1, &cfg);
-    rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, Xte, nte, pred, NULL, NULL);
-    for (int i = 0; rc == CUR_OK && i < nte; i++) confusion[(size_t)yte[i] * t->k + pred[i]]++;
+    /* a fold with no training rows predicts class 0: counted, not skipped */
+    if (ntr > 0)
+      rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, Xte, nte, out->pred + out->m,
+                            NULL, NULL);
+    memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);
+    out->m += nte;
   }
   cur_free(train); cur_free(test); cur_free(Xtr); cur_free(ytr); cur_free(wtr);
-  cur_free(Xte); cur_free(yte); cur_free(wte); cur_free(pred);
+  cur_free(Xte); cur_free(yte); cur_free(wte);
   return rc;
 }
 
-/* Held-out macro-F1 of a head trained on STATE's rows (NaN when nothing was held out). */
-static int evaluate(task_eval *t, int state, double *macro) {
-  int64_t *confusion = cur_calloc((size_t)t->k * (size_t)t->k, sizeof *confusion);
-  head_class_metrics *m = cur_calloc((size_t)t->k, sizeof *m);
-  int rc = confusion && m ? CUR_OK : CUR_ENOMEM;
+/* The held-out predictions of a head trained on STATE's rows. */
+static int evaluate(task_eval *t, int state, held *out) {
+  int64_t *conf = cur_calloc((size_t)t->k * (size_t)t->k, sizeof *conf);
+  head_class_metrics *per = cur_calloc((size_t)t->k, sizeof *per);
+  *out = (held){.truth = cur_calloc(t->n_held + 1, sizeof *out->truth),
+                .pred = cur_calloc(t->n_held + 1, sizeof *out->pred)};
+  int rc = conf && per && out->truth && out->pred ? CUR_OK : CUR_ENOMEM;
   for (int f = t->folds ? 0 : -1; rc == CUR_OK && f < (t->folds ? t->folds : 0); f++) {
-    rc = eval_fold(t, state, f, confusion);
+    rc = eval_fold(t, state, f, out);
     if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
   }
-  int64_t total = 0;
-  for (int c = 0; c < t->k * t->k; c++) total += confusion ? confusion[c] : 0;
-  double acc;
-  *macro = NAN;
-  if (rc == CUR_OK && total > 0) head_metrics_compute(confusion, t->k, m, &acc, macro);
-  cur_free(confusion);
-  cur_free(m);
+  out->macro = rc == CUR_OK ? macro_of(t, out, NULL, out->m, conf, per) : NAN;
+  cur_free(conf);
+  cur_free(per);
   return rc;
+}
+
+#define RESAMPLES 200
+
+/* The 5th percentile of macro-F1(B) - macro-F1(A) over paired bootstrap
+** resamples of the held-out rows: how much B may really lose against A,
+** given how many rows measured it (Efron & Tibshirani 1993, the percentile
+** interval).  NaN without rows. */
+static double low_delta(const task_eval *t, const held *a, const held *b) {
+  int64_t *conf = cur_calloc((size_t)t->k * (size_t)t->k, sizeof *conf);
+  head_class_metrics *per = cur_calloc((size_t)t->k, sizeof *per);
+  int *idx = cur_calloc((size_t)a->m + 1, sizeof *idx);
+  float *deltas = cur_calloc(RESAMPLES, sizeof *deltas);
+  double low = NAN;
+  if (conf && per && idx && deltas && a->m > 0 && a->m == b->m) {
+    cur_rng r;
+    cur_rng_seed_keys(&r, (uint64_t[]){cur_run_seed(t->run), (uint64_t)t->task_id, 0x626f6f74ull}, 3);
+    for (int s = 0; s < RESAMPLES; s++) {
+      for (int i = 0; i < a->m; i++) idx[i] = (int)cur_rng_below(&r, (uint64_t)a->m);
+      deltas[s] = (float)(macro_of(t, b, idx, a->m, conf, per) - macro_of(t, a, idx, a->m, conf, per));
+    }
+    low = head_percentile(deltas, RESAMPLES, 5);
+  }
+  cur_free(conf); cur_free(per); cur_free(idx); cur_free(deltas);
+  return low;
 }
 
 /* Rows of STATE's set, and how many of them DECISION adds, removes or re-weights. */
@@ -246,59 +306,76 @@ static int standardise(task_eval *t) {
 
 /* One try: printed, and stored in the open transaction. */
 static int record_try(task_eval *t, int step, const char *name, const char *what, int state,
-                      int decision, double f1, double before, int kept, const char *why) {
+                      int decision, double f1, double before, double low, int kept,
+                      const char *why) {
   int64_t rows, changed;
   count_rows(t, state, decision, &rows, &changed);
   if (step == 0)
-    cur_info("policy: %s: raw labels, %lld training rows: %s macro-F1 %.4f", t->task,
-             (long long)rows, t->method, f1);
+    cur_info("policy: %s: raw labels, %lld training rows: %s macro-F1 %.4f (%d held-out rows)",
+             t->task, (long long)rows, t->method, f1, (int)t->n_held);
   else
     cur_info("policy: %s: %s (%lld rows): %s macro-F1 %.4f vs %.4f -> %s (%s)", t->task, what,
              (long long)changed, t->method, f1, before, kept ? "kept" : "refused", why);
   return cur_store_policy_decision_put(cur_run_store(t->run), cur_run_id(t->run), t->task_id, step,
-                                       name, rows, changed, isnan(f1) ? -1 : f1,
-                                       isnan(before) ? -1 : before, kept, t->method, why);
+                                       name, rows, changed, f1, before, low, kept, t->method, why);
 }
 
-/* Whether the decision stays, and one line saying why. */
-static int judge(const char *mode, double tol, double f1, double before, double raw, char *why,
-                 size_t cap) {
+/* Whether a decision stays, and one line saying why.  LOW and LOW_RAW are
+** the 5th percentiles of its paired bootstrap gain over the set it was
+** tried on and over the raw labels: it stays when neither says it may cost
+** more than the tolerance.  A small or noisy held-out set widens them, so a
+** weak signal leaves the data as it was. */
+static int judge(const char *mode, double tol, double low, double low_raw, char *why, size_t cap) {
   if (strcmp(mode, "all") == 0) return snprintf(why, cap, "policy.mode is all"), 1;
-  if (isnan(f1) || isnan(before))
+  if (isnan(low) || isnan(low_raw))
     return snprintf(why, cap, "no held-out rows to measure it on: not applied"), 0;
-  if (f1 < before - tol)
-    return snprintf(why, cap, "fell %.4f, more than the tolerance %.4f", before - f1, tol), 0;
-  if (f1 < raw - tol)
-    return snprintf(why, cap, "%.4f below the raw labels, more than the tolerance", raw - f1), 0;
-  return snprintf(why, cap, "within the tolerance %.4f", tol), 1;
+  if (low < -tol)
+    return snprintf(why, cap, "may cost up to %.4f (5th percentile of %d paired resamples), "
+                    "more than the tolerance %.4f", -low, RESAMPLES, tol), 0;
+  if (low_raw < -tol)
+    return snprintf(why, cap, "may cost up to %.4f against the raw labels, more than the "
+                    "tolerance %.4f", -low_raw, tol), 0;
+  return snprintf(why, cap, "costs at most %.4f (5th percentile of %d paired resamples), within "
+                  "the tolerance %.4f", low < 0 ? -low : 0.0, RESAMPLES, tol), 1;
 }
 
 /* Tries each decision that changes something; returns the chosen state. */
 static int decide(task_eval *t, int *chosen) {
   const cJSON *opt = cur_run_options(t->run);
   const char *mode = cur_opt_str(opt, "mode");
-  double tol = cur_opt_num(opt, "tolerance"), raw, best;
+  double tol = cur_opt_num(opt, "tolerance");
+  held raw = {0}, best = {0};
   int state = 0, step = 0, rc = evaluate(t, 0, &raw);
-  if (rc == CUR_OK) rc = record_try(t, step++, "raw", "raw labels", 0, 0, raw, raw, 1, "the baseline");
-  best = raw;
+  if (rc == CUR_OK)
+    rc = record_try(t, step++, "raw", "raw labels", 0, 0, raw.macro, raw.macro, 0, 1, "the baseline");
+  const held *cur = &raw;
   for (size_t d = 0; rc == CUR_OK && d < CUR_ARRAY_LEN(decisions); d++) {
     int64_t rows, changed;
     count_rows(t, state, decisions[d].bit, &rows, &changed);
     if (changed == 0) continue;
-    double f1 = NAN;
-    char why[160];
+    held cand = {0};
+    double low = NAN;
+    char why[200];
     int kept = 0;
     if (strcmp(mode, "none") == 0) snprintf(why, sizeof why, "policy.mode is none");
-    else if ((rc = evaluate(t, state | decisions[d].bit, &f1)) == CUR_OK)
-      kept = judge(mode, tol, f1, best, raw, why, sizeof why);
+    else if ((rc = evaluate(t, state | decisions[d].bit, &cand)) == CUR_OK) {
+      low = low_delta(t, cur, &cand);
+      kept = judge(mode, tol, low, cur == &raw ? low : low_delta(t, &raw, &cand), why, sizeof why);
+    }
     if (rc == CUR_OK)
-      rc = record_try(t, step++, decisions[d].name, decisions[d].what, state, decisions[d].bit, f1,
-                      best, kept, why);
+      rc = record_try(t, step++, decisions[d].name, decisions[d].what, state, decisions[d].bit,
+                      cand.macro, cur->macro, low, kept, why);
     if (kept) {
       state |= decisions[d].bit;
-      best = f1;
+      held_free(&best);
+      best = cand;
+      cur = &best;
+    } else {
+      held_free(&cand);
     }
   }
+  held_free(&raw);
+  held_free(&best);
   *chosen = state;
   return rc;
 }
@@ -319,6 +396,8 @@ static void choose_method(task_eval *t) {
   for (size_t i = 0; i < t->n; i++) val += t->rows[i].kind == 'h' && t->rows[i].split == 'v';
   int64_t min_val = cur_opt_int(cur_run_options(t->run), "min_val_rows");
   t->folds = val >= min_val ? 0 : (int)cur_opt_int(cur_run_options(t->run), "folds");
+  t->n_held = 0;
+  for (size_t i = 0; i < t->n; i++) t->n_held += held_out(t, i, t->folds ? (int)fold_of(t, i) : -1);
   if (t->folds) snprintf(t->method, sizeof t->method, "cv%d", t->folds);
   else snprintf(t->method, sizeof t->method, "val");
   if (t->folds)
