@@ -48,9 +48,12 @@ static int delete_purged(cur_store *st) {
       "DELETE FROM scores WHERE image_id IN (SELECT id FROM temp.purge_images)",
       "DELETE FROM embeddings WHERE image_id IN (SELECT id FROM temp.purge_images)",
       "DELETE FROM training_set WHERE image_id IN (SELECT id FROM temp.purge_images)",
+      "DELETE FROM policy_rows WHERE image_id IN (SELECT id FROM temp.purge_images)",
       "DELETE FROM augment_plan WHERE parent_id IN (SELECT id FROM temp.purge_images)",
-      "DELETE FROM augment_variants WHERE parent_id IN (SELECT id FROM temp.purge_images) "
-      "OR image_id IN (SELECT id FROM temp.purge_images)",
+      /* one statement over two lines (parenthesised: clang reads adjacent
+      ** literals in an array as a missing comma) */
+      ("DELETE FROM augment_variants WHERE parent_id IN (SELECT id FROM temp.purge_images) "
+       "OR image_id IN (SELECT id FROM temp.purge_images)"),
   };
   int rc = CUR_OK;
   for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(sql); i++) rc = cur__exec(st, sql[i], "");

@@ -33,8 +33,38 @@
 #include "store_labels.h"
 #include "store_policy.h"
 
+/* The decisions, in the order they are tried; each is a bit of a state. */
+enum { DROP_FLAGGED = 1, PSEUDOLABELS = 2, BALANCE = 4 };
+static const struct {
+  int bit;
+  const char *name, *what;
+} decisions[] = {{DROP_FLAGGED, "drop_flagged", "drop rows with a pending flag"},
+                 {PSEUDOLABELS, "pseudolabels", "add the teacher's pseudo-labels"},
+                 {BALANCE, "balance", "balance classes (weights, augmented variants)"}};
+
+/* The bits of a mode that names decisions ("drop_flagged,balance"), or -1
+** when MODE is not such a list. */
+static int forced_bits(const char *mode) {
+  int bits = 0;
+  for (const char *p = mode; *p;) {
+    size_t n = strcspn(p, ","), d = 0;
+    while (d < CUR_ARRAY_LEN(decisions) &&
+           (strlen(decisions[d].name) != n || strncmp(decisions[d].name, p, n) != 0))
+      d++;
+    if (n == 0 || d == CUR_ARRAY_LEN(decisions)) return -1;
+    bits |= decisions[d].bit;
+    p += n + (p[n] == ',');
+  }
+  return mode[0] ? bits : -1;
+}
+
 static int check_mode(const cJSON *v, const char *name) {
-  return cur_option_check_word(v, name, "auto|all|none");
+  const char *m = v->valuestring;
+  if (strcmp(m, "auto") == 0 || strcmp(m, "all") == 0 || strcmp(m, "none") == 0 ||
+      forced_bits(m) >= 0)
+    return CUR_OK;
+  return cur_errorc(CUR_ECONFIG, "%s: '%s' is not auto, all, none or a list of decisions to "
+                    "apply (drop_flagged,pseudolabels,balance)", name, m);
 }
 
 static int check_folds(const cJSON *v, const char *name) {
@@ -44,7 +74,8 @@ static int check_folds(const cJSON *v, const char *name) {
 static const cur_option policy_options[] = {
     {"mode", CUR_OPT_STR, "\"auto\"",
      "auto: keep each decision only where validation macro-F1 does not fall; all: apply every "
-     "decision; none: train on the raw labels", check_mode},
+     "decision; none: train on the raw labels; or the decisions to apply, e.g. "
+     "\"drop_flagged,pseudolabels\"", check_mode},
     {"tolerance", CUR_OPT_NUM, "0.005",
      "how much validation macro-F1 a decision may cost (5th percentile of its paired "
      "bootstrap) and still be kept",
@@ -54,15 +85,6 @@ static const cur_option policy_options[] = {
      cur_option_check_positive},
     {"folds", CUR_OPT_INT, "5", "folds when the train split decides", check_folds},
     {NULL, 0, NULL, NULL, NULL}};
-
-/* The decisions, in the order they are tried; each is a bit of a state. */
-enum { DROP_FLAGGED = 1, PSEUDOLABELS = 2, BALANCE = 4 };
-static const struct {
-  int bit;
-  const char *name, *what;
-} decisions[] = {{DROP_FLAGGED, "drop_flagged", "drop rows with a pending flag"},
-                 {PSEUDOLABELS, "pseudolabels", "add the teacher's pseudo-labels"},
-                 {BALANCE, "balance", "balance classes (weights, augmented variants)"}};
 
 /* One task being decided. */
 typedef struct task_eval {
@@ -325,8 +347,13 @@ static int record_try(task_eval *t, int step, const char *name, const char *what
 ** tried on and over the raw labels: it stays when neither says it may cost
 ** more than the tolerance.  A small or noisy held-out set widens them, so a
 ** weak signal leaves the data as it was. */
-static int judge(const char *mode, double tol, double low, double low_raw, char *why, size_t cap) {
+static int judge(const char *mode, int bit, double tol, double low, double low_raw, char *why,
+                 size_t cap) {
+  int forced = forced_bits(mode);
   if (strcmp(mode, "all") == 0) return snprintf(why, cap, "policy.mode is all"), 1;
+  if (forced >= 0)
+    return snprintf(why, cap, "policy.mode %s it", (forced & bit) ? "names" : "leaves out"),
+           (forced & bit) != 0;
   if (isnan(low) || isnan(low_raw))
     return snprintf(why, cap, "no held-out rows to measure it on: not applied"), 0;
   if (low < -tol)
@@ -360,7 +387,8 @@ static int decide(task_eval *t, int *chosen) {
     if (strcmp(mode, "none") == 0) snprintf(why, sizeof why, "policy.mode is none");
     else if ((rc = evaluate(t, state | decisions[d].bit, &cand)) == CUR_OK) {
       low = low_delta(t, cur, &cand);
-      kept = judge(mode, tol, low, cur == &raw ? low : low_delta(t, &raw, &cand), why, sizeof why);
+      kept = judge(mode, decisions[d].bit, tol, low, cur == &raw ? low : low_delta(t, &raw, &cand),
+                   why, sizeof why);
     }
     if (rc == CUR_OK)
       rc = record_try(t, step++, decisions[d].name, decisions[d].what, state, decisions[d].bit,

@@ -169,6 +169,23 @@ TEST(mode_all_applies_what_auto_refused_and_none_nothing) {
   CHECK_INT(fx_curate("n1.log", "--db truth.db --config none.json run --stage policy"), 0);
   CHECK_INT(q("truth.db", "SELECT count(*) FROM policy_rows WHERE run_id = (SELECT max(run_id) FROM policy_rows)"),
             4 * PER_CLASS);
+  /* a list of decisions applies exactly those; a misspelt one is refused by name */
+  const char *named = "{\"embed\": {\"features\": \"pixels\", \"size\": 8, \"channels\": 1}, "
+                      "\"policy\": {\"mode\": \"drop_flagged\"}}";
+  const char *typo = "{\"policy\": {\"mode\": \"drop_flaged\"}}";
+  p = test_scratch_path("named.json");
+  REQUIRE(test_write_file(p, named, strlen(named)) == 0);
+  cur_free(p);
+  p = test_scratch_path("typo.json");
+  REQUIRE(test_write_file(p, typo, strlen(typo)) == 0);
+  cur_free(p);
+  CHECK_INT(fx_curate("d1.log", "--db random.db --config named.json run --stage policy"), 0);
+  CHECK_INT(q("random.db", "SELECT kept FROM policy_decisions WHERE decision = 'drop_flagged' AND "
+                           "run_id = (SELECT max(run_id) FROM policy_decisions)"), 1);
+  CHECK(fx_curate("d2.log", "--db random.db --config typo.json run --stage policy") != 0);
+  char *log = fx_read("d2.log");
+  CHECK(log && strstr(log, "policy.mode: 'drop_flaged' is not auto, all, none or a list"));
+  cur_free(log);
 }
 
 TEST(report_json_has_its_fields_and_the_baseline) {
