@@ -148,7 +148,8 @@ static int by_group_class(const void *pa, const void *pb) {
 
 /* Counts the pairs into per-group runs of (class, rows). */
 static int make_entries(plan *p) {
-  qsort(p->pairs, (size_t)p->n_pairs, sizeof *p->pairs, by_group_class);
+  /* no labelled image: no pairs, and qsort wants a real array even for none */
+  if (p->n_pairs > 0) qsort(p->pairs, (size_t)p->n_pairs, sizeof *p->pairs, by_group_class);
   p->entries = cur_mallocarray((size_t)p->n_pairs + 1, sizeof *p->entries);
   if (!p->entries) return cur_errorc(CUR_ENOMEM, "split: out of memory");
   for (int i = 0; i < p->n_pairs; i++) {
