@@ -74,8 +74,12 @@ static int is_junk(const cJSON *c, int unused) {
   return junk_name(str(c, "class"));
 }
 
-static int thin_eval(const cJSON *c, int min) {
-  return num(c, "val") < min || num(c, "test") < min;
+static int thin_test(const cJSON *c, int min) {
+  return num(c, "test") < min;
+}
+
+static int thin_val(const cJSON *c, int min) {
+  return num(c, "val") < min;
 }
 
 static int warn_names_and_splits(cJSON *r, const cur_report_opts *o) {
@@ -86,10 +90,21 @@ static int warn_names_and_splits(cJSON *r, const cur_report_opts *o) {
   if (names[0])
     ok &= add_line(r, "warnings", "class names that usually mean \"no label\": %s; if they do, "
                    "list them in ingest.ignore_labels and ingest again", names);
-  join_classes(classes, thin_eval, o->min_eval_rows, names, sizeof names);
+  join_classes(classes, thin_test, o->min_eval_rows, names, sizeof names);
   if (names[0])
-    ok &= add_line(r, "warnings", "classes with fewer than %d val or test rows cannot be measured: "
+    ok &= add_line(r, "warnings", "classes with fewer than %d test rows cannot be measured on test: "
                    "%s (see curate status)", o->min_eval_rows, names);
+  double val = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, classes) val += num(c, "val");
+  join_classes(classes, thin_val, o->min_eval_rows, names, sizeof names);
+  if (val == 0)
+    ok &= add_line(r, "warnings", "no labelled val rows: the policy decided on folds of the train "
+                   "split; sources that pin train and test (split folders) get a val split from "
+                   "ingest.val_from_train");
+  else if (names[0])
+    ok &= add_line(r, "warnings", "classes with fewer than %d val rows weigh little in the policy's "
+                   "decisions: %s", o->min_eval_rows, names);
   return ok;
 }
 
