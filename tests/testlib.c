@@ -11,6 +11,7 @@
 test_env T;
 int test_case_failed;
 static int case_skipped;
+long test_checks;
 static int n_passed, n_failed, n_skipped;
 static const char *current_case;
 
@@ -32,8 +33,13 @@ void test_run(const char *name, void (*fn)(void)) {
   current_case = name;
   test_case_failed = 0;
   case_skipped = 0;
+  test_checks = 0;
   cur_error_clear();
   fn();
+  if (!test_case_failed && !case_skipped && test_checks == 0) {
+    printf("  [%s] asserts nothing: a case must check something\n", name);
+    test_case_failed = 1;
+  }
   if (test_case_failed) {
     n_failed++;
     printf("FAIL %s\n", name);
@@ -55,6 +61,7 @@ int test_finish(void) {
 
 void test_fail(const char *file, int line, const char *fmt, ...) {
   va_list ap;
+  test_checks++;
   printf("  %s:%d: [%s] ", file, line, current_case);
   va_start(ap, fmt);
   vprintf(fmt, ap);

@@ -22,6 +22,9 @@ typedef struct test_env {
 
 extern test_env T;
 extern int test_case_failed;
+/* Assertions evaluated in the current case: a case that evaluates none
+** fails ("asserts nothing"), so a test cannot pass by doing nothing. */
+extern long test_checks;
 
 void test_init(int argc, char **argv);
 void test_run(const char *name, void (*fn)(void));
@@ -42,25 +45,28 @@ int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define RUN(name) test_run(#name, name)
 
 #define CHECK(cond) \
-  do { if (!(cond)) test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); } while (0)
+  do { test_checks++; if (!(cond)) test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); } while (0)
 #define REQUIRE(cond) \
-  do { if (!(cond)) { test_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond); return; } } while (0)
+  do { test_checks++; if (!(cond)) { test_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond); return; } } while (0)
 #define CHECK_OK(expr)                                                          \
-  do { int rc_ = (expr); if (rc_ != CUR_OK)                                     \
+  do { test_checks++; int rc_ = (expr); if (rc_ != CUR_OK)                                     \
     test_fail(__FILE__, __LINE__, "%s -> %d: %s", #expr, rc_, cur_error()); } while (0)
 #define REQUIRE_OK(expr)                                                        \
-  do { int rc_ = (expr); if (rc_ != CUR_OK) {                                   \
+  do { test_checks++; int rc_ = (expr); if (rc_ != CUR_OK) {                                   \
     test_fail(__FILE__, __LINE__, "%s -> %d: %s", #expr, rc_, cur_error()); return; } } while (0)
 #define CHECK_INT(a, b)                                                         \
-  do { long long a_ = (long long)(a), b_ = (long long)(b); if (a_ != b_)        \
+  do { test_checks++; long long a_ = (long long)(a), b_ = (long long)(b); if (a_ != b_)        \
     test_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, a_, #b, b_); } while (0)
 #define CHECK_STR(a, b)                                                         \
-  do { const char *a_ = (a), *b_ = (b);                                         \
+  do { test_checks++; const char *a_ = (a), *b_ = (b);                                         \
     if (!a_ || !b_ || strcmp(a_, b_) != 0)                                      \
       test_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #a,        \
                 a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } while (0)
+/* CHECK with the failure message formatted by the caller. */
+#define CHECK_MSG(cond, ...)                                                    \
+  do { test_checks++; if (!(cond)) test_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
 #define CHECK_NEAR(a, b, tol)                                                   \
-  do { double a_ = (a), b_ = (b); if (!(fabs(a_ - b_) <= (tol)))                \
+  do { test_checks++; double a_ = (a), b_ = (b); if (!(fabs(a_ - b_) <= (tol)))                \
     test_fail(__FILE__, __LINE__, "%s == %.9g, expected %.9g +- %g", #a, a_, b_, (double)(tol)); } while (0)
 
 #endif
