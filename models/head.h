@@ -75,6 +75,9 @@ void head_free(head *h);
 ** partially trained; the caller should discard the head. */
 int head_train(head *h, const float *X, int n, const int *y, const float *w,
                head_epoch_fn epoch_fn, void *ctx);
+/* An epoch callback that stops training once Ctrl-C was pressed
+** (cur_interrupted): head_train then returns CUR_EINTR. */
+int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k);
 /* Trains a new head of CFG (d features, k classes) on X (n x d), labels y,
 ** optional weights w, then writes the argmax class of each of the m rows of
 ** XEV (m x d) into PRED[m].  The head is freed before returning. */

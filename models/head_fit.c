@@ -9,6 +9,11 @@
 
 #include "curate.h"
 
+int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k) {
+  (void)ctx, (void)epoch, (void)logits, (void)n, (void)k;
+  return cur_interrupted() ? CUR_EINTR : CUR_OK;
+}
+
 int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
                      const float *w, const float *Xev, int m, int *pred, head_epoch_fn epoch_fn,
                      void *ctx) {

@@ -143,7 +143,9 @@ static int cmp_float_asc(const void *a, const void *b) {
 static double aum_noise(float *thr, int nt, float *real, int n, double percentile) {
   qsort(real, (size_t)n, sizeof *real, cmp_float_asc);
   double best = 1.0;
-  for (int q = 50; q <= (int)percentile + 1; q++) {
+  /* from 50, or from the option itself when it is lower (the loop once ran
+  ** from 50 only, so a percentile under 50 gave no bound at all) */
+  for (int q = percentile < 50 ? (int)percentile : 50; q <= (int)percentile + 1; q++) {
     double pq = q > percentile ? percentile : q;  /* the last step is the option itself */
     if (pq <= 0) break;  /* no threshold row is below the 0th percentile: no bound */
     double bound = count_below(real, n, head_percentile(thr, nt, pq)) / (double)n / (pq / 100.0);

@@ -79,11 +79,12 @@ static int report_after(cur_store *st, const cur_config *cfg, void *ctx) {
   int rc = cur_report_build(st, &o, &report);
   if (rc) return rc;
   if (e->json) {
-    char *text = cJSON_Print(report);
+    char *text = cur_json_print(report, 1);  /* valid UTF-8 whatever the labels hold */
     if (text) puts(text);
-    else rc = cur_errorc(CUR_ENOMEM, "out of memory");
-    cJSON_free(text);
-  } else {
+    else rc = CUR_ENOMEM;
+    cur_free(text);
+  } else if ((rc = cur_json_make_printable(report)) == CUR_OK) {
+    /* class names and paths come from files: escaped before a terminal sees them */
     cur_report_print(report);
   }
   int warnings = cur_report_warnings(report);

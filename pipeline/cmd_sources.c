@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "curate.h"
+#include "text.h"
 #include "store_sources.h"
 
 static const char sources_help[] =
@@ -62,12 +63,12 @@ static int list_sources(const cur_globals *g) {
   }
   rc = cur_store_source_list(st, arr);
   if (rc == CUR_OK && g->json) {
-    char *text = cJSON_Print(arr);
+    char *text = cur_json_print(arr, 1);  /* valid UTF-8 whatever the paths hold */
     if (text) printf("%s\n", text);
-    else rc = cur_errorc(CUR_ENOMEM, "out of memory");
-    cJSON_free(text);
-  } else if (rc == CUR_OK) {
-    print_sources(arr);
+    else rc = CUR_ENOMEM;
+    cur_free(text);
+  } else if (rc == CUR_OK && (rc = cur_json_make_printable(arr)) == CUR_OK) {
+    print_sources(arr);  /* paths and reasons escaped for the terminal */
   }
   cJSON_Delete(arr);
   cur_config_free(cfg);

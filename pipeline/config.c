@@ -83,6 +83,10 @@ int cur_option_check_nonnegative(const cJSON *v, const char *name) {
   return v->valuedouble >= 0 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must not be negative", name);
 }
 
+int cur_option_check_folds(const cJSON *v, const char *name) {
+  return v->valuedouble >= 2 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be at least 2", name);
+}
+
 int cur_option_check_word(const cJSON *v, const char *name, const char *words) {
   size_t len = strlen(v->valuestring);
   for (const char *w = words; *w; w += strcspn(w, "|"), w += *w == '|') {

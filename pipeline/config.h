@@ -78,5 +78,7 @@ int cur_option_check_positive(const cJSON *value, const char *name);
 int cur_option_check_nonnegative(const cJSON *value, const char *name);
 int cur_option_check_fraction(const cJSON *value, const char *name);
 int cur_option_check_word(const cJSON *value, const char *name, const char *words);
+/* A number of cross-validation folds: at least 2. */
+int cur_option_check_folds(const cJSON *value, const char *name);
 
 #endif

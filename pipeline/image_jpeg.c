@@ -75,6 +75,13 @@ static int known_colour(const struct jpeg_decompress_struct *cinfo) {
   }
 }
 
+/* The bytes a progressive or multi-scan file's decoder holds whatever the
+** output scale: every coefficient, 2 bytes a sample, until the last scan. */
+static int64_t held_bytes(const struct jpeg_decompress_struct *cinfo) {
+  return jpeg_has_multiple_scans((j_decompress_ptr)cinfo)
+             ? (int64_t)cinfo->image_width * cinfo->image_height * cinfo->num_components * 2 : 0;
+}
+
 int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,
                          char *reason, size_t cap) {
   struct jpeg_decompress_struct cinfo;
@@ -114,10 +121,7 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
     cinfo.scale_denom = 8;
     cinfo.dct_method = JDCT_IFAST;
     cinfo.do_fancy_upsampling = FALSE;
-    /* A progressive or multi-scan file keeps every coefficient (2 bytes a
-    ** sample) until its last scan, whatever the output scale. */
-    if (jpeg_has_multiple_scans(&cinfo))
-      big = cur_image_big_enter((int64_t)info->width * info->height * info->bands * 2);  /* as cur_image_jpeg_held_bytes */
+    big = cur_image_big_enter(held_bytes(&cinfo));
     jpeg_start_decompress(&cinfo);
     row = cur_mallocarray(cinfo.output_width, (size_t)cinfo.output_components);
     if (!row) {
@@ -153,8 +157,7 @@ int64_t cur_image_jpeg_held_bytes(const void *buf, size_t len) {
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, buf, (unsigned long)len);
   jpeg_read_header(&cinfo, TRUE);
-  if (jpeg_has_multiple_scans(&cinfo))
-    held = (int64_t)cinfo.image_width * cinfo.image_height * cinfo.num_components * 2;
+  held = held_bytes(&cinfo);
   jpeg_destroy_decompress(&cinfo);
   return held;
 }

@@ -197,10 +197,11 @@ void cur_report_print(const cJSON *r) {
     printf("  %-24.24s %9.0f %9.0f %6.0f %6.0f\n", str(c, "class"), num(c, "raw_train"),
            num(c, "curated_train"), num(c, "val"), num(c, "test"));
   int drop = policy_kept(r, "drop_flagged"), pseudo = policy_kept(r, "pseudolabels");
+  int decided = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "policy")) > 0;
   cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "flags"))
     printf("flags awaiting review: %.0f %s (%s)\n", num(c, "pending"), str(c, "reason"),
            drop == 1 ? "their rows left training" : drop == 0 ? "advice only: their rows stay in training"
-                                                              : "no policy run yet");
+           : decided ? "none on a training row" : "no policy run yet");
   printf("pseudo-labels: %.0f accepted by pseudolabel (%s)\n", num(r, "pseudolabels"),
          pseudo == 1 ? "in training" : pseudo == 0 ? "refused by the policy" : "not tried");
   print_policy(r);

@@ -86,15 +86,20 @@ int cur_store_embedding_of(cur_store *st, const char *model, int64_t id,
   return rc ? rc : each_image(st, s, fn, ctx);
 }
 
-int cur_store_embedding_model_top(cur_store *st, char **model, int *found) {
-  sqlite3_stmt *s = cur__stmt(st, "SELECT model FROM embeddings GROUP BY model "
-                                   "ORDER BY count(*) DESC, model LIMIT 1");
+int cur_store_embedding_model_default(cur_store *st, char **model, int *found) {
+  /* the newest embed run's model (what stage_embed_fill embeds variants
+  ** with), else the model with the most embeddings */
+  sqlite3_stmt *s = cur__stmt(st,
+      "SELECT coalesce((SELECT m.text FROM metrics m WHERE m.name = 'model' AND m.run_id = "
+      "                   (SELECT max(id) FROM runs WHERE stage = 'embed' AND status = 'complete')), "
+      "                (SELECT model FROM embeddings GROUP BY model "
+      "                 ORDER BY count(*) DESC, model LIMIT 1))");
   if (!s) return CUR_EDB;
   int rc = CUR_OK, step = sqlite3_step(s);
-  *found = step == SQLITE_ROW;
+  *found = step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
   *model = NULL;
   if (*found) *model = cur__column_dup(s, 0, &rc);
-  else if (step != SQLITE_DONE) rc = cur__db_error(st, "reading embedding models");
+  else if (step != SQLITE_ROW && step != SQLITE_DONE) rc = cur__db_error(st, "reading embedding models");
   sqlite3_reset(s);
   return rc;
 }

@@ -29,9 +29,11 @@ int cur_store_embedding_put(cur_store *st, int64_t image_id, const char *model, 
 int cur_store_embedding_of(cur_store *st, const char *model, int64_t id,
                            int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
                            void *ctx);
-/* The model key with the most embeddings (ties: the smallest key); the
-** caller frees *model.  *found 0 when there are no embeddings. */
-int cur_store_embedding_model_top(cur_store *st, char **model, int *found);
+/* The embedding model stages use when none is configured: the newest
+** complete embed run's (the model augmented variants get embedded with),
+** else the one with the most embeddings (ties: the smallest key).  The
+** caller frees *model; *found 0 when there are no embeddings. */
+int cur_store_embedding_model_default(cur_store *st, char **model, int *found);
 int cur_store_embedding_count(cur_store *st, const char *model, int64_t run_id, int64_t *n);
 
 /* Ids of the ok, original images of a split, in id order; the caller frees *ids. */

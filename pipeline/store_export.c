@@ -18,7 +18,7 @@ static const char export_rows_sql[] =
     "       GROUP BY task_id, image_id), "
     "p AS (SELECT max(id) AS id FROM runs WHERE stage = 'policy' AND status = 'complete'), "
     "pr AS (SELECT task_id, image_id, weight FROM policy_rows JOIN p ON run_id = p.id), "
-    "decided AS (SELECT DISTINCT task_id FROM pr) "
+    "decided AS (SELECT DISTINCT d.task_id FROM policy_decisions d JOIN p ON d.run_id = p.id) "
     "SELECT i.id, i.sha256, i.split, i.format, par.sha256, cl.task_id, cl.task, cl.class, c.idx, "
     "       cl.source, cl.confidence, coalesce(pr.weight, tr.weight, 1.0), i.source_path, i.group_key "
     "FROM current_labels cl "

@@ -17,6 +17,7 @@ static const char policy_rows_sql[] =
     "FROM current_labels cl JOIN images i ON i.id = cl.image_id "
     "JOIN classes c ON c.id = cl.class_id LEFT JOIN w ON w.class_id = cl.class_id "
     "WHERE cl.task_id = ?1 AND i.status = 'ok' AND i.parent_id IS NULL "
+    "  AND i.split IN ('train', 'val') "
     "  AND cl.source IN ('human', 'review', 'teacher') "
     "UNION ALL "
     "SELECT tr.image_id, i.parent_id, c.idx, 'train', 'a', 0, tr.weight, "

@@ -19,8 +19,9 @@ typedef struct cur_policy_row {
 } cur_policy_row;
 
 /* The ok rows of TASK_ID with a current class, in image id order: labelled
-** originals of every split (human, review, and pseudo-labels of the newest
-** pseudolabel run), plus the augmented variants in training_rows.  *rows is
+** originals of the train and val splits (human, review, and pseudo-labels
+** of the newest pseudolabel run; never a test row, which no decision may
+** see), plus the augmented variants in training_rows.  *rows is
 ** a new array the caller frees with cur_free. */
 int cur_store_policy_rows(cur_store *st, int64_t task_id, cur_policy_row **rows, size_t *n);
 

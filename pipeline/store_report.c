@@ -43,7 +43,7 @@ static const char metrics_sql[] =
     "AND m.name NOT LIKE 'precision/%' AND m.name NOT LIKE 'recall/%' "
     "AND m.name NOT LIKE 'f1/%' ORDER BY m.name";
 
-/* Runs SQL with TEXT bound as ?1 (and ID as ?2 when ID > 0) into array KEY of OUT. */
+/* Runs SQL with TEXT bound as ?1 into array KEY of OUT. */
 static int rows_into(cur_store *st, const char *sql, const char *text, cJSON *out, const char *key) {
   sqlite3_stmt *s = cur__stmt(st, sql);
   cJSON *arr = cJSON_AddArrayToObject(out, key);

@@ -47,10 +47,6 @@ static int check_percentile(const cJSON *v, const char *name) {
              ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 100", name);
 }
 
-static int check_folds(const cJSON *v, const char *name) {
-  return v->valuedouble >= 2 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be at least 2", name);
-}
-
 static const cur_option aum_options[] = {
     {"mode", CUR_OPT_STR, "\"aum\"", "aum, confident (confident learning) or both", check_mode},
     {"combine", CUR_OPT_STR, "\"both\"",
@@ -59,7 +55,7 @@ static const cur_option aum_options[] = {
     {"percentile", CUR_OPT_NUM, "99",
      "AUM: flag rows below this percentile of the threshold samples' AUM (at most its noise "
      "estimate, each suggesting another class)", check_percentile},
-    {"folds", CUR_OPT_INT, "5", "confident learning: cross-validation folds", check_folds},
+    {"folds", CUR_OPT_INT, "5", "confident learning: cross-validation folds", cur_option_check_folds},
     {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", head_option_check},
     {"hidden", CUR_OPT_INT, "256", "mlp hidden units", cur_option_check_positive},
     {"epochs", CUR_OPT_INT, "20", "epochs per head (AUM averages the margin over them)",
@@ -358,7 +354,7 @@ static int aum_run(cur_run *run) {
   int rc = tasks ? CUR_OK : CUR_ENOMEM;
   scorer s = {.run = run, .opt = opt, .model = cur_opt_str(opt, "model")};
   int found = 0;
-  if (rc == CUR_OK && !s.model[0] && (rc = cur_store_embedding_model_top(st, &top, &found)) == CUR_OK) {
+  if (rc == CUR_OK && !s.model[0] && (rc = cur_store_embedding_model_default(st, &top, &found)) == CUR_OK) {
     if (!found || !top) rc = cur_errorc(CUR_ESTATE, "aum: no embeddings: run the embed stage first");
     s.model = top;
   }

@@ -8,6 +8,7 @@
 ** transaction; a killed run resumes at the first image without an
 ** embedding, so batches, and so every stored vector, come out the same.
 */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@
 #include "stages.h"
 #include "store_embed.h"
 #include "store_images.h"
+#include "store_metrics.h"
 #include "store_runs.h"
 
 static int check_precision(const cJSON *v, const char *name) {
@@ -350,6 +352,12 @@ static int embed_run(cur_run *run) {
     cur_run_count_set(run, "embedded", done);
     cur_run_count_set(run, "without", pending);
     if (rc == CUR_OK) rc = crc;
+    /* the run's model, for the stages that default to it */
+    if (rc == CUR_OK && (rc = cur_store_begin(cur_run_store(run))) == CUR_OK) {
+      rc = cur_store_metric_put(cur_run_store(run), cur_run_id(run), "model", NAN, e.key);
+      rc = rc == CUR_OK ? cur_store_commit(cur_run_store(run))
+                        : (cur_store_rollback(cur_run_store(run)), rc);
+    }
   }
   embedder_close(&e);
   return rc;

@@ -18,6 +18,7 @@
 ** printed in one line.  All of a task's work is one transaction, after
 ** deleting the run's earlier rows, so a resumed run ends the same.
 */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,10 +68,6 @@ static int check_mode(const cJSON *v, const char *name) {
                     "apply (drop_flagged,pseudolabels,balance)", name, m);
 }
 
-static int check_folds(const cJSON *v, const char *name) {
-  return v->valuedouble >= 2 ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be at least 2", name);
-}
-
 static const cur_option policy_options[] = {
     {"mode", CUR_OPT_STR, "\"auto\"",
      "auto: keep each decision only where validation macro-F1 does not fall; all: apply every "
@@ -83,7 +80,7 @@ static const cur_option policy_options[] = {
     {"min_val_rows", CUR_OPT_INT, "50",
      "fewer labelled val rows than this: folds of the train split decide instead",
      cur_option_check_positive},
-    {"folds", CUR_OPT_INT, "5", "folds when the train split decides", check_folds},
+    {"folds", CUR_OPT_INT, "5", "folds when the train split decides", cur_option_check_folds},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* One task being decided. */
@@ -147,6 +144,7 @@ static long find_row(const task_eval *t, int64_t image_id) {
 /* Whether training row I belongs to the set STATE describes. */
 static int row_in(const task_eval *t, int state, size_t i) {
   const cur_policy_row *r = &t->rows[i];
+  assert(r->split != 'e');  /* cur_store_policy_rows never returns test rows */
   if (r->split != 't') return 0;
   int dropped = (state & DROP_FLAGGED) && r->flagged;
   switch (r->kind) {
@@ -247,7 +245,7 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
       rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, Xte, nte, out->pred + out->m,
-                            NULL, NULL);
+                            head_stop_when_interrupted, NULL);
     memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);
     out->m += nte;
   }
@@ -335,6 +333,9 @@ static int record_try(task_eval *t, int step, const char *name, const char *what
   if (step == 0)
     cur_info("policy: %s: raw labels, %lld training rows: %s macro-F1 %.4f (%d held-out rows)",
              t->task, (long long)rows, t->method, f1, (int)t->n_held);
+  else if (isnan(f1))
+    cur_info("policy: %s: %s (%lld rows): not measured -> %s (%s)", t->task, what,
+             (long long)changed, kept ? "kept" : "refused", why);
   else
     cur_info("policy: %s: %s (%lld rows): %s macro-F1 %.4f vs %.4f -> %s (%s)", t->task, what,
              (long long)changed, t->method, f1, before, kept ? "kept" : "refused", why);
@@ -347,13 +348,18 @@ static int record_try(task_eval *t, int step, const char *name, const char *what
 ** tried on and over the raw labels: it stays when neither says it may cost
 ** more than the tolerance.  A small or noisy held-out set widens them, so a
 ** weak signal leaves the data as it was. */
-static int judge(const char *mode, int bit, double tol, double low, double low_raw, char *why,
-                 size_t cap) {
+static int judge(const task_eval *t, const char *mode, int bit, double tol, double low,
+                 double low_raw, char *why, size_t cap) {
   int forced = forced_bits(mode);
   if (strcmp(mode, "all") == 0) return snprintf(why, cap, "policy.mode is all"), 1;
   if (forced >= 0)
     return snprintf(why, cap, "policy.mode %s it", (forced & bit) ? "names" : "leaves out"),
            (forced & bit) != 0;
+  /* the teacher learned from every trusted train row, the held-out folds
+  ** included: its labels would score themselves */
+  if (bit == PSEUDOLABELS && t->folds)
+    return snprintf(why, cap, "the teacher was trained on the folds that would judge it: needs "
+                    "a val split (split.val, ingest.val_from_train)"), 0;
   if (isnan(low) || isnan(low_raw))
     return snprintf(why, cap, "no held-out rows to measure it on: not applied"), 0;
   if (low < -tol)
@@ -380,15 +386,15 @@ static int decide(task_eval *t, int *chosen) {
     int64_t rows, changed;
     count_rows(t, state, decisions[d].bit, &rows, &changed);
     if (changed == 0) continue;
-    held cand = {0};
+    held cand = {.macro = NAN};
     double low = NAN;
     char why[200];
     int kept = 0;
     if (strcmp(mode, "none") == 0) snprintf(why, sizeof why, "policy.mode is none");
     else if ((rc = evaluate(t, state | decisions[d].bit, &cand)) == CUR_OK) {
       low = low_delta(t, cur, &cand);
-      kept = judge(mode, decisions[d].bit, tol, low, cur == &raw ? low : low_delta(t, &raw, &cand),
-                   why, sizeof why);
+      kept = judge(t, mode, decisions[d].bit, tol, low,
+                   cur == &raw ? low : low_delta(t, &raw, &cand), why, sizeof why);
     }
     if (rc == CUR_OK)
       rc = record_try(t, step++, decisions[d].name, decisions[d].what, state, decisions[d].bit,
@@ -441,13 +447,25 @@ static int decide_task(task_eval *t, const char *model) {
   if (rc == CUR_OK) rc = cur_store_class_count(st, t->task_id, &classes);
   t->k = (int)classes;
   if (rc == CUR_OK) rc = load_vectors(t, model, &missing);
-  /* rows made after the embed stage ran (augmented variants) have none yet */
-  if (rc == CUR_OK && missing && (rc = stage_embed_fill(t->run, "policy", missing)) == CUR_OK)
-    rc = load_vectors(t, model, &missing);
+  /* rows made after the embed stage ran (augmented variants) have none yet;
+  ** the fill may quarantine one it cannot decode, so the rows are read anew */
+  if (rc == CUR_OK && missing && (rc = stage_embed_fill(t->run, "policy", missing)) == CUR_OK) {
+    cur_free(t->rows);
+    cur_free(t->X);
+    t->rows = NULL, t->X = NULL, t->dim = 0;
+    rc = cur_store_policy_rows(st, t->task_id, &t->rows, &t->n);
+    if (rc == CUR_OK) rc = load_vectors(t, model, &missing);
+  }
   if (rc == CUR_OK && missing)
     return cur_errorc(CUR_ESTATE, "policy: %lld rows of task %s have no embedding for model %s",
                       (long long)missing, t->task, model);
-  if (rc == CUR_OK && (t->n == 0 || t->dim == 0)) return CUR_OK;
+  if (rc) return rc;
+  size_t raw = 0;
+  for (size_t i = 0; i < t->n; i++) raw += row_in(t, 0, i);
+  if (t->dim == 0 || raw == 0) {  /* labelled on val or test only, or by a teacher only */
+    cur_info("policy: %s: no human or review label on the train split; nothing to decide", t->task);
+    return CUR_OK;
+  }
   choose_method(t);
   if (rc == CUR_OK) rc = standardise(t);
   if (rc == CUR_OK) rc = cur_store_begin(st);
@@ -478,7 +496,7 @@ static int policy_run(cur_run *run) {
   const char *model = cur_opt_str(cur_run_options_of(run, "train"), "model");
   char *top = NULL;
   int found = 1, rc = CUR_OK;
-  if (!model[0] && (rc = cur_store_embedding_model_top(st, &top, &found)) == CUR_OK && found)
+  if (!model[0] && (rc = cur_store_embedding_model_default(st, &top, &found)) == CUR_OK && found)
     model = top;
   if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ESTATE, "policy: no embeddings: run the embed stage first");
   if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {

@@ -203,10 +203,10 @@ static int load_rows(teacher *t) {
   return rc;
 }
 
-static int stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k) {
-  (void)epoch, (void)logits, (void)n, (void)k;
+/* Epoch callback: one step of the progress bar, then Ctrl-C's check. */
+static int count_epoch(void *ctx, int epoch, const float *logits, int n, int k) {
   cur_run_progress_add(ctx, 1);
-  return cur_interrupted() ? CUR_EINTR : CUR_OK;
+  return head_stop_when_interrupted(NULL, epoch, logits, n, k);
 }
 
 /* Replaces the features of R by the head's logits. */
@@ -243,7 +243,7 @@ static int train_teacher(teacher *t) {
   if (rc == CUR_OK) rc = head_new(&cfg, t->train.width, t->k, &h);
   if (rc == CUR_OK) {
     cur_run_progress_start(t->run, "training the teacher (epochs)", cfg.epochs);
-    rc = head_train(h, t->train.X, t->train.n, t->train.y, NULL, stop_when_interrupted, t->run);
+    rc = head_train(h, t->train.X, t->train.n, t->train.y, NULL, count_epoch, t->run);
   }
   for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++) rc = to_logits(h, scored[i], t->k);
   head_free(h);
@@ -522,7 +522,7 @@ static int pseudolabel_run(cur_run *run) {
     return cur_errorc(CUR_ECONFIG, "pseudolabel.ood: energy needs the teacher's logits and "
                                    "teacher_file gives probabilities: use max_softmax or none");
   if (!external && cur_opt_str(opt, "model")[0]) t.model = cur_strdup(cur_opt_str(opt, "model"));
-  else if (!external) rc = cur_store_embedding_model_top(t.st, &t.model, &found);
+  else if (!external) rc = cur_store_embedding_model_default(t.st, &t.model, &found);
   if (rc == CUR_OK && !found)
     rc = cur_errorc(CUR_ESTATE, "pseudolabel: no embeddings: run the embed stage first");
   if (rc == CUR_OK && !external && !t.model) rc = CUR_ENOMEM;

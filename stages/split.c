@@ -39,6 +39,7 @@ static const cur_option split_options[] = {
 typedef struct waiting {
   int64_t id;
   int group;
+  int now;           /* its split index today, -1 while provisional */
 } waiting;
 
 /* A labelled ok row: its group and class, sorted into entries later. */
@@ -116,7 +117,9 @@ static int class_of(plan *p, int64_t class_id, int *cls) {
 
 /* One original image: a pinned or stratified one places its group (the
 ** first pinned image by id decides, else the first stratified one); a
-** provisional one waits for it. */
+** provisional one waits for it, and so does a stratified one, which
+** follows a pinned image that came to its group later (a group never
+** straddles splits). */
 static int take_row(void *ctx, const cur_split_row *row) {
   plan *p = ctx;
   int g, cls, rc = group_of(p, row, &g);
@@ -126,9 +129,10 @@ static int take_row(void *ctx, const cur_split_row *row) {
   int pinned = strcmp(row->source, "pinned") == 0;
   if ((pinned && !p->pinned[g]) || (!provisional && gr->split < 0)) gr->split = split_index(row->split);
   p->pinned[g] |= (unsigned char)pinned;
-  if (provisional) {
+  if (!pinned) {
     if ((rc = grow((void **)&p->waiting, p->n_waiting, &p->cap_waiting, sizeof *p->waiting))) return rc;
-    p->waiting[p->n_waiting++] = (waiting){.id = row->id, .group = g};
+    p->waiting[p->n_waiting++] =
+        (waiting){.id = row->id, .group = g, .now = provisional ? -1 : split_index(row->split)};
   }
   if (!row->ok) return CUR_OK;
   gr->size++;
@@ -176,12 +180,14 @@ static void plan_free(plan *p) {
   cur_free(p->entries);
 }
 
-/* Gives every waiting image its group's split; *per_split counts them. */
+/* Gives every waiting image whose split differs its group's split;
+** *per_split counts them. */
 static int write_splits(cur_store *st, const plan *p, int64_t per_split[3]) {
   int rc = CUR_OK;
   for (int i = 0; rc == CUR_OK && i < p->n_waiting; i++) {
     int s = p->groups[p->waiting[i].group].split;
     assert(s >= 0 && s < 3);
+    if (p->waiting[i].now == s) continue;
     per_split[s]++;
     rc = cur_store_split_set(st, p->waiting[i].id, split_names[s]);
   }

@@ -120,12 +120,18 @@ static int add_row(trainer *t, dataset *d, int64_t image_id, int y, float w) {
   return CUR_OK;
 }
 
-/* Adds the manifest rows of SPLIT to D. */
+/* A held-out row is scored against a person's label only: a zero-shot or
+** teacher guess on a val or test image is no truth to measure by. */
+static int human_label(const cur_export_row *r) {
+  return strcmp(r->labels[0].source, "human") == 0 || strcmp(r->labels[0].source, "review") == 0;
+}
+
+/* Adds the manifest rows of SPLIT to D (of val and test, those a person labelled). */
 static int load_split(trainer *t, const cur_export_row *rows, size_t n, const char *split,
                       dataset *d) {
-  int rc = CUR_OK;
+  int rc = CUR_OK, held_out = strcmp(split, "train") != 0;
   for (size_t i = 0; rc == CUR_OK && i < n; i++)
-    if (strcmp(rows[i].split, split) == 0)
+    if (strcmp(rows[i].split, split) == 0 && (!held_out || human_label(&rows[i])))
       rc = add_row(t, d, rows[i].image_id, rows[i].labels[0].class_idx,
                    (float)rows[i].labels[0].weight);
   return rc;
@@ -169,7 +175,7 @@ static int pick_model(trainer *t) {
   const char *model = cur_opt_str(cur_run_options(t->run), "model");
   int found = 1, rc = CUR_OK;
   if (model[0]) t->model = cur_strdup(model);
-  else rc = cur_store_embedding_model_top(cur_run_store(t->run), &t->model, &found);
+  else rc = cur_store_embedding_model_default(cur_run_store(t->run), &t->model, &found);
   if (rc == CUR_OK && !found)
     rc = cur_errorc(CUR_ESTATE, "train: no embeddings: run the embed stage first");
   return rc == CUR_OK && !t->model ? CUR_ENOMEM : rc;
@@ -215,11 +221,6 @@ static int load(trainer *t) {
   return rc;
 }
 
-static int stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k) {
-  (void)ctx, (void)epoch, (void)logits, (void)n, (void)k;
-  return cur_interrupted() ? CUR_EINTR : CUR_OK;
-}
-
 /* What one head scored: val's and test's confusion matrices (k x k). */
 typedef struct scored {
   int64_t *val, *test;
@@ -242,7 +243,7 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     if (m) memcpy(X, t->eval.X, (size_t)m * t->dim * sizeof *X);
     feat_scaler_apply(scaler, X, (size_t)m);
     rc = head_fit_predict(&cfg, train->X, train->n, t->dim, t->k, train->y, train->w, X, m, pred,
-                          stop_when_interrupted, NULL);
+                          head_stop_when_interrupted, NULL);
   }
   for (int i = 0; rc == CUR_OK && i < m; i++)
     (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + pred[i]]++;

@@ -114,7 +114,7 @@ int main(int argc, char **argv) {
   if (rc == CUR_OK && exclude && !(tr.skip = read_exclude(exclude, &tr.max_id)))
     rc = cur_errorf("bench_aum: cannot read %s", exclude);
   int found = 0;
-  if (rc == CUR_OK) rc = cur_store_embedding_model_top(st, &model, &found);
+  if (rc == CUR_OK) rc = cur_store_embedding_model_default(st, &model, &found);
   if (rc == CUR_OK && !found) rc = cur_errorf("bench_aum: %s has no embeddings", db);
   if (rc == CUR_OK) rc = load(st, train_task, "train", model, &tr);
   if (rc == CUR_OK) rc = load(st, test_task, "test", model, &te);

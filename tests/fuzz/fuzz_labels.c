@@ -2,8 +2,6 @@
 **
 ** The same bytes are loaded twice, once under each extension (the extension
 ** picks the parser), with the default columns: path, label, split, group.
-** Every loaded row is looked up again by its path, which must find a row
-** (the first one listed with that path).
 */
 #include "fuzz_targets.h"
 
