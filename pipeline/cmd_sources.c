@@ -27,16 +27,6 @@ static const char sources_help[] =
     "              variants, labels, flags, scores and embeddings\n"
     "  --force     with --purge: also when some carry review decisions\n";
 
-static double num(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static const char *str(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static void print_sources(const cJSON *arr) {
   if (!arr->child) {
     printf("no sources yet; add one with `curate ingest SOURCE`\n");
@@ -45,10 +35,12 @@ static void print_sources(const cJSON *arr) {
   printf("%4s  %-8s %9s %9s %11s %8s  %-7s  %s\n", "id", "state", "ingested", "duplicate",
          "quarantined", "rejected", "kind", "path");
   for (const cJSON *r = arr->child; r; r = r->next) {
-    printf("%4.0f  %-8s %9.0f %9.0f %11.0f %8.0f  %-7s  %s\n", num(r, "id"), str(r, "state"),
-           num(r, "ingested"), num(r, "duplicate"), num(r, "quarantined"), num(r, "rejected"),
-           str(r, "kind"), str(r, "uri"));
-    if (str(r, "reason")) printf("      %s\n", str(r, "reason"));
+    printf("%4.0f  %-8s %9.0f %9.0f %11.0f %8.0f  %-7s  %s\n", cur_json_num(r, "id", 0),
+           cur_json_str(r, "state", NULL), cur_json_num(r, "ingested", 0),
+           cur_json_num(r, "duplicate", 0), cur_json_num(r, "quarantined", 0),
+           cur_json_num(r, "rejected", 0), cur_json_str(r, "kind", NULL),
+           cur_json_str(r, "uri", NULL));
+    if (cur_json_str(r, "reason", NULL)) printf("      %s\n", cur_json_str(r, "reason", NULL));
   }
 }
 

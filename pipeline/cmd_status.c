@@ -32,21 +32,13 @@ static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON
     int rc = cur_runner_state(st, cfg, &ro, stages[i]->name, &state, &run_id);
     if (rc) return rc;
     cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "stage", stages[i]->name) ||
-        !cJSON_AddStringToObject(o, "state", state) || !cJSON_AddNumberToObject(o, "run", (double)run_id))
+    if (!o || !cJSON_AddItemToArray(arr, o) ||
+        !cJSON_AddStringToObject(o, "stage", stages[i]->name) ||
+        !cJSON_AddStringToObject(o, "state", state) ||
+        !cJSON_AddNumberToObject(o, "run", (double)run_id))
       return cur_errorc(CUR_ENOMEM, "out of memory");
   }
   return CUR_OK;
-}
-
-static double num(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static const char *str(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static int split_col(const char *split) {
@@ -58,14 +50,16 @@ static int split_col(const char *split) {
 static void print_classes(const cJSON *rows) {
   const char *task = NULL;
   for (const cJSON *r = rows ? rows->child : NULL; r;) {
-    if (!task || strcmp(task, str(r, "task")) != 0) {
-      task = str(r, "task");
+    if (!task || strcmp(task, cur_json_str(r, "task", "")) != 0) {
+      task = cur_json_str(r, "task", "");
       printf("\nTask %s:\n  %-24s %8s %8s %8s %8s\n", task, "class", "train", "val", "test", "total");
     }
-    const char *cls = str(r, "class");
+    const char *cls = cur_json_str(r, "class", "");
     double count[3] = {0, 0, 0};
-    for (; r && strcmp(str(r, "task"), task) == 0 && strcmp(str(r, "class"), cls) == 0; r = r->next)
-      count[split_col(str(r, "split"))] += num(r, "images");
+    for (; r && strcmp(cur_json_str(r, "task", ""), task) == 0 &&
+           strcmp(cur_json_str(r, "class", ""), cls) == 0;
+         r = r->next)
+      count[split_col(cur_json_str(r, "split", ""))] += cur_json_num(r, "images", 0);
     printf("  %-24s %8.0f %8.0f %8.0f %8.0f\n", cls, count[0], count[1], count[2],
            count[0] + count[1] + count[2]);
   }
@@ -80,7 +74,7 @@ static int add_split_warnings(const cur_config *cfg, cJSON *out) {
   if (!warnings || !cJSON_AddNumberToObject(out, "min_eval_rows", (double)min))
     return cur_errorc(CUR_ENOMEM, "out of memory");
   cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "split_health")) {
-    if (num(r, "val") >= (double)min && num(r, "test") >= (double)min) continue;
+    if (cur_json_num(r, "val", 0) >= (double)min && cur_json_num(r, "test", 0) >= (double)min) continue;
     cJSON *w = cJSON_Duplicate(r, 1);
     if (!w || !cJSON_AddItemToArray(warnings, w)) {
       cJSON_Delete(w);
@@ -92,33 +86,36 @@ static int add_split_warnings(const cur_config *cfg, cJSON *out) {
 
 static void print_split_health(const cJSON *out) {
   const cJSON *r;
-  double unplaced = num(out, "unplaced");
+  double unplaced = cur_json_num(out, "unplaced", 0);
   if (unplaced > 0)
     printf("\nSplit: %.0f images wait for the split stage (`curate run --stage split`)\n", unplaced);
   cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "split_warnings"))
     printf("warning: task %s, class %s: %.0f val and %.0f test images, fewer than "
-           "split.min_eval_rows (%.0f)\n", str(r, "task"), str(r, "class"), num(r, "val"),
-           num(r, "test"), num(out, "min_eval_rows"));
+           "split.min_eval_rows (%.0f)\n", cur_json_str(r, "task", ""),
+           cur_json_str(r, "class", ""), cur_json_num(r, "val", 0), cur_json_num(r, "test", 0),
+           cur_json_num(out, "min_eval_rows", 0));
 }
 
 static void print_text(const cJSON *out) {
   const cJSON *r;
   printf("Stages:\n");
   cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "stages")) {
-    printf("  %-12s %s", str(r, "stage"), str(r, "state"));
-    if (num(r, "run") > 0) printf(" (run %.0f)", num(r, "run"));
+    printf("  %-12s %s", cur_json_str(r, "stage", ""), cur_json_str(r, "state", ""));
+    if (cur_json_num(r, "run", 0) > 0) printf(" (run %.0f)", cur_json_num(r, "run", 0));
     printf("\n");
   }
   const cJSON *sources = cJSON_GetObjectItemCaseSensitive(out, "sources");
   if (cJSON_GetArraySize(sources) > 0) printf("\nSources:\n");
   cJSON_ArrayForEach(r, sources) {
-    printf("  %4.0f  %-8s %-8s %s\n", num(r, "id"), str(r, "state"), str(r, "kind"), str(r, "uri"));
-    if (*str(r, "reason")) printf("        %s\n", str(r, "reason"));
+    printf("  %4.0f  %-8s %-8s %s\n", cur_json_num(r, "id", 0), cur_json_str(r, "state", ""),
+           cur_json_str(r, "kind", ""), cur_json_str(r, "uri", ""));
+    if (*cur_json_str(r, "reason", "")) printf("        %s\n", cur_json_str(r, "reason", ""));
   }
   printf("\nImages:\n  %-8s %8s %8s %12s %8s\n", "split", "images", "ok", "quarantined", "derived");
   cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "splits"))
-    printf("  %-8s %8.0f %8.0f %12.0f %8.0f\n", str(r, "split"), num(r, "images"), num(r, "ok"),
-           num(r, "quarantined"), num(r, "derived"));
+      printf("  %-8s %8.0f %8.0f %12.0f %8.0f\n", cur_json_str(r, "split", ""),
+             cur_json_num(r, "images", 0), cur_json_num(r, "ok", 0),
+             cur_json_num(r, "quarantined", 0), cur_json_num(r, "derived", 0));
   print_classes(cJSON_GetObjectItemCaseSensitive(out, "classes"));
   print_split_health(out);
   static const char *const lists[][3] = {{"quarantined", "Quarantined images", "images"},
@@ -127,12 +124,14 @@ static void print_text(const cJSON *out) {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(out, lists[l][0]);
     if (cJSON_GetArraySize(arr) == 0) continue;
     printf("\n%s:\n", lists[l][1]);
-    cJSON_ArrayForEach(r, arr) printf("  %6.0f  %s\n", num(r, lists[l][2]), str(r, "reason"));
+    cJSON_ArrayForEach(r, arr)
+      printf("  %6.0f  %s\n", cur_json_num(r, lists[l][2], 0), cur_json_str(r, "reason", ""));
   }
   const cJSON *flags = cJSON_GetObjectItemCaseSensitive(out, "flags");
   if (cJSON_GetArraySize(flags) > 0) printf("\nFlags:\n");
   cJSON_ArrayForEach(r, flags)
-    printf("  %6.0f  %s (%s)\n", num(r, "count"), str(r, "reason"), str(r, "review_status"));
+      printf("  %6.0f  %s (%s)\n", cur_json_num(r, "count", 0), cur_json_str(r, "reason", ""),
+             cur_json_str(r, "review_status", ""));
 }
 
 int cur_cmd_status(const cur_globals *g, int argc, char **argv) {

@@ -140,3 +140,13 @@ char *cur_json_print(const cJSON *v, int formatted) {
   cJSON_free(text);
   return out;
 }
+
+double cur_json_num(const cJSON *o, const char *key, double dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+const char *cur_json_str(const cJSON *o, const char *key, const char *dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : dflt;
+}

@@ -28,6 +28,11 @@ char *cur_text_printable(const char *s, char *out, size_t cap);
 /* Writes S to F in that printable form, without a length limit. */
 void cur_text_print(FILE *f, const char *s);
 
+/* Member KEY of object O when it is a number (a string), else DEFAULT:
+** for reading back the JSON the store builds for printing. */
+double cur_json_num(const cJSON *o, const char *key, double dflt);
+const char *cur_json_str(const cJSON *o, const char *key, const char *dflt);
+
 /* What V is, for messages: "a string", "an array", ..., "null". */
 const char *cur_json_kind(const cJSON *v);
 
