@@ -56,16 +56,6 @@ typedef int (*head_epoch_fn)(void *ctx, int epoch, const float *logits, int n, i
 /* Fills cfg with defaults: logreg, hidden 256, 30 epochs, batch 128, lr 0.1,
 ** cosine, momentum 0.9, weight decay 1e-4, no smoothing, seed 1. */
 void head_config_default(head_config *cfg);
-/* Fills cfg from a stage's options "head" (logreg or mlp), "hidden",
-** "epochs", "batch_size", "lr" and "weight_decay" (the train, aum and
-** pseudolabel stages share them), the rest at their defaults, and a seed
-** drawn from SEED and STREAM (e.g. a task id, so each task has its own
-** stream; 0 keeps SEED as it is). */
-struct cJSON;
-void head_config_from_options(const struct cJSON *opt, uint64_t seed, int64_t stream,
-                              head_config *cfg);
-/* The check of a stage's "head" option: logreg or mlp. */
-int head_option_check(const struct cJSON *v, const char *name);
 /* Validates cfg and makes an initialised head for d features and k classes. */
 int head_new(const head_config *cfg, int d, int k, head **out);
 void head_free(head *h);

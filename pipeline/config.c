@@ -16,8 +16,15 @@
 #include "text.h"
 
 struct cur_config {
-  cJSON *root;   /* defaults with the file merged over them */
+  cJSON *root;            /* defaults with the file merged over them */
+  cur_stage_list stages;  /* whose sections the file holds */
 };
+
+static const cur_stage *stage_named(cur_stage_list stages, const char *name) {
+  for (int i = 0; i < stages.n; i++)
+    if (strcmp(stages.at[i]->name, name) == 0) return stages.at[i];
+  return NULL;
+}
 
 static int check_seed_option(const cJSON *value, const char *name) {
   if (value->valuedouble < 0 || value->valuedouble > CUR_SEED_MAX)
@@ -133,19 +140,17 @@ int cur_option_check_fraction(const cJSON *value, const char *name) {
 }
 
 /* Builds {"seed": .., "<stage>": {defaults}, ...} in registry order. */
-static cJSON *defaults_tree(void) {
+static cJSON *defaults_tree(cur_stage_list stages) {
   cJSON *root = cJSON_CreateObject();
-  int n;
-  const cur_stage *const *stages = cur_stages(&n);
   if (!root) goto oom;
   for (const cur_option *o = global_options; o->key; o++) {
     cJSON *v = cJSON_Parse(o->def);
     if (!v || !cJSON_AddItemToObject(root, o->key, v)) goto oom;
   }
-  for (int i = 0; i < n; i++) {
-    cJSON *sec = cJSON_AddObjectToObject(root, stages[i]->name);
+  for (int i = 0; i < stages.n; i++) {
+    cJSON *sec = cJSON_AddObjectToObject(root, stages.at[i]->name);
     if (!sec) goto oom;
-    for (const cur_option *o = stages[i]->options; o && o->key; o++) {
+    for (const cur_option *o = stages.at[i]->options; o && o->key; o++) {
       cJSON *v = cJSON_Parse(o->def);
       if (!v || !cJSON_AddItemToObject(sec, o->key, v)) goto oom;
     }
@@ -193,12 +198,12 @@ static int merge_section(const char *path, const cur_stage *stage, const cJSON *
   return CUR_OK;
 }
 
-static int merge_file(const char *path, cJSON *user, cJSON *root) {
+static int merge_file(const char *path, cur_stage_list stages, cJSON *user, cJSON *root) {
   char name[256];
   if (!cJSON_IsObject(user))
     return cur_errorc(CUR_ECONFIG, "%s: expected a JSON object at the top", path);
   for (cJSON *item = user->child; item; item = item->next) {
-    const cur_stage *stage = cur_stage_find(item->string);
+    const cur_stage *stage = stage_named(stages, item->string);
     int rc;
     if (stage) {
       rc = merge_section(path, stage, item, cJSON_GetObjectItemCaseSensitive(root, stage->name));
@@ -237,19 +242,20 @@ static int parse_strict(const char *path, const char *text, size_t len, cJSON **
   return CUR_OK;
 }
 
-int cur_config_load(const char *path, cur_config **out, int *missing) {
+int cur_config_load(const char *path, cur_stage_list stages, cur_config **out, int *missing) {
   cur_config *cfg = cur_calloc(1, sizeof *cfg);
   char *text = NULL;
   cJSON *user = NULL;
   int rc = CUR_OK;
   if (!cfg) return CUR_ENOMEM;
-  if (!(cfg->root = defaults_tree())) { rc = CUR_ENOMEM; goto cleanup; }
+  cfg->stages = stages;
+  if (!(cfg->root = defaults_tree(stages))) { rc = CUR_ENOMEM; goto cleanup; }
   *missing = access(path, F_OK) != 0;
   if (*missing) goto cleanup;
   size_t len;
   if ((rc = cur_file_read(path, &text, &len))) goto cleanup;
   if ((rc = parse_strict(path, text, len, &user))) goto cleanup;
-  rc = merge_file(path, user, cfg->root);
+  rc = merge_file(path, stages, user, cfg->root);
 cleanup:
   cJSON_Delete(user);
   cur_free(text);
@@ -262,7 +268,7 @@ cleanup:
 }
 
 int cur_config_merge(cur_config *cfg, const char *stage, const cJSON *options, const char *origin) {
-  const cur_stage *spec = cur_stage_find(stage);
+  const cur_stage *spec = stage_named(cfg->stages, stage);
   assert(spec);
   return merge_section(origin, spec, options,
                        cJSON_GetObjectItemCaseSensitive(cfg->root, stage));
@@ -274,8 +280,12 @@ void cur_config_free(cur_config *cfg) {
   cur_free(cfg);
 }
 
-int cur_config_write_defaults(const char *path) {
-  cJSON *root = defaults_tree();
+cur_stage_list cur_config_stages(const cur_config *cfg) {
+  return cfg->stages;
+}
+
+int cur_config_write_defaults(const char *path, cur_stage_list stages) {
+  cJSON *root = defaults_tree(stages);
   if (!root) return CUR_ENOMEM;
   char *text = cJSON_Print(root);
   cJSON_Delete(root);

@@ -35,18 +35,29 @@ typedef struct cur_option {
 
 typedef struct cur_config cur_config;
 
+/* The pipeline whose options a configuration holds, in order: the registry
+** (stages/registry.c) for the command, a list of their own for tests.  The
+** engine is handed it rather than reaching up to the stages for it. */
+struct cur_stage;
+typedef struct cur_stage_list {
+  const struct cur_stage *const *at;
+  int n;
+} cur_stage_list;
+
 /* Loads PATH merged over the defaults.  A missing file gives the defaults
 ** (and *missing = 1); a malformed one is an error naming the key: not valid
 ** UTF-8, not one JSON object (text after it too), a key given twice, an
 ** unknown key, a value of the wrong type or out of range. */
-int cur_config_load(const char *path, cur_config **out, int *missing);
+int cur_config_load(const char *path, cur_stage_list stages, cur_config **out, int *missing);
 void cur_config_free(cur_config *cfg);
 /* Merges OPTIONS (an object of STAGE's options, e.g. from the command line)
 ** over the configuration, checking each like the file's; ORIGIN names where
 ** they came from in messages.  STAGE must be a registered stage. */
 int cur_config_merge(cur_config *cfg, const char *stage, const cJSON *options, const char *origin);
-/* Writes every option with its default to PATH (fails if PATH exists). */
-int cur_config_write_defaults(const char *path);
+/* The stages CFG was loaded for. */
+cur_stage_list cur_config_stages(const cur_config *cfg);
+/* Writes every option of STAGES with its default to PATH (fails if PATH exists). */
+int cur_config_write_defaults(const char *path, cur_stage_list stages);
 /* The effective configuration as indented JSON; the caller frees it. */
 char *cur_config_dump(const cur_config *cfg);
 

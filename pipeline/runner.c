@@ -105,12 +105,10 @@ static int fingerprint(cur_run *run, int idx, char out[65]) {
   return CUR_OK;
 }
 
-static const cur_stage *const *pipeline_of(const cur_runner_opts *o, int *n) {
-  if (o->stages) {
-    *n = o->n_stages;
-    return o->stages;
-  }
-  return cur_stages(n);
+static const cur_stage *const *pipeline_of(const cur_config *cfg, int *n) {
+  cur_stage_list list = cur_config_stages(cfg);
+  *n = list.n;
+  return list.at;
 }
 
 static int find_stage(const cur_stage *const *stages, int n, const char *name) {
@@ -135,7 +133,7 @@ static int check_needs(cur_store *st, const cur_stage *stage) {
 ** must be up to date; the first that is not is named. */
 static int check_fresh(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx) {
   int n;
-  const cur_stage *const *stages = pipeline_of(o, &n);
+  const cur_stage *const *stages = pipeline_of(cfg, &n);
   for (int i = 0; i < idx; i++) {
     const char *state;
     int64_t id;
@@ -205,7 +203,7 @@ static int execute(cur_run *run) {
 static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx,
                      int64_t *input_errors) {
   int n, found, rc;
-  const cur_stage *const *stages = pipeline_of(o, &n);
+  const cur_stage *const *stages = pipeline_of(cfg, &n);
   const cur_stage *stage = stages[idx];
   cur_run run = {.stage = stage, .pipeline = stages, .st = st, .seed = o->seed,
                  .threads = o->threads, .fresh = o->fresh,
@@ -245,9 +243,9 @@ cleanup:
   return rc;
 }
 
-static int stage_arg(const cur_runner_opts *o, const char *name, const char *what, int *out) {
+static int stage_arg(const cur_config *cfg, const char *name, const char *what, int *out) {
   int n;
-  const cur_stage *const *stages = pipeline_of(o, &n);
+  const cur_stage *const *stages = pipeline_of(cfg, &n);
   *out = find_stage(stages, n, name);
   if (*out < 0) return cur_errorc(CUR_ECONFIG, "%s: no stage named '%s'", what, name);
   return CUR_OK;
@@ -256,15 +254,15 @@ static int stage_arg(const cur_runner_opts *o, const char *name, const char *wha
 int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
                    int64_t *input_errors) {
   int n, first = 0, last, rc;
-  const cur_stage *const *stages = pipeline_of(o, &n);
+  const cur_stage *const *stages = pipeline_of(cfg, &n);
   last = n - 1;
   *input_errors = 0;
   if (o->only) {
-    if ((rc = stage_arg(o, o->only, "--stage", &first))) return rc;
+    if ((rc = stage_arg(cfg, o->only, "--stage", &first))) return rc;
     last = first;
   }
-  if (o->from && (rc = stage_arg(o, o->from, "--from", &first))) return rc;
-  if (o->until && (rc = stage_arg(o, o->until, "--until", &last))) return rc;
+  if (o->from && (rc = stage_arg(cfg, o->from, "--from", &first))) return rc;
+  if (o->until && (rc = stage_arg(cfg, o->until, "--until", &last))) return rc;
   if (first > last) return cur_errorc(CUR_ECONFIG, "--from %s comes after --until %s", o->from, o->until);
   for (int i = first; i <= last; i++) {
     if (cur_interrupted()) return cur_errorc(CUR_EINTR, "interrupted before %s", stages[i]->name);
@@ -276,7 +274,7 @@ int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *
 int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
                      const char *name, const char **state, int64_t *run_id) {
   int n, found, rc;
-  const cur_stage *const *stages = pipeline_of(o, &n);
+  const cur_stage *const *stages = pipeline_of(cfg, &n);
   int idx = find_stage(stages, n, name);
   if (idx < 0) return cur_errorc(CUR_ECONFIG, "no stage named '%s'", name);
   cur_run run = {.stage = stages[idx], .pipeline = stages, .st = st, .seed = o->seed,

@@ -16,11 +16,10 @@ typedef struct cur_runner_opts {
   int fresh;            /* the stages start afresh (cur_run_fresh); implies force */
   uint64_t seed;
   int threads;
-  /* The pipeline to run: NULL means the registry (cur_stages).  Tests and
-  ** embedders pass their own ordered list. */
-  const cur_stage *const *stages;
-  int n_stages;
 } cur_runner_opts;
+
+/* The pipeline run is the configuration's (cur_config_stages): the
+** registry for the command, a list of their own for tests. */
 
 /* Runs the selected stages that are not up to date.  Returns CUR_OK,
 ** CUR_EINTR after a Ctrl-C (work so far committed), or an error code.

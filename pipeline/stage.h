@@ -1,7 +1,7 @@
 /* stage.h -- what a stage is, and what the runner hands it while it runs.
 **
-** A stage is a cur_stage value defined in stages/<name>.c and listed in the
-** registry (pipeline/registry.c) in the fixed pipeline order.  Its run
+** A stage is a cur_stage value defined in stages/ (a file, or a folder for a stage with helpers) and listed in the
+** registry (stages/registry.c) in the fixed pipeline order.  Its run
 ** function gets a cur_run: the store, its options, the seed, the thread count
 ** and a progress reporter.  A stage commits its work in batches and polls
 ** cur_interrupted() between them; it must be written so that being killed at
@@ -40,10 +40,6 @@ typedef struct cur_stage {
   ** a batch boundary, another code with the message set on failure. */
   int (*run)(cur_run *run);
 } cur_stage;
-
-/* The registry, in pipeline order. */
-const cur_stage *const *cur_stages(int *count);
-const cur_stage *cur_stage_find(const char *name);
 
 /* The run context. */
 cur_store *cur_run_store(cur_run *run);

@@ -24,6 +24,7 @@
 #include "feat.h"
 #include "half.h"
 #include "head_noise.h"
+#include "head_options.h"
 #include "stages.h"
 #include "store_labels.h"
 #include "store_embed.h"

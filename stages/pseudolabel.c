@@ -32,6 +32,7 @@
 #include "feat.h"
 #include "half.h"
 #include "head.h"
+#include "head_options.h"
 #include "metrics.h"
 #include "stages.h"
 #include "store_embed.h"

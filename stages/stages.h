@@ -1,4 +1,4 @@
-/* stages.h -- the stage definitions the registry lists, one per stages/<name>.c. */
+/* stages.h -- the registry: the stage definitions in pipeline order, one per stages/<name>. */
 #ifndef CURATE_STAGES_H
 #define CURATE_STAGES_H
 
@@ -16,10 +16,10 @@ extern const cur_stage stage_policy;
 extern const cur_stage stage_export;
 extern const cur_stage stage_train;
 
-/* Embeds, under RUN's id, every ok image without an embedding for the
-** model the newest embed run's options configure: how policy and train give
-** augmented variants their embeddings.  WHAT names the caller and the count
-** in the message it prints. */
-int stage_embed_fill(cur_run *run, const char *what, int64_t missing);
+/* The registry, in pipeline order: as a list for cur_config_load, as an
+** array, and one stage by name (NULL when there is none). */
+cur_stage_list cur_stage_registry(void);
+const cur_stage *const *cur_stages(int *count);
+const cur_stage *cur_stage_find(const char *name);
 
 #endif

@@ -1,4 +1,4 @@
-/* test_alloc.c -- checked allocation and error messages (pipeline/curate.c).
+/* test_alloc.c -- checked allocation and error messages (pipeline/base/curate.c).
 **
 ** alloc-1.*: overflow detection in array allocation.
 ** alloc-2.*: error message formatting.

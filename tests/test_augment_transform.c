@@ -1,4 +1,4 @@
-/* test_augment_transform.c -- augment variants: geometry, determinism, options (pipeline/augment_transform.c).
+/* test_augment_transform.c -- augment variants: geometry, determinism, options (stages/augment/augment_transform.c).
 **
 ** augment-1.*: geometry: a 3x3 blob in a black PNG lands where the transform
 **              says, for flip, rotate, translate, scale and their composition.

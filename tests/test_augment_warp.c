@@ -1,4 +1,4 @@
-/* test_augment_warp.c -- the bilinear warp on raw pixels (pipeline/augment_warp.c).
+/* test_augment_warp.c -- the bilinear warp on raw pixels (stages/augment/augment_warp.c).
 **
 ** warp-1.*: exact cases: the identity and a whole-pixel shift copy pixels,
 **           a half-pixel shift averages neighbours (rounded half up).

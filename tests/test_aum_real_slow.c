@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "feat.h"
+#include "image_sets.h"
 #include "fixtures.h"
 #include "head_noise.h"
 #include "testlib.h"

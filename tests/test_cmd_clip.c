@@ -1,4 +1,4 @@
-/* test_cmd_clip.c -- pipeline/cmd_clip.c: `curate clip` on the tiny-hf model.
+/* test_cmd_clip.c -- pipeline/cli/cmd_clip.c: `curate clip` on the tiny-hf model.
 **
 ** cmd-1.*: image and text embeddings as JSON equal the library's output.
 ** cmd-2.*: zeroshot prints probabilities over the given classes.

@@ -8,11 +8,12 @@
 */
 #include "config.h"
 #include "stage.h"
+#include "stages.h"
 #include "testlib.h"
 
 static int load_text(const char *name, const char *text, cur_config **cfg) {
   char *path = test_scratch_path(name);
-  int missing, rc = test_write_file(path, text, strlen(text)) ? CUR_EIO : cur_config_load(path, cfg, &missing);
+  int missing, rc = test_write_file(path, text, strlen(text)) ? CUR_EIO : cur_config_load(path, cur_stage_registry(), cfg, &missing);
   cur_free(path);
   return rc;
 }
@@ -22,9 +23,9 @@ TEST(defaults_file_lists_every_option_of_every_stage) {
   cur_config *cfg;
   int missing, n;
   test_sh("rm -f '%s'", path);
-  REQUIRE_OK(cur_config_write_defaults(path));
-  CHECK(cur_config_write_defaults(path) != CUR_OK);  /* never overwrites */
-  REQUIRE_OK(cur_config_load(path, &cfg, &missing));
+  REQUIRE_OK(cur_config_write_defaults(path, cur_stage_registry()));
+  CHECK(cur_config_write_defaults(path, cur_stage_registry()) != CUR_OK);  /* never overwrites */
+  REQUIRE_OK(cur_config_load(path, cur_stage_registry(), &cfg, &missing));
   CHECK_INT(missing, 0);
   CHECK_INT(cur_config_seed(cfg), 42);
   const cur_stage *const *stages = cur_stages(&n);

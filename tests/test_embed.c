@@ -1,4 +1,4 @@
-/* test_embed.c -- the embed stage (stages/embed.c) through `curate run`.
+/* test_embed.c -- the embed stage (stages/embed/embed.c) through `curate run`.
 **
 ** embed-1.*: pixels: every ok image gets one half-float vector equal to its pixels.
 ** embed-2.*: a CLIP checkpoint: the stored vector equals `curate clip image`'s.

@@ -13,6 +13,7 @@
 #include <vips/vips.h>
 
 #include "feat.h"
+#include "image_sets.h"
 #include "image.h"
 #include "feat_internal.h"
 #include "rng.h"

@@ -6,6 +6,7 @@
 #include "testlib.h"
 
 #include "feat.h"
+#include "image_sets.h"
 #include "head.h"
 
 static double test_accuracy(const head *h, const float *X, const feat_folder *test) {

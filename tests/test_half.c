@@ -1,4 +1,4 @@
-/* test_half.c -- binary16 conversion (models/half.c).
+/* test_half.c -- binary16 conversion (pipeline/base/half.c).
 **
 ** half-1.*: every one of the 65,536 half values survives half -> float -> half.
 ** half-2.*: rounding to nearest even, overflow and underflow.

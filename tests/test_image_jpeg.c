@@ -1,4 +1,4 @@
-/* test_image_jpeg.c -- the JPEG probe and decoder (pipeline/image_jpeg.c) on files the
+/* test_image_jpeg.c -- the JPEG probe and decoder (pipeline/codec/image_jpeg.c) on files the
 ** test writes with libjpeg itself, including the shapes a hostile file can declare.
 **
 ** jpeg-1.*: colour layouts curate reads (grey, YCbCr, CMYK) are sound, with their bands.

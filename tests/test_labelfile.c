@@ -1,5 +1,5 @@
 /* test_labelfile.c -- CSV and JSONL label files and teacher files on hostile input
-** (pipeline/labelfile.c, pipeline/teacherfile.c).
+** (pipeline/io/labelfile.c, pipeline/io/teacherfile.c).
 **
 ** labelfile-1.*: a row that is not valid UTF-8 is reported with file:line and skipped.
 ** labelfile-2.*: JSONL values of the wrong type (arrays, objects, numbers,

@@ -1,4 +1,4 @@
-/* test_rng.c -- the seeded generator (pipeline/rng.c).
+/* test_rng.c -- the seeded generator (pipeline/base/rng.c).
 **
 ** rng-1.*: equal keys give equal streams; other keys or key order do not.
 ** rng-2.*: uniform draws stay in [0, 1) and are spread evenly; bounded

@@ -54,14 +54,14 @@ static cur_config *cfg;
 
 static int run(const char *only, const char *from, const char *until, int force, uint64_t seed) {
   cur_runner_opts o = {.only = only, .from = from, .until = until, .force = force, .seed = seed,
-                       .threads = 1, .stages = pipeline, .n_stages = 3};
+                       .threads = 1};
   int64_t input_errors;
   memset(calls, 0, sizeof calls);
   return cur_runner_run(st, cfg, &o, &input_errors);
 }
 
 static const char *state_of(const char *name, uint64_t seed) {
-  cur_runner_opts o = {.seed = seed, .stages = pipeline, .n_stages = 3};
+  cur_runner_opts o = {.seed = seed};
   const char *state = "?";
   int64_t id;
   if (cur_runner_state(st, cfg, &o, name, &state, &id)) return "error";
@@ -76,7 +76,7 @@ static int setup(const char *name) {
   st = NULL;
   cfg = NULL;
   int rc = cur_store_init(path, &st, &created);
-  if (rc == CUR_OK) rc = cur_config_load("/nonexistent/curate.json", &cfg, &missing);
+  if (rc == CUR_OK) rc = cur_config_load("/nonexistent/curate.json", (cur_stage_list){pipeline, 3}, &cfg, &missing);
   cur_free(path);
   return rc;
 }

@@ -20,6 +20,7 @@
 
 #include "curate.h"
 #include "feat.h"
+#include "image_sets.h"
 #include "head.h"
 
 typedef struct bench_opts {

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "curate.h"
 #include "stage.h"
+#include "stages.h"
 
 /* Each registered stage's section hashes. */
 static int hash_sections(const cur_config *cfg) {
@@ -31,13 +32,13 @@ int fuzz_config(const uint8_t *data, size_t size) {
   cur_config *cfg = NULL, *again = NULL;
   int missing = 0;
   int rc = fuzz_scratch_file("curate.json", data, size, path, sizeof path);
-  if (rc == CUR_OK) rc = cur_config_load(path, &cfg, &missing);
+  if (rc == CUR_OK) rc = cur_config_load(path, cur_stage_registry(), &cfg, &missing);
   if (rc != CUR_OK) return rc;
   char *dump = cur_config_dump(cfg), *dump2 = NULL;
   rc = dump ? hash_sections(cfg) : CUR_ENOMEM;
   /* the dump is a configuration file too, and loads to itself */
   if (rc == CUR_OK) rc = fuzz_scratch_file("dump.json", (const uint8_t *)dump, strlen(dump), path, sizeof path);
-  if (rc == CUR_OK) rc = cur_config_load(path, &again, &missing);
+  if (rc == CUR_OK) rc = cur_config_load(path, cur_stage_registry(), &again, &missing);
   if (rc == CUR_OK && (!(dump2 = cur_config_dump(again)) || strcmp(dump, dump2) != 0)) abort();
   cur_free(dump);
   cur_free(dump2);

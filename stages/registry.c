@@ -20,6 +20,10 @@ static const cur_stage *const registry[] = {
     &stage_train,
 };
 
+cur_stage_list cur_stage_registry(void) {
+  return (cur_stage_list){registry, (int)CUR_ARRAY_LEN(registry)};
+}
+
 const cur_stage *const *cur_stages(int *count) {
   *count = (int)CUR_ARRAY_LEN(registry);
   return registry;

@@ -18,9 +18,11 @@
 #include <string.h>
 
 #include "curate.h"
+#include "embedder.h"
 #include "feat.h"
 #include "half.h"
 #include "head.h"
+#include "head_options.h"
 #include "metrics.h"
 #include "stages.h"
 #include "store_embed.h"

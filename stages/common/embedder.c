@@ -1,4 +1,4 @@
-/* embed.c -- the embed stage: one embedding per ok image and model, stored as half floats.
+/* embedder.c -- embeds the stored images that lack an embedding, for the embed stage and the stages that embed variants.
 **
 ** The model is a CLIP checkpoint (embed.model) or, without one, a
 ** download-free feature extractor: standardisable pixels, or the k-means
@@ -14,50 +14,15 @@
 
 #include "clip.h"
 #include "curate.h"
+#include "embedder.h"
 #include "feat.h"
 #include "half.h"
 #include "parallel.h"
 #include "rng.h"
-#include "source.h"
-#include "stages.h"
 #include "store_embed.h"
 #include "store_images.h"
 #include "store_metrics.h"
 #include "store_runs.h"
-
-static int check_precision(const cJSON *v, const char *name) {
-  clip_precision p;
-  return clip_precision_parse(v->valuestring, &p) == CUR_OK
-             ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: '%s' is not auto, fp32 or bf16", name, v->valuestring);
-}
-
-static int check_features(const cJSON *v, const char *name) {
-  if (strcmp(v->valuestring, "patches") == 0 || strcmp(v->valuestring, "pixels") == 0) return CUR_OK;
-  return cur_errorc(CUR_ECONFIG, "%s: '%s' is not patches or pixels", name, v->valuestring);
-}
-
-static int check_channels(const cJSON *v, const char *name) {
-  return v->valuedouble == 1 || v->valuedouble == 3
-             ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be 1 (grey) or 3 (RGB)", name);
-}
-
-static const cur_option embed_options[] = {
-    {"model", CUR_OPT_STR, "\"\"",
-     "CLIP checkpoint folder (Hugging Face or OpenCLIP, see docs/models.md); empty: use "
-     "the download-free features below", NULL},
-    {"precision", CUR_OPT_STR, "\"auto\"", "CLIP precision: auto, fp32 or bf16", check_precision},
-    {"batch_size", CUR_OPT_INT, "64", "images per batch and transaction", cur_option_check_positive},
-    {"features", CUR_OPT_STR, "\"patches\"",
-     "without a checkpoint: patches (Coates et al. k-means features) or pixels", check_features},
-    {"size", CUR_OPT_INT, "32", "side, in pixels, images are resized to for the features", cur_option_check_positive},
-    {"channels", CUR_OPT_INT, "3", "1 (grey) or 3 (RGB) for the features", check_channels},
-    {"patches_k", CUR_OPT_INT, "400", "k-means centroids; patches features have 4 x k values",
-     cur_option_check_positive},
-    {"patches_train_images", CUR_OPT_INT, "20000",
-     "training images the patches dictionary is learned from", cur_option_check_positive},
-    {"patches_samples", CUR_OPT_INT, "200000", "random patches drawn for whitening and k-means",
-     cur_option_check_positive},
-    {NULL, 0, NULL, NULL, NULL}};
 
 typedef enum { EMB_CLIP, EMB_PATCHES, EMB_PIXELS } emb_kind;
 
@@ -312,17 +277,16 @@ static int embed_all(embedder *e) {
   return rc;
 }
 
-/* Embeds every ok image that has no embedding yet for the model OPT
-** configures; E keeps the model and its key (the caller closes it). */
-static int embed_missing(cur_run *run, const cJSON *opt, embedder *e) {
-  e->run = run;
-  e->opt = opt;
-  int rc = open_model(e, run);
-  if (rc == CUR_OK) rc = alloc_batch(e, (int)cur_opt_int(opt, "batch_size"));
+int embedder_fill_missing(cur_run *run, const cJSON *opt, char *key, size_t key_cap) {
+  embedder e = {.run = run, .opt = opt};
+  int rc = open_model(&e, run);
+  if (rc == CUR_OK) rc = alloc_batch(&e, (int)cur_opt_int(opt, "batch_size"));
   if (rc == CUR_OK) {
-    cur_info("embed: model %s (%d values per image)", e->key, e->dim);
-    rc = embed_all(e);
+    cur_info("embed: model %s (%d values per image)", e.key, e.dim);
+    rc = embed_all(&e);
   }
+  if (e.key[0]) snprintf(key, key_cap, "%s", e.key);
+  embedder_close(&e);
   return rc;
 }
 
@@ -332,51 +296,11 @@ int stage_embed_fill(cur_run *run, const char *what, int64_t missing) {
   cJSON *opt = rc == CUR_OK && found ? cJSON_Parse(json) : NULL;
   if (rc == CUR_OK && found && !opt) rc = cur_errorf("%s: the embed run's options are not JSON", what);
   if (opt) {
-    embedder e = {0};
+    char key[256];
     cur_info("%s: %lld rows have no embedding yet; embedding them", what, (long long)missing);
-    rc = embed_missing(run, opt, &e);
-    embedder_close(&e);
+    rc = embedder_fill_missing(run, opt, key, sizeof key);
   }
   cJSON_Delete(opt);
   cur_free(json);
   return rc;
 }
-
-static int embed_run(cur_run *run) {
-  embedder e = {0};
-  int64_t done = 0, pending = 0;
-  int rc = embed_missing(run, cur_run_options(run), &e);
-  if (rc == CUR_OK || rc == CUR_EINTR) {
-    int crc = cur_store_embedding_count(cur_run_store(run), e.key, cur_run_id(run), &done);
-    if (crc == CUR_OK) crc = cur_store_embed_pending(cur_run_store(run), e.key, &pending);
-    cur_run_count_set(run, "embedded", done);
-    cur_run_count_set(run, "without", pending);
-    if (rc == CUR_OK) rc = crc;
-    /* the run's model, for the stages that default to it */
-    if (rc == CUR_OK && (rc = cur_store_begin(cur_run_store(run))) == CUR_OK) {
-      rc = cur_store_metric_put(cur_run_store(run), cur_run_id(run), "model", NAN, e.key);
-      rc = rc == CUR_OK ? cur_store_commit(cur_run_store(run))
-                        : (cur_store_rollback(cur_run_store(run)), rc);
-    }
-  }
-  embedder_close(&e);
-  return rc;
-}
-
-/* A checkpoint folder replaced under the same name is new input. */
-static int embed_fingerprint(cur_run *run, cur_sha256 *h) {
-  const char *model = cur_opt_str(cur_run_options(run), "model");
-  return model[0] ? cur_source_stamp(model, h) : CUR_OK;
-}
-
-static const char *const embed_needs[] = {"split", NULL};
-
-const cur_stage stage_embed = {
-    .name = "embed",
-    .ignores_reviews = 1,
-    .summary = "embed every ok image with CLIP or download-free features",
-    .needs = embed_needs,
-    .options = embed_options,
-    .fingerprint = embed_fingerprint,
-    .run = embed_run,
-};

@@ -7,6 +7,7 @@
 #include "curate.h"
 #include "runner.h"
 #include "stage.h"
+#include "stages.h"
 #include "store_sources.h"
 #include "store_status.h"
 #include "text.h"

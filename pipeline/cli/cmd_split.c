@@ -6,6 +6,7 @@
 #include "curate.h"
 #include "runner.h"
 #include "stage.h"
+#include "stages.h"
 #include "store_split.h"
 
 static const char split_help[] =

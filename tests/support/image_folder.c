@@ -6,6 +6,7 @@
 ** splits that hold the same classes.
 */
 #include "feat.h"
+#include "image_sets.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* image_archive.c -- decodes the images inside an archive, through the ingest
-** source reader (pipeline/source.h), so the same name checks apply. */
+** source reader (pipeline/io/source.h), so the same name checks apply. */
 #include "feat.h"
+#include "image_sets.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,6 +13,7 @@
 #include "runner.h"
 #include "source.h"
 #include "stage.h"
+#include "stages.h"
 #include "store_images.h"
 #include "text.h"
 

@@ -8,6 +8,7 @@
 #include "curate.h"
 #include "parallel.h"
 #include "runner.h"
+#include "stages.h"
 #include "text.h"
 
 int cli_value(int *i, int argc, char **argv, const char *name, const char **value) {
@@ -58,7 +59,7 @@ int cli_open(const cur_globals *g, int write, cur_store **st, cur_config **cfg) 
   int missing, rc = cur_store_open(g->db_path, st);
   if (rc) return rc;
   if (write && (rc = cur_store_lock(*st))) goto cleanup;
-  if ((rc = cur_config_load(g->config_path, cfg, &missing))) goto cleanup;
+  if ((rc = cur_config_load(g->config_path, cur_stage_registry(), cfg, &missing))) goto cleanup;
   if (missing) cur_info("note: %s not found; using the default options", g->config_path);
   return CUR_OK;
 cleanup:

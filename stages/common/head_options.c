@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "head.h"
+#include "head_options.h"
 
 void head_config_from_options(const cJSON *opt, uint64_t seed, int64_t stream, head_config *cfg) {
   head_config_default(cfg);

@@ -5,6 +5,7 @@
 
 #include "cli_util.h"
 #include "curate.h"
+#include "stages.h"
 
 static const char init_help[] =
     "Usage: curate init [--db FILE] [--config FILE]\n"
@@ -36,11 +37,11 @@ int cur_cmd_init(const cur_globals *g, int argc, char **argv) {
     cur_config *cfg;
     int missing;
     /* an existing file is kept, but it must still be valid */
-    if ((rc = cur_config_load(g->config_path, &cfg, &missing))) return cli_fail(rc);
+    if ((rc = cur_config_load(g->config_path, cur_stage_registry(), &cfg, &missing))) return cli_fail(rc);
     cur_config_free(cfg);
     cur_info("%s: exists; kept", g->config_path);
   } else {
-    if ((rc = cur_config_write_defaults(g->config_path))) return cli_fail(rc);
+    if ((rc = cur_config_write_defaults(g->config_path, cur_stage_registry()))) return cli_fail(rc);
     cur_info("%s: written with every option at its default", g->config_path);
   }
   return CUR_EXIT_OK;
@@ -60,7 +61,7 @@ int cur_cmd_config(const cur_globals *g, int argc, char **argv) {
     return cli_usage_error("config", "unexpected argument '%s'", argv[2]);
   }
   cur_config *cfg;
-  int missing, rc = cur_config_load(g->config_path, &cfg, &missing);
+  int missing, rc = cur_config_load(g->config_path, cur_stage_registry(), &cfg, &missing);
   if (rc) return cli_fail(rc);
   char *text = cur_config_dump(cfg);
   cur_config_free(cfg);

@@ -1,0 +1,21 @@
+/* embedder.h -- embedding the stored images that lack one: the embed stage's work, shared with the stages that embed variants. */
+#ifndef CURATE_EMBEDDER_H
+#define CURATE_EMBEDDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage.h"
+
+/* Embeds, under RUN's id, every ok image that has no embedding yet for the
+** model OPT (embed options) configures; KEY gets the model's key
+** (embeddings.model), set even when the run stops part-way. */
+int embedder_fill_missing(cur_run *run, const cJSON *opt, char *key, size_t key_cap);
+
+/* Embeds, under RUN's id, every ok image without an embedding for the
+** model the newest embed run's options configure: how policy and train give
+** augmented variants their embeddings.  WHAT names the caller and the count
+** in the message it prints. */
+int stage_embed_fill(cur_run *run, const char *what, int64_t missing);
+
+#endif

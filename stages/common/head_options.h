@@ -1,0 +1,19 @@
+/* head_options.h -- a head's configuration from the options the stages that train heads share. */
+#ifndef CURATE_HEAD_OPTIONS_H
+#define CURATE_HEAD_OPTIONS_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "head.h"
+
+/* Fills cfg from a stage's options "head" (logreg or mlp), "hidden",
+** "epochs", "batch_size", "lr" and "weight_decay" (the train, aum,
+** pseudolabel and policy stages share them), the rest at their defaults, and
+** a seed drawn from SEED and STREAM (e.g. a task id, so each task has its own
+** stream; 0 keeps SEED as it is). */
+void head_config_from_options(const cJSON *opt, uint64_t seed, int64_t stream, head_config *cfg);
+/* The check of a stage's "head" option: logreg or mlp. */
+int head_option_check(const cJSON *v, const char *name);
+
+#endif
