@@ -20,6 +20,7 @@ CREATE TABLE runs(
                               OR status = 'failed' OR status = 'complete'),
   config_hash TEXT NOT NULL,          -- sha256 of the stage's options and the seed
   input_fingerprint TEXT NOT NULL,    -- sha256 of what the stage read (see docs/architecture.md)
+  inputs TEXT,                        -- JSON: each input's version, which the fingerprint hashes
   seed INTEGER NOT NULL,
   config TEXT NOT NULL,               -- the stage's options as JSON
   counts TEXT,                        -- JSON object of stage-specific counts
@@ -340,4 +341,4 @@ WHERE cl.class_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM flagged f WHERE f.image_id = cl.image_id
                   AND f.task_id = cl.task_id AND f.review_status = 'pending');
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -3,9 +3,10 @@
 ** Invariants:
 **   1. A stage is up to date when its newest complete run has the same config
 **      hash (its options and the seed) and the same input fingerprint (the
-**      newest complete run of every earlier stage, the review version and
-**      what the stage's own fingerprint hook adds).  So a config change or
-**      new upstream data makes a stage and every stage after it pending.
+**      versions of what it reads: inputs.c), and no stage it reads is
+**      pending.  So a config change makes a stage pending, and a change to
+**      what it reads makes it and the stages that read it pending, not the
+**      stages that read neither (a review leaves ingest and embed alone).
 **   2. An unfinished run (killed, interrupted, failed) with the same hashes
 **      is resumed under its own id rather than replaced: the rows it already
 **      committed keep their run id, and the finished database is the same as
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "curate.h"
+#include "inputs.h"
 #include "progress.h"
 #include "stage.h"
 #include "store_runs.h"
@@ -27,7 +29,6 @@
 
 struct cur_run {
   const cur_stage *stage;
-  const cur_stage *const *pipeline;  /* all stages, in order */
   cur_store *st;
   const cJSON *options;
   const cur_config *config;  /* every stage's options */
@@ -83,26 +84,14 @@ void cur_run_input_error(cur_run *run, const char *fmt, ...) {
   run->input_errors++;
 }
 
-/* Input fingerprint of stage number IDX (see invariant 1). */
-static int fingerprint(cur_run *run, int idx, char out[65]) {
-  int found, rc;
-  const cur_stage *const *stages = run->pipeline;
-  cur_sha256 h;
-  cur_sha256_init(&h);
-  for (int j = 0; j < idx; j++) {
-    cur_run_info info;
-    if ((rc = cur_store_run_last(run->st, stages[j]->name, 1, &info, &found))) return rc;
-    cur_sha256_str(&h, stages[j]->name);
-    cur_sha256_i64(&h, found ? info.id : 0);
+/* RUN's inputs (a new JSON object) and its input fingerprint (invariant 1). */
+static int fingerprint(cur_run *run, cJSON **inputs, char out[65]) {
+  int rc = cur_inputs_build(run, run->st, run->stage, cur_config_stages(run->config), inputs);
+  if (rc == CUR_OK && (rc = cur_inputs_fingerprint(*inputs, out))) {
+    cJSON_Delete(*inputs);
+    *inputs = NULL;
   }
-  int64_t review;
-  if (!run->stage->ignores_reviews) {
-    if ((rc = cur_store_review_version(run->st, &review))) return rc;
-    cur_sha256_i64(&h, review);
-  }
-  if (run->stage->fingerprint && (rc = run->stage->fingerprint(run, &h))) return rc;
-  cur_sha256_hex(&h, out);
-  return CUR_OK;
+  return rc;
 }
 
 static const cur_stage *const *pipeline_of(const cur_config *cfg, int *n) {
@@ -136,13 +125,15 @@ static int check_fresh(cur_store *st, const cur_config *cfg, const cur_runner_op
   const cur_stage *const *stages = pipeline_of(cfg, &n);
   for (int i = 0; i < idx; i++) {
     const char *state;
+    char why[512];
     int64_t id;
-    int rc = cur_runner_state(st, cfg, o, stages[i]->name, &state, &id);
+    int rc = cur_runner_state(st, cfg, o, stages[i]->name, &state, &id, why, sizeof why);
     if (rc) return rc;
     if (strcmp(state, "up to date") != 0 && strcmp(state, "never run") != 0)
-      return cur_errorc(CUR_ESTATE, "%s: the %s stage is %s since its last complete run, so its "
-                        "results are stale: run `curate run --until %s` (every stage up to it) "
-                        "instead", stages[idx]->name, stages[i]->name, state, stages[idx]->name);
+      return cur_errorc(CUR_ESTATE, "%s: the %s stage is %s since its last complete run%s%s%s, "
+                        "so its results are stale: run `curate run --until %s` (every stage up "
+                        "to it) instead", stages[idx]->name, stages[i]->name, state,
+                        why[0] ? " (" : "", why, why[0] ? ")" : "", stages[idx]->name);
   }
   return CUR_OK;
 }
@@ -205,17 +196,22 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   int n, found, rc;
   const cur_stage *const *stages = pipeline_of(cfg, &n);
   const cur_stage *stage = stages[idx];
-  cur_run run = {.stage = stage, .pipeline = stages, .st = st, .seed = o->seed,
+  cur_run run = {.stage = stage, .st = st, .seed = o->seed,
                  .threads = o->threads, .fresh = o->fresh,
                  .options = cur_config_section(cfg, stage->name), .config = cfg};
-  char fp[65];
+  char fp[65], *inputs_json = NULL;
+  cJSON *inputs = NULL;
   cur_run_info last, done;
   if ((rc = check_needs(st, stage))) return rc;
   if (o->only && stage->fresh_inputs && (rc = check_fresh(st, cfg, o, idx))) return rc;
   if (!(run.counts = cJSON_CreateObject())) return cur_errorc(CUR_ENOMEM, "out of memory");
   if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, run.config_hash)) ||
-      (rc = fingerprint(&run, idx, fp)))
+      (rc = fingerprint(&run, &inputs, fp)))
     goto cleanup;
+  if (!(inputs_json = cJSON_PrintUnformatted(inputs))) {
+    rc = cur_errorc(CUR_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found))) goto cleanup;
   if (found && strcmp(last.status, "complete") != 0 && strcmp(last.config_hash, run.config_hash) == 0 &&
       strcmp(last.fingerprint, fp) == 0) {
@@ -232,7 +228,8 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
     /* a stage without options stores an empty object */
     char *json = run.options ? cJSON_PrintUnformatted(run.options) : NULL;
     if (run.options && !json) { rc = cur_errorc(CUR_ENOMEM, "out of memory"); goto cleanup; }
-    rc = cur_store_run_start(st, stage->name, run.config_hash, fp, (int64_t)o->seed, json ? json : "{}", &run.id);
+    rc = cur_store_run_start(st, stage->name, run.config_hash, fp, inputs_json, (int64_t)o->seed,
+                             json ? json : "{}", &run.id);
     cJSON_free(json);
     if (!rc) cur_info("%s: run %lld", stage->name, (long long)run.id);
   }
@@ -240,6 +237,8 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
 cleanup:
   *input_errors += run.input_errors;
   cJSON_Delete(run.counts);
+  cJSON_Delete(inputs);
+  cJSON_free(inputs_json);
   return rc;
 }
 
@@ -271,32 +270,81 @@ int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *
   return CUR_OK;
 }
 
-int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
-                     const char *name, const char **state, int64_t *run_id) {
+/* Does stage IDX read stage J (its reads list, or every earlier stage)? */
+static int reads_stage(const cur_stage *stage, const cur_stage *other, int idx, int j) {
+  if (!stage->reads) return j < idx;
+  for (const char *const *r = stage->reads; *r; r++)
+    if (strcmp(*r, other->name) == 0) return 1;
+  return 0;
+}
+
+/* The state of stage IDX given the states of the stages before it (STATES,
+** filled in pipeline order), with the reason when it is pending. */
+static int state_of(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx,
+                    const char **states, int64_t *run_id, char *why, size_t cap) {
   int n, found, rc;
   const cur_stage *const *stages = pipeline_of(cfg, &n);
-  int idx = find_stage(stages, n, name);
-  if (idx < 0) return cur_errorc(CUR_ECONFIG, "no stage named '%s'", name);
-  cur_run run = {.stage = stages[idx], .pipeline = stages, .st = st, .seed = o->seed,
-                 .options = cur_config_section(cfg, name), .config = cfg};
+  const cur_stage *stage = stages[idx];
+  cur_run run = {.stage = stage, .st = st, .seed = o->seed,
+                 .options = cur_config_section(cfg, stage->name), .config = cfg};
   cur_run_info last, done;
-  char chash[65], fp[65];
+  char chash[65], fp[65], *then_json = NULL;
+  cJSON *now = NULL, *then = NULL;
   *run_id = 0;
-  if ((rc = cur_store_run_last(st, name, 0, &last, &found))) return rc;
+  why[0] = '\0';
+  if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found))) return rc;
   if (!found) {
-    *state = "never run";
+    states[idx] = "never run";
     return CUR_OK;
   }
   *run_id = last.id;
   if (strcmp(last.status, "complete") != 0) {
-    *state = strcmp(last.status, "failed") == 0 ? "failed" : "interrupted";
+    states[idx] = strcmp(last.status, "failed") == 0 ? "failed" : "interrupted";
     return CUR_OK;
   }
-  if ((rc = cur_store_run_last(st, name, 1, &done, &found))) return rc;
-  if ((rc = cur_config_hash(run.options, stages[idx]->unhashed, o->seed, chash)) ||
-      (rc = fingerprint(&run, idx, fp)))
+  if ((rc = cur_store_run_last(st, stage->name, 1, &done, &found))) return rc;
+  if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, chash)) ||
+      (rc = fingerprint(&run, &now, fp)))
     return rc;
-  *state = strcmp(done.config_hash, chash) == 0 && strcmp(done.fingerprint, fp) == 0
-               ? "up to date" : "pending";
-  return CUR_OK;
+  states[idx] = "pending";
+  if (strcmp(done.config_hash, chash) != 0) {
+    snprintf(why, cap, "options or seed changed");
+  } else if (strcmp(done.fingerprint, fp) != 0) {
+    if ((rc = cur_store_run_inputs(st, done.id, &then_json)) == CUR_OK && then_json)
+      then = cJSON_Parse(then_json);
+    cur_inputs_explain(then, now, stage, why, cap);
+  } else {
+    states[idx] = "up to date";
+    /* what it read is unchanged, but a stage it reads will run again first */
+    for (int j = 0; j < idx; j++)
+      if (reads_stage(stage, stages[j], idx, j) &&
+          (strcmp(states[j], "pending") == 0 || strcmp(states[j], "interrupted") == 0 ||
+           strcmp(states[j], "failed") == 0)) {
+        states[idx] = "pending";
+        snprintf(why, cap, "waits on %s (%s)", stages[j]->name, states[j]);
+        break;
+      }
+  }
+  cJSON_Delete(now);
+  cJSON_Delete(then);
+  cur_free(then_json);
+  return rc;
+}
+
+int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                     const char *name, const char **state, int64_t *run_id, char *why,
+                     size_t why_cap) {
+  int n, rc = CUR_OK;
+  const cur_stage *const *stages = pipeline_of(cfg, &n);
+  int idx = find_stage(stages, n, name);
+  if (idx < 0) return cur_errorc(CUR_ECONFIG, "no stage named '%s'", name);
+  const char **states = cur_mallocarray((size_t)idx + 1, sizeof *states);
+  char scratch[512];
+  if (!states) return CUR_ENOMEM;
+  for (int i = 0; rc == CUR_OK && i <= idx; i++)
+    rc = state_of(st, cfg, o, i, states, run_id, i == idx ? why : scratch,
+                  i == idx ? why_cap : sizeof scratch);
+  if (rc == CUR_OK) *state = states[idx];
+  cur_free(states);
+  return rc;
 }

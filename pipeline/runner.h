@@ -28,8 +28,12 @@ int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *
                    int64_t *input_errors);
 
 /* A stage's state for `curate status`: "up to date", "pending",
-** "never run", "interrupted" (resumable), "failed"; plus its newest run id. */
+** "never run", "interrupted" (resumable), "failed"; its newest run id; and
+** for a pending one why, in words, into WHY (WHY_CAP bytes, at least 1):
+** "options or seed changed", "labels of task colour changed by review",
+** "embed's output changed", "waits on aum (pending)". */
 int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
-                     const char *stage, const char **state, int64_t *run_id);
+                     const char *stage, const char **state, int64_t *run_id, char *why,
+                     size_t why_cap);
 
 #endif

@@ -18,6 +18,9 @@
 
 typedef struct cur_run cur_run;
 
+/* In cur_stage.reads: the review decisions (`curate review`, `curate serve`). */
+#define CUR_READS_REVIEWS "reviews"
+
 typedef struct cur_stage {
   const char *name;
   const char *summary;             /* one line for --help and status */
@@ -26,16 +29,25 @@ typedef struct cur_stage {
   /* Options that tune speed but cannot change a result (e.g. batch sizes of
   ** independent items): left out of the config hash.  NULL-ended, may be NULL. */
   const char *const *unhashed;
-  /* Adds what the stage reads beyond upstream runs (e.g. ingest: the sources'
-  ** sizes and times) to its input fingerprint.  May be NULL. */
+  /* What the stage reads, NULL-ended: names of earlier stages (their
+  ** output) and CUR_READS_REVIEWS (the review decisions of every task).  Its
+  ** input fingerprint hashes their versions (pipeline/inputs.c), so it is
+  ** pending exactly when something it reads changed.  NULL: every earlier
+  ** stage and the reviews. */
+  const char *const *reads;
+  /* Adds what the stage reads from outside the database (e.g. ingest: the
+  ** sources' sizes and times) to its input fingerprint.  May be NULL. */
   int (*fingerprint)(cur_run *run, cur_sha256 *h);
+  /* What that hook hashes, for `curate status` ("the sources' files"). */
+  const char *fingerprint_what;
+  /* The version of the stage's output as the stages that read it see it.
+  ** NULL: its newest complete run's id.  Ingest's hashes what it stored, so
+  ** a re-ingest that finds nothing new changes nothing after it. */
+  int (*output_version)(cur_store *st, cur_sha256 *h);
   /* Run alone (`--stage`, `curate export`), the stage refuses while an
   ** earlier stage that has run is pending, failed or interrupted: its output
   ** (a manifest a training job consumes) must not be built from stale runs. */
   int fresh_inputs;
-  /* The stage reads no labels, so review decisions leave it up to date
-  ** (ingest, embed); every other stage's fingerprint holds the newest review. */
-  int ignores_reviews;
   /* Does the work.  CUR_OK when complete, CUR_EINTR when stopped by Ctrl-C at
   ** a batch boundary, another code with the message set on failure. */
   int (*run)(cur_run *run);

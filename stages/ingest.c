@@ -24,6 +24,7 @@
 #include "stages.h"
 #include "store_images.h"
 #include "store_labels.h"
+#include "store_runs.h"
 #include "strmap.h"
 
 /* What the reader hands over at a time.  Small, so that reading, decoding and
@@ -611,16 +612,29 @@ static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
   return rc;
 }
 
+/* What ingest stored, as the stages after it read it: a re-ingest of
+** unchanged (only touched) files leaves it as it was. */
+static int ingest_output_version(cur_store *st, cur_sha256 *h) {
+  int64_t v[5];
+  int rc = cur_store_ingest_version(st, v);
+  for (int i = 0; rc == CUR_OK && i < 5; i++) cur_sha256_i64(h, v[i]);
+  return rc;
+}
+
 /* batches of independent entries: their size cannot change a result */
 static const char *const ingest_unhashed[] = {"batch_size", NULL};
+/* only its sources, through its fingerprint hook */
+static const char *const ingest_reads[] = {NULL};
 
 const cur_stage stage_ingest = {
     .name = "ingest",
-    .ignores_reviews = 1,
+    .reads = ingest_reads,
     .summary = "read images and labels from the registered sources into the database",
     .needs = NULL,
     .options = ingest_options,
     .unhashed = ingest_unhashed,
     .fingerprint = ingest_fingerprint,
+    .fingerprint_what = "the sources' files, label files or options",
+    .output_version = ingest_output_version,
     .run = ingest_run,
 };

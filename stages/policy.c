@@ -527,5 +527,6 @@ const cur_stage stage_policy = {
     .needs = policy_needs,
     .options = policy_options,
     .fingerprint = policy_fingerprint,
+    .fingerprint_what = "the train stage's options",
     .run = policy_run,
 };

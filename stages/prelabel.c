@@ -262,6 +262,8 @@ static int prelabel_run(cur_run *run) {
 }
 
 static const char *const prelabel_needs[] = {"embed", NULL};
+/* the embeddings, and which images already carry a human or review label */
+static const char *const prelabel_reads[] = {"ingest", "split", "embed", CUR_READS_REVIEWS, NULL};
 
 /* batches of independent entries: their size cannot change a result */
 static const char *const prelabel_unhashed[] = {"batch_size", NULL};
@@ -270,6 +272,7 @@ const cur_stage stage_prelabel = {
     .name = "prelabel",
     .summary = "zero-shot CLIP labels for unlabelled images, flags where CLIP disagrees",
     .needs = prelabel_needs,
+    .reads = prelabel_reads,
     .options = prelabel_options,
     .unhashed = prelabel_unhashed,
     .fingerprint = NULL,

@@ -556,5 +556,6 @@ const cur_stage stage_pseudolabel = {
     .needs = pseudolabel_needs,
     .options = pseudolabel_options,
     .fingerprint = pseudolabel_fingerprint,
+    .fingerprint_what = "the teacher file",
     .run = pseudolabel_run,
 };

@@ -64,7 +64,8 @@ static const char *state_of(const char *name, uint64_t seed) {
   cur_runner_opts o = {.seed = seed};
   const char *state = "?";
   int64_t id;
-  if (cur_runner_state(st, cfg, &o, name, &state, &id)) return "error";
+  char why[256];
+  if (cur_runner_state(st, cfg, &o, name, &state, &id, why, sizeof why)) return "error";
   return state;
 }
 

@@ -91,7 +91,7 @@ static int64_t image_with_labels(cur_store *st, int64_t *task, int64_t cls[3]) {
   int64_t run, img;
   cur_image_row row = {.sha256 = "00ff", .bytes = "x", .bytes_len = 1, .byte_size = 1, .source_path = "a.png",
                        .split = "train", .status = "ok"};
-  if (cur_store_run_start(st, "ingest", "h", "f", 1, "{}", &run)) return 0;
+  if (cur_store_run_start(st, "ingest", "h", "f", "{}", 1, "{}", &run)) return 0;
   row.run_id = run;
   int added, again;
   int64_t same;

@@ -29,9 +29,11 @@ static void report_pending(cur_store *st, const cur_config *cfg, const cur_runne
   size_t len = 0;
   for (int i = 0, after = 0; i < n; i++) {
     const char *state;
+    char why[512];
     int64_t run_id;
     if (strcmp(stages[i]->name, "split") == 0) after = 1;
-    else if (after && cur_runner_state(st, cfg, o, stages[i]->name, &state, &run_id) == CUR_OK &&
+    else if (after && cur_runner_state(st, cfg, o, stages[i]->name, &state, &run_id, why,
+                                       sizeof why) == CUR_OK &&
              strcmp(state, "pending") == 0 && len < sizeof line)
       len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? ", " : "", stages[i]->name);
   }

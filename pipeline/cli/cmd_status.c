@@ -16,10 +16,11 @@ static const char status_help[] =
     "Usage: curate status [--json]\n"
     "\n"
     "Shows each stage's state (up to date, pending, never run, interrupted,\n"
-    "failed), the sources with their state (a failed or missing one with the\n"
-    "reason), images per split, per task and class, a warning for each class\n"
-    "with fewer val or test images than split.min_eval_rows, the quarantined\n"
-    "images with their reasons, rejected entries, and flags by review status.\n";
+    "failed) and why a pending one is pending; the sources with their state (a\n"
+    "failed or missing one with the reason), images per split, per task and\n"
+    "class, a warning for each class with fewer val or test images than\n"
+    "split.min_eval_rows, the quarantined images with their reasons, rejected\n"
+    "entries, and flags by review status.\n";
 
 static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
   int n;
@@ -28,15 +29,17 @@ static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON
   if (!arr) return cur_errorc(CUR_ENOMEM, "out of memory");
   for (int i = 0; i < n; i++) {
     const char *state;
+    char why[512];
     int64_t run_id;
     cur_runner_opts ro = {.seed = seed};
-    int rc = cur_runner_state(st, cfg, &ro, stages[i]->name, &state, &run_id);
+    int rc = cur_runner_state(st, cfg, &ro, stages[i]->name, &state, &run_id, why, sizeof why);
     if (rc) return rc;
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o) ||
         !cJSON_AddStringToObject(o, "stage", stages[i]->name) ||
         !cJSON_AddStringToObject(o, "state", state) ||
-        !cJSON_AddNumberToObject(o, "run", (double)run_id))
+        !cJSON_AddNumberToObject(o, "run", (double)run_id) ||
+        (why[0] && !cJSON_AddStringToObject(o, "why", why)))
       return cur_errorc(CUR_ENOMEM, "out of memory");
   }
   return CUR_OK;
@@ -103,6 +106,10 @@ static void print_text(const cJSON *out) {
   cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "stages")) {
     printf("  %-12s %s", cur_json_str(r, "stage", ""), cur_json_str(r, "state", ""));
     if (cur_json_num(r, "run", 0) > 0) printf(" (run %.0f)", cur_json_num(r, "run", 0));
+    if (*cur_json_str(r, "why", "")) {
+      printf(": ");
+      cur_text_print(stdout, cur_json_str(r, "why", ""));  /* task names come from files */
+    }
     printf("\n");
   }
   const cJSON *sources = cJSON_GetObjectItemCaseSensitive(out, "sources");

@@ -38,12 +38,12 @@ int cur_store_run_last(cur_store *st, const char *stage, int complete_only,
 }
 
 int cur_store_run_start(cur_store *st, const char *stage, const char *config_hash,
-                        const char *fingerprint, int64_t seed, const char *config_json,
-                        int64_t *id) {
+                        const char *fingerprint, const char *inputs_json, int64_t seed,
+                        const char *config_json, int64_t *id) {
   int rc = cur__exec(st,
-                     "INSERT INTO runs(stage, status, config_hash, input_fingerprint, seed, config) "
-                     "VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
-                     "tttit", stage, config_hash, fingerprint, seed, config_json);
+                     "INSERT INTO runs(stage, status, config_hash, input_fingerprint, inputs, seed, "
+                     "config) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
+                     "ttttit", stage, config_hash, fingerprint, inputs_json, seed, config_json);
   if (rc) return rc;
   *id = sqlite3_last_insert_rowid(st->db);
   return CUR_OK;
@@ -63,14 +63,58 @@ int cur_store_run_finish(cur_store *st, int64_t id, const char *status, const ch
                    "itttd", id, status, message, counts_json, seconds);
 }
 
-int cur_store_review_version(cur_store *st, int64_t *version) {
-  int found;
-  *version = 0;
+int cur_store_run_inputs(cur_store *st, int64_t id, char **json) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT inputs FROM runs WHERE id = ?1");
+  if (!s) return CUR_EDB;
+  int rc = cur__bind(st, s, "i", id), step = rc ? SQLITE_DONE : sqlite3_step(s);
+  *json = NULL;
+  if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) *json = cur__column_dup(s, 0, &rc);
+  else if (rc == CUR_OK && step != SQLITE_ROW && step != SQLITE_DONE) rc = cur__db_error(st, "reading runs");
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_review_versions(cur_store *st, cur_review_version_fn each, void *ctx) {
   /* run_id IS NULL: augment copies a parent's review label onto its variants
   ** under its own run id, and that is not a new review decision. */
-  return cur__query_i64(st, "SELECT coalesce(max(id), 0) FROM labels "
-                            "WHERE source = 'review' AND run_id IS NULL",
-                        version, &found, "");
+  sqlite3_stmt *s = cur__stmt(st, "SELECT t.name, count(*), max(l.id) FROM labels l "
+                                   "JOIN tasks t ON t.id = l.task_id "
+                                   "WHERE l.source = 'review' AND l.run_id IS NULL "
+                                   "GROUP BY t.name ORDER BY t.name");
+  if (!s) return CUR_EDB;
+  int rc = CUR_OK, step;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+    rc = each(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1),
+              sqlite3_column_int64(s, 2));
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading review decisions");
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* The first row's NCOL integer columns of SQL into OUT. */
+static int first_row(cur_store *st, const char *sql, int ncol, int64_t *out) {
+  sqlite3_stmt *s = cur__stmt(st, sql);
+  if (!s) return CUR_EDB;
+  int rc = CUR_OK;
+  if (sqlite3_step(s) == SQLITE_ROW)
+    for (int i = 0; i < ncol; i++) out[i] = sqlite3_column_int64(s, i);
+  else rc = cur__db_error(st, "reading what ingest stored");
+  sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_ingest_version(cur_store *st, int64_t version[5]) {
+  /* Ingest only adds rows, and a re-checked image takes the run's id: so
+  ** counts, newest ids and the newest run id change exactly when it changed
+  ** something.  Variants (parent_id) and the labels they copy are
+  ** augment's; quarantines by embed leave run_id alone. */
+  int rc = first_row(st, "SELECT count(*), coalesce(max(id), 0), coalesce(max(run_id), 0) "
+                         "FROM images WHERE parent_id IS NULL", 3, version);
+  if (rc == CUR_OK)
+    rc = first_row(st, "SELECT count(*), coalesce(max(l.id), 0) FROM labels l "
+                       "JOIN images o ON o.id = l.image_id "
+                       "WHERE l.source = 'human' AND o.parent_id IS NULL", 2, version + 3);
+  return rc;
 }
 
 int cur_store_run_config(cur_store *st, const char *stage, char **json, int *found) {

@@ -76,13 +76,16 @@ static int embed_fingerprint(cur_run *run, cur_sha256 *h) {
 }
 
 static const char *const embed_needs[] = {"split", NULL};
+/* the images, and the splits (the patches dictionary learns from train) */
+static const char *const embed_reads[] = {"ingest", "split", NULL};
 
 const cur_stage stage_embed = {
     .name = "embed",
-    .ignores_reviews = 1,
+    .reads = embed_reads,
     .summary = "embed every ok image with CLIP or download-free features",
     .needs = embed_needs,
     .options = embed_options,
     .fingerprint = embed_fingerprint,
+    .fingerprint_what = "the checkpoint's files",
     .run = embed_run,
 };

@@ -241,14 +241,16 @@ static int split_run(cur_run *run) {
 }
 
 static const char *const split_needs[] = {"ingest", NULL};
+/* Images and their human labels.  Groups once placed never move with a
+** label (curate split re-splits on purpose), so reviews need not re-run it,
+** nor embed after it. */
+static const char *const split_reads[] = {"ingest", NULL};
 /* it only sets the threshold of a warning in `curate status` */
 static const char *const split_unhashed[] = {"min_eval_rows", NULL};
 
 const cur_stage stage_split = {
     .name = "split",
-    /* groups once placed never move with a label (curate split re-splits on
-    ** purpose), so reviews need not re-run it, nor embed after it */
-    .ignores_reviews = 1,
+    .reads = split_reads,
     .summary = "place whole groups in train, val and test, each class near its target shares",
     .needs = split_needs,
     .options = split_options,
