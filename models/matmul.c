@@ -1,12 +1,15 @@
 /* matmul.c -- linear layers: OpenBLAS sgemm (fp32) or oneDNN matmul (bf16).
 **
 ** The bf16 path converts each weight matrix once to bf16 in PyTorch's
-** [out, in] order, which oneDNN reads as a K x N matrix in the "ba" format;
-** its brgemm kernels use AVX512-BF16 (or AMX) and fuse the bias, the
-** residual sum and the activation.  Activations are converted to bf16 per
-** call; the result stays fp32.  Primitives are cached per (m, k, n, flags),
-** and the cache belongs to the clip_mm object, so one clip_mm must not be
-** used by two threads at once.
+** [out, in] order, which oneDNN reads as a K x N matrix in the "ba" format.
+** Each primitive lets oneDNN choose the weights' layout (format "any": the
+** blocked, VNNI-interleaved tiles its AMX or AVX512-BF16 brgemm kernels read
+** directly), and the weights are reordered into it once, at the first call
+** that needs that layout, instead of being re-packed by the kernel on every
+** call.  The kernels fuse the bias, the residual sum and the activation.
+** Activations are converted to bf16 per call; the result stays fp32.
+** Primitives are cached per (m, k, n, flags), and the cache belongs to the
+** clip_mm object, so one clip_mm must not be used by two threads at once.
 */
 #include "clip_internal.h"
 
@@ -19,12 +22,24 @@
 
 #include "curate.h"
 
+/* The weights in a layout a primitive asked for. */
+typedef struct mm_packed {
+  dnnl_memory_desc_t md;
+  void *data;
+} mm_packed;
+
+/* Primitives of different M may ask for different layouts; a few at most. */
+#define MM_LAYOUTS 4
+
 struct clip_mm_weight {
-  uint16_t *w;              /* bf16 [out, in] */
+  uint16_t *w;              /* bf16 [out, in] (the "ba" K x N matrix) until the first layout */
+  mm_packed layout[MM_LAYOUTS];
+  int n_layouts;
 };
 
 typedef struct mm_prim {
   int m, k, n, flags;
+  dnnl_memory_desc_t wmd;   /* the weights' layout the primitive reads */
   dnnl_primitive_t prim;
   dnnl_memory_t src, wei, bias, dst;
 } mm_prim;
@@ -102,7 +117,10 @@ const char *clip__mm_describe(const clip_mm *mm) { return mm->describe; }
 
 void clip__linear_free(clip_linear *l) {
   if (!l) return;
-  if (l->packed) cur_free(l->packed->w);
+  if (l->packed) {
+    cur_free(l->packed->w);
+    for (int i = 0; i < l->packed->n_layouts; i++) cur_free(l->packed->layout[i].data);
+  }
   cur_free(l->packed);
   cur_free(l->w);
   cur_free(l->b);
@@ -147,7 +165,7 @@ static dnnl_status_t prim_create(clip_mm *mm, mm_prim *p, int has_bias) {
   dnnl_primitive_desc_t pd = NULL;
   dnnl_matmul_desc_t desc;
   dnnl_status_t s = dnnl_memory_desc_init_by_tag(&smd, 2, sd, dnnl_bf16, dnnl_ab);
-  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_ba);
+  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_format_tag_any);
   if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
   if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_ab);
   if (s == dnnl_success) s = dnnl_matmul_desc_init(&desc, &smd, &wmd, has_bias ? &bmd : NULL, &dmd);
@@ -155,8 +173,9 @@ static dnnl_status_t prim_create(clip_mm *mm, mm_prim *p, int has_bias) {
   if (s == dnnl_success) s = set_post_ops(attr, p->flags);
   if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &desc, attr, mm->engine, NULL);
   if (s == dnnl_success) s = dnnl_primitive_create(&p->prim, pd);
+  if (s == dnnl_success) p->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   if (s == dnnl_success) s = dnnl_memory_create(&p->src, &smd, mm->engine, DNNL_MEMORY_NONE);
-  if (s == dnnl_success) s = dnnl_memory_create(&p->wei, &wmd, mm->engine, DNNL_MEMORY_NONE);
+  if (s == dnnl_success) s = dnnl_memory_create(&p->wei, &p->wmd, mm->engine, DNNL_MEMORY_NONE);
   if (s == dnnl_success && has_bias) s = dnnl_memory_create(&p->bias, &bmd, mm->engine, DNNL_MEMORY_NONE);
   if (s == dnnl_success) s = dnnl_memory_create(&p->dst, &dmd, mm->engine, DNNL_MEMORY_NONE);
   const char *impl = NULL;
@@ -190,6 +209,56 @@ static int prim_get(clip_mm *mm, int m, int k, int n, int flags, int has_bias, m
   return CUR_OK;
 }
 
+/* L's weights in the layout P reads, reordered the first time that layout
+** is asked for. */
+static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void **out) {
+  clip_mm_weight *w = l->packed;
+  for (int i = 0; i < w->n_layouts; i++)
+    if (dnnl_memory_desc_equal(&w->layout[i].md, &p->wmd)) {
+      *out = w->layout[i].data;
+      return CUR_OK;
+    }
+  if (w->n_layouts == MM_LAYOUTS)
+    return cur_errorf("clip: oneDNN asked for a %dth weights layout", MM_LAYOUTS + 1);
+  dnnl_memory_desc_t plain;
+  dnnl_dims_t wd = {p->k, p->n};
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t reorder = NULL;
+  dnnl_memory_t from = NULL, to = NULL;
+  mm_packed *dst = &w->layout[w->n_layouts];
+  size_t bytes = dnnl_memory_desc_get_size(&p->wmd);
+  if (!(dst->data = cur_malloc(bytes ? bytes : 1))) return CUR_ENOMEM;
+  /* the first layout comes from the plain copy, which it replaces; later
+  ** ones from the first */
+  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_bf16, dnnl_ba);
+  if (w->n_layouts) plain = w->layout[0].md;
+  if (s == dnnl_success)
+    s = dnnl_memory_create(&from, &plain, mm->engine, w->n_layouts ? w->layout[0].data : w->w);
+  if (s == dnnl_success) s = dnnl_memory_create(&to, &p->wmd, mm->engine, dst->data);
+  if (s == dnnl_success)
+    s = dnnl_reorder_primitive_desc_create(&rpd, &plain, mm->engine, &p->wmd, mm->engine, NULL);
+  if (s == dnnl_success) s = dnnl_primitive_create(&reorder, rpd);
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  if (s == dnnl_success) s = dnnl_primitive_execute(reorder, mm->stream, 2, args);
+  if (s == dnnl_success) s = dnnl_stream_wait(mm->stream);
+  dnnl_primitive_destroy(reorder);
+  dnnl_primitive_desc_destroy(rpd);
+  dnnl_memory_destroy(from);
+  dnnl_memory_destroy(to);
+  if (s != dnnl_success) {
+    cur_free(dst->data);
+    dst->data = NULL;
+    return dnnl_fail("weights reorder", s);
+  }
+  dst->md = p->wmd;
+  if (w->n_layouts++ == 0) {
+    cur_free(w->w);
+    w->w = NULL;
+  }
+  *out = dst->data;
+  return CUR_OK;
+}
+
 static int linear_bf16(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
                        int flags) {
   size_t nx = (size_t)m * (size_t)l->in;
@@ -201,12 +270,14 @@ static int linear_bf16(clip_mm *mm, const clip_linear *l, const float *x, int m,
   }
   clip__to_bf16(x, nx, mm->xb);
   mm_prim *p = NULL;
+  void *weights = NULL;
   int rc = prim_get(mm, m, l->in, l->out, flags, l->b != NULL, &p);
+  if (rc == CUR_OK) rc = packed_for(mm, l, p, &weights);
   if (rc != CUR_OK) return rc;
   dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei},
                              {DNNL_ARG_DST, p->dst}, {DNNL_ARG_BIAS, p->bias}};
   dnnl_status_t s = dnnl_memory_set_data_handle(p->src, mm->xb);
-  if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->wei, l->packed->w);
+  if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->wei, weights);
   if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->dst, y);
   if (s == dnnl_success && l->b) s = dnnl_memory_set_data_handle(p->bias, l->b);
   if (s == dnnl_success) s = dnnl_primitive_execute(p->prim, mm->stream, l->b ? 4 : 3, args);
