@@ -3,6 +3,8 @@
 #
 # Safe to run again: apt-get runs only when a package is missing, and the
 # build is incremental.  Builds build/ (release).  Needs root or sudo for apt.
+# --bench also installs what the benchmarks compare against (PyTorch, for
+# scripts/bench/clip); the tests do not need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,7 @@ PACKAGES=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libvips-dev
           libjpeg-dev libpng-dev nettle-dev
           dataset-fashion-mnist python3-pil
           clang libclang-rt-14-dev)  # the libFuzzer build (scripts/fuzz)
+[ "${1:-}" = "--bench" ] && PACKAGES+=(python3-torch python3-torchvision)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
