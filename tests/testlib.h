@@ -2,8 +2,11 @@
 **
 ** A test file defines cases with TEST(name) and lists them in main() through
 ** test_run(); CHECK* record a failure and go on, REQUIRE* end the case.  The
-** closing line is "N passed, N failed" (plus skipped), and the exit code is 0,
-** 1 on any failure, or 77 (CTest's skip code) when every case skipped.
+** closing line is "N passed, N failed, N skipped", followed, when any case
+** skipped, by "SKIPPED K of M cases: case (reason); ..." (CTest then lists the
+** file as skipped, see tests/CMakeLists.txt).  The exit code is 0, 1 on any
+** failure, or 77 (CTest's skip code) when every case skipped.  A case that
+** evaluates no assertion and does not skip fails.
 */
 #ifndef TESTLIB_H
 #define TESTLIB_H
