@@ -1,6 +1,7 @@
 /* testlib.c -- case runner, failure reporting and fixtures for the tests. */
 #include "testlib.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -134,4 +135,32 @@ int test_sh(const char *fmt, ...) {
   int st = system(cmd);
   if (st == -1) return -1;
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const cJSON *test_json_get(const cJSON *obj, const char *key, const char *file, int line) {
+  const cJSON *item = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+  test_checks++;
+  if (!item) test_fail(file, line, "JSON %s has no member \"%s\"", obj ? "object" : "(missing)", key);
+  return item;
+}
+
+const cJSON *test_json_at(const cJSON *arr, int index, const char *file, int line) {
+  const cJSON *item = cJSON_IsArray(arr) ? cJSON_GetArrayItem(arr, index) : NULL;
+  test_checks++;
+  if (!item) test_fail(file, line, "JSON %s has no item %d", arr ? "array" : "(missing)", index);
+  return item;
+}
+
+double test_json_num(const cJSON *item, const char *what, const char *file, int line) {
+  test_checks++;
+  if (cJSON_IsNumber(item)) return item->valuedouble;
+  if (item) test_fail(file, line, "JSON %s is not a number", what);  /* absent: already reported */
+  return NAN;
+}
+
+const char *test_json_str(const cJSON *item, const char *what, const char *file, int line) {
+  test_checks++;
+  if (cJSON_IsString(item)) return item->valuestring;
+  if (item) test_fail(file, line, "JSON %s is not a string", what);
+  return "";
 }

@@ -44,6 +44,21 @@ int test_write_file(const char *path, const void *data, size_t len);
 /* Runs a shell command, returns its exit status (or -1). */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Checked JSON reading: each fails the case at its caller's line, naming
+** the key or index, when OBJ lacks it or it has the wrong type, and then
+** returns NULL, NAN or "" so the case goes on without crashing (cJSON's own
+** getters return NULL, which a test would dereference). */
+struct cJSON;
+const struct cJSON *test_json_get(const struct cJSON *obj, const char *key, const char *file, int line);
+const struct cJSON *test_json_at(const struct cJSON *arr, int index, const char *file, int line);
+double test_json_num(const struct cJSON *item, const char *what, const char *file, int line);
+const char *test_json_str(const struct cJSON *item, const char *what, const char *file, int line);
+#define JSON_GET(obj, key) test_json_get(obj, key, __FILE__, __LINE__)
+#define JSON_AT(arr, index) test_json_at(arr, index, __FILE__, __LINE__)
+#define JSON_NUM(obj, key) test_json_num(JSON_GET(obj, key), key, __FILE__, __LINE__)
+#define JSON_STR(obj, key) test_json_str(JSON_GET(obj, key), key, __FILE__, __LINE__)
+#define JSON_AT_NUM(arr, index) test_json_num(JSON_AT(arr, index), "array item", __FILE__, __LINE__)
+
 #define TEST(name) static void name(void)
 #define RUN(name) test_run(#name, name)
 
