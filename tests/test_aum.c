@@ -296,9 +296,9 @@ TEST(review_decisions_change_what_later_stages_see) {
   cJSON *arr = json ? cJSON_Parse(strchr(json, '[')) : NULL;
   REQUIRE(cJSON_GetArraySize(arr) == 3);
   int64_t id[3];
-  for (int i = 0; i < 3; i++) id[i] = (int64_t)cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), "image_id")->valuedouble;
-  CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "score")->valuedouble <=
-        cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "score")->valuedouble);  /* worst first */
+  for (int i = 0; i < 3; i++) id[i] = (int64_t)JSON_NUM(JSON_AT(arr, i), "image_id");
+  CHECK(JSON_NUM(JSON_AT(arr, 0), "score") <=
+        JSON_NUM(JSON_AT(arr, 1), "score"));  /* worst first */
   cJSON_Delete(arr);
   cur_free(json);
   /* errors name the culprit and record nothing */

@@ -91,7 +91,7 @@ TEST(clip_vectors_equal_the_clip_command) {
   for (int i = 0; i < 64; i++) {
     unsigned b0, b1;
     sscanf(hex + 4 * i, "%2x%2x", &b0, &b1);
-    double want = cJSON_GetArrayItem(emb, i)->valuedouble;
+    double want = JSON_AT_NUM(emb, i);
     double got = cur_half_to_float((uint16_t)(b0 | b1 << 8));
     double err = fabs(got - want) / (fabs(want) + 1e-3);
     if (err > worst) worst = err;

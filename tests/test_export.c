@@ -74,7 +74,7 @@ static void check_row(const cJSON *row) {
   long long image = (long long)id->valuedouble;
   CHECK_INT(q_int("SELECT c.idx FROM current_labels cl JOIN classes c ON c.id = cl.class_id "
                   "WHERE cl.task_id = 1 AND cl.image_id = %lld", image),
-            (long long)cJSON_GetObjectItem(label, "index")->valuedouble);
+            (long long)JSON_NUM(label, "index"));
   CHECK_INT(q_int("SELECT count(*) FROM images WHERE status = 'ok' AND id = %lld AND parent_id "
                   "IS NOT NULL", image), cJSON_IsString(parent));
   CHECK_INT(q_int("SELECT count(*) FROM flags WHERE review_status = 'pending' AND image_id = %lld",
@@ -130,9 +130,9 @@ TEST(manifest_round_trip_matches_files_and_database) {
   cJSON *m = meta ? cJSON_Parse(meta) : NULL;
   const cJSON *cls = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
       cJSON_GetObjectItem(m, "tasks"), "label"), "classes"), "train");
-  CHECK(cls && cJSON_GetObjectItem(cls, "a")->valuedouble == 4 &&
-        cJSON_GetObjectItem(cls, "b")->valuedouble == 4);
-  CHECK(m && cJSON_GetObjectItem(cJSON_GetObjectItem(m, "runs"), "balance")->valuedouble > 0);
+  CHECK(cls && JSON_NUM(cls, "a") == 4 &&
+        JSON_NUM(cls, "b") == 4);
+  CHECK(m && JSON_NUM(JSON_GET(m, "runs"), "balance") > 0);
   cJSON_Delete(m);
   cur_free(meta);
 }

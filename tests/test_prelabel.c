@@ -68,7 +68,7 @@ TEST(zeroshot_labels_scores_and_flags_follow_the_probabilities) {
   REQUIRE(probs);
   /* the stage works from half-float embeddings: logit_scale (100) times a
   ** cosine rounded at 2^-11 moves a probability by well under 0.05 */
-  CHECK_NEAR(cJSON_GetObjectItem(probs, cls)->valuedouble, atof(conf), 0.05);
+  CHECK_NEAR(JSON_NUM(probs, cls), atof(conf), 0.05);
   cJSON_Delete(arr);
   cur_free(json);
   cur_free(path);

@@ -333,13 +333,13 @@ TEST(compare_prints_two_runs_and_the_difference) {
   char *json_text = fx_read("json.out");
   cJSON *json = json_text ? cJSON_Parse(json_text) : NULL, *m;
   REQUIRE(json);
-  CHECK_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "runs"), 1)->valuedouble, atoll(b));
+  CHECK_INT(JSON_AT_NUM(JSON_GET(json, "runs"), 1), atoll(b));
   int seen = 0;
   cJSON_ArrayForEach(m, cJSON_GetObjectItem(json, "metrics")) {
-    if (strcmp(cJSON_GetObjectItem(m, "name")->valuestring, "accuracy") != 0) continue;
+    if (strcmp(JSON_STR(m, "name"), "accuracy") != 0) continue;
     char *sql = cur_asprintf("SELECT value FROM metrics WHERE run_id = %s AND name = 'accuracy'", b);
-    CHECK_NEAR(cJSON_GetObjectItem(m, "b")->valuedouble, q_num(sql), 1e-12);
-    CHECK(cJSON_GetObjectItem(m, "diff")->valuedouble < 0);
+    CHECK_NEAR(JSON_NUM(m, "b"), q_num(sql), 1e-12);
+    CHECK(JSON_NUM(m, "diff") < 0);
     cur_free(sql);
     seen++;
   }

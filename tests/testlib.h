@@ -58,6 +58,7 @@ const char *test_json_str(const struct cJSON *item, const char *what, const char
 #define JSON_NUM(obj, key) test_json_num(JSON_GET(obj, key), key, __FILE__, __LINE__)
 #define JSON_STR(obj, key) test_json_str(JSON_GET(obj, key), key, __FILE__, __LINE__)
 #define JSON_AT_NUM(arr, index) test_json_num(JSON_AT(arr, index), "array item", __FILE__, __LINE__)
+#define JSON_AT_STR(arr, index) test_json_str(JSON_AT(arr, index), "array item", __FILE__, __LINE__)
 
 #define TEST(name) static void name(void)
 #define RUN(name) test_run(#name, name)
