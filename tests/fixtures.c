@@ -2,6 +2,7 @@
 #include "fixtures.h"
 
 #include <archive.h>
+#include <cjson/cJSON.h>
 #include <archive_entry.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -354,4 +355,44 @@ int fx_kill_and_resume(const char *const *clean_args, const char *const *killed_
     cur_free(log);
   }
   return clean == 0 && last == 0 ? 0 : -1;
+}
+
+/* Un-normalises one channel of reference image INDEX (mean M, std SD) into
+** every third byte of PIXELS, rounded and clipped to 8 bits. */
+static void unnormalise(const float *images, int index, int c, double m, double sd, unsigned char *pixels) {
+  enum { S = 64 };
+  for (int p = 0; p < S * S; p++) {
+    double v = (images[((size_t)index * 3 + c) * S * S + p] * sd + m) * 255.0;
+    pixels[p * 3 + c] = (unsigned char)lrint(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+}
+
+int fx_clip_reference_ppm(const char *model_dir, int index, const char *rel) {
+  enum { S = 64, N = 5 };
+  static unsigned char ppm[32 + S * S * 3];
+  char *img_path = cur_asprintf("%s/reference-images.f32", model_dir);
+  char *pre_path = cur_asprintf("%s/preprocessor_config.json", model_dir);
+  char *images = NULL, *pre_text = NULL, *out = test_scratch_path(rel);
+  size_t len = 0, pre_len;
+  cJSON *pre = NULL;
+  int rc = -1;
+  if (index < 0 || index >= N || !img_path || !pre_path || !out ||
+      cur_file_read(img_path, &images, &len) != CUR_OK || len != (size_t)N * 3 * S * S * sizeof(float) ||
+      cur_file_read(pre_path, &pre_text, &pre_len) != CUR_OK || !(pre = cJSON_Parse(pre_text)))
+    goto cleanup;
+  const cJSON *mean = cJSON_GetObjectItem(pre, "image_mean"), *std = cJSON_GetObjectItem(pre, "image_std");
+  if (cJSON_GetArraySize(mean) != 3 || cJSON_GetArraySize(std) != 3) goto cleanup;
+  int head = snprintf((char *)ppm, 32, "P6\n%d %d\n255\n", S, S);
+  for (int c = 0; c < 3; c++)
+    unnormalise((const float *)images, index, c, cJSON_GetArrayItem(mean, c)->valuedouble,
+                cJSON_GetArrayItem(std, c)->valuedouble, ppm + head);
+  rc = test_write_file(out, ppm, (size_t)head + S * S * 3);
+cleanup:
+  cJSON_Delete(pre);
+  cur_free(images);
+  cur_free(pre_text);
+  cur_free(img_path);
+  cur_free(pre_path);
+  cur_free(out);
+  return rc;
 }

@@ -68,4 +68,13 @@ void fx_check_flags(const struct head_noise_out *o, const int *y, int n, const c
 ** libarchive reads) into a plain tar DST, optionally skipping every entry
 ** whose name does not start with PREFIX (NULL: keep all). */
 int fx_archive_subset(const char *src, const char *dst, int n, const char *prefix);
+
+/* Writes reference image INDEX (0-4) of a model folder of ../shared/clip (a
+** preprocessed 3 x 64 x 64 tensor from PyTorch's CLIP) back to pixels as a
+** 64 x 64 PPM at scratch/REL: un-normalised with the folder's
+** preprocessor_config.json mean and std, rounded and clipped.  A 64-pixel
+** image passes the stage's resize and centre crop unchanged, so its
+** features should be the reference's (images 3 and 4 are photos; 0-2 are
+** noise, which the clipping changes).  0 on success. */
+int fx_clip_reference_ppm(const char *model_dir, int index, const char *rel);
 #endif

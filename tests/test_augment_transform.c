@@ -9,6 +9,9 @@
 ** augment-5.*: fill modes: the corner exposed by a rotation is edge/black/mean.
 ** augment-6.*: output format, size and bands equal the input's.
 ** augment-7.*: canonical parameter JSON.
+** augment-8.*: photometric operations change pixels by amounts computed by
+**              hand from docs/stages/augment.md (brightness, contrast,
+**              saturation on a two-colour image; noise's spread; blur).
 **
 ** Synthetic images are built in memory with libvips; geometry uses PNG so
 ** the only error is the transform's own interpolation.
@@ -586,6 +589,131 @@ TEST(sampled_params_round_trip_through_json_text) {
   }
 }
 
+/* ---- augment-8: photometric operations change pixels by the documented amount ---- */
+
+/* A 60 x 40 RGB PNG: the left 30 columns colour A = (100, 50, 200), the
+** right 30 colour B = (60, 160, 40).  Band means (80, 105, 120); mean grey
+** (Rec. 601) 0.299 x 80 + 0.587 x 105 + 0.114 x 120 = 99.235. */
+#define PH_W 60
+#define PH_H 40
+static const double colour_a[3] = {100, 50, 200}, colour_b[3] = {60, 160, 40};
+
+static unsigned char *two_colour_png(size_t *len) {
+  VipsImage *img = NULL;
+  unsigned char *png = NULL;
+  if (vips_black(&img, PH_W, PH_H, "bands", 3, NULL) == 0 &&
+      vips_draw_rect(img, (double *)colour_a, 3, 0, 0, PH_W / 2, PH_H, "fill", TRUE, NULL) == 0 &&
+      vips_draw_rect(img, (double *)colour_b, 3, PH_W / 2, 0, PH_W / 2, PH_H, "fill", TRUE, NULL) == 0)
+    png = encode_image(img, 0, len);
+  if (img) g_object_unref(img);
+  return png;
+}
+
+/* Applies P (identity geometry plus photometric factors) to the two-colour
+** image and returns the decoded result, or NULL after failing the case. */
+static VipsImage *apply_two_colour(cur_augment_params p) {
+  size_t len = 0, out_len = 0;
+  unsigned char *png = two_colour_png(&len), *out = NULL;
+  cur_augment_options o;
+  cur_augment_format fmt;
+  VipsImage *img = NULL;
+  cur_augment_options_default(&o);
+  CHECK(png != NULL);
+  if (png) CHECK_OK(cur_augment_apply(png, len, &p, &o, &out, &out_len, &fmt));
+  if (out) img = decode_image(out, out_len);
+  CHECK(img && img->Bands == 3 && img->Xsize == PH_W && img->BandFmt == VIPS_FORMAT_UCHAR);
+  cur_free(out);
+  cur_free(png);
+  if (img && (img->Bands != 3 || img->BandFmt != VIPS_FORMAT_UCHAR)) {
+    g_object_unref(img);
+    img = NULL;
+  }
+  return img;
+}
+
+/* Checks that every pixel of the left half is WANT_A and of the right half
+** WANT_B, within 0.5 + 1e-9 (the result is rounded to 8 bits). */
+static void check_halves(VipsImage *img, const double want_a[3], const double want_b[3], int line) {
+  double worst = 0;
+  for (int y = 0; img && y < PH_H; y++)
+    for (int x = 0; x < PH_W; x++) {
+      const unsigned char *px = VIPS_IMAGE_ADDR(img, x, y);
+      const double *want = x < PH_W / 2 ? want_a : want_b;
+      for (int b = 0; b < 3; b++) worst = fmax(worst, fabs(px[b] - want[b]));
+    }
+  test_checks++;
+  if (!img || worst > 0.5 + 1e-9) test_fail(__FILE__, line, "worst pixel off by %g", img ? worst : -1.0);
+}
+
+TEST(brightness_contrast_and_saturation_move_pixels_by_hand_computed_amounts) {
+  cur_augment_params p = geometry(0, 0, 0, 1, 0);
+  VipsImage *img = apply_two_colour(p);  /* identity: the input comes back */
+  check_halves(img, colour_a, colour_b, __LINE__);
+  if (img) g_object_unref(img);
+  /* brightness 1.2: every value times 1.2 */
+  p.brightness = 1.2;
+  img = apply_two_colour(p);
+  check_halves(img, (const double[3]){120, 60, 240}, (const double[3]){72, 192, 48}, __LINE__);
+  if (img) g_object_unref(img);
+  /* contrast 0.5: halfway to the mean grey, 0.5 x + 49.6175 */
+  p.brightness = 1, p.contrast = 0.5;
+  img = apply_two_colour(p);
+  check_halves(img, (const double[3]){99.6175, 74.6175, 149.6175},
+               (const double[3]){79.6175, 129.6175, 69.6175}, __LINE__);
+  if (img) g_object_unref(img);
+  /* saturation 0: each pixel its grey, A 82.05 and B 116.42 in every band */
+  p.contrast = 1, p.saturation = 0;
+  img = apply_two_colour(p);
+  check_halves(img, (const double[3]){82.05, 82.05, 82.05}, (const double[3]){116.42, 116.42, 116.42},
+               __LINE__);
+  if (img) g_object_unref(img);
+}
+
+TEST(noise_adds_one_value_per_pixel_of_the_drawn_sigma_and_blur_mixes_only_the_edge) {
+  cur_augment_params p = geometry(0, 0, 0, 1, 0);
+  p.noise_sigma = 5.0;
+  p.noise_seed = 12345;
+  VipsImage *img = apply_two_colour(p);
+  REQUIRE(img);
+  double sum = 0, sum2 = 0;
+  int unequal = 0, n = PH_W * PH_H;
+  for (int y = 0; y < PH_H; y++)
+    for (int x = 0; x < PH_W; x++) {
+      const unsigned char *px = VIPS_IMAGE_ADDR(img, x, y);
+      const double *in = x < PH_W / 2 ? colour_a : colour_b;
+      double d = px[0] - in[0];
+      sum += d;
+      sum2 += d * d;
+      /* luminance noise: the same value on every band, up to rounding */
+      unequal += fabs((px[1] - in[1]) - d) > 1 || fabs((px[2] - in[2]) - d) > 1;
+    }
+  g_object_unref(img);
+  double mean = sum / n, sd = sqrt(sum2 / n - mean * mean);
+  /* 2400 draws: the sample sd is within 5% of 5 with room to spare (its
+  ** standard error is 5 / sqrt(4800) = 0.07), the mean within 0.4 (8 SE);
+  ** rounding to integers adds 1/12 to the variance */
+  CHECK_NEAR(sd, 5.0, 0.4);
+  CHECK_NEAR(mean, 0.0, 0.4);
+  CHECK_INT(unequal, 0);
+  /* blur sigma 1: far from the edge nothing changes; the two columns at the
+  ** edge end strictly between A and B, symmetric about their midpoint */
+  p = geometry(0, 0, 0, 1, 0);
+  p.blur_sigma = 1.0;
+  img = apply_two_colour(p);
+  REQUIRE(img);
+  const unsigned char *far_a = VIPS_IMAGE_ADDR(img, 10, 20), *far_b = VIPS_IMAGE_ADDR(img, 50, 20);
+  const unsigned char *edge_a = VIPS_IMAGE_ADDR(img, 29, 20), *edge_b = VIPS_IMAGE_ADDR(img, 30, 20);
+  for (int b = 0; b < 3; b++) {
+    CHECK_NEAR(far_a[b], colour_a[b], 0);
+    CHECK_NEAR(far_b[b], colour_b[b], 0);
+    double lo = fmin(colour_a[b], colour_b[b]), hi = fmax(colour_a[b], colour_b[b]);
+    CHECK(edge_a[b] > lo && edge_a[b] < hi && edge_b[b] > lo && edge_b[b] < hi);
+    /* a Gaussian is symmetric: the two edge columns sum to A + B (+-1 rounding) */
+    CHECK_NEAR(edge_a[b] + edge_b[b], colour_a[b] + colour_b[b], 1);
+  }
+  g_object_unref(img);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   if (VIPS_INIT(argv[0])) {
@@ -619,5 +747,7 @@ int main(int argc, char **argv) {
   RUN(rgba_png_keeps_its_alpha_band_through_photometric_ops);
   RUN(params_json_is_canonical);
   RUN(sampled_params_round_trip_through_json_text);
+  RUN(brightness_contrast_and_saturation_move_pixels_by_hand_computed_amounts);
+  RUN(noise_adds_one_value_per_pixel_of_the_drawn_sigma_and_blur_mixes_only_the_edge);
   return test_finish();
 }

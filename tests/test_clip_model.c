@@ -55,7 +55,7 @@ static void free_ref(ref *r) {
 static double rel_err(const float *got, const cJSON *want, int n) {
   double err = 0, scale = 0;
   for (int i = 0; i < n; i++) {
-    double w = cJSON_GetArrayItem(want, i)->valuedouble;
+    double w = JSON_AT_NUM(want, i);
     err = fmax(err, fabs(got[i] - w));
     scale = fmax(scale, fabs(w));
   }
@@ -88,7 +88,7 @@ static void check_reference(const char *name) {
   CHECK(strcmp(id + strlen(id) - 5, "-fp32") == 0);
   const cJSON *texts = cJSON_GetObjectItem(r.root, "texts");
   const char *tv[N_REF];
-  for (int i = 0; i < N_REF; i++) tv[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+  for (int i = 0; i < N_REF; i++) tv[i] = JSON_AT_STR(texts, i);
   REQUIRE_OK(clip_encode_images(m, r.images, N_REF, img));
   REQUIRE_OK(clip_encode_texts(m, tv, N_REF, txt));
   double worst = 0;

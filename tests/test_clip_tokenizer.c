@@ -53,7 +53,7 @@ TEST(every_reference_case_gives_identical_ids) {
     const cJSON *c, *cases = cJSON_GetObjectItem(root, "cases");
     CHECK(cJSON_GetArraySize(cases) == 15);
     cJSON_ArrayForEach(c, cases)
-      check_ids(t, cJSON_GetObjectItem(c, "text")->valuestring, cJSON_GetObjectItem(c, "ids"));
+      check_ids(t, JSON_STR(c, "text"), cJSON_GetObjectItem(c, "ids"));
   }
   cJSON_Delete(root);
   clip_tokenizer_free(t);
@@ -68,7 +68,7 @@ TEST(model_reference_texts_give_the_model_tokens) {
     const cJSON *texts = cJSON_GetObjectItem(root, "texts");
     const cJSON *tokens = cJSON_GetObjectItem(root, "tokens");
     for (int i = 0; i < cJSON_GetArraySize(texts); i++)
-      check_ids(t, cJSON_GetArrayItem(texts, i)->valuestring, cJSON_GetArrayItem(tokens, i));
+      check_ids(t, JSON_AT_STR(texts, i), cJSON_GetArrayItem(tokens, i));
   }
   cJSON_Delete(root);
   clip_tokenizer_free(t);

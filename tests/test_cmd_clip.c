@@ -46,7 +46,7 @@ TEST(image_json_embedding_equals_library_and_missing_file_is_partial) {
   cJSON *root = cJSON_Parse(out);
   REQUIRE(cJSON_IsArray(root) && cJSON_GetArraySize(root) == 1);
   const cJSON *o = cJSON_GetArrayItem(root, 0);
-  CHECK_STR(cJSON_GetObjectItem(o, "input")->valuestring, img);
+  CHECK_STR(JSON_STR(o, "input"), img);
   const cJSON *emb = cJSON_GetObjectItem(o, "embedding");
   CHECK_INT(cJSON_GetArraySize(emb), 64);
   clip_model *m = NULL;
@@ -55,7 +55,7 @@ TEST(image_json_embedding_equals_library_and_missing_file_is_partial) {
   CHECK_OK(clip_model_preprocess_file(m, img, pix));
   CHECK_OK(clip_encode_images(m, pix, 1, f));
   /* printed with %g's 6 to 7 digits by cJSON */
-  for (int i = 0; i < 64; i++) CHECK_NEAR(cJSON_GetArrayItem(emb, i)->valuedouble, f[i], 1e-5 * (1 + fabs(f[i])));
+  for (int i = 0; i < 64; i++) CHECK_NEAR(JSON_AT_NUM(emb, i), f[i], 1e-5 * (1 + fabs(f[i])));
   clip_model_free(m);
   cJSON_Delete(root);
   cur_free(out);

@@ -6,7 +6,10 @@
 ** config-4.*: hostile files: integers past an int, repeated keys, trailing
 **             text, invalid UTF-8; one seed range for the file and --seed.
 */
+#include <cjson/cJSON.h>
+
 #include "config.h"
+#include "fixtures.h"
 #include "stage.h"
 #include "stages.h"
 #include "testlib.h"
@@ -28,13 +31,28 @@ TEST(defaults_file_lists_every_option_of_every_stage) {
   REQUIRE_OK(cur_config_load(path, cur_stage_registry(), &cfg, &missing));
   CHECK_INT(missing, 0);
   CHECK_INT(cur_config_seed(cfg), 42);
+  /* the file itself, not the loaded config (which merges the defaults under
+  ** whatever the file holds, so it would pass for a file of "{}") */
+  char *text = fx_read("defaults.json");
+  cJSON *file = text ? cJSON_Parse(text) : NULL;
+  REQUIRE(cJSON_IsObject(file));
   const cur_stage *const *stages = cur_stages(&n);
   for (int i = 0; i < n; i++) {
-    const cJSON *sec = cur_config_section(cfg, stages[i]->name);
-    REQUIRE(sec != NULL);
-    for (const cur_option *o = stages[i]->options; o && o->key; o++)
-      CHECK(cJSON_GetObjectItemCaseSensitive(sec, o->key) != NULL);
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(file, stages[i]->name);
+    CHECK_MSG(cJSON_IsObject(sec), "defaults.json has no section %s", stages[i]->name);
+    int options = 0;
+    for (const cur_option *o = stages[i]->options; o && o->key; o++, options++)
+      CHECK_MSG(cJSON_GetObjectItemCaseSensitive(sec, o->key) != NULL, "defaults.json lacks %s.%s",
+                stages[i]->name, o->key);
+    CHECK_MSG(cJSON_GetArraySize(sec) == options, "defaults.json: %s has %d keys, the stage %d options",
+              stages[i]->name, cJSON_GetArraySize(sec), options);
   }
+  /* a few values as the docs give them (docs/stages/ingest.md, balance.md) */
+  CHECK_NEAR(JSON_NUM(file, "seed"), 42, 0);
+  CHECK_NEAR(JSON_NUM(JSON_GET(file, "ingest"), "batch_size"), 2048, 0);
+  CHECK_STR(JSON_STR(JSON_GET(file, "balance"), "target"), "median");
+  cJSON_Delete(file);
+  cur_free(text);
   CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "batch_size"), 2048);
   CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "keep_quarantined_bytes"), 1 << 20);
   cur_config_free(cfg);

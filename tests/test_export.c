@@ -2,6 +2,8 @@
 ** builds: train a (6 JPEGs), b (2 PNGs); test a (2), b (2).  Balanced to the
 ** largest class, so b gets 4 augmented variants.
 **
+** Each case builds its own corpus database (build_corpus, export_balanced).
+**
 ** export-1.*: manifest round trip: every path exists with the sha256 it
 **             claims, labels and weights match the database, flagged,
 **             dropped and quarantined rows are left out, variants name
@@ -41,7 +43,7 @@ static long long q_int(const char *fmt, long long arg) {
 static int build_corpus(void) {
   static const char *const classes[] = {"a", "b"};
   static const int train[] = {6, 2}, test[] = {2, 2};
-  int rc = test_sh("cd '%s' && rm -rf src out out2 %s*", T.scratch, db);
+  int rc = test_sh("cd '%s' && rm -rf src out out2 out6 out7 out8 %s*", T.scratch, db);
   rc |= fx_image_tree("src/train", classes, train, 2, 24, 16, "jpeg", 1);
   rc |= fx_image_tree("src/test", classes, test, 2, 24, 16, "png", 50);
   rc |= fx_curate("init.log", "--db %s --config none.json init", db);
@@ -72,7 +74,7 @@ static void check_row(const cJSON *row) {
   long long image = (long long)id->valuedouble;
   CHECK_INT(q_int("SELECT c.idx FROM current_labels cl JOIN classes c ON c.id = cl.class_id "
                   "WHERE cl.task_id = 1 AND cl.image_id = %lld", image),
-            (long long)cJSON_GetObjectItem(label, "index")->valuedouble);
+            (long long)JSON_NUM(label, "index"));
   CHECK_INT(q_int("SELECT count(*) FROM images WHERE status = 'ok' AND id = %lld AND parent_id "
                   "IS NOT NULL", image), cJSON_IsString(parent));
   CHECK_INT(q_int("SELECT count(*) FROM flags WHERE review_status = 'pending' AND image_id = %lld",
@@ -97,16 +99,22 @@ static int check_manifest(void) {
   return n;
 }
 
-TEST(manifest_round_trip_matches_files_and_database) {
-  REQUIRE(build_corpus() == 0);
+/* build_corpus, balanced to the largest class (max.json), augmented and
+** exported to OUT in every format with shards of 3 rows; 0 on success. */
+static int export_balanced(const char *out) {
   const char *cfg = "{\"balance\": {\"target\": \"max\"}}";
   char *p = test_scratch_path("max.json");
-  REQUIRE(test_write_file(p, cfg, strlen(cfg)) == 0);
+  int rc = build_corpus() || !p || test_write_file(p, cfg, strlen(cfg)) != 0;
   cur_free(p);
-  REQUIRE(fx_curate("bal.log", "--db %s --config max.json run --stage balance", db) == 0);
-  REQUIRE(fx_curate("aug.log", "--db %s --config max.json run --stage augment", db) == 0);
-  REQUIRE(fx_curate("exp.log", "--db %s --config max.json export --out out --format jsonl "
-                    "--format csv --format webdataset --shard-size 3", db) == 0);
+  rc = rc || fx_curate("bal.log", "--db %s --config max.json run --stage balance", db) ||
+       fx_curate("aug.log", "--db %s --config max.json run --stage augment", db) ||
+       fx_curate("exp.log", "--db %s --config max.json export --out %s --format jsonl "
+                 "--format csv --format webdataset --shard-size 3", db, out);
+  return rc;
+}
+
+TEST(manifest_round_trip_matches_files_and_database) {
+  REQUIRE(export_balanced("out") == 0);
   /* train: a keeps 4 (a/00 pending, a/01 dropped), b 2 + 2 variants; test: 3 */
   CHECK_INT(check_manifest(), 11);
   CHECK_INT(q_int("SELECT count(*) FROM images WHERE parent_id IS NOT NULL AND %lld", 1), 2);
@@ -122,14 +130,15 @@ TEST(manifest_round_trip_matches_files_and_database) {
   cJSON *m = meta ? cJSON_Parse(meta) : NULL;
   const cJSON *cls = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
       cJSON_GetObjectItem(m, "tasks"), "label"), "classes"), "train");
-  CHECK(cls && cJSON_GetObjectItem(cls, "a")->valuedouble == 4 &&
-        cJSON_GetObjectItem(cls, "b")->valuedouble == 4);
-  CHECK(m && cJSON_GetObjectItem(cJSON_GetObjectItem(m, "runs"), "balance")->valuedouble > 0);
+  CHECK(cls && JSON_NUM(cls, "a") == 4 &&
+        JSON_NUM(cls, "b") == 4);
+  CHECK(m && JSON_NUM(JSON_GET(m, "runs"), "balance") > 0);
   cJSON_Delete(m);
   cur_free(meta);
 }
 
 TEST(webdataset_shards_are_readable_by_tar) {
+  REQUIRE(export_balanced("out") == 0);
   CHECK_INT(test_sh("cd '%s/out/shards' && ls > ../../shards.txt", T.scratch), 0);
   char *list = fx_read("shards.txt");
   CHECK_STR(list, "test-000000.tar\ntrain-000000.tar\ntrain-000001.tar\ntrain-000002.tar\n");
@@ -144,6 +153,7 @@ TEST(webdataset_shards_are_readable_by_tar) {
 }
 
 TEST(reexport_of_unchanged_data_is_byte_identical) {
+  REQUIRE(export_balanced("out") == 0);
   CHECK_INT(test_sh("cd '%s' && cp -r out out2", T.scratch), 0);
   REQUIRE(fx_curate("exp2.log", "--db %s --config max.json export --out out --format jsonl "
                     "--format csv --format webdataset --shard-size 3", db) == 0);
@@ -217,14 +227,8 @@ static char *shard_order(const char *dir) {
 }
 
 TEST(manifest_is_usable_as_it_is_and_never_stale) {
-  REQUIRE(build_corpus() == 0);
-  const char *cfg = "{\"balance\": {\"target\": \"max\"}}";
+  REQUIRE(export_balanced("out6") == 0);
   char *p = test_scratch_path("max.json");
-  REQUIRE(test_write_file(p, cfg, strlen(cfg)) == 0);
-  REQUIRE(fx_curate("m1.log", "--db %s --config max.json run --stage balance", db) == 0);
-  REQUIRE(fx_curate("m2.log", "--db %s --config max.json run --stage augment", db) == 0);
-  REQUIRE(fx_curate("m3.log", "--db %s --config max.json export --out out6 --format jsonl "
-                    "--format webdataset --shard-size 3", db) == 0);
   /* class_names: the task's classes in index order, as the database has them */
   char *meta = fx_read("out6/metadata.json"), *want = q_text("SELECT group_concat(name, ',') "
                                                             "FROM (SELECT name FROM classes ORDER BY idx)");

@@ -225,30 +225,31 @@ TEST(mlp_same_seed_gives_bit_identical_weights) {
   check_determinism(HEAD_MLP);
 }
 
-/* Loss of one row by the formula of head.h, from its logits z. */
-static double row_loss(const double *z, int k, int y, double eps) {
-  double zmax = z[0], s = 0, zsum = 0;
-  for (int c = 1; c < k; c++) zmax = z[c] > zmax ? z[c] : zmax;
-  for (int c = 0; c < k; c++) {
-    s += exp(z[c] - zmax);
-    zsum += z[c];
-  }
-  double lse = zmax + log(s);
-  return lse - (1 - eps) * z[y] - eps / k * zsum;
-}
-
+/* The expected losses below are worked out by hand from the definition of
+** smoothed cross-entropy, -sum_c q_c log p_c with q_c = eps/K + (1 - eps)[c = y]
+** and log p_c = z_c - lse, lse = log(e^2 + e^0 + e^-1) = 2.16984601955628...
+** for logits z = (2, 0, -1), K = 3 (not through head.h's rearranged form):
+**   y = 0:  lse - 2 q_0 + q_2           = lse - 2 + 5 eps / 3   (eps = 0: lse - 2)
+**   y = 2:  lse - 2 eps / 3 + q_2 ...   = lse + 1 - 4 eps / 3   (eps = 0: lse + 1) */
 TEST(label_smoothing_and_weights_change_the_loss_as_the_formula_says) {
   enum { N = 3, K = 3 };
   /* Logreg with W = 0 and b = (2, 0, -1): every row has logits b. */
   float X[N] = {1, 2, 3}, cw[K] = {3.0f, 1.0f, 0.5f}, sw[N] = {1.0f, 0.0f, 2.0f};
   int y[N] = {0, 0, 2};
   double eps = (double)0.2f;   /* the float the head stores */
-  double z[K] = {2, 0, -1}, expect_plain = 0, expect_smooth = 0, expect_weighted = 0;
-  for (int i = 0; i < N; i++) {
-    expect_plain += row_loss(z, K, y[i], 0) / N;
-    expect_smooth += row_loss(z, K, y[i], eps) / N;
-    expect_weighted += sw[i] * cw[y[i]] * row_loss(z, K, y[i], eps) / N;
-  }
+  double lse = log(exp(2.0) + 1 + exp(-1.0));
+  /* rows y = (0, 0, 2), mean over N = 3:
+  ** plain: (2 (lse - 2) + (lse + 1)) / 3                                  = lse - 1
+  ** sample x class weights (1 x 3, 0 x 3, 2 x 0.5):
+  **   (3 (lse - 2 + 5 eps/3) + (lse + 1 - 4 eps/3)) / 3                   = (4 lse - 5 + 11 eps/3) / 3
+  ** class weights only (3, 3, 0.5):
+  **   (6 (lse - 2 + 5 eps/3) + 0.5 (lse + 1 - 4 eps/3)) / 3               = (6.5 lse - 11.5 + 28 eps/3) / 3 */
+  double expect_plain = lse - 1, expect_weighted = (4 * lse - 5 + 11 * eps / 3) / 3;
+  double expect_cw = (6.5 * lse - 11.5 + 28 * eps / 3) / 3;
+  /* the same numbers, as computed once by hand with eps = 0.2f */
+  CHECK_NEAR(expect_plain, 1.16984601955629, 1e-13);
+  CHECK_NEAR(expect_weighted, 1.47090580749533, 1e-13);
+  CHECK_NEAR(expect_cw, 1.49022194053267, 1e-13);
   head_config c;
   head_config_default(&c);
   head *plain, *smooth;
@@ -256,20 +257,18 @@ TEST(label_smoothing_and_weights_change_the_loss_as_the_formula_says) {
   c.label_smoothing = 0.2f;
   c.class_weights = cw;
   REQUIRE_OK(head_new(&c, 1, K, &smooth));
-  for (int i = 0; i < K; i++) plain->params[K + i] = smooth->params[K + i] = (float)z[i];
+  static const float z[K] = {2, 0, -1};
+  for (int i = 0; i < K; i++) plain->params[K + i] = smooth->params[K + i] = z[i];
   double lp, lw, lu;
   CHECK_OK(head_loss(plain, X, N, y, NULL, &lp));
   CHECK_OK(head_loss(smooth, X, N, y, sw, &lw));
-  /* Unit sample weights leave only class weights: compare against cw alone. */
+  /* Unit sample weights leave only class weights. */
   float ones[N] = {1, 1, 1};
   CHECK_OK(head_loss(smooth, X, N, y, ones, &lu));
-  double expect_cw = 0;
-  for (int i = 0; i < N; i++) expect_cw += cw[y[i]] * row_loss(z, K, y[i], eps) / N;
   /* Logits are exact in float (small integers), the rest is double: 1e-12. */
   CHECK_NEAR(lp, expect_plain, 1e-12);
   CHECK_NEAR(lw, expect_weighted, 1e-12);
   CHECK_NEAR(lu, expect_cw, 1e-12);
-  CHECK(fabs(expect_smooth - expect_plain) > 0.1);
   head_free(plain);
   head_free(smooth);
 }

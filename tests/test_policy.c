@@ -203,7 +203,7 @@ TEST(report_json_has_its_fields_and_the_baseline) {
       test_fail(__FILE__, __LINE__, "report metrics lack %s", keys[i]);
   CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r, "classes")), 4);
   const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "policy"), 0);
-  CHECK(first && strcmp(cJSON_GetObjectItem(first, "decision")->valuestring, "raw") == 0);
+  CHECK(first && strcmp(JSON_STR(first, "decision"), "raw") == 0);
   /* the baseline trains on every human label of train: the flipped rows too */
   CHECK_INT(q("truth.db", "SELECT raw_rows FROM (SELECT json_extract(counts, '$.raw_rows') AS raw_rows "
                           "FROM runs WHERE stage = 'train' ORDER BY id DESC LIMIT 1)"), 4 * PER_CLASS);
@@ -224,8 +224,8 @@ static char *state_of(const char *stage) {
   cJSON *s = text ? cJSON_Parse(text) : NULL, *st;
   char *state = NULL;
   cJSON_ArrayForEach(st, cJSON_GetObjectItem(s, "stages"))
-    if (strcmp(cJSON_GetObjectItem(st, "stage")->valuestring, stage) == 0)
-      state = cur_strdup(cJSON_GetObjectItem(st, "state")->valuestring);
+    if (strcmp(JSON_STR(st, "stage"), stage) == 0)
+      state = cur_strdup(JSON_STR(st, "state"));
   cJSON_Delete(s);
   cur_free(text);
   return state;

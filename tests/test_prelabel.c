@@ -4,6 +4,8 @@
 **               and disagreements a flag; the probabilities are those of
 **               `curate clip zeroshot`; a forced rerun adds no label twice.
 ** prelabel-2.*: with download-free features the stage says why it is skipped.
+** prelabel-3.*: against PyTorch's CLIP: two reference photos get the
+**               probabilities of the reference logits_per_image.
 */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -68,7 +70,7 @@ TEST(zeroshot_labels_scores_and_flags_follow_the_probabilities) {
   REQUIRE(probs);
   /* the stage works from half-float embeddings: logit_scale (100) times a
   ** cosine rounded at 2^-11 moves a probability by well under 0.05 */
-  CHECK_NEAR(cJSON_GetObjectItem(probs, cls)->valuedouble, atof(conf), 0.05);
+  CHECK_NEAR(JSON_NUM(probs, cls), atof(conf), 0.05);
   cJSON_Delete(arr);
   cur_free(json);
   cur_free(path);
@@ -88,6 +90,75 @@ TEST(zeroshot_labels_scores_and_flags_follow_the_probabilities) {
   cur_free(model);
 }
 
+/* The oracle is PyTorch's CLIP: reference photos 3 and 4 (written back to
+** pixels) unlabelled, and two classes whose prompts are reference texts 0
+** ("a photo of a dog.") and 4 (the long "a a a ..."), with the template
+** "{}".  The zeroshot probability of "dog" is then softmax over the two
+** reference logits_per_image, computed here from the reference file. */
+TEST(zeroshot_probabilities_match_the_pytorch_reference_logits) {
+  char *model = test_shared_path("clip/tiny-hf");
+  if (!model) return;
+  char *ref_path = cur_asprintf("%s/reference-outputs.json", model), *ref_text = NULL;
+  size_t len;
+  REQUIRE(ref_path);
+  REQUIRE_OK(cur_file_read(ref_path, &ref_text, &len));
+  cJSON *ref = cJSON_Parse(ref_text);
+  const cJSON *texts = JSON_GET(ref, "texts"), *logits = JSON_GET(ref, "logits_per_image");
+  REQUIRE(cJSON_GetArraySize(texts) == 5 && cJSON_GetArraySize(logits) == 5);
+  /* the config, its phrases taken from the reference file (JSON-quoted by cJSON) */
+  cJSON *cfg = cJSON_CreateObject(), *emb = cJSON_AddObjectToObject(cfg, "embed");
+  cJSON *pl = cJSON_AddObjectToObject(cfg, "prelabel"), *tpl = cJSON_AddArrayToObject(pl, "templates");
+  cJSON *prompts = cJSON_AddObjectToObject(cJSON_AddObjectToObject(pl, "class_prompts"), "label");
+  REQUIRE(cfg && emb && pl && tpl && prompts);
+  cJSON_AddStringToObject(emb, "model", model);
+  cJSON_AddStringToObject(emb, "precision", "fp32");
+  cJSON_AddItemToArray(tpl, cJSON_CreateString("{}"));
+  cJSON_AddStringToObject(prompts, "dog", JSON_AT_STR(texts, 0));
+  cJSON_AddStringToObject(prompts, "aaa", JSON_AT_STR(texts, 4));
+  cJSON_AddNumberToObject(pl, "threshold", 0);
+  char *config = cJSON_PrintUnformatted(cfg);
+  REQUIRE(config);
+  char *cfg_path = test_scratch_path("ref.json");
+  REQUIRE(cfg_path && test_write_file(cfg_path, config, strlen(config)) == 0);
+  REQUIRE(test_sh("cd '%s' && rm -rf ref ref.db* && mkdir -p ref/dog ref/aaa ref/unlabeled", T.scratch) == 0);
+  for (int i = 0; i < 4; i++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "ref/%s/%02d.jpg", i % 2 ? "aaa" : "dog", i);
+    char *p = test_scratch_path(rel);
+    REQUIRE(p && fx_image_file(p, 48, 40, 700 + (unsigned)i, "jpeg") == 0);
+    cur_free(p);
+  }
+  REQUIRE(fx_clip_reference_ppm(model, 3, "ref/unlabeled/ref3.ppm") == 0);
+  REQUIRE(fx_clip_reference_ppm(model, 4, "ref/unlabeled/ref4.ppm") == 0);
+  REQUIRE(fx_curate("ref-init.log", "--db ref.db --config ref.json init") == 0);
+  REQUIRE(fx_curate("ref-ingest.log", "--db ref.db --config ref.json ingest ref") == 0);
+  REQUIRE(fx_curate("ref-run.log", "--db ref.db --config ref.json run --until prelabel") == 0);
+  char *ref_db = test_scratch_path("ref.db");
+  for (int img = 3; img <= 4; img++) {
+    /* softmax over the two classes of PyTorch's logits (logit scale 100) */
+    const cJSON *row = JSON_AT(logits, img);
+    double dog = JSON_AT_NUM(row, 0), aaa = JSON_AT_NUM(row, 4), want = 1 / (1 + exp(aaa - dog));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT c.class || '|' || c.confidence FROM current_labels c JOIN images i "
+             "ON i.id = c.image_id WHERE c.source = 'zeroshot' AND i.source_path = 'unlabeled/ref%d.ppm'", img);
+    char *got = fx_sql(ref_db, sql);
+    CHECK_MSG(got && strncmp(got, "dog|", 4) == 0, "ref%d: zeroshot label %s, expected dog", img, got ? got : "(none)");
+    /* half-float image vectors: a cosine off by ~2^-12 moves a logit (x 100)
+    ** by ~0.03 and the probability by at most a quarter of that */
+    if (got && strchr(got, '|')) CHECK_NEAR(atof(strchr(got, '|') + 1), want, 0.01);
+    printf("  ref%d: %s (PyTorch: dog|%.6f)\n", img, got ? strtok(got, "\n") : "(none)", want);
+    cur_free(got);
+  }
+  cur_free(ref_db);
+  cur_free(cfg_path);
+  cJSON_free(config);
+  cJSON_Delete(cfg);
+  cJSON_Delete(ref);
+  cur_free(ref_text);
+  cur_free(ref_path);
+  cur_free(model);
+}
+
 TEST(download_free_features_skip_the_stage_with_a_reason) {
   REQUIRE(corpus("{\"embed\": {\"features\": \"pixels\", \"size\": 8}}") == 0);
   CHECK_INT(fx_curate("pl3.log", "--db pl.db --config pl.json run"), 0);
@@ -102,6 +173,7 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   db = test_scratch_path("pl.db");
   RUN(zeroshot_labels_scores_and_flags_follow_the_probabilities);
+  RUN(zeroshot_probabilities_match_the_pytorch_reference_logits);
   RUN(download_free_features_skip_the_stage_with_a_reason);
   cur_free(db);
   return test_finish();

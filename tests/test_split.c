@@ -170,6 +170,7 @@ TEST(classes_land_near_their_targets_and_groups_stay_whole) {
 
 /* split-2.2 */
 TEST(same_seed_same_split_another_seed_another) {
+  REQUIRE(write_dataset("g1", "p", 1, NULL) == 0);  /* its own copy of the first case's data */
   const char *q = "SELECT group_concat(source_path || split, ',') FROM (SELECT * FROM images ORDER BY id)";
   REQUIRE(ingest_into("s2a", "{\"seed\": 3}", "g1", "") == 0);
   REQUIRE(ingest_into("s2b", "{\"seed\": 3}", "g1", "") == 0);
@@ -207,6 +208,7 @@ TEST(pinned_splits_are_kept_and_counted) {
 /* split-3.1: a second source later: the first one's images stay where they
 ** were, the new groups are placed around them. */
 TEST(a_later_ingest_moves_no_placed_image) {
+  REQUIRE(write_dataset("g1", "p", 1, NULL) == 0);  /* its own copy of the first case's data */
   REQUIRE(write_dataset("g4", "q", 5000, NULL) == 0);
   REQUIRE(ingest_into("s4", "{}", "g1", "") == 0);
   char *db = path_of("s4");
@@ -228,6 +230,7 @@ TEST(a_later_ingest_moves_no_placed_image) {
 
 /* split-3.2 */
 TEST(resplit_is_refused_with_reviews_unless_forced) {
+  REQUIRE(write_dataset("g1", "p", 1, NULL) == 0);  /* its own copy of the first case's data */
   REQUIRE(ingest_into("s5", "{\"split\": {\"val\": 0.1, \"test\": 0.1, \"train\": 0.8}}", "g1", "") == 0);
   char *db = path_of("s5");
   /* a new share: `curate split` places everything again */
@@ -263,6 +266,7 @@ TEST(resplit_is_refused_with_reviews_unless_forced) {
 
 /* split-3.3: classes a and b (10 and 12 rows) have fewer than 5 val rows */
 TEST(status_warns_about_classes_with_few_eval_rows) {
+  REQUIRE(write_dataset("g1", "p", 1, NULL) == 0);  /* its own copy of the first case's data */
   REQUIRE(ingest_into("s6", "{}", "g1", "") == 0);
   CHECK_INT(fx_curate("status.txt", "--db s6.db --config s6.json status"), 0);
   char *out = fx_read("status.txt");

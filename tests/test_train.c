@@ -2,8 +2,12 @@
 ** the test builds whose classes differ in brightness (fx_image_tree offsets
 ** each image's pixels by 7 x its seed): train a (8), b (8); test a (3), b (3).
 **
-** train-1.*: metrics are stored and agree with the stored confusion matrix;
-**            the separable test split is classified well; the table prints.
+** Each case builds its own database (build_corpus and the helpers after it).
+**
+** train-1.*: on grey images of known brightness (one test image of a as
+**            bright as b's), the confusion matrix, accuracy, per-class
+**            precision/recall/F1 and macro-F1 equal hand-computed values;
+**            the raw-label baseline equals them; the table prints.
 ** train-2.*: same seed, same metrics; rows without an embedding get one.
 ** train-3.*: train.command runs on the newest JSONL manifest with its
 **            environment, its exit status and output become metrics; a
@@ -57,45 +61,98 @@ static int build_corpus(void) {
   return rc;
 }
 
-TEST(metrics_agree_with_the_confusion_matrix) {
-  REQUIRE(build_corpus() == 0);
-  REQUIRE(fx_curate("train.log", "--db %s --config t.json run --stage train", db) == 0);
-  char *text = q_text("SELECT text FROM metrics WHERE name = 'confusion'");
-  cJSON *c = text ? cJSON_Parse(text) : NULL;
-  const cJSON *m = cJSON_GetObjectItem(c, "matrix");
-  REQUIRE(cJSON_GetArraySize(m) == 2);
-  double cell[2][2];
-  for (int i = 0; i < 2; i++)
-    for (int j = 0; j < 2; j++) cell[i][j] = cJSON_GetArrayItem(cJSON_GetArrayItem(m, i), j)->valuedouble;
-  CHECK_NEAR(cell[0][0] + cell[0][1] + cell[1][0] + cell[1][1], 6, 0);
-  /* exact ratios of small counts, stored as doubles: 1e-12 is rounding room */
-  CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'accuracy'"), (cell[0][0] + cell[1][1]) / 6, 1e-12);
-  double pa = cell[0][0] / (cell[0][0] + cell[1][0]), ra = cell[0][0] / 3;
-  if (cell[0][0] > 0) {
-    CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'precision/a'"), pa, 1e-12);
-    CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'recall/a'"), ra, 1e-12);
-    CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'f1/a'"), 2 * pa * ra / (pa + ra), 1e-12);
+/* Writes a 16 x 16 grey PPM at scratch/REL, every pixel VALUE. */
+static int grey_ppm(const char *rel, int value) {
+  unsigned char ppm[16 + 16 * 16 * 3];
+  int head = snprintf((char *)ppm, 16, "P6\n16 16\n255\n");
+  memset(ppm + head, value, 16 * 16 * 3);
+  char *p = test_scratch_path(rel);
+  int rc = p ? test_write_file(p, ppm, (size_t)head + 16 * 16 * 3) : -1;
+  cur_free(p);
+  return rc;
+}
+
+/* Known truth: train a is 8 dark greys, b 8 bright; test a is two dark
+** images and one bright one (which any head that learned brightness calls
+** b), test b three bright ones.  No two images alike (ingest would drop a
+** train copy of a test image).  Trained and scored. */
+static int build_known_corpus(void) {
+  static const int test_a[] = {45, 57, 190}, test_b[] = {180, 185, 195};
+  int rc = test_sh("cd '%s' && rm -rf src exp %s*", T.scratch, db);
+  rc |= write_config("t.json", "{\"epochs\": 40}");
+  char rel[64];
+  for (int i = 0; i < 8; i++) {
+    snprintf(rel, sizeof rel, "src/train/a/%02d.ppm", i);
+    rc |= grey_ppm(rel, 30 + 4 * i);
+    snprintf(rel, sizeof rel, "src/train/b/%02d.ppm", i);
+    rc |= grey_ppm(rel, 220 - 4 * i);
   }
-  /* brightness separates the classes: the head gets most test rows right */
-  CHECK(q_num("SELECT value FROM metrics WHERE name = 'accuracy'") >= 5.0 / 6);
+  for (int i = 0; i < 3; i++) {
+    snprintf(rel, sizeof rel, "src/test/a/%02d.ppm", i);
+    rc |= grey_ppm(rel, test_a[i]);
+    snprintf(rel, sizeof rel, "src/test/b/%02d.ppm", i);
+    rc |= grey_ppm(rel, test_b[i]);
+  }
+  rc |= fx_curate("init.log", "--db %s --config t.json init", db);
+  rc |= fx_curate("ingest.log", "--db %s --config t.json ingest src", db);
+  rc |= fx_curate("embed.log", "--db %s --config t.json run --stage embed", db);
+  return rc || fx_curate("known.log", "--db %s --config t.json run --stage train", db);
+}
+
+/* The value of metric NAME of the newest train run, checked against WANT. */
+static void check_metric(const char *name, double want, int line) {
+  char *sql = cur_asprintf("SELECT value FROM metrics WHERE name = '%s' AND run_id = "
+                           "(SELECT max(id) FROM runs WHERE stage = 'train')", name);
+  double got = sql ? q_num(sql) : NAN;
+  test_checks++;
+  /* ratios of counts up to 6, stored as doubles: 1e-12 is rounding room */
+  if (!(fabs(got - want) <= 1e-12)) test_fail(__FILE__, line, "%s == %.12g, expected %.12g", name, got, want);
+  cur_free(sql);
+}
+#define CHECK_METRIC(name, want) check_metric(name, want, __LINE__)
+
+TEST(metrics_match_a_hand_computed_confusion_on_known_data) {
+  REQUIRE(build_known_corpus() == 0);
+  /* truth a: 2 called a, 1 called b; truth b: 3 called b.  By hand:
+  ** precision a 2/2, recall a 2/3, F1 a 2 x 1 x 2/3 / (5/3) = 0.8;
+  ** precision b 3/4, recall b 1, F1 b 2 x 3/4 / (7/4) = 6/7 */
+  char *text = q_text("SELECT text FROM metrics WHERE name = 'confusion'");
+  CHECK_STR(text, "{\"classes\":[\"a\",\"b\"],\"matrix\":[[2,1],[0,3]]}\n");
+  CHECK_METRIC("accuracy", 5.0 / 6);
+  CHECK_METRIC("precision/a", 1.0);
+  CHECK_METRIC("recall/a", 2.0 / 3);
+  CHECK_METRIC("f1/a", 0.8);
+  CHECK_METRIC("precision/b", 0.75);
+  CHECK_METRIC("recall/b", 1.0);
+  CHECK_METRIC("f1/b", 6.0 / 7);
+  CHECK_METRIC("macro_f1", (0.8 + 6.0 / 7) / 2);
   /* 9 for the curated head, 3 for the raw-label baseline; no val split, so no val/ ones */
   CHECK_NEAR(q_num("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = 'train'"), 12, 0);
   /* nothing was curated: the baseline trains on the same rows with the same
   ** seed, so it must score exactly as the curated head does */
-  CHECK_NEAR(q_num("SELECT value FROM metrics WHERE name = 'raw/accuracy'"),
-             q_num("SELECT value FROM metrics WHERE name = 'accuracy'"), 0);
+  CHECK_METRIC("raw/accuracy", 5.0 / 6);
   char *raw = q_text("SELECT text FROM metrics WHERE name = 'raw/confusion'");
   CHECK_STR(raw, text);
   cur_free(raw);
-  char *log = fx_read("train.log");
+  char *log = fx_read("known.log");
   CHECK(log && strstr(log, "precision") && strstr(log, "macro-F1") &&
         strstr(log, "train_rows 16, raw_rows 16, val_rows 0, test_rows 6"));
   cur_free(log);
-  cJSON_Delete(c);
   cur_free(text);
 }
 
+/* build_corpus and one train run. */
+static int build_trained_corpus(void) {
+  return build_corpus() || fx_curate("train.log", "--db %s --config t.json run --stage train", db);
+}
+
+/* build_trained_corpus and an export to exp/, for train.command. */
+static int build_exported_corpus(void) {
+  return build_trained_corpus() || fx_curate("export.log", "--db %s --config t.json export --out exp", db);
+}
+
 TEST(same_seed_same_metrics_and_missing_embeddings_are_named) {
+  REQUIRE(build_trained_corpus() == 0);
   char *first = q_text("SELECT group_concat(m, ' ') FROM (SELECT name || '=' || coalesce(value, text) "
                        "AS m FROM metrics WHERE run_id = (SELECT max(id) FROM runs WHERE stage = 'train') "
                        "ORDER BY name)");
@@ -130,6 +187,7 @@ static void check_log(const char *log, const char *text) {
 }
 
 TEST(train_command_without_a_manifest_is_an_error) {
+  REQUIRE(build_trained_corpus() == 0);
   REQUIRE(write_config("cmd.json", "{\"epochs\": 40, \"command\": \"true\"}") == 0);
   CHECK_INT(fx_curate("nomanifest.log", "--db %s --config cmd.json run --stage train", db), 1);
   check_log("nomanifest.log", "train.command needs a manifest: run the export stage first");
@@ -139,7 +197,7 @@ TEST(train_command_without_a_manifest_is_an_error) {
 
 /* The brief's probe, plus {manifest} (quoted) and the other two variables. */
 TEST(train_command_sees_the_manifest_and_its_result_is_recorded) {
-  REQUIRE(fx_curate("export.log", "--db %s --config t.json export --out exp", db) == 0);
+  REQUIRE(build_exported_corpus() == 0);
   REQUIRE(write_config("cmd.json", "{\"epochs\": 40, \"command\": "
       "\"sh -c 'test -f \\\"$CURATE_MANIFEST\\\" && echo rows $(wc -l < \\\"$CURATE_MANIFEST\\\")' && "
       "test {manifest} = \\\"$CURATE_MANIFEST\\\" && test -f \\\"$CURATE_DB\\\" && "
@@ -164,6 +222,7 @@ TEST(train_command_sees_the_manifest_and_its_result_is_recorded) {
 }
 
 TEST(a_failing_train_command_fails_the_stage_with_its_status) {
+  REQUIRE(build_exported_corpus() == 0);
   REQUIRE(write_config("fail.json", "{\"epochs\": 40, \"command\": \"echo giving up; exit 7\"}") == 0);
   CHECK_INT(fx_curate("fail.log", "--db %s --config fail.json run --stage train", db), 1);
   check_log("fail.log", "train.command exited with status 7");
@@ -188,6 +247,7 @@ static long seq_bytes(int from) {
 }
 
 TEST(a_long_output_keeps_its_last_64_kib_from_a_line_start) {
+  REQUIRE(build_exported_corpus() == 0);
   REQUIRE(write_config("long.json", "{\"epochs\": 40, \"command\": \"seq 1 20000\"}") == 0);
   REQUIRE(fx_curate("long.log", "--db %s --config long.json --quiet run --stage train", db) == 0);
   char *output = q_text("SELECT text FROM metrics WHERE name = 'command_output' AND run_id = "
@@ -210,8 +270,12 @@ static char *table_line(const char *out, const char *metric) {
 }
 
 TEST(compare_prints_two_runs_and_the_difference) {
-  /* A: the first train run; B: after 6 of the 8 training images of a were
+  /* A: the first train run; then a run with a train.command (for a metric
+  ** only one run has); B: after 6 of the 8 training images of a were
   ** relabelled b (noisy labels), which costs accuracy */
+  REQUIRE(build_exported_corpus() == 0);
+  REQUIRE(write_config("cmd.json", "{\"epochs\": 40, \"command\": \"true\"}") == 0);
+  REQUIRE(fx_curate("cmd.log", "--db %s --config cmd.json run --stage train", db) == 0);
   REQUIRE(test_sh("cd '%s' && for id in $(sqlite3 %s \"SELECT i.id FROM images i JOIN current_labels "
                   "c ON c.image_id = i.id WHERE i.split = 'train' AND c.class = 'a' ORDER BY i.id "
                   "LIMIT 6\"); do '%s' --db %s review relabel $id b >> relabel.log 2>&1 || exit 1; done",
@@ -269,13 +333,13 @@ TEST(compare_prints_two_runs_and_the_difference) {
   char *json_text = fx_read("json.out");
   cJSON *json = json_text ? cJSON_Parse(json_text) : NULL, *m;
   REQUIRE(json);
-  CHECK_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "runs"), 1)->valuedouble, atoll(b));
+  CHECK_INT(JSON_AT_NUM(JSON_GET(json, "runs"), 1), atoll(b));
   int seen = 0;
   cJSON_ArrayForEach(m, cJSON_GetObjectItem(json, "metrics")) {
-    if (strcmp(cJSON_GetObjectItem(m, "name")->valuestring, "accuracy") != 0) continue;
+    if (strcmp(JSON_STR(m, "name"), "accuracy") != 0) continue;
     char *sql = cur_asprintf("SELECT value FROM metrics WHERE run_id = %s AND name = 'accuracy'", b);
-    CHECK_NEAR(cJSON_GetObjectItem(m, "b")->valuedouble, q_num(sql), 1e-12);
-    CHECK(cJSON_GetObjectItem(m, "diff")->valuedouble < 0);
+    CHECK_NEAR(JSON_NUM(m, "b"), q_num(sql), 1e-12);
+    CHECK(JSON_NUM(m, "diff") < 0);
     cur_free(sql);
     seen++;
   }
@@ -290,6 +354,7 @@ TEST(compare_prints_two_runs_and_the_difference) {
 }
 
 TEST(compare_names_an_unknown_run_and_a_run_without_metrics) {
+  REQUIRE(build_trained_corpus() == 0);
   CHECK_INT(fx_curate("unknown.log", "--db %s compare last 9999", db), 1);
   check_log("unknown.log", "compare: no run 9999");
   /* run 1 is the ingest run: no metrics */
@@ -301,7 +366,7 @@ TEST(compare_names_an_unknown_run_and_a_run_without_metrics) {
 
 int main(int argc, char **argv) {
   test_init(argc, argv);
-  RUN(metrics_agree_with_the_confusion_matrix);
+  RUN(metrics_match_a_hand_computed_confusion_on_known_data);
   RUN(same_seed_same_metrics_and_missing_embeddings_are_named);
   RUN(train_command_without_a_manifest_is_an_error);
   RUN(train_command_sees_the_manifest_and_its_result_is_recorded);

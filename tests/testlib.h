@@ -2,8 +2,11 @@
 **
 ** A test file defines cases with TEST(name) and lists them in main() through
 ** test_run(); CHECK* record a failure and go on, REQUIRE* end the case.  The
-** closing line is "N passed, N failed" (plus skipped), and the exit code is 0,
-** 1 on any failure, or 77 (CTest's skip code) when every case skipped.
+** closing line is "N passed, N failed, N skipped", followed, when any case
+** skipped, by "SKIPPED K of M cases: case (reason); ..." (CTest then lists the
+** file as skipped, see tests/CMakeLists.txt).  The exit code is 0, 1 on any
+** failure, or 77 (CTest's skip code) when every case skipped.  A case that
+** evaluates no assertion and does not skip fails.
 */
 #ifndef TESTLIB_H
 #define TESTLIB_H
@@ -40,6 +43,22 @@ char *test_scratch_path(const char *rel);
 int test_write_file(const char *path, const void *data, size_t len);
 /* Runs a shell command, returns its exit status (or -1). */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Checked JSON reading: each fails the case at its caller's line, naming
+** the key or index, when OBJ lacks it or it has the wrong type, and then
+** returns NULL, NAN or "" so the case goes on without crashing (cJSON's own
+** getters return NULL, which a test would dereference). */
+struct cJSON;
+const struct cJSON *test_json_get(const struct cJSON *obj, const char *key, const char *file, int line);
+const struct cJSON *test_json_at(const struct cJSON *arr, int index, const char *file, int line);
+double test_json_num(const struct cJSON *item, const char *what, const char *file, int line);
+const char *test_json_str(const struct cJSON *item, const char *what, const char *file, int line);
+#define JSON_GET(obj, key) test_json_get(obj, key, __FILE__, __LINE__)
+#define JSON_AT(arr, index) test_json_at(arr, index, __FILE__, __LINE__)
+#define JSON_NUM(obj, key) test_json_num(JSON_GET(obj, key), key, __FILE__, __LINE__)
+#define JSON_STR(obj, key) test_json_str(JSON_GET(obj, key), key, __FILE__, __LINE__)
+#define JSON_AT_NUM(arr, index) test_json_num(JSON_AT(arr, index), "array item", __FILE__, __LINE__)
+#define JSON_AT_STR(arr, index) test_json_str(JSON_AT(arr, index), "array item", __FILE__, __LINE__)
 
 #define TEST(name) static void name(void)
 #define RUN(name) test_run(#name, name)
