@@ -244,7 +244,7 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     feat_scaler_apply(scaler, train->X, (size_t)train->n);
     if (m) memcpy(X, t->eval.X, (size_t)m * t->dim * sizeof *X);
     feat_scaler_apply(scaler, X, (size_t)m);
-    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, t->k, train->y, train->w, X, m, pred,
+    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, t->k, train->y, train->w, NULL, X, m, pred,
                           head_stop_when_interrupted, NULL);
   }
   for (int i = 0; rc == CUR_OK && i < m; i++)
