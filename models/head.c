@@ -10,8 +10,6 @@
 
 /* Rows per forward pass in prediction: bounds scratch memory for large n. */
 #define PREDICT_CHUNK 2048
-/* Tasks of a multi-task head: per-task sums live on the stack. */
-#define MAX_TASKS 16
 
 void head_config_default(head_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -32,8 +30,8 @@ void head_config_default(head_config *cfg) {
 
 /* The tasks' class counts: a multi-task head's, or one task of k. */
 static int check_tasks(const head_config *c, int k) {
-  if (c->n_tasks < 0 || c->n_tasks > MAX_TASKS)
-    return cur_errorc(CUR_ECONFIG, "head: %d tasks, expected 0 to %d", c->n_tasks, MAX_TASKS);
+  if (c->n_tasks < 0 || c->n_tasks > HEAD_MAX_TASKS)
+    return cur_errorc(CUR_ECONFIG, "head: %d tasks, expected 0 to %d", c->n_tasks, HEAD_MAX_TASKS);
   if (c->n_tasks <= 1) return CUR_OK;
   if (!c->task_classes) return cur_errorc(CUR_ECONFIG, "head: %d tasks without class counts", c->n_tasks);
   long sum = 0;
@@ -268,7 +266,7 @@ static double task_means(const head *h, const double *sums, const double *count)
 int head__batch_grad(head *h, const float *X, int n, const int *y, const float *sw,
                      head_work *w, double *loss) {
   assert(n >= 1 && n <= w->cap);
-  double sums[MAX_TASKS] = {0}, count[MAX_TASKS];
+  double sums[HEAD_MAX_TASKS] = {0}, count[HEAD_MAX_TASKS];
   count_labelled(h, y, n, count);
   h->ops->forward(h, X, n, w);
   softmax_xent(h, w->logits, n, y, sw, count, w->dlogits, sums);
@@ -385,7 +383,7 @@ static void softmax_rows(const head *h, const float *Z, int row0, int m, void *c
 typedef struct loss_ctx {
   const int *y;                /* labels of all rows (n x tasks) */
   const float *w;              /* sample weights or NULL */
-  double sums[MAX_TASKS];      /* running sums of w_i l_it per task */
+  double sums[HEAD_MAX_TASKS];      /* running sums of w_i l_it per task */
 } loss_ctx;
 
 static void add_loss(const head *h, const float *Z, int row0, int m, void *ctx) {
@@ -408,7 +406,7 @@ int head_loss(const head *h, const float *X, int n, const int *y, const float *w
   loss_ctx lc = {y, w, {0}};
   rc = predict_chunks(h, X, n, add_loss, &lc);
   if (rc != CUR_OK) return rc;
-  double count[MAX_TASKS];
+  double count[HEAD_MAX_TASKS];
   count_labelled(h, y, n, count);
   *loss = task_means(h, lc.sums, count);
   return CUR_OK;

@@ -49,6 +49,9 @@
 typedef struct head head;
 
 typedef enum { HEAD_LOGREG = 0, HEAD_MLP = 1 } head_kind;
+
+/* The most tasks a multi-task head learns together. */
+#define HEAD_MAX_TASKS 16
 typedef enum { HEAD_LR_CONSTANT = 0, HEAD_LR_COSINE = 1, HEAD_LR_STEP = 2 } head_schedule;
 
 typedef struct head_config {

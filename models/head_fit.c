@@ -24,13 +24,14 @@ int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k
   if (rc == CUR_OK && m > 0) rc = head_predict_logits(h, Xev, m, logits);
   /* each task's argmax within its own block of logits */
   int T = rc == CUR_OK ? head_n_tasks(h) : 0;
-  for (int i = 0, off = 0; rc == CUR_OK && i < m; i++, off = 0)
-    for (int t = 0; t < T; off += cfg->n_tasks > 1 ? cfg->task_classes[t] : k, t++) {
-      int kt = cfg->n_tasks > 1 ? cfg->task_classes[t] : k, best = 0;
+  for (int i = 0; rc == CUR_OK && i < m; i++)
+    for (int t = 0, off = 0; t < T; t++) {
+      int kt = T > 1 ? cfg->task_classes[t] : k, best = 0;
       const float *z = logits + (size_t)i * k + off;
       for (int c = 1; c < kt; c++)
         if (z[c] > z[best]) best = c;
       pred[(size_t)i * T + t] = best;
+      off += kt;
     }
   head_free(h);
   cur_free(logits);

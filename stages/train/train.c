@@ -80,8 +80,6 @@ typedef struct dataset {
   int tasks;         /* labels per row */
 } dataset;
 
-/* The most tasks a multi-task head learns together (models/head.c's bound). */
-#define MAX_TASKS 16
 
 /* What the trainer works on. */
 typedef struct trainer {
@@ -91,8 +89,8 @@ typedef struct trainer {
   char **classes;    /* k names */
   int64_t task_id;
   int n_tasks;       /* train.task and train.tasks */
-  int64_t task_ids[MAX_TASKS];
-  int task_k[MAX_TASKS];
+  int64_t task_ids[HEAD_MAX_TASKS];
+  int task_k[HEAD_MAX_TASKS];
   int k_all;         /* the tasks' classes together */
   dataset train;     /* the manifest's training rows */
   dataset raw;       /* the raw-label baseline's: human labels of train, weight 1 */
@@ -178,7 +176,7 @@ static int load_split(trainer *t, const cur_export_row *rows, size_t n, const ch
   for (size_t i = 0; rc == CUR_OK && i < n; i++) {
     const cur_export_label *main = label_of(t, &rows[i], 0);
     if (strcmp(rows[i].split, split) != 0 || (held_out && !human_label(main))) continue;
-    int y[MAX_TASKS], any = 0;
+    int y[HEAD_MAX_TASKS], any = 0;
     for (int task = 0; task < d->tasks; task++) {
       const cur_export_label *l = label_of(t, &rows[i], task);
       y[task] = l ? l->class_idx : -1;
@@ -265,8 +263,8 @@ static int load_tasks(trainer *t, const char *task, const cJSON *others) {
   cJSON_ArrayForEach(o, others) {
     if (rc != CUR_OK) break;
     int64_t classes = 0, id;
-    if (t->n_tasks == MAX_TASKS)
-      return cur_errorc(CUR_ECONFIG, "train.tasks: at most %d tasks", MAX_TASKS - 1);
+    if (t->n_tasks == HEAD_MAX_TASKS)
+      return cur_errorc(CUR_ECONFIG, "train.tasks: at most %d tasks", HEAD_MAX_TASKS - 1);
     rc = cur_store_task_find(st, o->valuestring, &id, &found);
     if (rc == CUR_OK && (!found || id == t->task_id))
       rc = cur_errorc(CUR_ECONFIG, "train.tasks: \"%s\" is %s", o->valuestring,
