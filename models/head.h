@@ -15,6 +15,27 @@
 ** where W are the weight matrices (never the biases) and eps is the label
 ** smoothing.  head_loss reports the data term over all n rows (1/n sum w_i l_i).
 **
+** Three techniques, each off by default (docs/stages/train.md):
+**   - multi-task (n_tasks > 1): the k logits are cut into one block of
+**     task_classes[t] per task, each with its own softmax; labels are n x T
+**     (row-major), -1 where a row has no label for a task.  The data term is
+**     the sum over tasks of the weighted mean over the rows labelled for it:
+**     a missing label adds nothing to the loss, its gradient or the mean's
+**     count.  With the MLP kind the hidden layer is shared by every task.
+**     Class weights then hold k entries, the tasks' classes in order.
+**   - EMA (ema_decay > 0): after every step the head keeps
+**     E = d E + (1-d) p with d = min(ema_decay, (1+t)/(10+t)) at update t
+**     (the warm-up of tf.train.ExponentialMovingAverage), E starting at the
+**     initial weights; at the end of training the weights become E, so every
+**     prediction uses the average (Polyak & Juditsky 1992).
+**   - UDA (uda_weight > 0 and unlabelled pairs given): each step adds
+**     lambda/m_u sum_i mask_i KL(sharpen(p(x_i)) || p(x_i')) over m_u pairs of
+**     an unlabelled row x_i and its augmented variant x_i' (Xie et al. 2020,
+**     "Unsupervised Data Augmentation for Consistency Training"): the
+**     target is the clean prediction at temperature uda_temperature, held
+**     fixed (no gradient flows through it), and mask_i is 1 when the clean
+**     prediction's top probability is at least uda_threshold.
+**
 ** Ownership: head_new copies the config (and its class weights); the caller
 ** frees the head with head_free.  Logits passed to an epoch callback belong to
 ** the head and are valid only during the call.
@@ -28,6 +49,9 @@
 typedef struct head head;
 
 typedef enum { HEAD_LOGREG = 0, HEAD_MLP = 1 } head_kind;
+
+/* The most tasks a multi-task head learns together. */
+#define HEAD_MAX_TASKS 16
 typedef enum { HEAD_LR_CONSTANT = 0, HEAD_LR_COSINE = 1, HEAD_LR_STEP = 2 } head_schedule;
 
 typedef struct head_config {
@@ -44,7 +68,20 @@ typedef struct head_config {
   float label_smoothing;       /* eps in [0, 1) */
   const float *class_weights;  /* k weights >= 0, or NULL; copied by head_new */
   uint64_t seed;               /* init and shuffles */
+  int n_tasks;                 /* 0 or 1: one task of k classes; > 1: multi-task */
+  const int *task_classes;     /* n_tasks class counts summing to k; copied by head_new */
+  float ema_decay;             /* 0: off; in [0, 1): the EMA's decay */
+  float uda_weight;            /* lambda of the consistency loss; 0: off */
+  float uda_threshold;         /* confidence mask: in [0, 1] */
+  float uda_temperature;       /* sharpening of the target: > 0, 1 = none */
 } head_config;
+
+/* Unlabelled rows for UDA: X (n x d) and, row for row, an augmented variant
+** of each in X_aug (n x d).  Both caller-owned. */
+typedef struct head_unlabelled {
+  const float *X, *X_aug;
+  int n;
+} head_unlabelled;
 
 /* Called after each epoch with the logits of every training row (n x k, in
 ** the rows' original order), each taken from the forward pass of the
@@ -54,27 +91,35 @@ typedef struct head_config {
 typedef int (*head_epoch_fn)(void *ctx, int epoch, const float *logits, int n, int k);
 
 /* Fills cfg with defaults: logreg, hidden 256, 30 epochs, batch 128, lr 0.1,
-** cosine, momentum 0.9, weight decay 1e-4, no smoothing, seed 1. */
+** cosine, momentum 0.9, weight decay 1e-4, no smoothing, seed 1, one task,
+** no EMA, no UDA (threshold 0.8, temperature 0.4 when it is turned on). */
 void head_config_default(head_config *cfg);
 /* Validates cfg and makes an initialised head for d features and k classes. */
 int head_new(const head_config *cfg, int d, int k, head **out);
 void head_free(head *h);
 
-/* Trains on X (n x d), labels y[n] in [0, k), optional sample weights w[n]
-** (NULL = all 1).  epoch_fn may be NULL.  On failure the weights are
+/* Trains on X (n x d), labels y (n x T, T = the tasks, 1 unless multi-task)
+** each in [0, k_t) or -1 (missing; multi-task only), optional sample weights
+** w[n] (NULL = all 1).  epoch_fn may be NULL.  On failure the weights are
 ** partially trained; the caller should discard the head. */
 int head_train(head *h, const float *X, int n, const int *y, const float *w,
                head_epoch_fn epoch_fn, void *ctx);
+/* head_train with unlabelled pairs U for UDA (NULL or n = 0: none; ignored
+** when cfg.uda_weight is 0).  Each step takes the next batch_size pairs of
+** a seeded permutation of U. */
+int head_train_with(head *h, const float *X, int n, const int *y, const float *w,
+                    const head_unlabelled *u, head_epoch_fn epoch_fn, void *ctx);
 /* An epoch callback that stops training once Ctrl-C was pressed
 ** (cur_interrupted): head_train then returns CUR_EINTR. */
 int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k);
 /* Trains a new head of CFG (d features, k classes) on X (n x d), labels y,
-** optional weights w, then writes the argmax class of each of the m rows of
-** XEV (m x d) into PRED[m].  The head is freed before returning. */
+** optional weights w and unlabelled pairs u (may be NULL), then writes the
+** argmax class of each task of each of the m rows of XEV (m x d) into
+** PRED[m x T].  The head is freed before returning. */
 int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
-                     const float *w, const float *Xev, int m, int *pred, head_epoch_fn epoch_fn,
-                     void *ctx);
-/* logits / probabilities of X (n x d) into out (n x k, caller-owned). */
+                     const float *w, const head_unlabelled *u, const float *Xev, int m, int *pred,
+                     head_epoch_fn epoch_fn, void *ctx);
+/* logits / probabilities (a softmax per task) of X (n x d) into out (n x k, caller-owned). */
 int head_predict_logits(const head *h, const float *X, int n, float *out);
 int head_predict_proba(const head *h, const float *X, int n, float *out);
 /* Mean weighted cross-entropy (data term of L above) over all n rows. */
@@ -82,5 +127,6 @@ int head_loss(const head *h, const float *X, int n, const int *y, const float *w
 
 int head_n_features(const head *h);
 int head_n_classes(const head *h);
+int head_n_tasks(const head *h);
 
 #endif

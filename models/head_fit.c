@@ -15,20 +15,24 @@ int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n,
 }
 
 int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
-                     const float *w, const float *Xev, int m, int *pred, head_epoch_fn epoch_fn,
-                     void *ctx) {
+                     const float *w, const head_unlabelled *u, const float *Xev, int m, int *pred,
+                     head_epoch_fn epoch_fn, void *ctx) {
   head *h = NULL;
   float *logits = cur_mallocarray((size_t)(m > 0 ? m : 1), (size_t)k * sizeof *logits);
   int rc = logits ? head_new(cfg, d, k, &h) : CUR_ENOMEM;
-  if (rc == CUR_OK) rc = head_train(h, X, n, y, w, epoch_fn, ctx);
+  if (rc == CUR_OK) rc = head_train_with(h, X, n, y, w, u, epoch_fn, ctx);
   if (rc == CUR_OK && m > 0) rc = head_predict_logits(h, Xev, m, logits);
-  for (int i = 0; rc == CUR_OK && i < m; i++) {
-    const float *z = logits + (size_t)i * k;
-    int best = 0;
-    for (int c = 1; c < k; c++)
-      if (z[c] > z[best]) best = c;
-    pred[i] = best;
-  }
+  /* each task's argmax within its own block of logits */
+  int T = rc == CUR_OK ? head_n_tasks(h) : 0;
+  for (int i = 0; rc == CUR_OK && i < m; i++)
+    for (int t = 0, off = 0; t < T; t++) {
+      int kt = T > 1 ? cfg->task_classes[t] : k, best = 0;
+      const float *z = logits + (size_t)i * k + off;
+      for (int c = 1; c < kt; c++)
+        if (z[c] > z[best]) best = c;
+      pred[(size_t)i * T + t] = best;
+      off += kt;
+    }
   head_free(h);
   cur_free(logits);
   return rc;

@@ -8,6 +8,9 @@
 **   3. A head_work holds scratch for at most cap rows; a forward pass over
 **      n <= cap rows leaves the logits in logits and, for the MLP, the
 **      post-ReLU activations in hid, which backward() then reads.
+**   4. Task t owns logits task_off[t] .. task_off[t] + task_k[t]; the blocks
+**      tile [0, k) in order (one block of k for a single-task head).
+**   5. ema (EMA on) and grad_aux (UDA on) have n_params floats, else NULL.
 **
 ** tests/test_head.c includes this header to check gradients against finite
 ** differences through head__batch_grad, the routine every SGD step uses.
@@ -24,6 +27,7 @@ typedef struct head_work {
   float *dhid;                 /* cap x hidden, MLP only */
   float *logits;               /* cap x k */
   float *dlogits;              /* cap x k: dL/dlogits */
+  float *target;               /* cap x k: UDA's sharpened targets, NULL when UDA is off */
 } head_work;
 
 typedef struct head_ops {
@@ -52,6 +56,10 @@ struct head {
   float *velocity;             /* momentum buffer */
   head_block wblock[2];        /* see invariant 2 */
   int n_wblock;
+  int n_tasks;                 /* >= 1 */
+  int *task_k, *task_off;      /* see invariant 4 */
+  float *ema;                  /* see invariant 5 */
+  float *grad_aux;             /* UDA's gradient before it is added to grad */
   cur_rng rng;                 /* init and shuffles */
 };
 
@@ -76,5 +84,12 @@ int head__check_rows(const head *h, const char *who, const float *X, int n, cons
 ** *loss is L of head.h (data term plus weight decay). */
 int head__batch_grad(head *h, const float *X, int n, const int *y, const float *sw,
                      head_work *w, double *loss);
+/* Adds the UDA term of m <= w->cap pairs (rows of XU, their variants in XA)
+** to h->grad (through h->grad_aux); *loss is the term (lambda times the
+** masked mean KL).  UDA must be on (h->grad_aux and w->target exist). */
+int head__consistency_grad(head *h, const float *Xu, const float *Xa, int m, head_work *w,
+                           double *loss);
+/* One EMA update after update number T (0-based) of training. */
+void head__ema_update(head *h, long t);
 
 #endif

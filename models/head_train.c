@@ -6,7 +6,10 @@
 **   v = mu v + g;   p = p - lr(t) v
 ** where lr(t) follows the configured schedule over steps (cosine) or
 ** epochs (step).  The logits of the forward pass are copied per row into an
-** n x k buffer that the epoch callback receives.
+** n x k buffer that the epoch callback receives.  With UDA on, the step also
+** takes the next batch of unlabelled pairs (a seeded permutation, drawn
+** anew each time it runs out) and adds their consistency gradient; with EMA
+** on, the average follows every step and becomes the weights at the end.
 */
 #include "head_internal.h"
 
@@ -19,10 +22,14 @@
 typedef struct train_buf {
   uint32_t *order;             /* n: this epoch's row permutation */
   float *xb;                   /* batch x d: gathered rows */
-  int *yb;                     /* batch labels */
+  int *yb;                     /* batch labels (batch x tasks) */
   float *wb;                   /* batch sample weights, NULL if none */
   float *epoch_logits;         /* n x k for the callback, NULL if none */
   head_work work;              /* forward/backward scratch for one batch */
+  const head_unlabelled *u;    /* UDA's pairs, NULL when UDA does not run */
+  uint32_t *u_order;           /* u->n: the pairs' current permutation */
+  int u_next;                  /* the next pair of u_order to take */
+  float *xu, *xa;              /* batch x d: gathered pairs */
 } train_buf;
 
 static float lr_at(const head_config *c, long step, long total_steps, int epoch) {
@@ -42,15 +49,31 @@ static void train_buf_free(train_buf *b) {
   cur_free(b->yb);
   cur_free(b->wb);
   cur_free(b->epoch_logits);
+  cur_free(b->u_order);
+  cur_free(b->xu);
+  cur_free(b->xa);
   head__work_free(&b->work);
 }
 
-static int train_buf_new(const head *h, int n, int want_w, int want_logits, train_buf *b) {
+static int train_buf_new(const head *h, int n, int want_w, int want_logits,
+                         const head_unlabelled *u, train_buf *b) {
   int bs = h->cfg.batch_size < n ? h->cfg.batch_size : n;
   memset(b, 0, sizeof *b);
+  if (u) {
+    b->u = u;
+    b->u_order = cur_mallocarray((size_t)u->n, sizeof(uint32_t));
+    b->xu = cur_mallocarray((size_t)bs * (size_t)h->d, sizeof(float));
+    b->xa = cur_mallocarray((size_t)bs * (size_t)h->d, sizeof(float));
+    if (!b->u_order || !b->xu || !b->xa) {
+      train_buf_free(b);
+      return CUR_ENOMEM;
+    }
+    for (int i = 0; i < u->n; i++) b->u_order[i] = (uint32_t)i;
+    b->u_next = u->n;  /* shuffled before the first take */
+  }
   b->order = cur_mallocarray((size_t)n, sizeof(uint32_t));
   b->xb = cur_mallocarray((size_t)bs * (size_t)h->d, sizeof(float));
-  b->yb = cur_mallocarray((size_t)bs, sizeof(int));
+  b->yb = cur_mallocarray((size_t)bs, (size_t)h->n_tasks * sizeof(int));
   b->wb = want_w ? cur_mallocarray((size_t)bs, sizeof(float)) : NULL;
   b->epoch_logits = want_logits ? cur_mallocarray((size_t)n * (size_t)h->k, sizeof(float)) : NULL;
   if (!b->order || !b->xb || !b->yb || (want_w && !b->wb) || (want_logits && !b->epoch_logits) ||
@@ -62,14 +85,32 @@ static int train_buf_new(const head *h, int n, int want_w, int want_logits, trai
   return CUR_OK;
 }
 
+/* Adds the consistency gradient of the next M unlabelled pairs to h->grad. */
+static int consistency_step(head *h, train_buf *b, int m) {
+  size_t d = (size_t)h->d;
+  const head_unlabelled *u = b->u;
+  if (m > u->n) m = u->n;
+  for (int j = 0; j < m; j++) {
+    if (b->u_next == u->n) {
+      cur_rng_shuffle(&h->rng, b->u_order, (size_t)u->n);
+      b->u_next = 0;
+    }
+    uint32_t r = b->u_order[b->u_next++];
+    memcpy(b->xu + j * d, u->X + r * d, d * sizeof(float));
+    memcpy(b->xa + j * d, u->X_aug + r * d, d * sizeof(float));
+  }
+  double loss;
+  return head__consistency_grad(h, b->xu, b->xa, m, &b->work, &loss);
+}
+
 /* One SGD step on rows order[r0 .. r0+m). */
 static int train_step(head *h, const float *X, const int *y, const float *w, train_buf *b,
                       int r0, int m, float lr) {
-  size_t d = (size_t)h->d, k = (size_t)h->k;
+  size_t d = (size_t)h->d, k = (size_t)h->k, T = (size_t)h->n_tasks;
   for (int j = 0; j < m; j++) {
     uint32_t r = b->order[r0 + j];
     memcpy(b->xb + j * d, X + r * d, d * sizeof(float));
-    b->yb[j] = y[r];
+    memcpy(b->yb + j * T, y + r * T, T * sizeof(int));
     if (w) b->wb[j] = w[r];
   }
   double loss;
@@ -77,6 +118,8 @@ static int train_step(head *h, const float *X, const int *y, const float *w, tra
   if (rc != CUR_OK) return rc;
   for (int j = 0; b->epoch_logits && j < m; j++)
     memcpy(b->epoch_logits + b->order[r0 + j] * k, b->work.logits + j * k, k * sizeof(float));
+  /* after the copy: the unlabelled passes reuse the batch's scratch */
+  if (b->u && (rc = consistency_step(h, b, m)) != CUR_OK) return rc;
   float mu = h->cfg.momentum;
   for (size_t i = 0; i < h->n_params; i++) {
     h->velocity[i] = mu * h->velocity[i] + h->grad[i];
@@ -87,12 +130,21 @@ static int train_step(head *h, const float *X, const int *y, const float *w, tra
 
 int head_train(head *h, const float *X, int n, const int *y, const float *w,
                head_epoch_fn epoch_fn, void *ctx) {
+  return head_train_with(h, X, n, y, w, NULL, epoch_fn, ctx);
+}
+
+int head_train_with(head *h, const float *X, int n, const int *y, const float *w,
+                    const head_unlabelled *u, head_epoch_fn epoch_fn, void *ctx) {
   int rc = head__check_rows(h, "train", X, n, y, w);
   if (rc != CUR_OK) return rc;
   if (n < 1) return cur_errorc(CUR_EINPUT, "head: train: no training rows");
+  if (u && u->n > 0 && (!u->X || !u->X_aug))
+    return cur_errorc(CUR_EINPUT, "head: train: %d unlabelled pairs without their rows", u->n);
+  int uda = h->cfg.uda_weight > 0 && u && u->n > 0;
   train_buf b;
-  rc = train_buf_new(h, n, w != NULL, epoch_fn != NULL, &b);
+  rc = train_buf_new(h, n, w != NULL, epoch_fn != NULL, uda ? u : NULL, &b);
   if (rc != CUR_OK) return rc;
+  if (h->ema) memcpy(h->ema, h->params, h->n_params * sizeof(float));
   int bs = b.work.cap;
   long steps_per_epoch = (n + bs - 1) / bs, step = 0;
   long total = steps_per_epoch * h->cfg.epochs;
@@ -104,9 +156,13 @@ int head_train(head *h, const float *X, int n, const int *y, const float *w,
       rc = train_step(h, X, y, w, &b, r0, m, lr_at(&h->cfg, step, total, e));
       if (rc != CUR_OK)
         rc = cur_errorc(rc, "head: train: loss diverged in epoch %d; lower the lr", e);
+      else if (h->ema)
+        head__ema_update(h, step);
     }
     if (rc == CUR_OK && epoch_fn) rc = epoch_fn(ctx, e, b.epoch_logits, n, h->k);
   }
+  /* the evaluated model is the average */
+  if (rc == CUR_OK && h->ema) memcpy(h->params, h->ema, h->n_params * sizeof(float));
   train_buf_free(&b);
   return rc;
 }

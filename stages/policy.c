@@ -244,10 +244,11 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
     /* the same stream for every candidate: differences come from the rows */
     head_config_from_options(cur_run_options_of(t->run, "train"), cur_run_seed(t->run),
                              t->task_id * 64 + f + 1, &cfg);
+    head_techniques_from_options(cur_run_options_of(t->run, "train"), &cfg);  /* EMA; no UDA pairs */
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
-      rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, Xte, nte, out->pred + out->m,
-                            head_stop_when_interrupted, NULL);
+      rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, NULL, Xte, nte,
+                            out->pred + out->m, head_stop_when_interrupted, NULL);
     memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);
     out->m += nte;
   }

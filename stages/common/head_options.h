@@ -15,5 +15,10 @@
 void head_config_from_options(const cJSON *opt, uint64_t seed, int64_t stream, head_config *cfg);
 /* The check of a stage's "head" option: logreg or mlp. */
 int head_option_check(const cJSON *v, const char *name);
+/* Sets EMA and UDA of cfg from the train stage's options "ema_decay",
+** "uda_weight", "uda_threshold" and "uda_temperature" (docs/stages/train.md). */
+void head_techniques_from_options(const cJSON *opt, head_config *cfg);
+/* The check of "ema_decay": 0 <= decay < 1. */
+int head_ema_check(const cJSON *v, const char *name);
 
 #endif

@@ -12,6 +12,14 @@
 **
 ** train.command, when set, then runs an external training job on the newest
 ** JSONL manifest (pipeline/train_job.c).
+**
+** The head's optional techniques (models/head.h, docs/stages/train.md):
+** train.tasks adds other tasks learnt jointly (a multi-task head: a row
+** trains with whichever of the tasks it has labels for; only train.task is
+** scored), train.ema_decay evaluates the weights' moving average, and
+** train.uda_weight adds UDA's consistency loss over the pairs of an
+** unlabelled train original and its augmented variants.  The raw-label
+** baseline uses the same EMA and UDA but train.task alone.
 */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +39,7 @@
 #include "store_metrics.h"
 #include "store_policy.h"
 #include "store_runs.h"
+#include "store_uda.h"
 #include "train_job.h"
 
 static const cur_option train_options[] = {
@@ -41,6 +50,20 @@ static const cur_option train_options[] = {
     {"hidden", CUR_OPT_INT, "256", "hidden units of the mlp head", cur_option_check_positive},
     {"batch_size", CUR_OPT_INT, "128", "rows per SGD step", cur_option_check_positive},
     {"task", CUR_OPT_STR, "\"label\"", "the label task to train on", NULL},
+    {"tasks", CUR_OPT_STRS, "[]",
+     "other tasks learnt jointly with task by a multi-task head (a softmax per task); [] = task "
+     "alone", NULL},
+    {"ema_decay", CUR_OPT_NUM, "0",
+     "evaluate the exponential moving average of the weights with this decay; 0 = off",
+     head_ema_check},
+    {"uda_weight", CUR_OPT_NUM, "0",
+     "weight of UDA's consistency loss on unlabelled train rows and their augmented variants; "
+     "0 = off", cur_option_check_nonnegative},
+    {"uda_threshold", CUR_OPT_NUM, "0.8",
+     "UDA: an unlabelled row counts only when its top probability reaches this",
+     cur_option_check_fraction},
+    {"uda_temperature", CUR_OPT_NUM, "0.4", "UDA: temperature that sharpens the target",
+     cur_option_check_positive},
     {"model", CUR_OPT_STR, "\"\"",
      "embedding model key; \"\" = the model with the most embeddings", NULL},
     {"command", CUR_OPT_STR, "\"\"",
@@ -51,10 +74,12 @@ static const cur_option train_options[] = {
 /* Rows as a feature matrix, grown as rows are added. */
 typedef struct dataset {
   float *X;          /* n x dim */
-  int *y;            /* class indices */
+  int *y;            /* n x tasks class indices, -1 for a missing label */
   float *w;          /* sample weights */
   int n, cap;
+  int tasks;         /* labels per row */
 } dataset;
+
 
 /* What the trainer works on. */
 typedef struct trainer {
@@ -63,11 +88,16 @@ typedef struct trainer {
   int dim, k;        /* features, classes */
   char **classes;    /* k names */
   int64_t task_id;
+  int n_tasks;       /* train.task and train.tasks */
+  int64_t task_ids[HEAD_MAX_TASKS];
+  int task_k[HEAD_MAX_TASKS];
+  int k_all;         /* the tasks' classes together */
   dataset train;     /* the manifest's training rows */
   dataset raw;       /* the raw-label baseline's: human labels of train, weight 1 */
   dataset eval;      /* held-out rows: val's first, then test's */
   int n_val;
   int64_t missing;   /* rows without an embedding */
+  dataset uda_src, uda_var;  /* UDA's pairs, row for row (tasks 0: no labels) */
 } trainer;
 
 /* One embedding being read into the next row of a dataset. */
@@ -83,7 +113,8 @@ static int grow(dataset *d, int dim) {
   int cap = d->cap ? d->cap * 2 : 256;
   float *X = cur_reallocarray(d->X, (size_t)cap, (size_t)dim * sizeof *X);
   if (X) d->X = X;
-  int *y = X ? cur_reallocarray(d->y, (size_t)cap, sizeof *y) : NULL;
+  int *y = X ? cur_reallocarray(d->y, (size_t)cap, (size_t)(d->tasks ? d->tasks : 1) * sizeof *y)
+             : NULL;
   if (y) d->y = y;
   float *w = y ? cur_reallocarray(d->w, (size_t)cap, sizeof *w) : NULL;
   if (!w) return CUR_ENOMEM;
@@ -107,35 +138,52 @@ static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
   return CUR_OK;
 }
 
-/* Appends IMAGE_ID's embedding with class Y and weight W to D; an image
-** without an embedding is counted in t->missing. */
-static int add_row(trainer *t, dataset *d, int64_t image_id, int y, float w) {
+/* Appends IMAGE_ID's embedding with the d->tasks classes Y and weight W to
+** D; an image without an embedding is counted in *MISSING. */
+static int add_row(trainer *t, dataset *d, int64_t image_id, const int *y, float w,
+                   int64_t *missing) {
   fetch f = {t, d, 0};
   int rc = cur_store_embedding_of(cur_run_store(t->run), t->model, image_id, take_vector, &f);
   if (rc) return rc;
   if (!f.got) {
-    t->missing++;
+    (*missing)++;
     return CUR_OK;
   }
-  d->y[d->n] = y;
+  if (d->tasks && y) memcpy(d->y + (size_t)d->n * d->tasks, y, (size_t)d->tasks * sizeof *y);
   d->w[d->n++] = w;
   return CUR_OK;
 }
 
-/* A held-out row is scored against a person's label only: a zero-shot or
-** teacher guess on a val or test image is no truth to measure by. */
-static int human_label(const cur_export_row *r) {
-  return strcmp(r->labels[0].source, "human") == 0 || strcmp(r->labels[0].source, "review") == 0;
+/* Row R's label of task T (train.task is 0), or NULL. */
+static const cur_export_label *label_of(const trainer *t, const cur_export_row *r, int task) {
+  for (int j = 0; j < r->n_labels; j++)
+    if (r->labels[j].task_id == t->task_ids[task]) return &r->labels[j];
+  return NULL;
 }
 
-/* Adds the manifest rows of SPLIT to D (of val and test, those a person labelled). */
+/* A held-out row is scored against a person's label only: a zero-shot or
+** teacher guess on a val or test image is no truth to measure by. */
+static int human_label(const cur_export_label *l) {
+  return l && (strcmp(l->source, "human") == 0 || strcmp(l->source, "review") == 0);
+}
+
+/* Adds the manifest rows of SPLIT to D: of train, every row with a label of
+** one of the tasks (its weight train.task's, else 1); of val and test, those
+** a person labelled for train.task. */
 static int load_split(trainer *t, const cur_export_row *rows, size_t n, const char *split,
                       dataset *d) {
   int rc = CUR_OK, held_out = strcmp(split, "train") != 0;
-  for (size_t i = 0; rc == CUR_OK && i < n; i++)
-    if (strcmp(rows[i].split, split) == 0 && (!held_out || human_label(&rows[i])))
-      rc = add_row(t, d, rows[i].image_id, rows[i].labels[0].class_idx,
-                   (float)rows[i].labels[0].weight);
+  for (size_t i = 0; rc == CUR_OK && i < n; i++) {
+    const cur_export_label *main = label_of(t, &rows[i], 0);
+    if (strcmp(rows[i].split, split) != 0 || (held_out && !human_label(main))) continue;
+    int y[HEAD_MAX_TASKS], any = 0;
+    for (int task = 0; task < d->tasks; task++) {
+      const cur_export_label *l = label_of(t, &rows[i], task);
+      y[task] = l ? l->class_idx : -1;
+      any |= l != NULL;
+    }
+    if (any) rc = add_row(t, d, rows[i].image_id, y, main ? (float)main->weight : 1.0f, &t->missing);
+  }
   return rc;
 }
 
@@ -147,16 +195,18 @@ static int load_raw(trainer *t) {
   int rc = cur_store_policy_rows(cur_run_store(t->run), t->task_id, &rows, &n);
   for (size_t i = 0; rc == CUR_OK && i < n; i++)
     if (rows[i].kind == 'h' && rows[i].split == 't')
-      rc = add_row(t, &t->raw, rows[i].image_id, rows[i].class_idx, 1.0f);
+      rc = add_row(t, &t->raw, rows[i].image_id, &rows[i].class_idx, 1.0f, &t->missing);
   cur_free(rows);
   return rc;
 }
 
+/* Frees D's rows; it keeps its number of tasks. */
 static void dataset_free(dataset *d) {
+  int tasks = d->tasks;
   cur_free(d->X);
   cur_free(d->y);
   cur_free(d->w);
-  *d = (dataset){0};
+  *d = (dataset){.tasks = tasks};
 }
 
 /* Every dataset from ROWS (the manifest's) and the raw labels, anew. */
@@ -164,6 +214,8 @@ static int load_sets(trainer *t, const cur_export_row *rows, size_t n) {
   dataset_free(&t->train);
   dataset_free(&t->raw);
   dataset_free(&t->eval);
+  t->train.tasks = t->n_tasks;
+  t->raw.tasks = t->eval.tasks = 1;
   t->missing = 0;
   int rc = load_split(t, rows, n, "train", &t->train);
   if (rc == CUR_OK) rc = load_split(t, rows, n, "val", &t->eval);
@@ -183,11 +235,11 @@ static int pick_model(trainer *t) {
   return rc == CUR_OK && !t->model ? CUR_ENOMEM : rc;
 }
 
-/* ["TASK"]: the export rows' task filter; the caller frees *json. */
-static int task_filter(const char *task, char **json) {
-  cJSON *arr = cJSON_CreateArray(), *name = cJSON_CreateString(task);
+/* ["TASK", train.tasks...]: the export rows' task filter; the caller frees *json. */
+static int task_filter(const char *task, const cJSON *others, char **json) {
+  cJSON *arr = cJSON_Duplicate(others, 1), *name = cJSON_CreateString(task);
   char *text = NULL;
-  if (arr && name && cJSON_AddItemToArray(arr, name)) {
+  if (arr && name && cJSON_InsertItemInArray(arr, 0, name)) {
     name = NULL;
     text = cJSON_PrintUnformatted(arr);
   }
@@ -198,18 +250,73 @@ static int task_filter(const char *task, char **json) {
   return *json ? CUR_OK : cur_errorc(CUR_ENOMEM, "train: out of memory");
 }
 
-/* Classes, model and the train and test rows of train.task. */
-static int load(trainer *t) {
-  const char *task = cur_opt_str(cur_run_options(t->run), "task");
+/* train.task's id and classes, then each of train.tasks'. */
+static int load_tasks(trainer *t, const char *task, const cJSON *others) {
   cur_store *st = cur_run_store(t->run);
-  cur_export_row *rows = NULL;
-  size_t n = 0;
   int found, rc = cur_store_task_find(st, task, &t->task_id, &found);
   if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ECONFIG, "train.task: no task named \"%s\"", task);
   if (rc == CUR_OK) rc = cur_store_class_names(st, t->task_id, &t->classes, &t->k);
+  t->task_ids[0] = t->task_id;
+  t->task_k[0] = t->k_all = t->k;
+  t->n_tasks = 1;
+  const cJSON *o;
+  cJSON_ArrayForEach(o, others) {
+    if (rc != CUR_OK) break;
+    int64_t classes = 0, id;
+    if (t->n_tasks == HEAD_MAX_TASKS)
+      return cur_errorc(CUR_ECONFIG, "train.tasks: at most %d tasks", HEAD_MAX_TASKS - 1);
+    rc = cur_store_task_find(st, o->valuestring, &id, &found);
+    if (rc == CUR_OK && (!found || id == t->task_id))
+      rc = cur_errorc(CUR_ECONFIG, "train.tasks: \"%s\" is %s", o->valuestring,
+                      found ? "train.task itself" : "no task");
+    for (int j = 1; rc == CUR_OK && j < t->n_tasks; j++)
+      if (t->task_ids[j] == id)
+        rc = cur_errorc(CUR_ECONFIG, "train.tasks: \"%s\" appears twice", o->valuestring);
+    if (rc == CUR_OK) rc = cur_store_class_count(st, id, &classes);
+    if (rc == CUR_OK && classes < 2)
+      rc = cur_errorc(CUR_ECONFIG, "train.tasks: task \"%s\" has %lld classes, needs 2",
+                      o->valuestring, (long long)classes);
+    if (rc == CUR_OK) {
+      t->task_ids[t->n_tasks] = id;
+      t->task_k[t->n_tasks++] = (int)classes;
+      t->k_all += (int)classes;
+    }
+  }
+  return rc;
+}
+
+/* UDA's pairs of train.task: an unlabelled original and a variant, both
+** embedded; a pair whose rows have no embedding for the model is skipped. */
+static int load_uda(trainer *t, int64_t *skipped) {
+  cur_uda_pair *pairs = NULL;
+  size_t n = 0;
+  int64_t missing = 0;
+  int rc = cur_store_uda_pairs(cur_run_store(t->run), t->task_id, &pairs, &n);
+  dataset_free(&t->uda_src);
+  dataset_free(&t->uda_var);
+  for (size_t i = 0; rc == CUR_OK && i < n; i++) {
+    int64_t before = missing;
+    rc = add_row(t, &t->uda_src, pairs[i].source_id, NULL, 1.0f, &missing);
+    if (rc == CUR_OK && missing == before)
+      rc = add_row(t, &t->uda_var, pairs[i].variant_id, NULL, 1.0f, &missing);
+    if (rc == CUR_OK && missing != before && t->uda_var.n < t->uda_src.n) t->uda_src.n--;
+  }
+  *skipped = missing;
+  cur_free(pairs);
+  return rc;
+}
+
+/* Classes, model and the train and test rows of train.task. */
+static int load(trainer *t) {
+  const cJSON *opt = cur_run_options(t->run);
+  const char *task = cur_opt_str(opt, "task");
+  cur_store *st = cur_run_store(t->run);
+  cur_export_row *rows = NULL;
+  size_t n = 0;
+  int rc = load_tasks(t, task, cur_opt_json(opt, "tasks"));
   if (rc == CUR_OK) rc = pick_model(t);
   char *filter = NULL;
-  if (rc == CUR_OK) rc = task_filter(task, &filter);
+  if (rc == CUR_OK) rc = task_filter(task, cur_opt_json(opt, "tasks"), &filter);
   if (rc == CUR_OK) rc = cur_store_export_rows(st, filter, &rows, &n);
   if (rc == CUR_OK) rc = load_sets(t, rows, n);
   /* rows made after the embed stage ran (augmented variants) have none yet */
@@ -218,6 +325,18 @@ static int load(trainer *t) {
   if (rc == CUR_OK && t->missing)
     rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s",
                     (long long)t->missing, t->model);
+  int64_t skipped = 0;
+  if (rc == CUR_OK && cur_opt_num(opt, "uda_weight") > 0) {
+    rc = load_uda(t, &skipped);
+    if (rc == CUR_OK && skipped && (rc = stage_embed_fill(t->run, "train", skipped)) == CUR_OK)
+      rc = load_uda(t, &skipped);
+    if (rc == CUR_OK)
+      cur_info("train: UDA on %d pairs of an unlabelled train row and its variant%s", t->uda_src.n,
+               t->uda_src.n ? "" : " (augment makes none yet: UDA has nothing to add)");
+    if (rc == CUR_OK && skipped)
+      cur_warn("train: UDA: %lld pairs left out: no embedding for model %s", (long long)skipped,
+               t->model);
+  }
   cur_export_rows_free(rows, n);
   cur_free(filter);
   return rc;
@@ -231,26 +350,46 @@ typedef struct scored {
 /* Trains a head on TRAIN (standardised in place, with a scaler fitted on
 ** it) and adds its predictions for the held-out rows to OUT.  The curated
 ** and the raw head share the seed stream: they differ only by their rows. */
+/* A copy of D's features standardised by SCALER (at least one row), or NULL. */
+static float *scaled_copy(const trainer *t, const dataset *d, const feat_scaler *scaler) {
+  float *X = cur_mallocarray((size_t)(d->n ? d->n : 1), (size_t)t->dim * sizeof *X);
+  if (X && d->n) memcpy(X, d->X, (size_t)d->n * t->dim * sizeof *X);
+  if (X) feat_scaler_apply(scaler, X, (size_t)d->n);
+  return X;
+}
+
 static int fit_and_score(trainer *t, dataset *train, scored *out) {
   feat_scaler *scaler = NULL;
   head_config cfg;
-  int m = t->eval.n;
-  float *X = cur_mallocarray((size_t)(m ? m : 1), (size_t)t->dim * sizeof *X);
-  int *pred = cur_calloc((size_t)m + 1, sizeof *pred);
+  int m = t->eval.n, T = train->tasks, k = T > 1 ? t->k_all : t->k;
+  float *X = NULL, *Xu = NULL, *Xa = NULL;
+  int *pred = cur_calloc((size_t)m + 1, (size_t)T * sizeof *pred);
   head_config_from_options(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
+  head_techniques_from_options(cur_run_options(t->run), &cfg);
+  if (T > 1) {
+    cfg.n_tasks = T;
+    cfg.task_classes = t->task_k;
+  }
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  int rc = X && pred ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
+  int rc = pred ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
     feat_scaler_apply(scaler, train->X, (size_t)train->n);
-    if (m) memcpy(X, t->eval.X, (size_t)m * t->dim * sizeof *X);
-    feat_scaler_apply(scaler, X, (size_t)m);
-    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, t->k, train->y, train->w, X, m, pred,
-                          head_stop_when_interrupted, NULL);
+    X = scaled_copy(t, &t->eval, scaler);
+    Xu = scaled_copy(t, &t->uda_src, scaler);
+    Xa = scaled_copy(t, &t->uda_var, scaler);
+    if (!X || !Xu || !Xa) rc = CUR_ENOMEM;
   }
+  head_unlabelled u = {Xu, Xa, t->uda_src.n};
+  if (rc == CUR_OK)
+    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, k, train->y, train->w, &u, X, m, pred,
+                          head_stop_when_interrupted, NULL);
+  /* train.task is the first of the tasks */
   for (int i = 0; rc == CUR_OK && i < m; i++)
-    (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + pred[i]]++;
+    (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + pred[(size_t)i * T]]++;
   feat_scaler_free(scaler);
   cur_free(X);
+  cur_free(Xu);
+  cur_free(Xa);
   cur_free(pred);
   return rc;
 }
@@ -387,6 +526,8 @@ static int train_run(cur_run *run) {
   dataset_free(&t.train);
   dataset_free(&t.raw);
   dataset_free(&t.eval);
+  dataset_free(&t.uda_src);
+  dataset_free(&t.uda_var);
   cur_store_names_free(t.classes, t.k);
   cur_free(t.model);
   return rc;
