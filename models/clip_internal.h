@@ -100,9 +100,12 @@ int clip__cpu_has_bf16(void);
 ** OpenBLAS's threads.  Free with clip__mm_free. */
 int clip__mm_new(int bf16, int threads, clip_mm **out);
 void clip__mm_free(clip_mm *mm);
-/* Converts the weights for the backend once (bf16: packs and frees l->w). */
+/* Converts the weights for the backend once (bf16: a bf16 copy replaces l->w). */
 int clip__mm_prepare(clip_mm *mm, clip_linear *l);
-/* y[m, l->out] (op)= x[m, l->in] W^T + b, then the activation in flags. */
+/* y[m, l->out] (op)= x[m, l->in] W^T + b, then the activation in flags.
+** The bf16 backend reorders L's weights into the layout oneDNN picks for
+** the shape the first time it meets it, and keeps them there (l->packed
+** changes; l itself does not): a model runs on one thread at a time. */
 int clip__mm_linear(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
                     int flags);
 /* Frees the weights and the packed copy; NULL-safe. */

@@ -52,6 +52,8 @@ struct clip_mm {
   int n_cache;
   uint16_t *xb;             /* activations converted to bf16 */
   size_t xb_cap;
+  void *wtmp;               /* weights in a layout past MM_LAYOUTS, for one call */
+  size_t wtmp_cap;
   char describe[96];
 };
 
@@ -108,6 +110,7 @@ void clip__mm_free(clip_mm *mm) {
   for (int i = 0; i < mm->n_cache; i++) prim_free(&mm->cache[i]);
   cur_free(mm->cache);
   cur_free(mm->xb);
+  cur_free(mm->wtmp);
   if (mm->stream) dnnl_stream_destroy(mm->stream);
   if (mm->engine) dnnl_engine_destroy(mm->engine);
   cur_free(mm);
@@ -218,16 +221,22 @@ static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void 
       *out = w->layout[i].data;
       return CUR_OK;
     }
-  if (w->n_layouts == MM_LAYOUTS)
-    return cur_errorf("clip: oneDNN asked for a %dth weights layout", MM_LAYOUTS + 1);
   dnnl_memory_desc_t plain;
   dnnl_dims_t wd = {p->k, p->n};
   dnnl_primitive_desc_t rpd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_memory_t from = NULL, to = NULL;
-  mm_packed *dst = &w->layout[w->n_layouts];
+  /* past MM_LAYOUTS, a layout is made for this call only, in scratch */
+  int keep = w->n_layouts < MM_LAYOUTS;
+  mm_packed spare = {0}, *dst = keep ? &w->layout[w->n_layouts] : &spare;
   size_t bytes = dnnl_memory_desc_get_size(&p->wmd);
-  if (!(dst->data = cur_malloc(bytes ? bytes : 1))) return CUR_ENOMEM;
+  if (!keep && bytes > mm->wtmp_cap) {
+    void *grown = cur_reallocarray(mm->wtmp, bytes, 1);
+    if (!grown) return CUR_ENOMEM;
+    mm->wtmp = grown;
+    mm->wtmp_cap = bytes;
+  }
+  if (!(dst->data = keep ? cur_malloc(bytes ? bytes : 1) : mm->wtmp)) return CUR_ENOMEM;
   /* the first layout comes from the plain copy, which it replaces; later
   ** ones from the first */
   dnnl_status_t s = dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_bf16, dnnl_ba);
@@ -246,16 +255,17 @@ static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void 
   dnnl_memory_destroy(from);
   dnnl_memory_destroy(to);
   if (s != dnnl_success) {
-    cur_free(dst->data);
+    if (keep) cur_free(dst->data);
     dst->data = NULL;
     return dnnl_fail("weights reorder", s);
   }
+  *out = dst->data;
+  if (!keep) return CUR_OK;
   dst->md = p->wmd;
   if (w->n_layouts++ == 0) {
     cur_free(w->w);
     w->w = NULL;
   }
-  *out = dst->data;
   return CUR_OK;
 }
 

@@ -20,10 +20,15 @@ struct cur_config {
   cur_stage_list stages;  /* whose sections the file holds */
 };
 
-static const cur_stage *stage_named(cur_stage_list stages, const char *name) {
-  for (int i = 0; i < stages.n; i++)
-    if (strcmp(stages.at[i]->name, name) == 0) return stages.at[i];
-  return NULL;
+int cur_stage_list_index(cur_stage_list list, const char *name) {
+  for (int i = 0; i < list.n; i++)
+    if (strcmp(list.at[i]->name, name) == 0) return i;
+  return -1;
+}
+
+const cur_stage *cur_stage_list_find(cur_stage_list list, const char *name) {
+  int i = cur_stage_list_index(list, name);
+  return i < 0 ? NULL : list.at[i];
 }
 
 static int check_seed_option(const cJSON *value, const char *name) {
@@ -203,7 +208,7 @@ static int merge_file(const char *path, cur_stage_list stages, cJSON *user, cJSO
   if (!cJSON_IsObject(user))
     return cur_errorc(CUR_ECONFIG, "%s: expected a JSON object at the top", path);
   for (cJSON *item = user->child; item; item = item->next) {
-    const cur_stage *stage = stage_named(stages, item->string);
+    const cur_stage *stage = cur_stage_list_find(stages, item->string);
     int rc;
     if (stage) {
       rc = merge_section(path, stage, item, cJSON_GetObjectItemCaseSensitive(root, stage->name));
@@ -268,7 +273,7 @@ cleanup:
 }
 
 int cur_config_merge(cur_config *cfg, const char *stage, const cJSON *options, const char *origin) {
-  const cur_stage *spec = stage_named(cfg->stages, stage);
+  const cur_stage *spec = cur_stage_list_find(cfg->stages, stage);
   assert(spec);
   return merge_section(origin, spec, options,
                        cJSON_GetObjectItemCaseSensitive(cfg->root, stage));

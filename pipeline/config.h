@@ -54,6 +54,9 @@ void cur_config_free(cur_config *cfg);
 ** over the configuration, checking each like the file's; ORIGIN names where
 ** they came from in messages.  STAGE must be a registered stage. */
 int cur_config_merge(cur_config *cfg, const char *stage, const cJSON *options, const char *origin);
+/* The stage of LIST named NAME, or NULL; its index, or -1. */
+const struct cur_stage *cur_stage_list_find(cur_stage_list list, const char *name);
+int cur_stage_list_index(cur_stage_list list, const char *name);
 /* The stages CFG was loaded for. */
 cur_stage_list cur_config_stages(const cur_config *cfg);
 /* Writes every option of STAGES with its default to PATH (fails if PATH exists). */

@@ -33,12 +33,6 @@ static int add_hash(cJSON *obj, const char *key, cur_sha256 *h) {
   return cJSON_AddStringToObject(obj, key, hex) ? CUR_OK : cur_errorc(CUR_ENOMEM, "out of memory");
 }
 
-static const cur_stage *stage_in(cur_stage_list pipeline, const char *name) {
-  for (int i = 0; i < pipeline.n; i++)
-    if (strcmp(pipeline.at[i]->name, name) == 0) return pipeline.at[i];
-  return NULL;
-}
-
 int cur_inputs_output_version(cur_store *st, const cur_stage *stage, cur_sha256 *h) {
   if (stage->output_version) return stage->output_version(st, h);
   cur_run_info info;
@@ -64,7 +58,7 @@ static int add_review(void *ctx, const char *task, int64_t count, int64_t newest
 
 static int add_read(cur_store *st, cur_stage_list pipeline, const char *name, cJSON *obj) {
   if (strcmp(name, CUR_READS_REVIEWS) == 0) return cur_store_review_versions(st, add_review, obj);
-  const cur_stage *read = stage_in(pipeline, name);
+  const cur_stage *read = cur_stage_list_find(pipeline, name);
   /* a stage left out of this pipeline (a test's) has no output to read */
   return read ? add_stage(st, read, obj) : CUR_OK;
 }

@@ -100,12 +100,6 @@ static const cur_stage *const *pipeline_of(const cur_config *cfg, int *n) {
   return list.at;
 }
 
-static int find_stage(const cur_stage *const *stages, int n, const char *name) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(stages[i]->name, name) == 0) return i;
-  return -1;
-}
-
 static int check_needs(cur_store *st, const cur_stage *stage) {
   for (const char *const *need = stage->needs; need && *need; need++) {
     cur_run_info info;
@@ -123,19 +117,18 @@ static int check_needs(cur_store *st, const cur_stage *stage) {
 static int check_fresh(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx) {
   int n;
   const cur_stage *const *stages = pipeline_of(cfg, &n);
-  for (int i = 0; i < idx; i++) {
-    const char *state;
-    char why[512];
-    int64_t id;
-    int rc = cur_runner_state(st, cfg, o, stages[i]->name, &state, &id, why, sizeof why);
-    if (rc) return rc;
-    if (strcmp(state, "up to date") != 0 && strcmp(state, "never run") != 0)
-      return cur_errorc(CUR_ESTATE, "%s: the %s stage is %s since its last complete run%s%s%s, "
-                        "so its results are stale: run `curate run --until %s` (every stage up "
-                        "to it) instead", stages[idx]->name, stages[i]->name, state,
-                        why[0] ? " (" : "", why, why[0] ? ")" : "", stages[idx]->name);
+  cur_stage_state *states = cur_mallocarray((size_t)n, sizeof *states);
+  int rc = states ? cur_runner_states(st, cfg, o, states) : CUR_ENOMEM;
+  for (int i = 0; rc == CUR_OK && i < idx; i++) {
+    const cur_stage_state *s = &states[i];
+    if (strcmp(s->state, "up to date") != 0 && strcmp(s->state, "never run") != 0)
+      rc = cur_errorc(CUR_ESTATE, "%s: the %s stage is %s since its last complete run%s%s%s, "
+                      "so its results are stale: run `curate run --until %s` (every stage up "
+                      "to it) instead", stages[idx]->name, stages[i]->name, s->state,
+                      s->why[0] ? " (" : "", s->why, s->why[0] ? ")" : "", stages[idx]->name);
   }
-  return CUR_OK;
+  cur_free(states);
+  return rc;
 }
 
 static int store_counts(cur_run *run, const char *status, const char *message, double secs) {
@@ -243,9 +236,7 @@ cleanup:
 }
 
 static int stage_arg(const cur_config *cfg, const char *name, const char *what, int *out) {
-  int n;
-  const cur_stage *const *stages = pipeline_of(cfg, &n);
-  *out = find_stage(stages, n, name);
+  *out = cur_stage_list_index(cur_config_stages(cfg), name);
   if (*out < 0) return cur_errorc(CUR_ECONFIG, "%s: no stage named '%s'", what, name);
   return CUR_OK;
 }
@@ -278,50 +269,46 @@ static int reads_stage(const cur_stage *stage, const cur_stage *other, int idx, 
   return 0;
 }
 
-/* The state of stage IDX given the states of the stages before it (STATES,
+/* The state of stage IDX given the states of the stages before it (OUT,
 ** filled in pipeline order), with the reason when it is pending. */
 static int state_of(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, int idx,
-                    const char **states, int64_t *run_id, char *why, size_t cap) {
+                    cur_stage_state *out) {
   int n, found, rc;
   const cur_stage *const *stages = pipeline_of(cfg, &n);
   const cur_stage *stage = stages[idx];
+  cur_stage_state *me = &out[idx];
   cur_run run = {.stage = stage, .st = st, .seed = o->seed,
                  .options = cur_config_section(cfg, stage->name), .config = cfg};
   cur_run_info last, done;
   char chash[65], fp[65], *then_json = NULL;
   cJSON *now = NULL, *then = NULL;
-  *run_id = 0;
-  why[0] = '\0';
-  if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found))) return rc;
-  if (!found) {
-    states[idx] = "never run";
-    return CUR_OK;
-  }
-  *run_id = last.id;
+  *me = (cur_stage_state){.state = "never run"};
+  if ((rc = cur_store_run_last(st, stage->name, 0, &last, &found)) || !found) return rc;
+  me->run_id = last.id;
   if (strcmp(last.status, "complete") != 0) {
-    states[idx] = strcmp(last.status, "failed") == 0 ? "failed" : "interrupted";
+    me->state = strcmp(last.status, "failed") == 0 ? "failed" : "interrupted";
     return CUR_OK;
   }
   if ((rc = cur_store_run_last(st, stage->name, 1, &done, &found))) return rc;
   if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, chash)) ||
       (rc = fingerprint(&run, &now, fp)))
     return rc;
-  states[idx] = "pending";
+  me->state = "pending";
   if (strcmp(done.config_hash, chash) != 0) {
-    snprintf(why, cap, "options or seed changed");
+    snprintf(me->why, sizeof me->why, "options or seed changed");
   } else if (strcmp(done.fingerprint, fp) != 0) {
     if ((rc = cur_store_run_inputs(st, done.id, &then_json)) == CUR_OK && then_json)
       then = cJSON_Parse(then_json);
-    cur_inputs_explain(then, now, stage, why, cap);
+    cur_inputs_explain(then, now, stage, me->why, sizeof me->why);
   } else {
-    states[idx] = "up to date";
+    me->state = "up to date";
     /* what it read is unchanged, but a stage it reads will run again first */
     for (int j = 0; j < idx; j++)
       if (reads_stage(stage, stages[j], idx, j) &&
-          (strcmp(states[j], "pending") == 0 || strcmp(states[j], "interrupted") == 0 ||
-           strcmp(states[j], "failed") == 0)) {
-        states[idx] = "pending";
-        snprintf(why, cap, "waits on %s (%s)", stages[j]->name, states[j]);
+          (strcmp(out[j].state, "pending") == 0 || strcmp(out[j].state, "interrupted") == 0 ||
+           strcmp(out[j].state, "failed") == 0)) {
+        me->state = "pending";
+        snprintf(me->why, sizeof me->why, "waits on %s (%s)", stages[j]->name, out[j].state);
         break;
       }
   }
@@ -331,20 +318,10 @@ static int state_of(cur_store *st, const cur_config *cfg, const cur_runner_opts 
   return rc;
 }
 
-int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
-                     const char *name, const char **state, int64_t *run_id, char *why,
-                     size_t why_cap) {
+int cur_runner_states(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                      cur_stage_state *out) {
   int n, rc = CUR_OK;
-  const cur_stage *const *stages = pipeline_of(cfg, &n);
-  int idx = find_stage(stages, n, name);
-  if (idx < 0) return cur_errorc(CUR_ECONFIG, "no stage named '%s'", name);
-  const char **states = cur_mallocarray((size_t)idx + 1, sizeof *states);
-  char scratch[512];
-  if (!states) return CUR_ENOMEM;
-  for (int i = 0; rc == CUR_OK && i <= idx; i++)
-    rc = state_of(st, cfg, o, i, states, run_id, i == idx ? why : scratch,
-                  i == idx ? why_cap : sizeof scratch);
-  if (rc == CUR_OK) *state = states[idx];
-  cur_free(states);
+  pipeline_of(cfg, &n);
+  for (int i = 0; rc == CUR_OK && i < n; i++) rc = state_of(st, cfg, o, i, out);
   return rc;
 }

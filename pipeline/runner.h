@@ -27,13 +27,20 @@ typedef struct cur_runner_opts {
 int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
                    int64_t *input_errors);
 
-/* A stage's state for `curate status`: "up to date", "pending",
-** "never run", "interrupted" (resumable), "failed"; its newest run id; and
-** for a pending one why, in words, into WHY (WHY_CAP bytes, at least 1):
-** "options or seed changed", "labels of task colour changed by review",
-** "embed's output changed", "waits on aum (pending)". */
-int cur_runner_state(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
-                     const char *stage, const char **state, int64_t *run_id, char *why,
-                     size_t why_cap);
+/* A stage's state for `curate status`: "up to date", "pending", "never
+** run", "interrupted" (resumable), "failed"; its newest run id (0 when
+** none); and for a pending one why, in words: "options or seed changed",
+** "labels of task colour changed by review", "embed's output changed",
+** "waits on aum (pending)". */
+typedef struct cur_stage_state {
+  const char *state;
+  int64_t run_id;
+  char why[512];
+} cur_stage_state;
+
+/* The state of every stage of the configuration's pipeline, in one pass
+** (a stage's state depends on those it reads) into OUT, one per stage. */
+int cur_runner_states(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                      cur_stage_state *out);
 
 #endif

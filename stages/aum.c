@@ -57,7 +57,7 @@ static const cur_option aum_options[] = {
      "AUM: flag rows below this percentile of the threshold samples' AUM (at most its noise "
      "estimate, each suggesting another class)", check_percentile},
     {"folds", CUR_OPT_INT, "5", "confident learning: cross-validation folds", cur_option_check_folds},
-    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", head_option_check},
+    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", cur_head_option_check},
     {"hidden", CUR_OPT_INT, "256", "mlp hidden units", cur_option_check_positive},
     {"epochs", CUR_OPT_INT, "20", "epochs per head (AUM averages the margin over them)",
      cur_option_check_positive},
@@ -162,7 +162,7 @@ static int compute(scorer *s) {
   head_config hc;
   feat_scaler *sc = NULL;
   struct timespec t0;
-  head_config_from_options(s->opt, cur_run_seed(s->run), s->task_id, &hc);
+  cur_head_options_config(s->opt, cur_run_seed(s->run), s->task_id, &hc);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* variance + 0.01, as Coates et al. standardise their features */
   int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);

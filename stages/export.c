@@ -209,7 +209,9 @@ static int add_counts(const exporter *x, cJSON *meta) {
 /* The newest complete run of every stage before export. */
 static int add_runs(cur_run *run, cJSON *meta) {
   int n, found, rc;
-  const cur_stage *const *stages = cur_stages(&n);
+  cur_stage_list registry = cur_stage_registry();
+  const cur_stage *const *stages = registry.at;
+  n = registry.n;
   cJSON *runs = cJSON_AddObjectToObject(meta, "runs");
   for (int i = 0; runs && i < n && strcmp(stages[i]->name, cur_run_stage(run)) != 0; i++) {
     cur_run_info info;

@@ -615,9 +615,9 @@ static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
 /* What ingest stored, as the stages after it read it: a re-ingest of
 ** unchanged (only touched) files leaves it as it was. */
 static int ingest_output_version(cur_store *st, cur_sha256 *h) {
-  int64_t v[5];
+  int64_t v[CUR_INGEST_VERSION_LEN];
   int rc = cur_store_ingest_version(st, v);
-  for (int i = 0; rc == CUR_OK && i < 5; i++) cur_sha256_i64(h, v[i]);
+  for (int i = 0; rc == CUR_OK && i < CUR_INGEST_VERSION_LEN; i++) cur_sha256_i64(h, v[i]);
   return rc;
 }
 

@@ -242,9 +242,9 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
   if (rc == CUR_OK && nte > 0) {
     head_config cfg;
     /* the same stream for every candidate: differences come from the rows */
-    head_config_from_options(cur_run_options_of(t->run, "train"), cur_run_seed(t->run),
+    cur_head_options_config(cur_run_options_of(t->run, "train"), cur_run_seed(t->run),
                              t->task_id * 64 + f + 1, &cfg);
-    head_techniques_from_options(cur_run_options_of(t->run, "train"), &cfg);  /* EMA; no UDA pairs */
+    cur_head_options_techniques(cur_run_options_of(t->run, "train"), &cfg);  /* EMA; no UDA pairs */
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
       rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, NULL, Xte, nte,
@@ -452,7 +452,7 @@ static int decide_task(task_eval *t, const char *model) {
   if (rc == CUR_OK) rc = load_vectors(t, model, &missing);
   /* rows made after the embed stage ran (augmented variants) have none yet;
   ** the fill may quarantine one it cannot decode, so the rows are read anew */
-  if (rc == CUR_OK && missing && (rc = stage_embed_fill(t->run, "policy", missing)) == CUR_OK) {
+  if (rc == CUR_OK && missing && (rc = cur_embedder_fill_newest(t->run, "policy", missing)) == CUR_OK) {
     cur_free(t->rows);
     cur_free(t->X);
     t->rows = NULL, t->X = NULL, t->dim = 0;

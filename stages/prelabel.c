@@ -135,7 +135,8 @@ static int judge(prelabel *p, int64_t image_id) {
   const cJSON *opt = cur_run_options(p->run);
   int64_t given, latest;
   char source[16];
-  int found, top = top_class(p), rc = cur_store_label_current(p->st, image_id, p->task_id, &given, source, &found);
+  int found, top = top_class(p), rc = cur_store_label_given(p->st, image_id, p->task_id, &given,
+                                                                  source, &found);
   if (rc) return rc;
   if (!found || strcmp(source, "zeroshot") == 0) {
     if (p->probs[top] < cur_opt_num(opt, "threshold")) return CUR_OK;

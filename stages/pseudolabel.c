@@ -67,7 +67,7 @@ static const cur_option pseudolabel_options[] = {
     {"class_cap", CUR_OPT_NUM, "2",
      "no class ends with more than class_cap x the largest labelled class (labels + pseudo-labels)",
      cur_option_check_positive},
-    {"head", CUR_OPT_STR, "\"logreg\"", "teacher head: logreg or mlp", head_option_check},
+    {"head", CUR_OPT_STR, "\"logreg\"", "teacher head: logreg or mlp", cur_head_option_check},
     {"hidden", CUR_OPT_INT, "256", "mlp hidden units", cur_option_check_positive},
     {"epochs", CUR_OPT_INT, "30", "passes over the trusted rows", cur_option_check_positive},
     {"lr", CUR_OPT_NUM, "0.1", "initial learning rate (cosine schedule, momentum 0.9)",
@@ -229,7 +229,7 @@ static int train_teacher(teacher *t) {
   feat_scaler *scaler = NULL;
   head *h = NULL;
   head_config cfg;
-  head_config_from_options(t->opt, cur_run_seed(t->run), t->task_id, &cfg);
+  cur_head_options_config(t->opt, cur_run_seed(t->run), t->task_id, &cfg);
   rowset *scored[] = {&t->val, &t->test, &t->cand};
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
   int rc = feat_scaler_fit(t->train.X, (size_t)t->train.n, t->train.width, 1e-6f, &scaler);

@@ -24,13 +24,6 @@ cur_stage_list cur_stage_registry(void) {
   return (cur_stage_list){registry, (int)CUR_ARRAY_LEN(registry)};
 }
 
-const cur_stage *const *cur_stages(int *count) {
-  *count = (int)CUR_ARRAY_LEN(registry);
-  return registry;
-}
-
 const cur_stage *cur_stage_find(const char *name) {
-  for (size_t i = 0; i < CUR_ARRAY_LEN(registry); i++)
-    if (strcmp(registry[i]->name, name) == 0) return registry[i];
-  return NULL;
+  return cur_stage_list_find(cur_stage_registry(), name);
 }

@@ -16,10 +16,9 @@ extern const cur_stage stage_policy;
 extern const cur_stage stage_export;
 extern const cur_stage stage_train;
 
-/* The registry, in pipeline order: as a list for cur_config_load, as an
-** array, and one stage by name (NULL when there is none). */
+/* The registry, in pipeline order, and one stage of it by name (NULL when
+** there is none). */
 cur_stage_list cur_stage_registry(void);
-const cur_stage *const *cur_stages(int *count);
 const cur_stage *cur_stage_find(const char *name);
 
 #endif

@@ -36,7 +36,9 @@ TEST(defaults_file_lists_every_option_of_every_stage) {
   char *text = fx_read("defaults.json");
   cJSON *file = text ? cJSON_Parse(text) : NULL;
   REQUIRE(cJSON_IsObject(file));
-  const cur_stage *const *stages = cur_stages(&n);
+  cur_stage_list registry = cur_stage_registry();
+  const cur_stage *const *stages = registry.at;
+  n = registry.n;
   for (int i = 0; i < n; i++) {
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(file, stages[i]->name);
     CHECK_MSG(cJSON_IsObject(sec), "defaults.json has no section %s", stages[i]->name);

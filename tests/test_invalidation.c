@@ -13,6 +13,7 @@
 
 #include "curate.h"
 #include "fixtures.h"
+#include "stages.h"
 #include "testlib.h"
 
 static const char *const all_stages[] = {"ingest", "split", "embed", "prelabel", "aum",
@@ -156,6 +157,33 @@ TEST(a_new_image_reruns_everything_and_says_so) {
   expect_reruns("after-new.log", "01111111111", __LINE__);
 }
 
+TEST(a_copy_with_another_label_reruns_split_onward) {
+  REQUIRE(build() == 0);
+  /* a second source holds one circle under square: ingest adds no image
+  ** and no label, only a duplicate_conflict flag that takes the row out */
+  REQUIRE(test_sh("cd '%s' && mkdir -p src2/square && cp src/circle/00.png src2/square/copy.png",
+                  T.scratch) == 0);
+  REQUIRE(fx_curate("ingest2.log", "--db inv.db --config inv.json ingest src2") == 0);
+  CHECK_INT(q("SELECT count(*) FROM flags WHERE reason = 'duplicate_conflict'"), 1);
+  /* curate ingest runs split right after ingest; embed onward read both */
+  static const char *const why[N_STAGES] = {[2] = "ingest's output changed",
+                                            [10] = "ingest's output changed"};
+  expect_states("uuppppppppp", why, __LINE__);
+}
+
+TEST(every_stage_reads_only_the_reviews_and_earlier_stages) {
+  cur_stage_list reg = cur_stage_registry();
+  int checked = 0;
+  for (int i = 0; i < reg.n; i++)
+    for (const char *const *r = reg.at[i]->reads; r && *r; r++, checked++) {
+      int at = cur_stage_list_index(reg, *r);
+      CHECK_MSG(strcmp(*r, CUR_READS_REVIEWS) == 0 || (at >= 0 && at < i),
+                "%s reads '%s', which is neither the reviews nor an earlier stage",
+                reg.at[i]->name, *r);
+    }
+  CHECK(checked >= 5);  /* split, embed and prelabel declare theirs */
+}
+
 TEST(an_option_change_reruns_that_stage_and_its_readers) {
   REQUIRE(build() == 0);
   const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 8, \"channels\": 1},"
@@ -175,6 +203,8 @@ int main(int argc, char **argv) {
   RUN(a_review_reruns_the_label_readers_only);
   RUN(a_reingest_of_touched_files_reruns_ingest_alone);
   RUN(a_new_image_reruns_everything_and_says_so);
+  RUN(a_copy_with_another_label_reruns_split_onward);
+  RUN(every_stage_reads_only_the_reviews_and_earlier_stages);
   RUN(an_option_change_reruns_that_stage_and_its_readers);
   return test_finish();
 }

@@ -62,11 +62,11 @@ static int run(const char *only, const char *from, const char *until, int force,
 
 static const char *state_of(const char *name, uint64_t seed) {
   cur_runner_opts o = {.seed = seed};
-  const char *state = "?";
-  int64_t id;
-  char why[256];
-  if (cur_runner_state(st, cfg, &o, name, &state, &id, why, sizeof why)) return "error";
-  return state;
+  cur_stage_state states[3];
+  if (cur_runner_states(st, cfg, &o, states)) return "error";
+  for (int i = 0; i < 3; i++)
+    if (strcmp(pipeline[i]->name, name) == 0) return states[i].state;
+  return "no such stage";
 }
 
 static int setup(const char *name) {

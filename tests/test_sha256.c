@@ -1,4 +1,4 @@
-/* test_sha256.c -- content hashes and fingerprints (pipeline/sha256.c).
+/* test_sha256.c -- content hashes and fingerprints (pipeline/base/sha256.c).
 **
 ** sha-1.*: FIPS 180-4 example digests; split updates equal one update.
 ** sha-2.*: cur_hash_unit is in [0, 1) and spreads evenly.

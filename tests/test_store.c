@@ -1,4 +1,4 @@
-/* test_store.c -- the SQLite store (pipeline/store*.c, schema.sql).
+/* test_store.c -- the SQLite store (pipeline/store/, schema.sql).
 **
 ** store-1.*: creation, schema version, refusing other versions.
 ** store-2.*: labels are history; current_labels precedence; class_balance.

@@ -22,8 +22,10 @@ static const char run_help[] =
     "                  [--json] [--strict]\n"
     "\n"
     "Runs, in pipeline order, every stage that is not up to date: a stage is up\n"
-    "to date when its options, the seed and everything before it are unchanged\n"
-    "since its last complete run. An interrupted or killed run is resumed.\n"
+    "to date when its options, the seed and what it reads (earlier stages'\n"
+    "output, review decisions; `curate status` says why one is pending) are\n"
+    "unchanged since its last complete run. An interrupted or killed run is\n"
+    "resumed.\n"
     "A run that ends with the train stage prints a report: rows per class\n"
     "before and after curation, what the policy kept and why, raw labels\n"
     "against curated on val and test, warnings and the next commands.\n"
@@ -107,7 +109,9 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
     int r;
     if (cli_is_help(argv[i])) {
       int n;
-      const cur_stage *const *stages = cur_stages(&n);
+      cur_stage_list registry = cur_stage_registry();
+      const cur_stage *const *stages = registry.at;
+      n = registry.n;
       fputs(run_help, stdout);
       for (int s = 0; s < n; s++) printf("  %-12s %s\n", stages[s]->name, stages[s]->summary);
       return CUR_EXIT_OK;

@@ -23,20 +23,18 @@ static const char split_help[] =
 
 /* Names the stages after split that have a complete run and are pending now. */
 static void report_pending(cur_store *st, const cur_config *cfg, const cur_runner_opts *o) {
-  int n;
-  const cur_stage *const *stages = cur_stages(&n);
+  cur_stage_list stages = cur_config_stages(cfg);
+  cur_stage_state *states = cur_mallocarray((size_t)stages.n, sizeof *states);
   char line[512] = "";
   size_t len = 0;
-  for (int i = 0, after = 0; i < n; i++) {
-    const char *state;
-    char why[512];
-    int64_t run_id;
-    if (strcmp(stages[i]->name, "split") == 0) after = 1;
-    else if (after && cur_runner_state(st, cfg, o, stages[i]->name, &state, &run_id, why,
-                                       sizeof why) == CUR_OK &&
-             strcmp(state, "pending") == 0 && len < sizeof line)
-      len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? ", " : "", stages[i]->name);
-  }
+  if (states && cur_runner_states(st, cfg, o, states) == CUR_OK)
+    for (int i = 0, after = 0; i < stages.n; i++) {
+      if (strcmp(stages.at[i]->name, "split") == 0) after = 1;
+      else if (after && strcmp(states[i].state, "pending") == 0 && len < sizeof line)
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? ", " : "",
+                                stages.at[i]->name);
+    }
+  cur_free(states);
   cur_error_clear();
   if (len) cur_info("split: now pending: %s (`curate run` brings them up to date)", line);
 }

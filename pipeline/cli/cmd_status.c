@@ -23,26 +23,23 @@ static const char status_help[] =
     "entries, and flags by review status.\n";
 
 static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
-  int n;
-  const cur_stage *const *stages = cur_stages(&n);
+  cur_stage_list stages = cur_config_stages(cfg);
+  cur_runner_opts ro = {.seed = seed};
+  cur_stage_state *states = cur_mallocarray((size_t)stages.n, sizeof *states);
   cJSON *arr = cJSON_AddArrayToObject(out, "stages");
-  if (!arr) return cur_errorc(CUR_ENOMEM, "out of memory");
-  for (int i = 0; i < n; i++) {
-    const char *state;
-    char why[512];
-    int64_t run_id;
-    cur_runner_opts ro = {.seed = seed};
-    int rc = cur_runner_state(st, cfg, &ro, stages[i]->name, &state, &run_id, why, sizeof why);
-    if (rc) return rc;
+  int rc = !states || !arr ? cur_errorc(CUR_ENOMEM, "out of memory")
+                           : cur_runner_states(st, cfg, &ro, states);
+  for (int i = 0; rc == CUR_OK && i < stages.n; i++) {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o) ||
-        !cJSON_AddStringToObject(o, "stage", stages[i]->name) ||
-        !cJSON_AddStringToObject(o, "state", state) ||
-        !cJSON_AddNumberToObject(o, "run", (double)run_id) ||
-        (why[0] && !cJSON_AddStringToObject(o, "why", why)))
-      return cur_errorc(CUR_ENOMEM, "out of memory");
+        !cJSON_AddStringToObject(o, "stage", stages.at[i]->name) ||
+        !cJSON_AddStringToObject(o, "state", states[i].state) ||
+        !cJSON_AddNumberToObject(o, "run", (double)states[i].run_id) ||
+        (states[i].why[0] && !cJSON_AddStringToObject(o, "why", states[i].why)))
+      rc = cur_errorc(CUR_ENOMEM, "out of memory");
   }
-  return CUR_OK;
+  cur_free(states);
+  return rc;
 }
 
 static int split_col(const char *split) {

@@ -1,5 +1,6 @@
 /* internal.h -- what the store_*.c files share: the store struct and the
-** statement helpers.  Nothing outside pipeline/store*.c includes it. */
+** statement helpers.  Nothing outside pipeline/store/ includes it
+** (scripts/check-layers refuses it). */
 #ifndef CURATE_INTERNAL_H
 #define CURATE_INTERNAL_H
 

@@ -63,7 +63,8 @@ int cur_store_embeddings_next(cur_store *st, const char *model, int64_t after_id
                               void *ctx) {
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT e.image_id, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id "
-      "WHERE e.model = ?1 AND e.image_id > ?2 AND i.status = 'ok' ORDER BY e.image_id LIMIT ?3");
+      "WHERE e.model = ?1 AND e.image_id > ?2 AND i.status = 'ok' AND i.parent_id IS NULL "
+      "ORDER BY e.image_id LIMIT ?3");
   if (!s) return CUR_EDB;
   int rc = cur__bind(st, s, "tii", model, after_id, (int64_t)limit);
   return rc ? rc : each_image(st, s, fn, ctx);
@@ -87,7 +88,7 @@ int cur_store_embedding_of(cur_store *st, const char *model, int64_t id,
 }
 
 int cur_store_embedding_model_default(cur_store *st, char **model, int *found) {
-  /* the newest embed run's model (what stage_embed_fill embeds variants
+  /* the newest embed run's model (what cur_embedder_fill_newest embeds variants
   ** with), else the model with the most embeddings */
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT coalesce((SELECT m.text FROM metrics m WHERE m.name = 'model' AND m.run_id = "

@@ -19,7 +19,8 @@ int cur_store_embed_next(cur_store *st, const char *model, int64_t after_id, int
                          int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
                          void *ctx);
 /* Calls FN with id and vector bytes of up to LIMIT embeddings of MODEL of ok
-** images with an id above AFTER_ID, in id order (valid during the call). */
+** original images (not augmented variants, which later stages embed) with
+** an id above AFTER_ID, in id order (valid during the call). */
 int cur_store_embeddings_next(cur_store *st, const char *model, int64_t after_id, int limit,
                               int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
                               void *ctx);

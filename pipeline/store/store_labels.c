@@ -157,10 +157,13 @@ int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n)
   return CUR_OK;
 }
 
-int cur_store_label_current(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
-                            char source[16], int *found) {
-  sqlite3_stmt *s = cur__stmt(st, "SELECT coalesce(class_id, 0), source FROM current_labels "
-                                   "WHERE image_id = ?1 AND task_id = ?2");
+int cur_store_label_given(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
+                          char source[16], int *found) {
+  /* current_labels' order without the teacher, on the (image, task) index */
+  sqlite3_stmt *s = cur__stmt(st, "SELECT coalesce(class_id, 0), source FROM labels "
+                                   "WHERE image_id = ?1 AND task_id = ?2 AND source <> 'teacher' "
+                                   "ORDER BY CASE source WHEN 'review' THEN 0 WHEN 'human' THEN 1 "
+                                   "ELSE 2 END, id DESC LIMIT 1");
   if (!s) return CUR_EDB;
   int rc = cur__bind(st, s, "ii", image_id, task_id), step = rc ? SQLITE_DONE : sqlite3_step(s);
   *found = step == SQLITE_ROW;

@@ -33,10 +33,12 @@ int cur_store_class_count(cur_store *st, int64_t task_id, int64_t *n);
 /* The class of the newest label of SOURCE for an image and task. */
 int cur_store_label_latest(cur_store *st, int64_t image_id, int64_t task_id, const char *source,
                            int64_t *class_id, int *found);
-/* The current label (view current_labels) of an image and task: its class
-** (0 when a review dropped it) and source (at most 15 bytes). */
-int cur_store_label_current(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
-                            char source[16], int *found);
+/* The label an image and task were given, as current_labels ranks them
+** but without the teacher's (a later stage's): review, then human, then
+** zeroshot, newest first.  Its class (0 when a review dropped it) and
+** source (at most 15 bytes). */
+int cur_store_label_given(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
+                          char source[16], int *found);
 /* Appends a label (history is never rewritten).  CONFIDENCE NaN = none;
 ** RUN_ID 0 = recorded by hand; CLASS_ID 0 = dropped by a review. */
 int cur_store_label_add(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id,

@@ -103,17 +103,25 @@ static int first_row(cur_store *st, const char *sql, int ncol, int64_t *out) {
   return rc;
 }
 
-int cur_store_ingest_version(cur_store *st, int64_t version[5]) {
+int cur_store_ingest_version(cur_store *st, int64_t version[CUR_INGEST_VERSION_LEN]) {
   /* Ingest only adds rows, and a re-checked image takes the run's id: so
   ** counts, newest ids and the newest run id change exactly when it changed
   ** something.  Variants (parent_id) and the labels they copy are
-  ** augment's; quarantines by embed leave run_id alone. */
+  ** augment's; quarantines by embed leave run_id alone.  A copy with
+  ** another label adds no label but a duplicate_conflict flag, which takes
+  ** the row out of training; and a source registered or removed can change
+  ** which file an image is said to come from. */
   int rc = first_row(st, "SELECT count(*), coalesce(max(id), 0), coalesce(max(run_id), 0) "
                          "FROM images WHERE parent_id IS NULL", 3, version);
   if (rc == CUR_OK)
     rc = first_row(st, "SELECT count(*), coalesce(max(l.id), 0) FROM labels l "
                        "JOIN images o ON o.id = l.image_id "
                        "WHERE l.source = 'human' AND o.parent_id IS NULL", 2, version + 3);
+  if (rc == CUR_OK)
+    rc = first_row(st, "SELECT count(*), coalesce(max(id), 0) FROM flags "
+                       "WHERE reason = 'duplicate_conflict'", 2, version + 5);
+  if (rc == CUR_OK)
+    rc = first_row(st, "SELECT count(*), coalesce(max(id), 0) FROM sources", 2, version + 7);
   return rc;
 }
 

@@ -35,10 +35,12 @@ int cur_store_run_config(cur_store *st, const char *stage, char **json, int *fou
 ** version of the stages that read reviews. */
 typedef int (*cur_review_version_fn)(void *ctx, const char *task, int64_t count, int64_t newest);
 int cur_store_review_versions(cur_store *st, cur_review_version_fn each, void *ctx);
-/* What ingest produced, as five numbers that change exactly when it adds or
-** re-checks something: original images (count, newest id, newest run id)
-** and human labels (count, newest id).  A re-ingest that finds nothing new
-** leaves them as they were, so the stages after it stay up to date. */
-int cur_store_ingest_version(cur_store *st, int64_t version[5]);
+/* What ingest produced, as numbers that change exactly when it adds or
+** re-checks something: original images (count, newest id, newest run id),
+** human labels, duplicate_conflict flags and sources (count and newest id
+** of each).  A re-ingest that finds nothing new leaves them as they were,
+** so the stages after it stay up to date. */
+#define CUR_INGEST_VERSION_LEN 9
+int cur_store_ingest_version(cur_store *st, int64_t version[CUR_INGEST_VERSION_LEN]);
 
 #endif

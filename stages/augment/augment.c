@@ -4,7 +4,7 @@
 ** batch at a time.  Worker threads take a parent's variants of the batch
 ** together, decode the parent once, draw each variant's parameters from
 ** (run seed, parent id, variant index) and apply them
-** (pipeline/augment_transform.c); the main thread then records the batch in
+** (augment_transform.c); the main thread then records the batch in
 ** order in one transaction: the new image row (or the existing row with the
 ** same bytes), the parent's labels, and an augment_variants row.  A pair
 ** recorded there is never made again, so a killed run resumes at the batch

@@ -277,7 +277,7 @@ static int embed_all(embedder *e) {
   return rc;
 }
 
-int embedder_fill_missing(cur_run *run, const cJSON *opt, char *key, size_t key_cap) {
+int cur_embedder_fill(cur_run *run, const cJSON *opt, char *key, size_t key_cap) {
   embedder e = {.run = run, .opt = opt};
   int rc = open_model(&e, run);
   if (rc == CUR_OK) rc = alloc_batch(&e, (int)cur_opt_int(opt, "batch_size"));
@@ -290,7 +290,7 @@ int embedder_fill_missing(cur_run *run, const cJSON *opt, char *key, size_t key_
   return rc;
 }
 
-int stage_embed_fill(cur_run *run, const char *what, int64_t missing) {
+int cur_embedder_fill_newest(cur_run *run, const char *what, int64_t missing) {
   char *json = NULL;
   int found, rc = cur_store_run_config(cur_run_store(run), "embed", &json, &found);
   cJSON *opt = rc == CUR_OK && found ? cJSON_Parse(json) : NULL;
@@ -298,7 +298,7 @@ int stage_embed_fill(cur_run *run, const char *what, int64_t missing) {
   if (opt) {
     char key[256];
     cur_info("%s: %lld rows have no embedding yet; embedding them", what, (long long)missing);
-    rc = embedder_fill_missing(run, opt, key, sizeof key);
+    rc = cur_embedder_fill(run, opt, key, sizeof key);
   }
   cJSON_Delete(opt);
   cur_free(json);

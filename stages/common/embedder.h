@@ -10,12 +10,12 @@
 /* Embeds, under RUN's id, every ok image that has no embedding yet for the
 ** model OPT (embed options) configures; KEY gets the model's key
 ** (embeddings.model), set even when the run stops part-way. */
-int embedder_fill_missing(cur_run *run, const cJSON *opt, char *key, size_t key_cap);
+int cur_embedder_fill(cur_run *run, const cJSON *opt, char *key, size_t key_cap);
 
 /* Embeds, under RUN's id, every ok image without an embedding for the
 ** model the newest embed run's options configure: how policy and train give
 ** augmented variants their embeddings.  WHAT names the caller and the count
 ** in the message it prints. */
-int stage_embed_fill(cur_run *run, const char *what, int64_t missing);
+int cur_embedder_fill_newest(cur_run *run, const char *what, int64_t missing);
 
 #endif

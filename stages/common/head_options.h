@@ -12,13 +12,13 @@
 ** pseudolabel and policy stages share them), the rest at their defaults, and
 ** a seed drawn from SEED and STREAM (e.g. a task id, so each task has its own
 ** stream; 0 keeps SEED as it is). */
-void head_config_from_options(const cJSON *opt, uint64_t seed, int64_t stream, head_config *cfg);
+void cur_head_options_config(const cJSON *opt, uint64_t seed, int64_t stream, head_config *cfg);
 /* The check of a stage's "head" option: logreg or mlp. */
-int head_option_check(const cJSON *v, const char *name);
+int cur_head_option_check(const cJSON *v, const char *name);
 /* Sets EMA and UDA of cfg from the train stage's options "ema_decay",
 ** "uda_weight", "uda_threshold" and "uda_temperature" (docs/stages/train.md). */
-void head_techniques_from_options(const cJSON *opt, head_config *cfg);
+void cur_head_options_techniques(const cJSON *opt, head_config *cfg);
 /* The check of "ema_decay": 0 <= decay < 1. */
-int head_ema_check(const cJSON *v, const char *name);
+int cur_head_ema_check(const cJSON *v, const char *name);
 
 #endif

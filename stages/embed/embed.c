@@ -52,7 +52,7 @@ static const cur_option embed_options[] = {
 static int embed_run(cur_run *run) {
   char key[256] = "";
   int64_t done = 0, pending = 0;
-  int rc = embedder_fill_missing(run, cur_run_options(run), key, sizeof key);
+  int rc = cur_embedder_fill(run, cur_run_options(run), key, sizeof key);
   if (rc == CUR_OK || rc == CUR_EINTR) {
     int crc = cur_store_embedding_count(cur_run_store(run), key, cur_run_id(run), &done);
     if (crc == CUR_OK) crc = cur_store_embed_pending(cur_run_store(run), key, &pending);

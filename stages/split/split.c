@@ -4,7 +4,7 @@
 ** other original image waits as 'provisional'.  This stage, one transaction,
 ** reads every original image with its group and its class in one task, and
 ** places the groups that hold no pinned or already stratified image
-** (pipeline/stratify.c), counting the placed ones toward the targets.  So a
+** (stratify.c), counting the placed ones toward the targets.  So a
 ** later ingest adds groups around the ones already placed and moves none;
 ** `curate split` hands the stratified images back first, to place them all
 ** afresh.  A killed run commits nothing, and the next one does it all again.

@@ -11,7 +11,7 @@
 ** with the same rows.
 **
 ** train.command, when set, then runs an external training job on the newest
-** JSONL manifest (pipeline/train_job.c).
+** JSONL manifest (train_job.c).
 **
 ** The head's optional techniques (models/head.h, docs/stages/train.md):
 ** train.tasks adds other tasks learnt jointly (a multi-task head: a row
@@ -43,7 +43,7 @@
 #include "train_job.h"
 
 static const cur_option train_options[] = {
-    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", head_option_check},
+    {"head", CUR_OPT_STR, "\"logreg\"", "classifier head: logreg or mlp", cur_head_option_check},
     {"epochs", CUR_OPT_INT, "30", "passes over the training rows", cur_option_check_positive},
     {"lr", CUR_OPT_NUM, "0.1", "initial learning rate (cosine schedule)", cur_option_check_positive},
     {"weight_decay", CUR_OPT_NUM, "0.0001", "L2 penalty on the weights", cur_option_check_nonnegative},
@@ -55,7 +55,7 @@ static const cur_option train_options[] = {
      "alone", NULL},
     {"ema_decay", CUR_OPT_NUM, "0",
      "evaluate the exponential moving average of the weights with this decay; 0 = off",
-     head_ema_check},
+     cur_head_ema_check},
     {"uda_weight", CUR_OPT_NUM, "0",
      "weight of UDA's consistency loss on unlabelled train rows and their augmented variants; "
      "0 = off", cur_option_check_nonnegative},
@@ -320,7 +320,7 @@ static int load(trainer *t) {
   if (rc == CUR_OK) rc = cur_store_export_rows(st, filter, &rows, &n);
   if (rc == CUR_OK) rc = load_sets(t, rows, n);
   /* rows made after the embed stage ran (augmented variants) have none yet */
-  if (rc == CUR_OK && t->missing && (rc = stage_embed_fill(t->run, "train", t->missing)) == CUR_OK)
+  if (rc == CUR_OK && t->missing && (rc = cur_embedder_fill_newest(t->run, "train", t->missing)) == CUR_OK)
     rc = load_sets(t, rows, n);
   if (rc == CUR_OK && t->missing)
     rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s",
@@ -328,7 +328,7 @@ static int load(trainer *t) {
   int64_t skipped = 0;
   if (rc == CUR_OK && cur_opt_num(opt, "uda_weight") > 0) {
     rc = load_uda(t, &skipped);
-    if (rc == CUR_OK && skipped && (rc = stage_embed_fill(t->run, "train", skipped)) == CUR_OK)
+    if (rc == CUR_OK && skipped && (rc = cur_embedder_fill_newest(t->run, "train", skipped)) == CUR_OK)
       rc = load_uda(t, &skipped);
     if (rc == CUR_OK)
       cur_info("train: UDA on %d pairs of an unlabelled train row and its variant%s", t->uda_src.n,
@@ -364,8 +364,8 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
   int m = t->eval.n, T = train->tasks, k = T > 1 ? t->k_all : t->k;
   float *X = NULL, *Xu = NULL, *Xa = NULL;
   int *pred = cur_calloc((size_t)m + 1, (size_t)T * sizeof *pred);
-  head_config_from_options(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
-  head_techniques_from_options(cur_run_options(t->run), &cfg);
+  cur_head_options_config(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
+  cur_head_options_techniques(cur_run_options(t->run), &cfg);
   if (T > 1) {
     cfg.n_tasks = T;
     cfg.task_classes = t->task_k;

@@ -16,7 +16,9 @@
 /* Each registered stage's section hashes. */
 static int hash_sections(const cur_config *cfg) {
   int n;
-  const cur_stage *const *stages = cur_stages(&n);
+  cur_stage_list registry = cur_stage_registry();
+  const cur_stage *const *stages = registry.at;
+  n = registry.n;
   char hex[65];
   for (int i = 0; i < n; i++) {
     const cJSON *section = cur_config_section(cfg, stages[i]->name);
