@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define CUR_SCHEMA_VERSION 3
+#define CUR_SCHEMA_VERSION 4
 
 typedef struct cur_store cur_store;
 
