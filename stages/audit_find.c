@@ -224,12 +224,16 @@ static int find_groups(audit_state *a) {
 
 /* The value each detector tests, on the scale its limit is fitted on: logs
 ** for the measures that are ratios (a blur divides sharpness, darkening
-** scales brightness), as they are. */
+** scales brightness), the others as they are.  Blur is the Laplacian's
+** variance over the squared brightness range (99th - 1st percentile): both
+** scale with contrast, so a dark or flat image is not called blurry for its
+** contrast alone, while a blur lowers the first far more than the second. */
 static double measure_of(const audit_state *a, int q, int64_t i) {
   const cur_image_stats *s = &a->stats[i];
   double w = a->width[i] > 0 ? a->width[i] : 1, h = a->height[i] > 0 ? a->height[i] : 1;
   switch (q) {
-  case Q_BLURRY: return log1p(s->sharpness);
+  case Q_BLURRY:               /* relative to contrast: darkening is not blur */
+    return log((s->sharpness + 1) / ((s->bright_p99 - s->bright_p01) * (s->bright_p99 - s->bright_p01) + 1));
   case Q_DARK: return log1p(s->bright_p99);
   case Q_BRIGHT: return log1p(s->bright_p01);
   case Q_LOW_INFORMATION: return s->entropy;

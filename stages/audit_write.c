@@ -3,7 +3,8 @@
 ** Everything below is one transaction whose last row is the metric "rows"
 ** (the mark that the judging pass is done).  Image-level flags are written
 ** once per task, since flags belong to a task: near_duplicate on every
-** member of a group but its smallest image id (the one kept), leak on a val
+** member of a group but the one kept (its first train image by id, else its
+** first image: a copy in val or test is the one to go), leak on a val
 ** or test image with a pair partner in train (the detail names the train
 ** image), and the quality and outlier reasons where a measure passes its
 ** limit.  A flag's score is lower for a worse case (the modified z-score on
@@ -63,7 +64,7 @@ static int flag(task_rows *t, const char *reason, int64_t row, double score, con
 /* The quality and outlier flags of row I. */
 static int quality_flags(task_rows *t, int64_t i) {
   static const char *const what[Q_COUNT] = {
-      "log(1 + sharpness)", "log(1 + 99th percentile of brightness)",
+      "log((sharpness + 1) / (brightness range^2 + 1))", "log(1 + 99th percentile of brightness)",
       "log(1 + 1st percentile of brightness)", "grey-level entropy", "log(width / height)",
       "log(sqrt(width x height))", "log(1 + colourfulness)",
       "mean cosine distance to its nearest neighbours"};
@@ -112,12 +113,12 @@ static double pair_score(const audit_pair *p) {
 
 /* near_duplicate and leak flags of row I. */
 static int pair_flags(task_rows *t, int64_t i, const audit_pair *const *any,
-                      const audit_pair *const *train) {
+                      const audit_pair *const *train, const int64_t *keep) {
   audit_state *a = t->a;
   char detail[512];
   int rc = CUR_OK;
-  if (a->group[i] != i) {
-    int64_t g = a->group[i];
+  if (keep[a->group[i]] != i) {
+    int64_t g = keep[a->group[i]];
     snprintf(detail, sizeof detail, "near-duplicate group of image %lld (%s, %s), kept; this one "
              "is in %s", (long long)a->ids[g], a->paths[g], a->split[g], a->split[i]);
     rc = flag(t, "near_duplicate", i, any[i] ? pair_score(any[i]) : 0, detail);
@@ -174,7 +175,7 @@ static int leak_metrics(task_rows *t) {
 }
 
 static int write_task(audit_state *a, int64_t task_id, const char *task, const audit_pair *const *any,
-                      const audit_pair *const *train) {
+                      const audit_pair *const *train, const int64_t *keep) {
   cur_store *st = cur_run_store(a->run);
   task_rows t = {.a = a, .task_id = task_id, .task = task};
   int64_t *class_ids = NULL;
@@ -188,7 +189,7 @@ static int write_task(audit_state *a, int64_t task_id, const char *task, const a
   if (rc == CUR_OK && !(t.leaks = cur_calloc((size_t)t.n_classes + 1, sizeof *t.leaks))) rc = CUR_ENOMEM;
   if (rc == CUR_OK) rc = cur_store_audit_labels(st, task_id, take_label, &t);
   for (int64_t i = 0; rc == CUR_OK && i < a->n; i++)
-    if ((rc = quality_flags(&t, i)) == CUR_OK) rc = pair_flags(&t, i, any, train);
+    if ((rc = quality_flags(&t, i)) == CUR_OK) rc = pair_flags(&t, i, any, train, keep);
   if (rc == CUR_OK) rc = knn_scores(&t, class_ids);
   if (rc == CUR_OK) rc = leak_metrics(&t);
   cur_store_names_free(t.class_names, t.n_classes);
@@ -277,25 +278,36 @@ static int write_limits_and_counts(audit_state *a) {
   return rc;
 }
 
+/* Per group root, the row kept: its first train row, else the root. */
+static void kept_rows(const audit_state *a, int64_t *keep) {
+  for (int64_t i = 0; i < a->n; i++) keep[i] = -1;
+  for (int64_t i = 0; i < a->n; i++)
+    if (keep[a->group[i]] < 0 && strcmp(a->split[i], "train") == 0) keep[a->group[i]] = i;
+  for (int64_t i = 0; i < a->n; i++)
+    if (keep[i] < 0) keep[i] = i;             /* roots without train rows; unused for others */
+}
+
 int audit_write(audit_state *a) {
   cur_store *st = cur_run_store(a->run);
   task_list tasks = {0};
   const audit_pair **any = cur_calloc((size_t)(a->n ? a->n : 1), sizeof *any);
   const audit_pair **train = cur_calloc((size_t)(a->n ? a->n : 1), sizeof *train);
-  int rc = any && train ? CUR_OK : CUR_ENOMEM;
+  int64_t *keep = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof *keep);
+  int rc = any && train && keep ? CUR_OK : CUR_ENOMEM;
+  if (rc == CUR_OK) kept_rows(a, keep);
   if (rc == CUR_OK) rc = cur_store_tasks_each(st, take_task, &tasks);
   if (rc == CUR_OK) best_pairs(a, any, train);
   if (rc == CUR_OK && tasks.n == 0) cur_warn("audit: no tasks: pairs and groups only, no flags");
   if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
     rc = write_pairs(a);
     for (int i = 0; rc == CUR_OK && i < tasks.n; i++)
-      rc = write_task(a, tasks.ids[i], tasks.names[i], any, train);
+      rc = write_task(a, tasks.ids[i], tasks.names[i], any, train, keep);
     if (rc == CUR_OK) rc = write_limits_and_counts(a);
     if (rc == CUR_OK) rc = put_metric(a, "rows", (double)a->n);  /* last: the pass is done */
     if (rc == CUR_OK) rc = cur_store_commit(st);
     else cur_store_rollback(st);
   }
   for (int i = 0; i < tasks.n; i++) cur_free(tasks.names[i]);
-  cur_free(tasks.names), cur_free(tasks.ids), cur_free(any), cur_free(train);
+  cur_free(tasks.names), cur_free(tasks.ids), cur_free(any), cur_free(train), cur_free(keep);
   return rc;
 }
