@@ -32,7 +32,9 @@ WHERE cl.class_id IS NOT NULL
 CREATE TABLE image_stats(
   image_id INTEGER PRIMARY KEY REFERENCES images(id),
   phash INTEGER NOT NULL,             -- 64-bit DCT perceptual hash (two's complement)
+  phash_centre INTEGER NOT NULL,      -- the same of the central 85% of each side
   sharpness REAL NOT NULL,            -- variance of the Laplacian of grey
+  sharpness_reblur REAL NOT NULL,     -- the same after a binomial blur of sigma 1
   bright_p01 REAL NOT NULL,           -- 1st percentile of perceived brightness, 0..255
   bright_p99 REAL NOT NULL,           -- 99th percentile
   entropy REAL NOT NULL,              -- grey-level entropy, bits

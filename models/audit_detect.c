@@ -90,11 +90,17 @@ void audit_groups_union(audit_groups *g, int64_t a, int64_t b) {
   else g->parent[ra] = rb;
 }
 
-int audit_hash_pairs(const uint64_t *hash, int64_t n, int max_hamming, audit_pair **pairs,
-                     int64_t *n_pairs, int64_t *cap) {
+int audit_hash_distance(uint64_t full_a, uint64_t centre_a, uint64_t full_b, uint64_t centre_b) {
+  int d = __builtin_popcountll(full_a ^ full_b);
+  int ab = __builtin_popcountll(full_a ^ centre_b), ba = __builtin_popcountll(centre_a ^ full_b);
+  return d < ab ? (d < ba ? d : ba) : (ab < ba ? ab : ba);
+}
+
+int audit_hash_pairs(const uint64_t *full, const uint64_t *centre, int64_t n, int max_hamming,
+                     audit_pair **pairs, int64_t *n_pairs, int64_t *cap) {
   for (int64_t a = 0; a < n; a++)
     for (int64_t b = a + 1; b < n; b++) {
-      int d = __builtin_popcountll(hash[a] ^ hash[b]);
+      int d = audit_hash_distance(full[a], centre[a], full[b], centre[b]);
       if (d > max_hamming) continue;
       if (*n_pairs == *cap) {
         int64_t grown = *cap ? 2 * *cap : 256;

@@ -46,11 +46,16 @@ typedef struct audit_pair {
   int hamming;                 /* of their pHashes */
 } audit_pair;
 
-/* The pairs among N rows whose pHashes differ in at most MAX_HAMMING bits
-** (all pairs compared: O(n^2) popcounts), appended to *PAIRS (*n_pairs,
-** *cap grow; the caller frees *pairs with cur_free). */
-int audit_hash_pairs(const uint64_t *hash, int64_t n, int max_hamming, audit_pair **pairs,
-                     int64_t *n_pairs, int64_t *cap);
+/* The pHash distance of two images: the least Hamming distance between
+** whole-image hashes (FULL) and between one's whole and the other's centre
+** hash (CENTRE, models/imstats.h), so a cropped copy meets its original. */
+int audit_hash_distance(uint64_t full_a, uint64_t centre_a, uint64_t full_b, uint64_t centre_b);
+
+/* The pairs among N rows whose pHash distance (above) is at most
+** MAX_HAMMING (all pairs compared: O(n^2) popcounts), appended to *PAIRS
+** (*n_pairs, *cap grow; the caller frees *pairs with cur_free). */
+int audit_hash_pairs(const uint64_t *full, const uint64_t *centre, int64_t n, int max_hamming,
+                     audit_pair **pairs, int64_t *n_pairs, int64_t *cap);
 
 /* Per row of a kNN graph (n x k neighbour indices, -1 unused, and
 ** similarities): the mean cosine distance 1 - sim to its neighbours, and

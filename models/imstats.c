@@ -74,6 +74,38 @@ static double hist_percentile(const int64_t hist[256], int64_t n, double q) {
   return 255;
 }
 
+/* GREY (w x h) blurred by the binomial kernel [1 4 6 4 1] / 16 along both
+** axes (edges clamped) into OUT. */
+static void binomial_blur(const uint8_t *grey, int w, int h, uint8_t *out, double *tmp) {
+  static const int tap[5] = {1, 4, 6, 4, 1};
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      double s = 0;
+      for (int t = -2; t <= 2; t++) {
+        int xx = x + t < 0 ? 0 : x + t >= w ? w - 1 : x + t;
+        s += tap[t + 2] * grey[(size_t)y * w + xx];
+      }
+      tmp[(size_t)y * w + x] = s / 16;
+    }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      double s = 0;
+      for (int t = -2; t <= 2; t++) {
+        int yy = y + t < 0 ? 0 : y + t >= h ? h - 1 : y + t;
+        s += tap[t + 2] * tmp[(size_t)yy * w + x];
+      }
+      out[(size_t)y * w + x] = (uint8_t)lround(s / 16);
+    }
+}
+
+/* The pHash of the central share CENTRE (each side) of GREY. */
+static uint64_t centre_phash(const uint8_t *grey, int w, int h, double centre, uint8_t *buf) {
+  int cw = (int)fmax(1, lround(w * centre)), ch = (int)fmax(1, lround(h * centre));
+  int x0 = (w - cw) / 2, y0 = (h - ch) / 2;
+  for (int y = 0; y < ch; y++) memcpy(buf + (size_t)y * cw, grey + (size_t)(y0 + y) * w + x0, (size_t)cw);
+  return imstats_phash(buf, cw, ch);
+}
+
 /* Variance of the 4-neighbour Laplacian over the interior pixels. */
 static double laplacian_variance(const uint8_t *grey, int w, int h) {
   if (w < 3 || h < 3) return 0;
@@ -107,8 +139,12 @@ int imstats_compute(const uint8_t *pix, int w, int h, int bands, imstats *out) {
   if (!pix || w < 1 || h < 1 || (bands != 1 && bands != 3))
     return cur_errorc(CUR_EINPUT, "imstats: bad image %dx%dx%d", w, h, bands);
   size_t npix = (size_t)w * (size_t)h;
-  uint8_t *grey = cur_malloc(npix);
-  if (!grey) return CUR_ENOMEM;
+  uint8_t *grey = cur_malloc(npix), *work = cur_malloc(npix);
+  double *tmp = cur_mallocarray(npix, sizeof *tmp);
+  if (!grey || !work || !tmp) {
+    cur_free(grey), cur_free(work), cur_free(tmp);
+    return CUR_ENOMEM;
+  }
   int64_t grey_hist[256] = {0}, bright_hist[256] = {0};
   for (size_t i = 0; i < npix; i++) {
     const uint8_t *p = pix + i * bands;
@@ -124,11 +160,14 @@ int imstats_compute(const uint8_t *pix, int w, int h, int bands, imstats *out) {
       entropy -= p * log2(p);
     }
   out->phash = imstats_phash(grey, w, h);
+  out->phash_centre = centre_phash(grey, w, h, 0.85, work);
   out->sharpness = laplacian_variance(grey, w, h);
+  binomial_blur(grey, w, h, work, tmp);
+  out->sharpness_reblur = laplacian_variance(work, w, h);
   out->bright_p01 = hist_percentile(bright_hist, (int64_t)npix, 0.01);
   out->bright_p99 = hist_percentile(bright_hist, (int64_t)npix, 0.99);
   out->entropy = entropy;
   out->colourfulness = bands == 3 ? colourfulness(pix, npix) : 0;
-  cur_free(grey);
+  cur_free(grey), cur_free(work), cur_free(tmp);
   return CUR_OK;
 }

@@ -6,9 +6,16 @@
 **   its 2-D DCT-II, the 8 x 8 coefficients of rows and columns 1..8 (the DC
 **   row and column left out), one bit each: above their median.  Re-encoded,
 **   resized and lightly edited copies keep most bits; Hamming distance
-**   compares two hashes.
+**   compares two hashes.  phash_centre is the hash of the central 85% (each
+**   side) of the image, so that a cropped copy's whole-image hash can meet
+**   its original's centre hash.
 **   sharpness: variance of the 4-neighbour Laplacian of the grey image
-**   (Pech-Pacheco et al., ICPR 2000), low for blurred images.
+**   (Pech-Pacheco et al., ICPR 2000), low for blurred images;
+**   sharpness_reblur: the same after a 5-tap binomial blur (sigma 1).  Their
+**   ratio is the re-blur principle of Crete-Roffet et al. ("The blur effect",
+**   SPIE 2007): blurring a sharp image removes much detail, blurring a
+**   blurred one little; the ratio cancels the image's contrast and amount
+**   of texture, which the variance alone depends on.
 **   brightness: 1st and 99th percentiles of perceived brightness
 **   sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) (as CleanVision measures it).
 **   entropy: Shannon entropy in bits of the 256-bin grey histogram.
@@ -22,8 +29,8 @@
 #include <stdint.h>
 
 typedef struct imstats {
-  uint64_t phash;
-  double sharpness;
+  uint64_t phash, phash_centre;
+  double sharpness, sharpness_reblur;
   double bright_p01, bright_p99;   /* 0..255 */
   double entropy;                  /* bits, 0..8 */
   double colourfulness;

@@ -29,18 +29,19 @@ int cur_store_audit_next(cur_store *st, int64_t after_id, int limit,
 
 int cur_store_audit_stats_put(cur_store *st, int64_t image_id, const cur_image_stats *s, int64_t run_id) {
   return cur__exec(st,
-      "INSERT INTO image_stats(image_id, phash, sharpness, bright_p01, bright_p99, entropy, "
-      "colourfulness, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-      "iidddddi", image_id, (int64_t)s->phash, s->sharpness, s->bright_p01, s->bright_p99,
-      s->entropy, s->colourfulness, run_id);
+      "INSERT INTO image_stats(image_id, phash, phash_centre, sharpness, sharpness_reblur, "
+      "bright_p01, bright_p99, entropy, colourfulness, run_id) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+      "iiiddddddi", image_id, (int64_t)s->phash, (int64_t)s->phash_centre, s->sharpness,
+      s->sharpness_reblur, s->bright_p01, s->bright_p99, s->entropy, s->colourfulness, run_id);
 }
 
 int cur_store_audit_rows(cur_store *st, const char *model,
                          int (*fn)(void *ctx, const cur_audit_row *row), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT i.id, i.split, i.source_path, coalesce(i.width, 0), coalesce(i.height, 0), "
-      "s.phash, s.sharpness, s.bright_p01, s.bright_p99, s.entropy, s.colourfulness, "
-      "e.dim, e.vector FROM images i JOIN image_stats s ON s.image_id = i.id "
+      "s.phash, s.phash_centre, s.sharpness, s.sharpness_reblur, s.bright_p01, s.bright_p99, "
+      "s.entropy, s.colourfulness, e.dim, e.vector FROM images i JOIN image_stats s ON s.image_id = i.id "
       "LEFT JOIN embeddings e ON e.image_id = i.id AND e.model = ?1 "
       "WHERE i.status = 'ok' AND i.parent_id IS NULL ORDER BY i.id");
   if (!s) return CUR_EDB;
@@ -52,14 +53,15 @@ int cur_store_audit_rows(cur_store *st, const char *model,
         .path = (const char *)sqlite3_column_text(s, 2),
         .width = sqlite3_column_int(s, 3),
         .height = sqlite3_column_int(s, 4),
-        .stats = {(uint64_t)sqlite3_column_int64(s, 5), sqlite3_column_double(s, 6),
+        .stats = {(uint64_t)sqlite3_column_int64(s, 5), (uint64_t)sqlite3_column_int64(s, 6),
                   sqlite3_column_double(s, 7), sqlite3_column_double(s, 8),
-                  sqlite3_column_double(s, 9), sqlite3_column_double(s, 10)},
-        .dim = sqlite3_column_int(s, 11),
-        .vector = sqlite3_column_type(s, 12) == SQLITE_NULL ? NULL : sqlite3_column_blob(s, 12)};
-    if (r.vector && sqlite3_column_bytes(s, 12) != 2 * r.dim) {
+                  sqlite3_column_double(s, 9), sqlite3_column_double(s, 10),
+                  sqlite3_column_double(s, 11), sqlite3_column_double(s, 12)},
+        .dim = sqlite3_column_int(s, 13),
+        .vector = sqlite3_column_type(s, 14) == SQLITE_NULL ? NULL : sqlite3_column_blob(s, 14)};
+    if (r.vector && sqlite3_column_bytes(s, 14) != 2 * r.dim) {
       rc = cur_errorc(CUR_EDB, "%s: embedding of image %lld under %s has %d bytes for %d values",
-                      st->path, (long long)r.id, model, sqlite3_column_bytes(s, 12), r.dim);
+                      st->path, (long long)r.id, model, sqlite3_column_bytes(s, 14), r.dim);
       break;
     }
     rc = fn(ctx, &r);

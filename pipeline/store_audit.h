@@ -8,8 +8,8 @@
 
 /* An image_stats row (schema.sql; models/imstats.h computes the values). */
 typedef struct cur_image_stats {
-  uint64_t phash;
-  double sharpness, bright_p01, bright_p99, entropy, colourfulness;
+  uint64_t phash, phash_centre;
+  double sharpness, sharpness_reblur, bright_p01, bright_p99, entropy, colourfulness;
 } cur_image_stats;
 
 /* Ok original images without image_stats. */

@@ -107,7 +107,8 @@ static int measure_one(void *ctx, int64_t id, int width, int height, const void 
   int rc = imstats_compute(sc->pix, w, h, 3, &st);
   if (rc) return rc;
   sc->ids[sc->n] = id;
-  sc->stats[sc->n++] = (cur_image_stats){st.phash, st.sharpness, st.bright_p01, st.bright_p99,
+  sc->stats[sc->n++] = (cur_image_stats){st.phash, st.phash_centre, st.sharpness,
+                                         st.sharpness_reblur, st.bright_p01, st.bright_p99,
                                          st.entropy, st.colourfulness};
   return CUR_OK;
 }

@@ -174,11 +174,11 @@ static int cmp_pair(const void *x, const void *y) {
 /* pHash pairs plus kNN pairs at or above the cosine, sorted, unique, each
 ** with both its cosine and its Hamming distance. */
 static int find_pairs(audit_state *a) {
-  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof *hash);
+  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), 2 * sizeof *hash);
   if (!hash) return CUR_ENOMEM;
-  for (int64_t i = 0; i < a->n; i++) hash[i] = a->stats[i].phash;
-  int rc = audit_hash_pairs(hash, a->n, (int)cur_opt_int(a->opt, "phash_distance"), &a->pairs,
-                            &a->n_pairs, &a->cap_pairs);
+  for (int64_t i = 0; i < a->n; i++) hash[i] = a->stats[i].phash, hash[a->n + i] = a->stats[i].phash_centre;
+  int rc = audit_hash_pairs(hash, hash + a->n, a->n, (int)cur_opt_int(a->opt, "phash_distance"),
+                            &a->pairs, &a->n_pairs, &a->cap_pairs);
   double cos_min = cur_opt_num(a->opt, "cosine");
   for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
     for (int j = 0; rc == CUR_OK && j < a->k; j++) {
@@ -202,7 +202,8 @@ static int find_pairs(audit_state *a) {
     if (out && cmp_pair(&a->pairs[out - 1], &a->pairs[i]) == 0) continue;
     audit_pair p = a->pairs[i];
     p.cosine = (float)pair_cosine(a, p.a, p.b);
-    p.hamming = imstats_hamming(a->stats[p.a].phash, a->stats[p.b].phash);
+    p.hamming = audit_hash_distance(a->stats[p.a].phash, a->stats[p.a].phash_centre,
+                                    a->stats[p.b].phash, a->stats[p.b].phash_centre);
     a->pairs[out++] = p;
   }
   a->n_pairs = out;
@@ -225,15 +226,14 @@ static int find_groups(audit_state *a) {
 /* The value each detector tests, on the scale its limit is fitted on: logs
 ** for the measures that are ratios (a blur divides sharpness, darkening
 ** scales brightness), the others as they are.  Blur is the Laplacian's
-** variance over the squared brightness range (99th - 1st percentile): both
-** scale with contrast, so a dark or flat image is not called blurry for its
-** contrast alone, while a blur lowers the first far more than the second. */
+** variance over its variance after a re-blur (models/imstats.h): contrast
+** and texture cancel, so a dark or smooth image is not called blurry for
+** them, while an image already blurred loses little more detail. */
 static double measure_of(const audit_state *a, int q, int64_t i) {
   const cur_image_stats *s = &a->stats[i];
   double w = a->width[i] > 0 ? a->width[i] : 1, h = a->height[i] > 0 ? a->height[i] : 1;
   switch (q) {
-  case Q_BLURRY:               /* relative to contrast: darkening is not blur */
-    return log((s->sharpness + 1) / ((s->bright_p99 - s->bright_p01) * (s->bright_p99 - s->bright_p01) + 1));
+  case Q_BLURRY: return log((s->sharpness + 1) / (s->sharpness_reblur + 1));
   case Q_DARK: return log1p(s->bright_p99);
   case Q_BRIGHT: return log1p(s->bright_p01);
   case Q_LOW_INFORMATION: return s->entropy;

@@ -64,7 +64,7 @@ static int flag(task_rows *t, const char *reason, int64_t row, double score, con
 /* The quality and outlier flags of row I. */
 static int quality_flags(task_rows *t, int64_t i) {
   static const char *const what[Q_COUNT] = {
-      "log((sharpness + 1) / (brightness range^2 + 1))", "log(1 + 99th percentile of brightness)",
+      "log((sharpness + 1) / (re-blurred sharpness + 1))", "log(1 + 99th percentile of brightness)",
       "log(1 + 1st percentile of brightness)", "grey-level entropy", "log(width / height)",
       "log(sqrt(width x height))", "log(1 + colourfulness)",
       "mean cosine distance to its nearest neighbours"};
