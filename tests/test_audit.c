@@ -16,6 +16,7 @@
 #include "image.h"
 #include "imstats.h"
 #include "knn.h"
+#include "store_export.h"
 #include "testlib.h"
 
 /* ---- audit-1.*: detectors on hand-computed cases ---- */
@@ -368,6 +369,29 @@ TEST(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it) {
   cur_free(db);
 }
 
+/* The manifest rows (what export writes and train evaluates on) leave out
+** the leaked test image and keep the images with other audit flags. */
+TEST(manifest_rows_leave_out_the_leak_only) {
+  char *path = test_scratch_path("a.db");
+  cur_store *st = NULL;
+  cur_export_row *rows = NULL;
+  size_t n = 0;
+  REQUIRE(path);
+  REQUIRE_OK(cur_store_open(path, &st));
+  CHECK_OK(cur_store_export_rows(st, NULL, &rows, &n));
+  int copy = 0, dark = 0, blurred = 0;
+  for (size_t i = 0; i < n; i++) {
+    copy += strcmp(rows[i].source_path, "test/a/copy.jpg") == 0;
+    dark += strcmp(rows[i].source_path, "test/b/dark.png") == 0;
+    blurred += strcmp(rows[i].source_path, "test/b/blur.png") == 0;
+  }
+  CHECK_INT(n, 51 - 1);                 /* 40 train + 11 test, less the leak */
+  CHECK(copy == 0 && dark == 1 && blurred == 1);
+  cur_export_rows_free(rows, n);
+  cur_store_close(st);
+  cur_free(path);
+}
+
 TEST(two_fresh_runs_give_the_same_database) {
   REQUIRE(audited("b.db") == 0);
   char *a = test_scratch_path("a.db"), *b = test_scratch_path("b.db");
@@ -425,6 +449,7 @@ int main(int argc, char **argv) {
   RUN(knn_label_consistency_and_distance);
   RUN(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image);
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
+  RUN(manifest_rows_leave_out_the_leak_only);
   RUN(two_fresh_runs_give_the_same_database);
   RUN(killed_and_resumed_run_equals_a_run_never_killed);
   return test_finish();
