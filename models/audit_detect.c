@@ -129,10 +129,12 @@ void audit_knn_scores(const int64_t *nbr, const float *sim, int64_t n, int k, co
       same += label[m] == label[i];
       int count = 0;                     /* k is small: count this label's votes */
       for (int q = 0; q < k; q++) count += nbr[i * k + q] >= 0 && label[nbr[i * k + q]] == label[m];
-      if (count > best_count || (count == best_count && label[m] < best)) best = label[m], best_count = count;
+      if (count > best_count || (count == best_count && label[m] < best))
+        best = label[m], best_count = count;
     }
     distance[i] = used ? dsum / used : NAN;
-    if (consistency) consistency[i] = label && label[i] >= 0 && labelled ? (double)same / labelled : NAN;
+    if (consistency)
+      consistency[i] = label && label[i] >= 0 && labelled ? (double)same / labelled : NAN;
     if (majority) majority[i] = best;
   }
 }

@@ -1,4 +1,4 @@
-/* audit_detect.h -- the audit stage's decisions on plain arrays: robust limits, duplicate groups, kNN scores.
+/* audit_detect.h -- the audit stage's decisions on plain arrays: limits, groups, kNN scores.
 **
 ** Thresholds are relative to the dataset's own distribution: a value is an
 ** outlier when its modified z-score, (x - median) / s with s = 1.4826 x MAD

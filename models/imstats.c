@@ -63,8 +63,6 @@ uint64_t imstats_phash(const uint8_t *grey, int w, int h) {
   return hash;
 }
 
-int imstats_hamming(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
-
 /* The value below which a share Q of the histogram's N samples lie. */
 static double hist_percentile(const int64_t hist[256], int64_t n, double q) {
   int64_t want = (int64_t)ceil(q * (double)n), seen = 0;
@@ -102,7 +100,8 @@ static void binomial_blur(const uint8_t *grey, int w, int h, uint8_t *out, doubl
 static uint64_t centre_phash(const uint8_t *grey, int w, int h, double centre, uint8_t *buf) {
   int cw = (int)fmax(1, lround(w * centre)), ch = (int)fmax(1, lround(h * centre));
   int x0 = (w - cw) / 2, y0 = (h - ch) / 2;
-  for (int y = 0; y < ch; y++) memcpy(buf + (size_t)y * cw, grey + (size_t)(y0 + y) * w + x0, (size_t)cw);
+  for (int y = 0; y < ch; y++)
+    memcpy(buf + (size_t)y * cw, grey + (size_t)(y0 + y) * w + x0, (size_t)cw);
   return imstats_phash(buf, cw, ch);
 }
 

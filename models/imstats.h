@@ -41,6 +41,5 @@ typedef struct imstats {
 int imstats_compute(const uint8_t *pix, int w, int h, int bands, imstats *out);
 /* The pHash of a W x H grey image (W, H >= 1). */
 uint64_t imstats_phash(const uint8_t *grey, int w, int h);
-int imstats_hamming(uint64_t a, uint64_t b);
 
 #endif

@@ -23,7 +23,8 @@ extern "C" int knn__faiss_search(int ivf, int nlist, int nprobe, int threads, in
                                  int64_t m, int64_t *nbr, float *sim, char *err, size_t err_cap);
 
 /* Keeps, per query, the first k results that are not the query's own row. */
-static void drop_self(int64_t m, const int64_t *query, int k, const std::vector<faiss::Index::idx_t> &lab,
+static void drop_self(int64_t m, const int64_t *query, int k,
+                      const std::vector<faiss::Index::idx_t> &lab,
                       const std::vector<float> &dist, int64_t *nbr, float *sim) {
   for (int64_t i = 0; i < m; i++) {
     int out = 0;

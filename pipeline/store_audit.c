@@ -27,7 +27,8 @@ int cur_store_audit_next(cur_store *st, int64_t after_id, int limit,
   return rc;
 }
 
-int cur_store_audit_stats_put(cur_store *st, int64_t image_id, const cur_image_stats *s, int64_t run_id) {
+int cur_store_audit_stats_put(cur_store *st, int64_t image_id, const cur_image_stats *s,
+                              int64_t run_id) {
   return cur__exec(st,
       "INSERT INTO image_stats(image_id, phash, phash_centre, sharpness, sharpness_reblur, "
       "bright_p01, bright_p99, entropy, colourfulness, run_id) "
@@ -41,7 +42,8 @@ int cur_store_audit_rows(cur_store *st, const char *model,
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT i.id, i.split, i.source_path, coalesce(i.width, 0), coalesce(i.height, 0), "
       "s.phash, s.phash_centre, s.sharpness, s.sharpness_reblur, s.bright_p01, s.bright_p99, "
-      "s.entropy, s.colourfulness, e.dim, e.vector FROM images i JOIN image_stats s ON s.image_id = i.id "
+      "s.entropy, s.colourfulness, e.dim, e.vector "
+      "FROM images i JOIN image_stats s ON s.image_id = i.id "
       "LEFT JOIN embeddings e ON e.image_id = i.id AND e.model = ?1 "
       "WHERE i.status = 'ok' AND i.parent_id IS NULL ORDER BY i.id");
   if (!s) return CUR_EDB;

@@ -20,7 +20,8 @@ int cur_store_audit_next(cur_store *st, int64_t after_id, int limit,
                          int (*fn)(void *ctx, int64_t id, int width, int height,
                                    const void *bytes, size_t len),
                          void *ctx);
-int cur_store_audit_stats_put(cur_store *st, int64_t image_id, const cur_image_stats *s, int64_t run_id);
+int cur_store_audit_stats_put(cur_store *st, int64_t image_id, const cur_image_stats *s,
+                              int64_t run_id);
 
 /* One audited row: an ok original image with statistics. */
 typedef struct cur_audit_row {

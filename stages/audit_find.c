@@ -15,7 +15,6 @@
 #include "audit_internal.h"
 #include "curate.h"
 #include "half.h"
-#include "imstats.h"
 #include "knn.h"
 #include "rng.h"
 
@@ -176,7 +175,8 @@ static int cmp_pair(const void *x, const void *y) {
 static int find_pairs(audit_state *a) {
   uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), 2 * sizeof *hash);
   if (!hash) return CUR_ENOMEM;
-  for (int64_t i = 0; i < a->n; i++) hash[i] = a->stats[i].phash, hash[a->n + i] = a->stats[i].phash_centre;
+  for (int64_t i = 0; i < a->n; i++)
+    hash[i] = a->stats[i].phash, hash[a->n + i] = a->stats[i].phash_centre;
   int rc = audit_hash_pairs(hash, hash + a->n, a->n, (int)cur_opt_int(a->opt, "phash_distance"),
                             &a->pairs, &a->n_pairs, &a->cap_pairs);
   double cos_min = cur_opt_num(a->opt, "cosine");

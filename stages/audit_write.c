@@ -152,7 +152,8 @@ static int knn_scores(task_rows *t, const int64_t *class_ids) {
     rc = cur_store_score_add(st, cur_run_id(a->run), "knn_distance", image, t->task_id, dist[v], 0);
     if (rc == CUR_OK && !isnan(cons[v]))
       rc = cur_store_score_add(st, cur_run_id(a->run), "knn_consistency", image, t->task_id,
-                               cons[v], major[v] >= 0 && major[v] != label[v] ? class_ids[major[v]] : 0);
+                               cons[v],
+                               major[v] >= 0 && major[v] != label[v] ? class_ids[major[v]] : 0);
   }
   cur_free(label), cur_free(dist), cur_free(major), cur_free(cons);
   return rc;
@@ -186,7 +187,8 @@ static int write_task(audit_state *a, int64_t task_id, const char *task, const a
   for (int64_t i = 0; rc == CUR_OK && i < a->n; i++) t.label[i] = -1, t.class_id[i] = 0;
   if (rc == CUR_OK) rc = cur_store_class_names(st, task_id, &t.class_names, &t.n_classes);
   if (rc == CUR_OK) rc = cur_store_class_ids(st, task_id, &class_ids, &n_ids);
-  if (rc == CUR_OK && !(t.leaks = cur_calloc((size_t)t.n_classes + 1, sizeof *t.leaks))) rc = CUR_ENOMEM;
+  if (rc == CUR_OK && !(t.leaks = cur_calloc((size_t)t.n_classes + 1, sizeof *t.leaks)))
+    rc = CUR_ENOMEM;
   if (rc == CUR_OK) rc = cur_store_audit_labels(st, task_id, take_label, &t);
   for (int64_t i = 0; rc == CUR_OK && i < a->n; i++)
     if ((rc = quality_flags(&t, i)) == CUR_OK) rc = pair_flags(&t, i, any, train, keep);

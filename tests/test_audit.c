@@ -41,11 +41,11 @@ TEST(phash_flips_on_inversion_and_survives_2x_enlargement) {
     for (int x = 0; x < 64; x++) big[y * 64 + x] = g[(y / 2) * 32 + x / 2];
   uint64_t h = imstats_phash(g, 32, 32);
   CHECK_INT(__builtin_popcountll(h), 32);
-  CHECK_INT(imstats_hamming(h, imstats_phash(inv, 32, 32)), 64);
-  CHECK_INT(imstats_hamming(h, imstats_phash(big, 64, 64)), 0);
+  CHECK_INT(__builtin_popcountll(h ^ imstats_phash(inv, 32, 32)), 64);
+  CHECK_INT(__builtin_popcountll(h ^ imstats_phash(big, 64, 64)), 0);
   uint8_t other[32 * 32];
   noise_grey(other, 32, 32, 8);
-  CHECK(imstats_hamming(h, imstats_phash(other, 32, 32)) > 16);  /* unrelated: about 32 */
+  CHECK(__builtin_popcountll(h ^ imstats_phash(other, 32, 32)) > 16);  /* unrelated: about 32 */
 }
 
 /* A 4 x 4 checkerboard of 0 and 255: each of the 2 x 2 interior pixels has
@@ -167,7 +167,8 @@ TEST(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours) {
   const double deg = M_PI / 180;
   float X[8];
   double ang[4] = {0, 10, 90, 180};
-  for (int i = 0; i < 4; i++) X[2 * i] = (float)cos(ang[i] * deg), X[2 * i + 1] = (float)sin(ang[i] * deg);
+  for (int i = 0; i < 4; i++)
+    X[2 * i] = (float)cos(ang[i] * deg), X[2 * i + 1] = (float)sin(ang[i] * deg);
   int64_t nbr[4], want[4] = {1, 0, 1, 2};
   float sim[4];
   for (int ivf = 0; ivf < 2; ivf++) {
@@ -221,7 +222,8 @@ static void pattern(uint8_t *px, unsigned seed) {
   double noise = 12 + 16.0 * rand() / RAND_MAX;
   double f[3][4];
   for (int c = 0; c < 3; c++)
-    for (int j = 0; j < 4; j++) f[c][j] = j < 2 ? 0.1 + 0.3 * rand() / RAND_MAX : 6.3 * rand() / RAND_MAX;
+    for (int j = 0; j < 4; j++)  /* two frequencies in [0.1, 0.4], two phases */
+      f[c][j] = j < 2 ? 0.1 + 0.3 * rand() / RAND_MAX : 6.3 * rand() / RAND_MAX;
   for (int y = 0; y < SIDE; y++)
     for (int x = 0; x < SIDE; x++)
       for (int c = 0; c < 3; c++) {
@@ -298,7 +300,8 @@ static int build_dataset(const char *root, int extra) {
   blur(px);
   snprintf(rel, sizeof rel, "%s/test/b/blur.png", root);
   if (rc == 0) rc = write_image(rel, px, 0);
-  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, \"audit\": {\"batch_size\": 4}}";
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"batch_size\": 4}}";
   char *cfg_path = test_scratch_path("audit.json");
   if (rc == 0) rc = cfg_path ? test_write_file(cfg_path, cfg, strlen(cfg)) : -1;
   cur_free(cfg_path);
@@ -349,7 +352,8 @@ TEST(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image) {
   char *groups = db ? fx_sql(db, "SELECT images || ' ' || train || ' ' || test || ' ' || splits "
                                  "FROM duplicate_groups") : NULL;
   CHECK_STR(groups, "2 1 1 2\n");
-  char *leaks = db ? fx_sql(db, "SELECT name || '=' || value FROM metrics WHERE name LIKE 'label.leak.%' "
+  char *leaks = db ? fx_sql(db, "SELECT name || '=' || value FROM metrics "
+                                "WHERE name LIKE 'label.leak.%' "
                                 "ORDER BY name") : NULL;
   CHECK_STR(leaks, "label.leak.a=1.0\nlabel.leak.b=0.0\n");
   cur_free(leak), cur_free(dup), cur_free(dark), cur_free(blurry), cur_free(others);

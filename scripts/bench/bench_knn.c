@@ -1,4 +1,4 @@
-/* bench_knn.c -- time and recall@k of the IVF kNN graph against exact search, on large sets made from real embeddings.
+/* bench_knn.c -- time and recall@10 of IVF kNN against exact search, on vectors from real embeddings.
 **
 ** Reads every embedding of the newest embed run's model from a curate
 ** database (CIFAR-10's, in scripts/bench/audit), and makes N vectors of
@@ -84,7 +84,8 @@ static float *make_vectors(const emb *e, int64_t n, int dim, uint64_t seed) {
   for (int64_t i = 0; i < e->n; i++)
     for (int j = 0; j < e->d; j++) mean[j] += e->E[(size_t)i * e->d + j] / (double)e->n;
   for (int64_t v = 0; v < n; v++) {
-    int64_t a = (int64_t)cur_rng_below(&r, (uint64_t)e->n), b = (int64_t)cur_rng_below(&r, (uint64_t)e->n);
+    int64_t a = (int64_t)cur_rng_below(&r, (uint64_t)e->n);
+    int64_t b = (int64_t)cur_rng_below(&r, (uint64_t)e->n);
     double w = 0.5 + 0.5 * cur_rng_uniform(&r), norm = 0;
     for (int j = 0; j < e->d; j++)
       mix[j] = w * e->E[(size_t)a * e->d + j] + (1 - w) * e->E[(size_t)b * e->d + j] - mean[j];
@@ -119,8 +120,10 @@ int main(int argc, char **argv) {
   }
   double t0 = now();
   float *X = make_vectors(&e, n, dim, 20261206);
-  int64_t *nbr = cur_mallocarray((size_t)n, 10 * sizeof *nbr), *rows = cur_mallocarray((size_t)q, sizeof *rows);
-  int64_t *exact = cur_mallocarray((size_t)q, 10 * sizeof *exact), *approx = cur_mallocarray((size_t)q, 10 * sizeof *approx);
+  int64_t *nbr = cur_mallocarray((size_t)n, 10 * sizeof *nbr);
+  int64_t *rows = cur_mallocarray((size_t)q, sizeof *rows);
+  int64_t *exact = cur_mallocarray((size_t)q, 10 * sizeof *exact);
+  int64_t *approx = cur_mallocarray((size_t)q, 10 * sizeof *approx);
   float *sim = cur_mallocarray((size_t)n, 10 * sizeof *sim);
   if (!X || !nbr || !rows || !exact || !approx || !sim) return 1;
   printf("vectors: %lld x %d from %lld embeddings of %d values (%.1f s)\n", (long long)n, dim,
@@ -151,6 +154,7 @@ int main(int argc, char **argv) {
   printf("exact: %d queries in %.2f s (all %lld rows would take about %.0f s)\n", q, t_exact,
          (long long)n, t_exact * (double)n / q);
   printf("recall@10 of IVF against exact on %d queries: %.4f\n", q, knn_recall(exact, approx, q, 10));
-  cur_free(X), cur_free(nbr), cur_free(rows), cur_free(exact), cur_free(approx), cur_free(sim), cur_free(e.E);
+  cur_free(X), cur_free(nbr), cur_free(rows), cur_free(exact), cur_free(approx);
+  cur_free(sim), cur_free(e.E);
   return 0;
 }
