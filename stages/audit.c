@@ -28,7 +28,7 @@
 ** work, while small images (CIFAR's 32 x 32) are measured as they are. */
 #define MAX_SIDE 512
 
-static int check_nonneg_int(const cJSON *v, const char *name) {
+static int check_bits(const cJSON *v, const char *name) {
   return v->valuedouble >= 0 && v->valuedouble <= 64
              ? CUR_OK : cur_errorc(CUR_ECONFIG, "%s: must be between 0 and 64", name);
 }
@@ -45,7 +45,7 @@ static const cur_option audit_options[] = {
     {"cosine", CUR_OPT_NUM, "0.95",
      "near-duplicates: embedding cosine similarity at or above this", check_cosine},
     {"phash_distance", CUR_OPT_INT, "9",
-     "near-duplicates: pHashes differing in at most this many of 64 bits", check_nonneg_int},
+     "near-duplicates: pHashes differing in at most this many of 64 bits", check_bits},
     {"z", CUR_OPT_NUM, "3.5",
      "outlier and quality flags: modified z-score (median/MAD) beyond this", cur_option_check_positive},
     {"exact_max", CUR_OPT_INT, "100000",

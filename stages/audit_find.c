@@ -56,7 +56,8 @@ static int take_row(void *ctx, const cur_audit_row *r) {
     return cur_errorc(CUR_EINPUT, "audit: image %lld has %d values under %s, others %d",
                       (long long)r->id, r->dim, a->model, a->dim);
   int rc = a->n == a->cap ? grow_rows(a, a->dim) : CUR_OK;
-  if (rc == CUR_OK && a->dim && a->n_vec == 0 && a->cap > 0 && !a->X) rc = grow_rows(a, a->dim);
+  /* the first vector may come after rows without one: X is allocated then */
+  if (rc == CUR_OK && a->dim && !a->X) rc = grow_rows(a, a->dim);
   if (rc) return rc;
   int64_t i = a->n;
   a->ids[i] = r->id;

@@ -310,12 +310,16 @@ static int build_dataset(const char *root, int extra) {
 
 /* A fresh database DB with ROOT ingested and embedded, and audited unless
 ** UNTIL says embed. */
-static int prepared(const char *db, const char *root, const char *until) {
+static int prepared_with(const char *config, const char *db, const char *root, const char *until) {
   int rc = test_sh("cd '%s' && rm -f %s*", T.scratch, db);
-  if (!rc) rc = fx_curate("init.log", "--db %s --config audit.json init", db);
-  if (!rc) rc = fx_curate("ingest.log", "--db %s --config audit.json ingest %s", db, root);
-  if (!rc) rc = fx_curate("audit.log", "--db %s --config audit.json run --until %s", db, until);
+  if (!rc) rc = fx_curate("init.log", "--db %s --config %s init", db, config);
+  if (!rc) rc = fx_curate("ingest.log", "--db %s --config %s ingest %s", db, config, root);
+  if (!rc) rc = fx_curate("audit.log", "--db %s --config %s run --until %s", db, config, until);
   return rc;
+}
+
+static int prepared(const char *db, const char *root, const char *until) {
+  return prepared_with("audit.json", db, root, until);
 }
 
 static int audited(const char *db) { return prepared(db, "src", "audit"); }
@@ -396,6 +400,24 @@ TEST(manifest_rows_leave_out_the_leak_only) {
   cur_free(path);
 }
 
+/* IVF over every image (exact_max 10) probing every cell searches what the
+** exact index does: the recall check reads 1 and the flags are the same. */
+TEST(ivf_probing_every_cell_matches_exact_search) {
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"exact_max\": 10, \"ivf_nprobe\": 1000}}";
+  char *cfg_path = test_scratch_path("ivf.json"), *ivf = test_scratch_path("ivf.db");
+  char *exact = test_scratch_path("b0.db");
+  REQUIRE(cfg_path && ivf && exact && test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
+  REQUIRE(prepared_with("ivf.json", "ivf.db", "src", "audit") == 0);
+  REQUIRE(audited("b0.db") == 0);
+  CHECK_NEAR(fx_sql_int(ivf, "SELECT value * 1000 FROM metrics WHERE name = 'knn_recall'"), 1000, 0);
+  CHECK_INT(fx_sql_int(exact, "SELECT count(*) FROM metrics WHERE name = 'knn_recall'"), 0);
+  const char *sql = "SELECT image_id || ' ' || reason FROM flagged ORDER BY 1";
+  char *a = fx_sql(ivf, sql), *b = fx_sql(exact, sql);
+  CHECK(a && b && a[0] && strcmp(a, b) == 0);
+  cur_free(a), cur_free(b), cur_free(cfg_path), cur_free(ivf), cur_free(exact);
+}
+
 TEST(two_fresh_runs_give_the_same_database) {
   REQUIRE(audited("b.db") == 0);
   char *a = test_scratch_path("a.db"), *b = test_scratch_path("b.db");
@@ -454,6 +476,7 @@ int main(int argc, char **argv) {
   RUN(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image);
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
   RUN(manifest_rows_leave_out_the_leak_only);
+  RUN(ivf_probing_every_cell_matches_exact_search);
   RUN(two_fresh_runs_give_the_same_database);
   RUN(killed_and_resumed_run_equals_a_run_never_killed);
   return test_finish();

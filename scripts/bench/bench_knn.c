@@ -69,38 +69,44 @@ static double now(void) {
   return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* The N x DIM mixed projections of the centred embeddings (file comment). */
+/* The N x DIM mixed projections of the centred embeddings (file comment).
+** Projection is linear, so the embeddings are projected once and the
+** projections mixed. */
 static float *make_vectors(const emb *e, int64_t n, int dim, uint64_t seed) {
   cur_rng r;
   cur_rng_seed(&r, seed);
   float *R = cur_mallocarray((size_t)dim, (size_t)e->d * sizeof *R);
+  float *P = cur_mallocarray((size_t)e->n, (size_t)dim * sizeof *P);
   float *X = cur_mallocarray((size_t)n, (size_t)dim * sizeof *X);
-  double *mean = cur_calloc((size_t)e->d, sizeof *mean), *mix = cur_calloc((size_t)e->d, sizeof *mix);
-  if (!R || !X || !mean || !mix) {
-    cur_free(R), cur_free(X), cur_free(mean), cur_free(mix);
+  double *mean = cur_calloc((size_t)e->d, sizeof *mean);
+  if (!R || !P || !X || !mean) {
+    cur_free(R), cur_free(P), cur_free(X), cur_free(mean);
     return NULL;
   }
   for (size_t i = 0; i < (size_t)dim * e->d; i++) R[i] = (float)cur_rng_normal(&r);
   for (int64_t i = 0; i < e->n; i++)
     for (int j = 0; j < e->d; j++) mean[j] += e->E[(size_t)i * e->d + j] / (double)e->n;
+  for (int64_t i = 0; i < e->n; i++)
+    for (int o = 0; o < dim; o++) {
+      const float *row = R + (size_t)o * e->d, *x = e->E + (size_t)i * e->d;
+      double s = 0;
+      for (int j = 0; j < e->d; j++) s += row[j] * (x[j] - mean[j]);
+      P[(size_t)i * dim + o] = (float)s;
+    }
   for (int64_t v = 0; v < n; v++) {
     int64_t a = (int64_t)cur_rng_below(&r, (uint64_t)e->n);
     int64_t b = (int64_t)cur_rng_below(&r, (uint64_t)e->n);
     double w = 0.5 + 0.5 * cur_rng_uniform(&r), norm = 0;
-    for (int j = 0; j < e->d; j++)
-      mix[j] = w * e->E[(size_t)a * e->d + j] + (1 - w) * e->E[(size_t)b * e->d + j] - mean[j];
     float *x = X + (size_t)v * dim;
     for (int o = 0; o < dim; o++) {
-      double s = 0;
-      const float *row = R + (size_t)o * e->d;
-      for (int j = 0; j < e->d; j++) s += row[j] * mix[j];
+      double s = w * P[(size_t)a * dim + o] + (1 - w) * P[(size_t)b * dim + o];
       x[o] = (float)s;
       norm += s * s;
     }
     norm = norm > 0 ? 1 / sqrt(norm) : 0;
     for (int o = 0; o < dim; o++) x[o] = (float)(x[o] * norm);
   }
-  cur_free(R), cur_free(mean), cur_free(mix);
+  cur_free(R), cur_free(P), cur_free(mean);
   return X;
 }
 
