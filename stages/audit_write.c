@@ -162,11 +162,9 @@ static int knn_scores(task_rows *t, const int64_t *class_ids) {
 /* Per class, the leaks found in the task: metrics <task>.leak.<class>. */
 static int leak_metrics(task_rows *t) {
   char name[512];
-  int64_t total = 0;
   int rc = CUR_OK;
   for (int c = 0; rc == CUR_OK && c < t->n_classes; c++) {
     snprintf(name, sizeof name, "%s.leak.%s", t->task, t->class_names[c]);
-    total += t->leaks[c];
     rc = put_metric(t->a, name, (double)t->leaks[c]);
     if (rc == CUR_OK && t->leaks[c])
       cur_info("audit: task %s: class %s: %lld val/test images with a near-duplicate in train",
