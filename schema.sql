@@ -20,14 +20,14 @@ CREATE TABLE runs(
                               OR status = 'failed' OR status = 'complete'),
   config_hash TEXT NOT NULL,          -- sha256 of the stage's options and the seed
   input_fingerprint TEXT NOT NULL,    -- sha256 of what the stage read (see docs/architecture.md)
-  inputs TEXT,                        -- JSON: each input's version, which the fingerprint hashes
   seed INTEGER NOT NULL,
   config TEXT NOT NULL,               -- the stage's options as JSON
   counts TEXT,                        -- JSON object of stage-specific counts
   message TEXT,                       -- why it failed or stopped
   started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   finished_at TEXT,
-  seconds REAL
+  seconds REAL,
+  inputs TEXT                         -- JSON: the version of each input the fingerprint hashes
 );
 CREATE INDEX runs_stage ON runs(stage, id);
 
@@ -315,8 +315,9 @@ CREATE TABLE policy_rows(
   PRIMARY KEY (run_id, task_id, image_id)
 ) WITHOUT ROWID;
 
--- Flags for review: the newest complete aum run's (aum, confident) and every
--- other stage's (duplicate_conflict, zeroshot_disagree).  `label` is the
+-- Flags for review: the newest complete aum run's (aum, confident), the
+-- newest complete audit run's (near_duplicate, leak, outlier and the image
+-- quality reasons) and every other stage's (duplicate_conflict, zeroshot_disagree).  `label` is the
 -- current class (after any review), `suggested` the flagging stage's class;
 -- a lower score means more likely wrong, so `curate flagged` sorts by it.
 CREATE VIEW flagged AS
@@ -328,17 +329,67 @@ JOIN images i ON i.id = f.image_id
 JOIN tasks t ON t.id = f.task_id
 LEFT JOIN current_labels cl ON cl.image_id = f.image_id AND cl.task_id = f.task_id
 LEFT JOIN classes sc ON sc.id = f.suggested_class_id
-WHERE r.stage <> 'aum'
-   OR f.run_id = (SELECT max(id) FROM runs WHERE stage = 'aum' AND status = 'complete');
+WHERE (r.stage <> 'aum' AND r.stage <> 'audit')
+   OR f.run_id = (SELECT max(id) FROM runs WHERE stage = r.stage AND status = 'complete');
 
 -- The labels later stages train on: current labels with a class, except rows
 -- with a pending flag in `flagged`.  Accepted rows stay, relabelled rows carry
--- the review label, dropped rows have no class.
+-- the review label, dropped rows have no class.  The audit stage's flags
+-- (image quality, near-duplicates, leaks) do not hold rows back: they are
+-- for review, and the policy's drop_flagged decision tries without them.
 CREATE VIEW training_labels AS
 SELECT cl.image_id, cl.task_id, cl.task, cl.class_id, cl.class, cl.source
 FROM current_labels cl
 WHERE cl.class_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM flagged f WHERE f.image_id = cl.image_id
-                  AND f.task_id = cl.task_id AND f.review_status = 'pending');
+  AND NOT EXISTS (SELECT 1 FROM flagged f JOIN runs r ON r.id = f.run_id
+                  WHERE f.image_id = cl.image_id AND f.task_id = cl.task_id
+                  AND f.review_status = 'pending' AND r.stage <> 'audit');
+
+-- What the audit stage measured of each ok original image, once per image
+-- (the values depend on the bytes only): docs/stages/audit.md.
+CREATE TABLE image_stats(
+  image_id INTEGER PRIMARY KEY REFERENCES images(id),
+  phash INTEGER NOT NULL,             -- 64-bit DCT perceptual hash (two's complement)
+  phash_centre INTEGER NOT NULL,      -- the same of the central 85% of each side
+  sharpness REAL NOT NULL,            -- variance of the Laplacian of grey
+  sharpness_reblur REAL NOT NULL,     -- the same after a binomial blur of sigma 1
+  bright_p01 REAL NOT NULL,           -- 1st percentile of perceived brightness, 0..255
+  bright_p99 REAL NOT NULL,           -- 99th percentile
+  entropy REAL NOT NULL,              -- grey-level entropy, bits
+  colourfulness REAL NOT NULL,        -- Hasler & Suesstrunk's M, 0 for grey
+  run_id INTEGER NOT NULL REFERENCES runs(id)
+);
+
+-- Near-duplicate pairs an audit run found (image_a < image_b): cosine of
+-- their embeddings (NULL when one has none) and Hamming distance of pHashes.
+CREATE TABLE duplicate_pairs(
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  image_a INTEGER NOT NULL REFERENCES images(id),
+  image_b INTEGER NOT NULL REFERENCES images(id),
+  cosine REAL,
+  hash_distance INTEGER NOT NULL,
+  PRIMARY KEY (run_id, image_a, image_b)
+) WITHOUT ROWID;
+
+-- The groups those pairs join (union-find), named by their smallest image id.
+CREATE TABLE duplicate_members(
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  group_id INTEGER NOT NULL REFERENCES images(id),
+  PRIMARY KEY (run_id, image_id)
+) WITHOUT ROWID;
+
+-- The newest complete audit run's near-duplicate groups: size, splits spanned
+-- and members.
+CREATE VIEW duplicate_groups AS
+SELECT m.group_id, count(*) AS images,
+       SUM(i.split = 'train') AS train, SUM(i.split = 'val') AS val, SUM(i.split = 'test') AS test,
+       count(DISTINCT i.split) AS splits,
+       group_concat(m.image_id, ' ') AS members
+FROM (SELECT * FROM duplicate_members
+      WHERE run_id = (SELECT max(id) FROM runs WHERE stage = 'audit' AND status = 'complete')
+      ORDER BY image_id) m
+JOIN images i ON i.id = m.image_id
+GROUP BY m.group_id;
 
 PRAGMA user_version = 4;

@@ -10,6 +10,7 @@ static const cur_stage *const registry[] = {
     &stage_ingest,
     &stage_split,
     &stage_embed,
+    &stage_audit,
     &stage_prelabel,
     &stage_aum,
     &stage_pseudolabel,

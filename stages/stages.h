@@ -7,6 +7,7 @@
 extern const cur_stage stage_ingest;
 extern const cur_stage stage_split;
 extern const cur_stage stage_embed;
+extern const cur_stage stage_audit;
 extern const cur_stage stage_prelabel;
 extern const cur_stage stage_aum;
 extern const cur_stage stage_pseudolabel;

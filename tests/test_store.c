@@ -94,6 +94,31 @@ TEST(other_schema_version_is_refused_with_a_clear_message) {
   cur_free(path);
 }
 
+/* A version 3 database (the current schema without what version 4 added)
+** is migrated on open: the audit tables and view exist, runs has its
+** inputs column where a new database has it (last), the version is 4, and
+** the rows it held are kept. */
+TEST(version_3_database_is_migrated_to_4_on_open) {
+  cur_store *st = fresh("v3.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  REQUIRE(sql_exec("v3.db", "DROP VIEW duplicate_groups; DROP TABLE duplicate_members; "
+                   "DROP TABLE duplicate_pairs; DROP TABLE image_stats; "
+                   "ALTER TABLE runs DROP COLUMN inputs; "
+                   "INSERT INTO tasks(name) VALUES ('kept'); PRAGMA user_version = 3") == SQLITE_OK);
+  char *path = test_scratch_path("v3.db");
+  REQUIRE_OK(cur_store_open(path, &st));
+  cur_store_close(st);
+  cur_free(path);
+  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), 4);
+  CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                             "('image_stats', 'duplicate_pairs', 'duplicate_members', "
+                             "'duplicate_groups', 'flagged', 'training_labels')"), 6);
+  CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM tasks WHERE name = 'kept'"), 1);
+  CHECK_INT(sql_int("v3.db", "SELECT cid FROM pragma_table_info('runs') WHERE name = 'inputs'"),
+            sql_int("v3.db", "SELECT max(cid) FROM pragma_table_info('runs')"));
+}
+
 /* One image with labels from several sources; returns its id. */
 static int64_t image_with_labels(cur_store *st, int64_t *task, int64_t cls[3]) {
   int64_t run, img;
@@ -224,6 +249,7 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(init_creates_schema_in_wal_mode_with_version);
   RUN(other_schema_version_is_refused_with_a_clear_message);
+  RUN(version_3_database_is_migrated_to_4_on_open);
   RUN(current_label_follows_precedence_and_history_is_kept);
   RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
   RUN(second_writer_is_refused_by_the_lock);

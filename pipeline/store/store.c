@@ -7,7 +7,8 @@
 **   2. Every statement is prepared once per connection and cached by its
 **      SQL text (store_cache.c); values are always bound, never spliced.
 **   3. A database whose user_version differs from CUR_SCHEMA_VERSION is
-**      never written to.
+**      never written to, except by a migration from the version before
+**      (pipeline/store/migrations/<version>.sql, one transaction: all of it or nothing).
 **   4. A cur_store is used by one thread at a time.
 */
 #include "internal.h"
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 extern const char cur_schema_sql[];
+extern const char cur_migrate_4_sql[];
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -138,6 +140,26 @@ cleanup:
   return rc;
 }
 
+/* Brings a version 3 database to version 4 in one transaction. */
+static int migrate(cur_store *st, int64_t *version) {
+  char *err = NULL;
+  if (*version != 3) return CUR_OK;
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return cur__db_error(st, "cannot start the migration to schema version 4");
+  if (sqlite3_exec(st->db, cur_migrate_4_sql, NULL, NULL, &err) != SQLITE_OK) {
+    int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version 4: %s", st->path, err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+  }
+  int rc = cur_store_commit(st);
+  if (rc == CUR_OK) {
+    cur_info("%s: migrated from schema version 3 to 4 (the audit stage's tables)", st->path);
+    *version = 4;
+  }
+  return rc;
+}
+
 int cur_store_open(const char *path, cur_store **out) {
   cur_store *st;
   int64_t version = 0, tables = 0;
@@ -145,7 +167,7 @@ int cur_store_open(const char *path, cur_store **out) {
     return cur_errorc(CUR_ESTATE, "%s: no such database: run `curate init` first", path);
   int rc = connect(path, SQLITE_OPEN_READWRITE, &st);
   if (rc) return rc;
-  if ((rc = schema_version(st, &version, &tables)) ||
+  if ((rc = schema_version(st, &version, &tables)) || (rc = migrate(st, &version)) ||
       (rc = check_version(st, version, tables))) {
     cur_store_close(st);
     return rc;

@@ -19,7 +19,8 @@ int cur_store_tasks_labelled(cur_store *st, int (*fn)(void *ctx, int64_t id, con
 }
 
 /* Eligible rows: the AUM score comes from the newest run that scored the
-** task, so an older run's scores never mix in. */
+** task, so an older run's scores never mix in.  The audit stage's flags are
+** advice for review and hold no row back (docs/stages/audit.md). */
 static const char balance_rows_sql[] =
     "WITH aum AS (SELECT image_id, value FROM scores WHERE kind = 'aum' AND task_id = ?1 "
     "  AND run_id = (SELECT max(run_id) FROM scores WHERE kind = 'aum' AND task_id = ?1)) "
@@ -27,7 +28,8 @@ static const char balance_rows_sql[] =
     "JOIN current_labels cl ON cl.image_id = i.id AND cl.task_id = ?1 "
     "LEFT JOIN aum ON aum.image_id = i.id "
     "WHERE i.split = ?2 AND i.status = 'ok' AND i.parent_id IS NULL AND cl.class_id IS NOT NULL "
-    "AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.task_id = ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM flags f JOIN runs fr ON fr.id = f.run_id "
+    "                WHERE f.image_id = i.id AND f.task_id = ?1 AND fr.stage <> 'audit' "
     "                AND f.review_status IN ('pending', 'dropped')) "
     "ORDER BY cl.class_id, i.id";
 

@@ -10,7 +10,10 @@
 ** training_rows (variants included, a reused variant listed once); any other
 ** task takes every labelled original of the train split.  Val and test rows
 ** are the labelled originals of those splits.  Outside the policy's rows,
-** rows with a pending or dropped flag are left out. */
+** rows with a pending or dropped flag are left out; of the audit stage's
+** flags only the newest complete audit run's leak flags count (a val or test
+** image whose near-duplicate is in train stays out of the curated figures),
+** the others being advice for review. */
 static const char export_rows_sql[] =
     "WITH b AS (SELECT max(id) AS id FROM runs WHERE stage = 'balance' AND status = 'complete'), "
     "balanced AS (SELECT DISTINCT bc.task_id FROM balance_classes bc JOIN b ON bc.run_id = b.id), "
@@ -33,8 +36,12 @@ static const char export_rows_sql[] =
     "         THEN pr.image_id IS NOT NULL "
     "    ELSE (tr.image_id IS NOT NULL OR (i.parent_id IS NULL AND (i.split <> 'train' "
     "          OR cl.task_id NOT IN (SELECT task_id FROM balanced)))) "
-    "     AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.image_id = i.id AND f.task_id = cl.task_id "
-    "                     AND f.review_status IN ('pending', 'dropped')) END "
+    "     AND NOT EXISTS (SELECT 1 FROM flags f JOIN runs fr ON fr.id = f.run_id "
+    "                     WHERE f.image_id = i.id AND f.task_id = cl.task_id "
+    "                     AND f.review_status IN ('pending', 'dropped') "
+    "                     AND (fr.stage <> 'audit' OR (f.reason = 'leak' AND f.run_id = "
+    "                          (SELECT max(id) FROM runs WHERE stage = 'audit' "
+    "                           AND status = 'complete')))) END "
     "ORDER BY i.id, cl.task_id";
 
 static void row_clear(cur_export_row *r) {

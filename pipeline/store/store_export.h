@@ -35,7 +35,8 @@ typedef struct cur_export_row {
 ** (training_rows) or, for a task it did not balance, every labelled
 ** original of the train split (weight 1), plus the labelled originals of the
 ** val and test splits.  Only ok images with a current class, without a
-** pending or dropped flag for the task.  TASKS_JSON is a JSON array of task
+** pending or dropped flag for the task (of the audit stage's flags, only
+** the newest complete audit run's leak flags).  TASKS_JSON is a JSON array of task
 ** names to keep, or NULL for every task.  *rows is a new array freed with
 ** cur_export_rows_free. */
 int cur_store_export_rows(cur_store *st, const char *tasks_json, cur_export_row **rows,

@@ -5,14 +5,17 @@
 #include <string.h>
 
 /* Labelled originals of the task, then the variants the newest balance and
-** augment runs made; a variant's group is its parent's. */
+** augment runs made; a variant's group is its parent's.  A row is flagged
+** when a stage other than audit holds a pending flag on it (audit's flags
+** are advice for review, as in training_labels). */
 static const char policy_rows_sql[] =
     "WITH b AS (SELECT max(id) AS id FROM runs WHERE stage = 'balance' AND status = 'complete'), "
     "w AS (SELECT bc.class_id, bc.weight FROM balance_classes bc JOIN b ON bc.run_id = b.id "
     "      WHERE bc.task_id = ?1) "
     "SELECT i.id, 0, c.idx, i.split, CASE cl.source WHEN 'teacher' THEN 'p' ELSE 'h' END, "
-    "       EXISTS (SELECT 1 FROM flagged f WHERE f.image_id = i.id AND f.task_id = ?1 "
-    "               AND f.review_status = 'pending'), "
+    "       EXISTS (SELECT 1 FROM flagged f JOIN runs fr ON fr.id = f.run_id "
+    "               WHERE f.image_id = i.id AND f.task_id = ?1 "
+    "               AND f.review_status = 'pending' AND fr.stage <> 'audit'), "
     "       coalesce(w.weight, 1.0), coalesce(i.group_key, 'image:' || i.id) "
     "FROM current_labels cl JOIN images i ON i.id = cl.image_id "
     "JOIN classes c ON c.id = cl.class_id LEFT JOIN w ON w.class_id = cl.class_id "

@@ -1,0 +1,68 @@
+/* audit_detect.h -- the audit stage's decisions on plain arrays: limits, groups, kNN scores.
+**
+** Thresholds are relative to the dataset's own distribution: a value is an
+** outlier when its modified z-score, (x - median) / s with s = 1.4826 x MAD
+** (Iglewicz & Hoaglin, "How to Detect and Handle Outliers", 1993), passes
+** the limit on the side that matters.  When more than half the values are
+** equal (MAD 0), s is 1.2533 x the mean absolute deviation from the median
+** (the fallback IBM SPSS documents for the modified z-score); when every
+** value is equal, nothing is an outlier (unless a floor is given).
+*/
+#ifndef CURATE_AUDIT_DETECT_H
+#define CURATE_AUDIT_DETECT_H
+
+#include <stdint.h>
+
+typedef enum { AUDIT_LOW = -1, AUDIT_BOTH = 0, AUDIT_HIGH = 1 } audit_side;
+
+/* Centre and scale of N values, and the limits a value must pass on SIDE to
+** be an outlier at modified z-score Z (lo = -inf or hi = +inf for the side
+** not checked; both infinite when the scale is 0). */
+typedef struct audit_limits {
+  double median, scale, lo, hi;
+} audit_limits;
+
+/* The scale is at least FLOOR (0: none): the caller's least difference that
+** matters.  CUR_OK or CUR_ENOMEM. */
+int audit_limits_fit(const double *x, int64_t n, audit_side side, double z, double floor,
+                     audit_limits *out);
+/* Whether X is outside the limits. */
+int audit_limits_out(const audit_limits *l, double x);
+/* Its modified z-score (0 when the scale is 0). */
+double audit_limits_z(const audit_limits *l, double x);
+
+/* Union-find over N items; each group is named by its smallest member. */
+typedef struct audit_groups audit_groups;
+audit_groups *audit_groups_new(int64_t n);        /* NULL on ENOMEM */
+void audit_groups_free(audit_groups *g);          /* NULL-safe */
+void audit_groups_union(audit_groups *g, int64_t a, int64_t b);
+/* The smallest member of A's group. */
+int64_t audit_groups_find(audit_groups *g, int64_t a);
+
+/* One candidate near-duplicate pair (a < b, row indices). */
+typedef struct audit_pair {
+  int64_t a, b;
+  float cosine;                /* of the two rows' unit vectors; NAN when not compared */
+  int hamming;                 /* of their pHashes */
+} audit_pair;
+
+/* The pHash distance of two images: the least Hamming distance between
+** whole-image hashes (FULL) and between one's whole and the other's centre
+** hash (CENTRE, models/imstats.h), so a cropped copy meets its original. */
+int audit_hash_distance(uint64_t full_a, uint64_t centre_a, uint64_t full_b, uint64_t centre_b);
+
+/* The pairs among N rows whose pHash distance (above) is at most
+** MAX_HAMMING (all pairs compared: O(n^2) popcounts), appended to *PAIRS
+** (*n_pairs, *cap grow; the caller frees *pairs with cur_free). */
+int audit_hash_pairs(const uint64_t *full, const uint64_t *centre, int64_t n, int max_hamming,
+                     audit_pair **pairs, int64_t *n_pairs, int64_t *cap);
+
+/* Per row of a kNN graph (n x k neighbour indices, -1 unused, and
+** similarities): the mean cosine distance 1 - sim to its neighbours, and
+** the share of its neighbours whose label equals its own (LABEL -1: none;
+** rows without a label, or without labelled neighbours, get NAN), with the
+** most common label among them (ties: the smaller label) in *majority. */
+void audit_knn_scores(const int64_t *nbr, const float *sim, int64_t n, int k, const int *label,
+                      double *distance, double *consistency, int *majority);
+
+#endif

@@ -1,0 +1,282 @@
+/* audit_find.c -- the audit stage's judging pass: rows in, pairs, groups, kNN scores and limits out.
+**
+** Near-duplicate pairs are the union of two sets: kNN-graph pairs whose
+** embedding cosine reaches audit.cosine, and pairs whose pHashes differ in
+** at most audit.phash_distance bits.  Each pair's cosine is recomputed in
+** double precision from the stored vectors, so what is written does not
+** depend on faiss's summation order.  Groups are the connected components
+** of the pairs (union-find).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit_internal.h"
+#include "curate.h"
+#include "half.h"
+#include "knn.h"
+#include "rng.h"
+
+const char *const audit_reason[Q_COUNT] = {"blurry", "dark", "bright", "low_information",
+                                           "odd_aspect", "odd_size", "grayscale", "outlier"};
+
+void audit_state_free(audit_state *a) {
+  for (int64_t i = 0; a->paths && i < a->n; i++) cur_free(a->paths[i]);
+  void *owned[] = {a->ids, a->split, a->paths, a->width, a->height, a->stats, a->vec_row,
+                   a->vec_of, a->X, a->pairs, a->group, a->nbr, a->sim};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(owned); i++) cur_free(owned[i]);
+  for (int q = 0; q < Q_COUNT; q++) cur_free(a->measure[q]);
+}
+
+static int grow_rows(audit_state *a, int dim) {
+  int64_t cap = a->cap ? 2 * a->cap : 1024;
+  size_t c = (size_t)cap;
+  void **slots[] = {(void **)&a->ids, (void **)&a->split, (void **)&a->paths, (void **)&a->width,
+                    (void **)&a->height, (void **)&a->stats, (void **)&a->vec_row};
+  size_t sizes[] = {sizeof *a->ids, sizeof *a->split, sizeof *a->paths, sizeof *a->width,
+                    sizeof *a->height, sizeof *a->stats, sizeof *a->vec_row};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(slots); i++) {
+    void *p = cur_reallocarray(*slots[i], c, sizes[i]);
+    if (!p) return CUR_ENOMEM;
+    *slots[i] = p;
+  }
+  float *X = dim ? cur_reallocarray(a->X, c, (size_t)dim * sizeof *X) : a->X;
+  if (dim && !X) return CUR_ENOMEM;
+  a->X = X;
+  a->cap = cap;
+  return CUR_OK;
+}
+
+/* Store callback: one row, its vector normalised to unit length. */
+static int take_row(void *ctx, const cur_audit_row *r) {
+  audit_state *a = ctx;
+  if (r->vector && a->dim == 0) a->dim = r->dim;
+  if (r->vector && r->dim != a->dim)
+    return cur_errorc(CUR_EINPUT, "audit: image %lld has %d values under %s, others %d",
+                      (long long)r->id, r->dim, a->model, a->dim);
+  int rc = a->n == a->cap ? grow_rows(a, a->dim) : CUR_OK;
+  /* the first vector may come after rows without one: X is allocated then */
+  if (rc == CUR_OK && a->dim && !a->X) rc = grow_rows(a, a->dim);
+  if (rc) return rc;
+  int64_t i = a->n;
+  a->ids[i] = r->id;
+  snprintf(a->split[i], sizeof a->split[i], "%s", r->split ? r->split : "");
+  if (!(a->paths[i] = cur_strdup(r->path ? r->path : ""))) return CUR_ENOMEM;
+  a->width[i] = r->width;
+  a->height[i] = r->height;
+  a->stats[i] = r->stats;
+  a->vec_row[i] = -1;
+  a->n++;
+  if (!r->vector) return CUR_OK;
+  cur_half_decode(r->vector, (size_t)a->dim, a->X + (size_t)a->n_vec * a->dim);
+  a->vec_row[i] = a->n_vec++;
+  return CUR_OK;
+}
+
+/* Centres the vectors on their mean and scales each to unit length, so that
+** inner products are cosines about the dataset's centre: features that are
+** all positive (the patches features, ReLU outputs) otherwise put every
+** pair above any useful threshold. */
+static int centre_vectors(audit_state *a) {
+  double *mean = cur_calloc((size_t)(a->dim ? a->dim : 1), sizeof *mean);
+  if (!mean) return CUR_ENOMEM;
+  for (int64_t v = 0; v < a->n_vec; v++)
+    for (int j = 0; j < a->dim; j++) mean[j] += a->X[(size_t)v * a->dim + j];
+  for (int j = 0; j < a->dim; j++) mean[j] /= (double)(a->n_vec ? a->n_vec : 1);
+  for (int64_t v = 0; v < a->n_vec; v++) {
+    float *x = a->X + (size_t)v * a->dim;
+    double norm = 0;
+    for (int j = 0; j < a->dim; j++) {
+      x[j] = (float)(x[j] - mean[j]);
+      norm += (double)x[j] * x[j];
+    }
+    norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
+    for (int j = 0; j < a->dim; j++) x[j] = (float)(x[j] * norm);
+  }
+  cur_free(mean);
+  return CUR_OK;
+}
+
+int audit_load(audit_state *a) {
+  int rc = cur_store_audit_rows(cur_run_store(a->run), a->model, take_row, a);
+  if (rc == CUR_OK) rc = centre_vectors(a);
+  if (rc) return rc;
+  a->vec_of = cur_mallocarray((size_t)(a->n_vec ? a->n_vec : 1), sizeof *a->vec_of);
+  if (!a->vec_of) return CUR_ENOMEM;
+  for (int64_t i = 0; i < a->n; i++)
+    if (a->vec_row[i] >= 0) a->vec_of[a->vec_row[i]] = i;
+  cur_info("audit: %lld images, %lld with embeddings %s", (long long)a->n, (long long)a->n_vec,
+           a->model[0] ? a->model : "(none)");
+  return CUR_OK;
+}
+
+/* Cosine of two rows' vectors in double; NAN when either has none. */
+static double pair_cosine(const audit_state *a, int64_t r1, int64_t r2) {
+  int64_t v1 = a->vec_row[r1], v2 = a->vec_row[r2];
+  if (v1 < 0 || v2 < 0) return NAN;
+  const float *x = a->X + (size_t)v1 * a->dim, *y = a->X + (size_t)v2 * a->dim;
+  double s = 0;
+  for (int j = 0; j < a->dim; j++) s += (double)x[j] * y[j];
+  return s;
+}
+
+/* The kNN graph over the vectors: exact up to exact_max rows, else IVF with
+** its recall@k measured against exact search on a seeded sample of rows.
+** Similarities are recomputed in double (see the file comment). */
+static int knn_graph(audit_state *a) {
+  int64_t exact_max = cur_opt_int(a->opt, "exact_max"), m = a->n_vec;
+  knn_config cfg = {.k = (int)cur_opt_int(a->opt, "k"), .ivf = m > exact_max,
+                    .nprobe = (int)cur_opt_int(a->opt, "ivf_nprobe"),
+                    .threads = cur_run_threads(a->run)};
+  a->knn_recall = NAN;
+  if (m < 2) return CUR_OK;
+  if (cfg.k > m - 1) cfg.k = (int)(m - 1);
+  a->k = cfg.k;
+  a->nbr = cur_mallocarray((size_t)m, (size_t)cfg.k * sizeof *a->nbr);
+  a->sim = cur_mallocarray((size_t)m, (size_t)cfg.k * sizeof *a->sim);
+  if (!a->nbr || !a->sim) return CUR_ENOMEM;
+  int rc = knn_search(&cfg, a->X, m, a->dim, NULL, m, a->nbr, a->sim);
+  if (rc == CUR_OK && cfg.ivf) {
+    int64_t s = cur_opt_int(a->opt, "ivf_check"), *rows, *exact, *approx;
+    if (s > m) s = m;
+    rows = cur_mallocarray((size_t)s, sizeof *rows);
+    exact = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *exact);
+    approx = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *approx);
+    float *sim = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *sim);
+    if (!rows || !exact || !approx || !sim) rc = CUR_ENOMEM;
+    cur_rng r;
+    cur_rng_seed_keys(&r, (uint64_t[]){cur_run_seed(a->run), 0x6976665f636865ull}, 2);
+    for (int64_t i = 0; rc == CUR_OK && i < s; i++) {
+      rows[i] = (int64_t)cur_rng_below(&r, (uint64_t)m);  /* with replacement: a plain sample */
+      memcpy(approx + i * cfg.k, a->nbr + rows[i] * cfg.k, (size_t)cfg.k * sizeof *approx);
+    }
+    knn_config ex = cfg;
+    ex.ivf = 0;
+    if (rc == CUR_OK) rc = knn_search(&ex, a->X, m, a->dim, rows, s, exact, sim);
+    if (rc == CUR_OK) a->knn_recall = knn_recall(exact, approx, s, cfg.k);
+    if (rc == CUR_OK)
+      cur_info("audit: IVF kNN recall@%d against exact search on %lld images: %.3f", cfg.k,
+               (long long)s, a->knn_recall);
+    cur_free(rows), cur_free(exact), cur_free(approx), cur_free(sim);
+  }
+  for (int64_t i = 0; rc == CUR_OK && i < m * cfg.k; i++)
+    if (a->nbr[i] >= 0) a->sim[i] = (float)pair_cosine(a, a->vec_of[i / cfg.k], a->vec_of[a->nbr[i]]);
+  return rc;
+}
+
+static int cmp_pair(const void *x, const void *y) {
+  const audit_pair *p = x, *q = y;
+  if (p->a != q->a) return p->a < q->a ? -1 : 1;
+  return (p->b > q->b) - (p->b < q->b);
+}
+
+/* pHash pairs plus kNN pairs at or above the cosine, sorted, unique, each
+** with both its cosine and its Hamming distance. */
+static int find_pairs(audit_state *a) {
+  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), 2 * sizeof *hash);
+  if (!hash) return CUR_ENOMEM;
+  for (int64_t i = 0; i < a->n; i++)
+    hash[i] = a->stats[i].phash, hash[a->n + i] = a->stats[i].phash_centre;
+  int rc = audit_hash_pairs(hash, hash + a->n, a->n, (int)cur_opt_int(a->opt, "phash_distance"),
+                            &a->pairs, &a->n_pairs, &a->cap_pairs);
+  double cos_min = cur_opt_num(a->opt, "cosine");
+  for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
+    for (int j = 0; rc == CUR_OK && j < a->k; j++) {
+      int64_t w = a->nbr[v * a->k + j];
+      if (w < 0 || a->sim[v * a->k + j] < cos_min) continue;
+      int64_t r1 = a->vec_of[v], r2 = a->vec_of[w];
+      if (a->n_pairs == a->cap_pairs) {
+        int64_t grown = a->cap_pairs ? 2 * a->cap_pairs : 256;
+        audit_pair *p = cur_reallocarray(a->pairs, (size_t)grown, sizeof *p);
+        if (!p) rc = CUR_ENOMEM;
+        else a->pairs = p, a->cap_pairs = grown;
+      }
+      if (rc == CUR_OK)
+        a->pairs[a->n_pairs++] = (audit_pair){r1 < r2 ? r1 : r2, r1 < r2 ? r2 : r1, NAN, 0};
+    }
+  cur_free(hash);
+  if (rc) return rc;
+  if (a->n_pairs) qsort(a->pairs, (size_t)a->n_pairs, sizeof *a->pairs, cmp_pair);
+  int64_t out = 0;
+  for (int64_t i = 0; i < a->n_pairs; i++) {
+    if (out && cmp_pair(&a->pairs[out - 1], &a->pairs[i]) == 0) continue;
+    audit_pair p = a->pairs[i];
+    p.cosine = (float)pair_cosine(a, p.a, p.b);
+    p.hamming = audit_hash_distance(a->stats[p.a].phash, a->stats[p.a].phash_centre,
+                                    a->stats[p.b].phash, a->stats[p.b].phash_centre);
+    a->pairs[out++] = p;
+  }
+  a->n_pairs = out;
+  return CUR_OK;
+}
+
+static int find_groups(audit_state *a) {
+  audit_groups *g = audit_groups_new(a->n);
+  a->group = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof *a->group);
+  if (!g || !a->group) {
+    audit_groups_free(g);
+    return CUR_ENOMEM;
+  }
+  for (int64_t i = 0; i < a->n_pairs; i++) audit_groups_union(g, a->pairs[i].a, a->pairs[i].b);
+  for (int64_t i = 0; i < a->n; i++) a->group[i] = audit_groups_find(g, i);
+  audit_groups_free(g);
+  return CUR_OK;
+}
+
+/* The value each detector tests, on the scale its limit is fitted on: logs
+** for the measures that are ratios (a blur divides sharpness, darkening
+** scales brightness), the others as they are.  Blur is the Laplacian's
+** variance over its variance after a re-blur (models/imstats.h): contrast
+** and texture cancel, so a dark or smooth image is not called blurry for
+** them, while an image already blurred loses little more detail. */
+static double measure_of(const audit_state *a, int q, int64_t i) {
+  const cur_image_stats *s = &a->stats[i];
+  double w = a->width[i] > 0 ? a->width[i] : 1, h = a->height[i] > 0 ? a->height[i] : 1;
+  switch (q) {
+  case Q_BLURRY: return log((s->sharpness + 1) / (s->sharpness_reblur + 1));
+  case Q_DARK: return log1p(s->bright_p99);
+  case Q_BRIGHT: return log1p(s->bright_p01);
+  case Q_LOW_INFORMATION: return s->entropy;
+  case Q_ODD_ASPECT: return log(w / h);
+  case Q_ODD_SIZE: return 0.5 * log(w * h);
+  case Q_GRAYSCALE: return log1p(s->colourfulness);
+  default: return NAN;
+  }
+}
+
+static const audit_side detector_side[Q_COUNT] = {AUDIT_LOW, AUDIT_LOW, AUDIT_HIGH, AUDIT_LOW,
+                                                  AUDIT_BOTH, AUDIT_BOTH, AUDIT_LOW, AUDIT_HIGH};
+
+/* The least scale each detector's limit is fitted with, on its value's
+** scale: with a median/MAD scale near 0 (most images 400 x 533, most
+** brightness clipped at 255) a modified z-score would flag ordinary
+** variation.  0.1 on a log scale is a 10% change (a 42% change at z 3.5),
+** 0.2 for aspect and size (a factor of 2 at z 3.5: smaller differences are
+** ordinary framing), 0.1 bits of entropy; none for kNN distance. */
+static const double scale_floor[Q_COUNT] = {0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.1, 0};
+
+static int fit_limits(audit_state *a) {
+  double z = cur_opt_num(a->opt, "z");
+  for (int q = 0; q < Q_COUNT; q++) {
+    int64_t m = q == Q_OUTLIER ? a->n_vec : a->n;
+    if (!(a->measure[q] = cur_mallocarray((size_t)(m ? m : 1), sizeof(double)))) return CUR_ENOMEM;
+  }
+  for (int q = 0; q < Q_OUTLIER; q++)
+    for (int64_t i = 0; i < a->n; i++) a->measure[q][i] = measure_of(a, q, i);
+  if (a->k) audit_knn_scores(a->nbr, a->sim, a->n_vec, a->k, NULL, a->measure[Q_OUTLIER], NULL, NULL);
+  for (int q = 0; q < Q_COUNT; q++) {
+    int64_t m = q == Q_OUTLIER ? (a->k ? a->n_vec : 0) : a->n;
+    int rc = audit_limits_fit(a->measure[q], m, detector_side[q], z, scale_floor[q], &a->limits[q]);
+    if (rc) return rc;
+  }
+  return CUR_OK;
+}
+
+int audit_find(audit_state *a) {
+  int rc = knn_graph(a);
+  if (rc == CUR_OK) rc = find_pairs(a);
+  if (rc == CUR_OK) rc = find_groups(a);
+  if (rc == CUR_OK) rc = fit_limits(a);
+  return rc;
+}

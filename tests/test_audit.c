@@ -1,0 +1,483 @@
+/* test_audit.c -- the audit stage: each detector on hand-computed cases, groups, the stage end to end.
+**
+** audit-1.*: the pure parts (models/imstats.h, models/audit_detect.h,
+**            models/knn.h) against values worked out by hand.
+** audit-2.*: the stage on a small generated dataset: a train image copied
+**            into test (leak, near-duplicate, one group), a darkened and a
+**            blurred image; two fresh runs give the same database.
+** audit-3.*: `curate run --stage audit` SIGKILLed at random moments and
+**            resumed gives the database of a run never killed.
+*/
+#include <math.h>
+#include <stdlib.h>
+
+#include "audit_detect.h"
+#include "fixtures.h"
+#include "image.h"
+#include "imstats.h"
+#include "knn.h"
+#include "store_export.h"
+#include "testlib.h"
+
+/* ---- audit-1.*: detectors on hand-computed cases ---- */
+
+/* A W x H grey image of pseudo-random values from SEED. */
+static void noise_grey(uint8_t *g, int w, int h, unsigned seed) {
+  for (int i = 0; i < w * h; i++) {
+    seed = seed * 1103515245u + 12345u;
+    g[i] = (uint8_t)(seed >> 24);
+  }
+}
+
+/* Inverting an image negates every DCT coefficient but the DC term, so
+** every bit of the hash flips; with 64 distinct coefficients the median
+** splits them 32/32; a 2x nearest-neighbour enlargement averages back to
+** the same 32 x 32 grid, so the hash is unchanged. */
+TEST(phash_flips_on_inversion_and_survives_2x_enlargement) {
+  uint8_t g[32 * 32], inv[32 * 32], big[64 * 64];
+  noise_grey(g, 32, 32, 7);
+  for (int i = 0; i < 32 * 32; i++) inv[i] = (uint8_t)(255 - g[i]);
+  for (int y = 0; y < 64; y++)
+    for (int x = 0; x < 64; x++) big[y * 64 + x] = g[(y / 2) * 32 + x / 2];
+  uint64_t h = imstats_phash(g, 32, 32);
+  CHECK_INT(__builtin_popcountll(h), 32);
+  CHECK_INT(__builtin_popcountll(h ^ imstats_phash(inv, 32, 32)), 64);
+  CHECK_INT(__builtin_popcountll(h ^ imstats_phash(big, 64, 64)), 0);
+  uint8_t other[32 * 32];
+  noise_grey(other, 32, 32, 8);
+  CHECK(__builtin_popcountll(h ^ imstats_phash(other, 32, 32)) > 16);  /* unrelated: about 32 */
+}
+
+/* A 4 x 4 checkerboard of 0 and 255: each of the 2 x 2 interior pixels has
+** four neighbours of the other colour, so its Laplacian is +-4 x 255; two
+** of each sign: mean 0, variance 1020^2.  A flat image: 0. */
+TEST(sharpness_is_the_laplacian_variance) {
+  uint8_t board[16], flat[16];
+  imstats s;
+  for (int i = 0; i < 16; i++) board[i] = ((i / 4 + i % 4) % 2) ? 255 : 0, flat[i] = 90;
+  REQUIRE_OK(imstats_compute(board, 4, 4, 1, &s));
+  CHECK_NEAR(s.sharpness, 1020.0 * 1020.0, 1e-6);
+  CHECK_NEAR(s.entropy, 1.0, 1e-12);          /* two levels, equally often: 1 bit */
+  REQUIRE_OK(imstats_compute(flat, 4, 4, 1, &s));
+  CHECK_NEAR(s.sharpness, 0, 1e-12);
+  CHECK_NEAR(s.sharpness_reblur, 0, 1e-12);
+  CHECK_NEAR(s.entropy, 0, 1e-12);
+}
+
+/* A grey 10 x 10 image of the values 0..99: perceived brightness of grey v
+** is v (the weights sum to 1); the 1st percentile is the 1st smallest (0),
+** the 99th the 99th smallest (98).  Four levels equally often: 2 bits. */
+TEST(brightness_percentiles_and_entropy) {
+  uint8_t g[100], q[100];
+  imstats s;
+  for (int i = 0; i < 100; i++) g[i] = (uint8_t)i, q[i] = (uint8_t)(60 * (i % 4));
+  REQUIRE_OK(imstats_compute(g, 10, 10, 1, &s));
+  CHECK_NEAR(s.bright_p01, 0, 0);
+  CHECK_NEAR(s.bright_p99, 98, 0);
+  REQUIRE_OK(imstats_compute(q, 10, 10, 1, &s));
+  CHECK_NEAR(s.entropy, 2.0, 1e-12);
+}
+
+/* Pure red: rg = 255, yb = 127.5, no spread, so M = 0.3 sqrt(255^2 +
+** 127.5^2) = 85.5262; any grey image: 0. */
+TEST(colourfulness_of_red_and_grey) {
+  uint8_t red[3 * 9], grey[3 * 9];
+  imstats s;
+  for (int i = 0; i < 9; i++) {
+    red[3 * i] = 255, red[3 * i + 1] = red[3 * i + 2] = 0;
+    grey[3 * i] = grey[3 * i + 1] = grey[3 * i + 2] = (uint8_t)(20 * i);
+  }
+  REQUIRE_OK(imstats_compute(red, 3, 3, 3, &s));
+  CHECK_NEAR(s.colourfulness, 0.3 * sqrt(255.0 * 255 + 127.5 * 127.5), 1e-9);
+  REQUIRE_OK(imstats_compute(grey, 3, 3, 3, &s));
+  CHECK_NEAR(s.colourfulness, 0, 1e-12);
+  CHECK(imstats_compute(grey, 0, 3, 3, &s) == CUR_EINPUT);
+}
+
+/* {1, 2, 3, 4, 100}: median 3, deviations {2, 1, 0, 1, 97}, MAD 1, scale
+** 1.4826; at z 3.5 the high limit is 3 + 5.1891.  {5, 5, 5, 5, 9}: MAD 0,
+** mean deviation 0.8, scale 1.2533 x 0.8 = 1.00264.  All equal: no limit
+** unless a floor gives one. */
+TEST(modified_z_limits) {
+  audit_limits l;
+  REQUIRE_OK(audit_limits_fit((double[]){4, 100, 1, 3, 2}, 5, AUDIT_HIGH, 3.5, 0, &l));
+  CHECK_NEAR(l.median, 3, 0);
+  CHECK_NEAR(l.scale, 1.4826, 1e-12);
+  CHECK_NEAR(l.hi, 3 + 3.5 * 1.4826, 1e-12);
+  CHECK(isinf(l.lo) && l.lo < 0);
+  CHECK(audit_limits_out(&l, 100) && !audit_limits_out(&l, 4) && !audit_limits_out(&l, -50));
+  CHECK_NEAR(audit_limits_z(&l, 100), 97 / 1.4826, 1e-9);
+  REQUIRE_OK(audit_limits_fit((double[]){5, 5, 9, 5, 5}, 5, AUDIT_BOTH, 3.5, 0, &l));
+  CHECK_NEAR(l.scale, 1.2533 * 0.8, 1e-12);
+  CHECK_NEAR(l.lo, 5 - 3.5 * 1.2533 * 0.8, 1e-12);
+  CHECK(audit_limits_out(&l, 9) && !audit_limits_out(&l, 5));
+  REQUIRE_OK(audit_limits_fit((double[]){5, 5, 5}, 3, AUDIT_BOTH, 3.5, 0, &l));
+  CHECK(!audit_limits_out(&l, 1e9) && !audit_limits_out(&l, -1e9));
+  REQUIRE_OK(audit_limits_fit((double[]){5, 5, 5}, 3, AUDIT_LOW, 3.5, 1, &l));
+  CHECK_NEAR(l.lo, 1.5, 1e-12);
+  CHECK(audit_limits_out(&l, 1.4) && !audit_limits_out(&l, 1e9));
+}
+
+/* Pairs (5,3), (3,9), (2,1), (8,6), (6,0) in any order: groups {0,6,8},
+** {1,2}, {3,5,9}, the rest alone; each named by its smallest member. */
+TEST(union_find_groups_are_named_by_their_smallest_member) {
+  static const int pairs[][2] = {{5, 3}, {3, 9}, {2, 1}, {8, 6}, {6, 0}};
+  static const int want[10] = {0, 1, 1, 3, 4, 3, 0, 7, 0, 3};
+  for (int order = 0; order < 2; order++) {
+    audit_groups *g = audit_groups_new(10);
+    REQUIRE(g);
+    for (int i = 0; i < 5; i++) {
+      int p = order ? 4 - i : i;
+      audit_groups_union(g, pairs[p][0], pairs[p][1]);
+    }
+    for (int i = 0; i < 10; i++) CHECK_INT(audit_groups_find(g, i), want[i]);
+    audit_groups_free(g);
+  }
+  audit_groups_free(NULL);
+}
+
+/* Whole hashes 0, 0b111, 0b1111111111 (10 bits), ~0: distances 3, 10, 64,
+** 7, 61, 54; at most 9 bits: (0,1) and (1,2).  With centre hashes M (the
+** low 32 bits: 22 or more from every whole hash) for rows 0..2 and the top
+** two bits for row 3: row 3's centre is 2 bits from row 0's whole hash and
+** 5 from row 1's, 12 from row 2's, so (0,3) and (1,3) join. */
+TEST(hash_pairs_within_the_distance) {
+  const uint64_t M = 0xFFFFFFFFull, top2 = 3ull << 62;
+  uint64_t h[] = {0, 7, 1023, ~(uint64_t)0}, centre[] = {M, M, M, top2};
+  audit_pair *pairs = NULL;
+  int64_t n = 0, cap = 0;
+  REQUIRE_OK(audit_hash_pairs(h, h, 4, 9, &pairs, &n, &cap));
+  REQUIRE(n == 2);
+  CHECK(pairs[0].a == 0 && pairs[0].b == 1 && pairs[0].hamming == 3);
+  CHECK(pairs[1].a == 1 && pairs[1].b == 2 && pairs[1].hamming == 7);
+  n = 0;
+  REQUIRE_OK(audit_hash_pairs(h, centre, 4, 9, &pairs, &n, &cap));
+  REQUIRE(n == 4);
+  static const int want[4][3] = {{0, 1, 3}, {0, 3, 2}, {1, 2, 7}, {1, 3, 5}};
+  for (int i = 0; i < 4; i++)
+    CHECK(pairs[i].a == want[i][0] && pairs[i].b == want[i][1] && pairs[i].hamming == want[i][2]);
+  CHECK_INT(audit_hash_distance(1023, M, ~(uint64_t)0, top2), 12);
+  cur_free(pairs);
+}
+
+/* Unit vectors at 0, 10, 90 and 180 degrees.  Nearest other by cosine: 0 ->
+** 10 deg (cos 10), 10 -> 0, 90 -> 10 deg (cos 80 = sin 10, above cos 90 = 0),
+** 180 -> 90 deg (0, above cos 170 and cos 180).  IVF with one cell is exact. */
+TEST(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours) {
+  const double deg = M_PI / 180;
+  float X[8];
+  double ang[4] = {0, 10, 90, 180};
+  for (int i = 0; i < 4; i++)
+    X[2 * i] = (float)cos(ang[i] * deg), X[2 * i + 1] = (float)sin(ang[i] * deg);
+  int64_t nbr[4], want[4] = {1, 0, 1, 2};
+  float sim[4];
+  for (int ivf = 0; ivf < 2; ivf++) {
+    knn_config cfg = {.k = 1, .ivf = ivf, .nlist = 1, .nprobe = 1, .threads = 1};
+    REQUIRE_OK(knn_search(&cfg, X, 4, 2, NULL, 4, nbr, sim));
+    for (int i = 0; i < 4; i++) CHECK_INT(nbr[i], want[i]);
+    CHECK_NEAR(sim[0], cos(10 * deg), 1e-6);
+    CHECK_NEAR(sim[2], sin(10 * deg), 1e-6);
+  }
+  int64_t q[1] = {3};
+  knn_config cfg = {.k = 2, .ivf = 0, .threads = 1};
+  int64_t nbr2[2];
+  float sim2[2];
+  REQUIRE_OK(knn_search(&cfg, X, 4, 2, q, 1, nbr2, sim2));
+  CHECK(nbr2[0] == 2 && nbr2[1] == 1);        /* cos 90 = 0, then cos 170 */
+  int64_t bad[1] = {4};
+  CHECK(knn_search(&cfg, X, 4, 2, bad, 1, nbr2, sim2) == CUR_EINPUT);
+  /* recall: row 0 finds 1 of its 2, row 1 both: 3 of 4 */
+  int64_t exact[4] = {1, 2, 0, 3}, approx[4] = {2, 3, 3, 0};
+  CHECK_NEAR(knn_recall(exact, approx, 2, 2), 0.75, 1e-12);
+}
+
+/* Rows 0..3 labelled 0, 0, 1, 1; neighbours (k 2): 0: {1, 2}, 1: {0, 3},
+** 2: {3, 0}, 3: {0, 1}.  Consistency: 1/2, 1/2, 1/2, 0; row 3's
+** neighbours both say 0.  Distances: mean of 1 - sim. */
+TEST(knn_label_consistency_and_distance) {
+  int64_t nbr[8] = {1, 2, 0, 3, 3, 0, 0, 1};
+  float sim[8] = {0.9f, 0.5f, 0.9f, 0.1f, 0.7f, 0.3f, 0.2f, 0.4f};
+  int label[4] = {0, 0, 1, 1}, major[4];
+  double dist[4], cons[4];
+  audit_knn_scores(nbr, sim, 4, 2, label, dist, cons, major);
+  CHECK_NEAR(cons[0], 0.5, 1e-12);
+  CHECK_NEAR(cons[1], 0.5, 1e-12);
+  CHECK_NEAR(cons[2], 0.5, 1e-12);
+  CHECK_NEAR(cons[3], 0.0, 1e-12);
+  CHECK_INT(major[3], 0);
+  CHECK_NEAR(dist[0], 0.3, 1e-6);
+  CHECK_NEAR(dist[3], 0.7, 1e-6);
+}
+
+/* ---- audit-2.*: the stage on a generated dataset ---- */
+
+#define SIDE 48
+
+/* A SIDE x SIDE RGB image: per channel a product of two sinusoids of
+** frequencies and phases drawn from SEED, plus uniform noise of +-12 to
+** +-28 (drawn per image), so unrelated images differ (hash and pixels) and
+** their sharpness varies as a real dataset's does. */
+static void pattern(uint8_t *px, unsigned seed) {
+  srand(seed);
+  double noise = 12 + 16.0 * rand() / RAND_MAX;
+  double f[3][4];
+  for (int c = 0; c < 3; c++)
+    for (int j = 0; j < 4; j++)  /* two frequencies in [0.1, 0.4], two phases */
+      f[c][j] = j < 2 ? 0.1 + 0.3 * rand() / RAND_MAX : 6.3 * rand() / RAND_MAX;
+  for (int y = 0; y < SIDE; y++)
+    for (int x = 0; x < SIDE; x++)
+      for (int c = 0; c < 3; c++) {
+        double v = 128 + 70 * sin(f[c][0] * x + f[c][2]) * cos(f[c][1] * y + f[c][3]) +
+                   noise * (2.0 * rand() / RAND_MAX - 1);
+        px[(y * SIDE + x) * 3 + c] = (uint8_t)fmin(255, fmax(0, v));
+      }
+}
+
+/* Three passes of a 5 x 5 box blur (about a Gaussian of sigma 2.4). */
+static void blur(uint8_t *px) {
+  static uint8_t tmp[SIDE * SIDE * 3];
+  for (int pass = 0; pass < 3; pass++) {
+    for (int y = 0; y < SIDE; y++)
+      for (int x = 0; x < SIDE; x++)
+        for (int c = 0; c < 3; c++) {
+          int sum = 0, n = 0;
+          for (int dy = -2; dy <= 2; dy++)
+            for (int dx = -2; dx <= 2; dx++) {
+              int yy = y + dy, xx = x + dx;
+              if (yy < 0 || yy >= SIDE || xx < 0 || xx >= SIDE) continue;
+              sum += px[(yy * SIDE + xx) * 3 + c], n++;
+            }
+          tmp[(y * SIDE + x) * 3 + c] = (uint8_t)(sum / n);
+        }
+    memcpy(px, tmp, sizeof tmp);
+  }
+}
+
+/* Writes scratch/REL from PX as PNG, or as JPEG at QUALITY when above 0. */
+static int write_image(const char *rel, uint8_t *px, int quality) {
+  cur_image_pixels im = {px, SIDE, SIDE, 3};
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  char *path = test_scratch_path(rel);
+  int rc = quality > 0 ? cur_image_jpeg_encode(&im, quality, &buf, &len)
+                       : cur_image_png_encode(&im, &buf, &len);
+  if (rc == CUR_OK) rc = path ? test_write_file(path, buf, len) : CUR_ENOMEM;
+  cur_free(buf);
+  cur_free(path);
+  return rc;
+}
+
+/* ROOT/train/{a,b}/NN.png (seeds 1..40, and 1000.. for EXTRA more);
+** ROOT/test: a JPEG q40 copy of train/a/03 (copy.jpg), a darkened (x0.15,
+** dark.png) and a blurred (blur.png) image of their own, eight plain ones. */
+static int build_dataset(const char *root, int extra) {
+  uint8_t px[SIDE * SIDE * 3];
+  char rel[64];
+  int rc = test_sh("cd '%s' && rm -rf %s", T.scratch, root);
+  for (unsigned s = 1; rc == 0 && s <= 40; s++) {
+    pattern(px, s);
+    snprintf(rel, sizeof rel, "%s/train/%s/%02u.png", root, s <= 20 ? "a" : "b", s);
+    rc = write_image(rel, px, 0);
+  }
+  for (int e = 0; rc == 0 && e < extra; e++) {
+    pattern(px, 1000u + (unsigned)e);
+    snprintf(rel, sizeof rel, "%s/train/%s/x%04d.png", root, e % 2 ? "a" : "b", e);
+    rc = write_image(rel, px, 0);
+  }
+  for (unsigned s = 43; rc == 0 && s <= 50; s++) {
+    pattern(px, s);
+    snprintf(rel, sizeof rel, "%s/test/%s/%02u.png", root, s % 2 ? "a" : "b", s);
+    rc = write_image(rel, px, 0);
+  }
+  pattern(px, 3);
+  snprintf(rel, sizeof rel, "%s/test/a/copy.jpg", root);
+  if (rc == 0) rc = write_image(rel, px, 40);
+  pattern(px, 41);
+  for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)lround(px[i] * 0.15);
+  snprintf(rel, sizeof rel, "%s/test/b/dark.png", root);
+  if (rc == 0) rc = write_image(rel, px, 0);
+  pattern(px, 42);
+  blur(px);
+  snprintf(rel, sizeof rel, "%s/test/b/blur.png", root);
+  if (rc == 0) rc = write_image(rel, px, 0);
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"batch_size\": 4}}";
+  char *cfg_path = test_scratch_path("audit.json");
+  if (rc == 0) rc = cfg_path ? test_write_file(cfg_path, cfg, strlen(cfg)) : -1;
+  cur_free(cfg_path);
+  return rc;
+}
+
+/* A fresh database DB with ROOT ingested and embedded, and audited unless
+** UNTIL says embed. */
+static int prepared_with(const char *config, const char *db, const char *root, const char *until) {
+  int rc = test_sh("cd '%s' && rm -f %s*", T.scratch, db);
+  if (!rc) rc = fx_curate("init.log", "--db %s --config %s init", db, config);
+  if (!rc) rc = fx_curate("ingest.log", "--db %s --config %s ingest %s", db, config, root);
+  if (!rc) rc = fx_curate("audit.log", "--db %s --config %s run --until %s", db, config, until);
+  return rc;
+}
+
+static int prepared(const char *db, const char *root, const char *until) {
+  return prepared_with("audit.json", db, root, until);
+}
+
+static int audited(const char *db) { return prepared(db, "src", "audit"); }
+
+/* The source paths flagged with REASON, one a line in path order. */
+static char *flagged(const char *db, const char *reason) {
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT source_path FROM flagged WHERE reason = '%s' "
+           "ORDER BY source_path", reason);
+  char *path = test_scratch_path(db), *out = path ? fx_sql(path, sql) : NULL;
+  cur_free(path);
+  return out;
+}
+
+TEST(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image) {
+  REQUIRE(build_dataset("src", 0) == 0);
+  REQUIRE(audited("a.db") == 0);
+  char *leak = flagged("a.db", "leak"), *dup = flagged("a.db", "near_duplicate");
+  char *dark = flagged("a.db", "dark"), *blurry = flagged("a.db", "blurry");
+  CHECK_STR(leak, "test/a/copy.jpg\n");
+  CHECK_STR(dup, "test/a/copy.jpg\n");        /* the group's train image is kept */
+  CHECK_STR(dark, "test/b/dark.png\n");
+  /* the JPEG q40 copy may be called blurry too (quality 40 drops the
+  ** fine noise): only the plain and the dark images must not be */
+  CHECK(blurry && strstr(blurry, "test/b/blur.png\n"));
+  char *others = flagged("a.db", "blurry' AND source_path NOT IN ('test/b/blur.png', "
+                                 "'test/a/copy.jpg')  AND '' = '");
+  CHECK_STR(others, "");
+  char *db = test_scratch_path("a.db");
+  char *detail = db ? fx_sql(db, "SELECT f.detail LIKE '%train image ' || t.id || ' (train/a/03.png)%' "
+                                 "FROM flagged f, images t WHERE f.reason = 'leak' "
+                                 "AND t.source_path = 'train/a/03.png'") : NULL;
+  CHECK_STR(detail, "1\n");
+  char *groups = db ? fx_sql(db, "SELECT images || ' ' || train || ' ' || test || ' ' || splits "
+                                 "FROM duplicate_groups") : NULL;
+  CHECK_STR(groups, "2 1 1 2\n");
+  char *leaks = db ? fx_sql(db, "SELECT name || '=' || value FROM metrics "
+                                "WHERE name LIKE 'label.leak.%' "
+                                "ORDER BY name") : NULL;
+  CHECK_STR(leaks, "label.leak.a=1.0\nlabel.leak.b=0.0\n");
+  cur_free(leak), cur_free(dup), cur_free(dark), cur_free(blurry), cur_free(others);
+  cur_free(detail), cur_free(groups), cur_free(leaks), cur_free(db);
+}
+
+/* The flags are the newest complete audit run's only, and audit flags do
+** not hold training rows back (training_labels). */
+TEST(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it) {
+  char *db = test_scratch_path("a.db");
+  REQUIRE(db);
+  REQUIRE(fx_curate("audit2.log", "--db a.db --config audit.json run --stage audit --force") == 0);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM flagged WHERE reason = 'leak'"), 1);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM flags WHERE reason = 'leak'"), 2);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM training_labels"),
+            fx_sql_int(db, "SELECT count(*) FROM current_labels WHERE class_id IS NOT NULL"));
+  cur_free(db);
+}
+
+/* The manifest rows (what export writes and train evaluates on) leave out
+** the leaked test image and keep the images with other audit flags. */
+TEST(manifest_rows_leave_out_the_leak_only) {
+  char *path = test_scratch_path("a.db");
+  cur_store *st = NULL;
+  cur_export_row *rows = NULL;
+  size_t n = 0;
+  REQUIRE(path);
+  REQUIRE_OK(cur_store_open(path, &st));
+  CHECK_OK(cur_store_export_rows(st, NULL, &rows, &n));
+  int copy = 0, dark = 0, blurred = 0;
+  for (size_t i = 0; i < n; i++) {
+    copy += strcmp(rows[i].source_path, "test/a/copy.jpg") == 0;
+    dark += strcmp(rows[i].source_path, "test/b/dark.png") == 0;
+    blurred += strcmp(rows[i].source_path, "test/b/blur.png") == 0;
+  }
+  CHECK_INT(n, 51 - 1);                 /* 40 train + 11 test, less the leak */
+  CHECK(copy == 0 && dark == 1 && blurred == 1);
+  cur_export_rows_free(rows, n);
+  cur_store_close(st);
+  cur_free(path);
+}
+
+/* IVF over every image (exact_max 10) probing every cell searches what the
+** exact index does: the recall check reads 1 and the flags are the same. */
+TEST(ivf_probing_every_cell_matches_exact_search) {
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"exact_max\": 10, \"ivf_nprobe\": 1000}}";
+  char *cfg_path = test_scratch_path("ivf.json"), *ivf = test_scratch_path("ivf.db");
+  char *exact = test_scratch_path("b0.db");
+  REQUIRE(cfg_path && ivf && exact && test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
+  REQUIRE(prepared_with("ivf.json", "ivf.db", "src", "audit") == 0);
+  REQUIRE(audited("b0.db") == 0);
+  CHECK_NEAR(fx_sql_int(ivf, "SELECT value * 1000 FROM metrics WHERE name = 'knn_recall'"), 1000, 0);
+  CHECK_INT(fx_sql_int(exact, "SELECT count(*) FROM metrics WHERE name = 'knn_recall'"), 0);
+  const char *sql = "SELECT image_id || ' ' || reason FROM flagged ORDER BY 1";
+  char *a = fx_sql(ivf, sql), *b = fx_sql(exact, sql);
+  CHECK(a && b && a[0] && strcmp(a, b) == 0);
+  cur_free(a), cur_free(b), cur_free(cfg_path), cur_free(ivf), cur_free(exact);
+}
+
+TEST(two_fresh_runs_give_the_same_database) {
+  REQUIRE(audited("b.db") == 0);
+  char *a = test_scratch_path("a.db"), *b = test_scratch_path("b.db");
+  REQUIRE(a && b);
+  /* a.db has a second audit run (the case above): compare b with a fresh c */
+  REQUIRE(audited("c.db") == 0);
+  char *c = test_scratch_path("c.db");
+  char *db = b ? fx_dump(b) : NULL, *dc = c ? fx_dump(c) : NULL;
+  CHECK(db && dc && strcmp(db, dc) == 0);
+  CHECK(db && strstr(db, "duplicate_pairs"));
+  cur_free(a), cur_free(b), cur_free(c), cur_free(db), cur_free(dc);
+}
+
+/* ---- audit-3.*: resume after SIGKILL ---- */
+
+#define KILLS 5
+
+/* 1250 images measured 4 per transaction: kills land inside the measuring
+** pass (resumed at the first image without statistics) or the judging
+** pass (one transaction, redone); the end is the never-killed database. */
+TEST(killed_and_resumed_run_equals_a_run_never_killed) {
+  REQUIRE(build_dataset("big", 1200) == 0);
+  REQUIRE(prepared("clean.db", "big", "embed") == 0);
+  REQUIRE(prepared("killed.db", "big", "embed") == 0);
+  const char *const clean_args[] = {"--db", "clean.db", "--config", "audit.json", "run", "--stage",
+                                    "audit", NULL};
+  const char *const killed_args[] = {"--db", "killed.db", "--config", "audit.json", "run",
+                                     "--stage", "audit", NULL};
+  int landed;
+  /* each attempt resumes where the last stopped, so kill points of 0.05 to
+  ** 0.25 of a whole run leave work for most of the five attempts */
+  CHECK_INT(fx_kill_and_resume(clean_args, killed_args, KILLS, 0.05, 0.25, 12, &landed), 0);
+  CHECK(landed >= 2);
+  char *clean = test_scratch_path("clean.db"), *killed = test_scratch_path("killed.db");
+  char *want = clean ? fx_dump(clean) : NULL, *got = killed ? fx_dump(killed) : NULL;
+  CHECK(want && got && strcmp(want, got) == 0);
+  char *runs = killed ? fx_sql(killed, "SELECT count(*) || ' ' || min(status) FROM runs "
+                                       "WHERE stage = 'audit'") : NULL;
+  CHECK_STR(runs, "1 complete\n");
+  CHECK_INT(killed ? fx_sql_int(killed, "SELECT count(*) FROM flagged WHERE reason = 'leak' "
+                                         "AND source_path = 'test/a/copy.jpg'") : -1, 1);
+  cur_free(clean), cur_free(killed), cur_free(want), cur_free(got), cur_free(runs);
+}
+
+int main(int argc, char **argv) {
+  test_init(argc, argv);
+  RUN(phash_flips_on_inversion_and_survives_2x_enlargement);
+  RUN(sharpness_is_the_laplacian_variance);
+  RUN(brightness_percentiles_and_entropy);
+  RUN(colourfulness_of_red_and_grey);
+  RUN(modified_z_limits);
+  RUN(union_find_groups_are_named_by_their_smallest_member);
+  RUN(hash_pairs_within_the_distance);
+  RUN(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours);
+  RUN(knn_label_consistency_and_distance);
+  RUN(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image);
+  RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
+  RUN(manifest_rows_leave_out_the_leak_only);
+  RUN(ivf_probing_every_cell_matches_exact_search);
+  RUN(two_fresh_runs_give_the_same_database);
+  RUN(killed_and_resumed_run_equals_a_run_never_killed);
+  return test_finish();
+}
