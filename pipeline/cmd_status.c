@@ -20,7 +20,7 @@ static const char status_help[] =
     "with fewer val or test images than split.min_eval_rows, the quarantined\n"
     "images with their reasons, rejected entries, and flags by review status.\n";
 
-static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
+int cli_status_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
   int n;
   const cur_stage *const *stages = cur_stages(&n);
   cJSON *arr = cJSON_AddArrayToObject(out, "stages");
@@ -152,7 +152,7 @@ int cur_cmd_status(const cur_globals *g, int argc, char **argv) {
     cJSON_Delete(out);
     return cli_fail(rc);
   }
-  rc = add_stages(st, cfg, cli_seed(g, cfg), out);
+  rc = cli_status_stages(st, cfg, cli_seed(g, cfg), out);
   if (rc == CUR_OK) rc = cur_store_status(st, out);
   cJSON *sources = rc == CUR_OK ? cJSON_AddArrayToObject(out, "sources") : NULL;
   if (rc == CUR_OK) rc = sources ? cur_store_source_list(st, sources) : CUR_ENOMEM;

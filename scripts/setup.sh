@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libvips-dev
           libopenblas-dev libarchive-dev libcjson-dev libdnnl-dev libutf8proc-dev
-          libjpeg-dev libpng-dev nettle-dev
+          libjpeg-dev libpng-dev nettle-dev libmicrohttpd-dev
+          chromium  # the browser tests (tests/browser), driven by puppeteer-core
           dataset-fashion-mnist python3-pil
           clang libclang-rt-14-dev)  # the libFuzzer build (scripts/fuzz)
 
