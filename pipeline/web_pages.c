@@ -96,10 +96,8 @@ int cur_web_overview(cur_web *w, cur_buf *b) {
   if (rc == CUR_OK) rc = cli_status_stages(w->st, w->cfg, w->seed, status);
   if (rc == CUR_OK) {
     web_page_begin(w, b, "Overview", "overview");
-    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(status, "images");
-    cur_buf_printf(b, "<p class=\"counts\">%.0f images: %.0f ok, %.0f quarantined, %.0f derived</p>",
-                   cur_json_num(imgs, "total", 0), cur_json_num(imgs, "ok", 0),
-                   cur_json_num(imgs, "quarantined", 0), cur_json_num(imgs, "derived", 0));
+    static const char *const icols[] = {"split", "images", "ok", "quarantined", "derived"};
+    web_table(b, cJSON_GetObjectItemCaseSensitive(status, "splits"), icols, icols, 5);
     rc = overview_balance(b, cJSON_GetObjectItemCaseSensitive(status, "classes"));
     static const char *const scols[] = {"stage", "state", "run"};
     cur_buf_puts(b, "<h2>Stages</h2>");
