@@ -10,9 +10,9 @@
 **   3. Only the database and the compiled-in CSS/JS are ever read: no
 **      request names a file.  Ids are decimal numbers, parameters bounded.
 **   4. Readers use a pool of read connections (WAL: they never wait for a
-**      stage); a decision opens its own connection, takes the writer lock
-**      (waiting a while for a running stage) and records through
-**      cur_review_decide, exactly as `curate review` does.
+**      stage); decisions use one writer connection, which takes the writer
+**      lock (waiting a while for a running stage) only while it records
+**      through cur_review_decide, exactly as `curate review` does.
 */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -66,6 +66,8 @@ typedef struct server {
   pthread_cond_t freed;
   cur_store *pool[POOL];
   int in_use[POOL];
+  pthread_mutex_t write_mu;    /* one decision at a time, on writer */
+  cur_store *writer;           /* its own connection, locked only while deciding */
 } server;
 
 /* A request's state between libmicrohttpd's calls: the body bytes seen. */
@@ -242,11 +244,11 @@ static void post_decide(server *s, struct MHD_Connection *c, reply *r) {
   const char *cls = param(c, "class", &bad), *image = param(c, "image", &bad);
   if (bad || !action || !image || cur_serve_parse_id(image, &id))
     return json_reply(r, 400, 0, "error", "bad decision parameters: image, action, task, class", 0);
-  cur_store *st;
-  int rc = cur_store_open(s->db_path, &st);
-  if (rc) return json_reply(r, 500, 0, "error", cur_error(), 0);
-  if ((rc = lock_waiting(st)) == CUR_ESTATE) {
-    cur_store_close(st);
+  pthread_mutex_lock(&s->write_mu);
+  cur_store *st = s->writer;
+  int rc = lock_waiting(st);
+  if (rc == CUR_ESTATE) {
+    pthread_mutex_unlock(&s->write_mu);
     return json_reply(r, 503, 0, "error", "a stage is writing to the database (it holds the writer "
                       "lock); the decision waits and is retried", 1);
   }
@@ -256,7 +258,8 @@ static void post_decide(server *s, struct MHD_Connection *c, reply *r) {
     if (rc == CUR_OK) rc = cur_store_commit(st);
     else cur_store_rollback(st);
   }
-  cur_store_close(st);
+  cur_store_unlock(st);  /* a stage may start between decisions */
+  pthread_mutex_unlock(&s->write_mu);
   if (rc) return json_reply(r, rc == CUR_EINPUT ? 400 : 500, 0, "error", cur_error(), 0);
   json_reply(r, 200, 1, "message", "recorded", 0);
 }
@@ -414,6 +417,7 @@ static int serve_run(const cur_globals *g, server *s) {
   s->seed = cli_seed(g, s->cfg);
   s->pool[0] = st;
   for (int i = 1; rc == CUR_OK && i < POOL; i++) rc = cur_store_open(s->db_path, &s->pool[i]);
+  if (rc == CUR_OK && !s->read_only) rc = cur_store_open(s->db_path, &s->writer);
   if (rc == CUR_OK) rc = cur_thumbs_new(THUMB_SLOTS, &s->thumbs);
   if (rc == CUR_OK) rc = cur_serve_token_new(s->token);
   if (rc == CUR_OK) rc = serve_start(s, &d);
@@ -428,6 +432,7 @@ static int serve_run(const cur_globals *g, server *s) {
     MHD_stop_daemon(d);
   }
   cur_thumbs_free(s->thumbs);
+  cur_store_close(s->writer);
   for (int i = POOL - 1; i >= 0; i--) cur_store_close(s->pool[i]);  /* [0] owns db_path */
   cur_config_free(s->cfg);
   return rc;
@@ -439,7 +444,9 @@ int cur_cmd_serve(const cur_globals *g, int argc, char **argv) {
   if (code >= 0) return code;
   pthread_mutex_init(&s.mu, NULL);
   pthread_cond_init(&s.freed, NULL);
+  pthread_mutex_init(&s.write_mu, NULL);
   int rc = serve_run(g, &s);
+  pthread_mutex_destroy(&s.write_mu);
   pthread_cond_destroy(&s.freed);
   pthread_mutex_destroy(&s.mu);
   return rc ? cli_fail(rc) : CUR_EXIT_OK;

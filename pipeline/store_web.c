@@ -8,14 +8,17 @@
 #include <string.h>
 
 /* The gallery's two orders differ only in direction; the keyset condition
-** continues strictly after the last row shown, ties broken by flag id. */
+** continues strictly after the last row shown, ties broken by flag id.  The
+** split filter goes through the images_split index: reading images.split
+** from the row would walk the overflow pages of the bytes stored before it
+** (0.64 s against 0.05 s for a page of 107k flags). */
 #define FLAGS_SELECT                                                                          \
   "SELECT flag_id, image_id, task, label, suggested, reason, score, "                        \
   "ifnull(score, 1e308) AS sort_key, review_status, "                                        \
   "(SELECT split FROM images i WHERE i.id = image_id) AS split, detail FROM flagged "        \
   "WHERE (?1 IS NULL OR task = ?1) AND (?2 IS NULL OR label = ?2) "                          \
   "AND (?3 IS NULL OR reason = ?3) "                                                          \
-  "AND (?4 IS NULL OR (SELECT split FROM images i WHERE i.id = image_id) = ?4) "             \
+  "AND (?4 IS NULL OR image_id IN (SELECT id FROM images WHERE split = ?4)) "                \
   "AND (?5 IS NULL OR review_status = ?5) "
 
 int cur_store_web_flags(cur_store *st, const cur_web_filter *f, cJSON *arr) {

@@ -17,12 +17,22 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm run the browser tests; a machine that has them from elsewhere
+# (e.g. NodeSource, whose nodejs conflicts with Debian's npm) keeps them.
+command -v npm > /dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser tests' driver (tests/browser): puppeteer-core from the lockfile,
+# which never downloads a browser (Debian's chromium above is the one used).
+if command -v npm > /dev/null && [ ! -d tests/browser/node_modules/puppeteer-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: npm ci in tests/browser failed; the browser test will skip"
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
