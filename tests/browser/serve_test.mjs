@@ -8,7 +8,7 @@
 // browser-3: keyboard review: r + a class name relabels the selected image
 //            (labels table: a review label of that class, flag relabelled),
 //            u undoes it (flag pending again), a accepts the next one.
-// With CURATE_SCREENSHOTS=1 it also writes docs/serve-*.png.
+// With CURATE_SCREENSHOTS=1 it also writes docs/serve-*.jpg.
 //
 // Arguments, as every CTest test gets them: the shared data folder, the
 // curate binary, a scratch folder.  Exits 77 (skipped) with a message when
@@ -83,7 +83,7 @@ try {
   check(rows === classes, `the bar chart has one row per class (${rows} of ${classes})`);
   check((await page.$$eval('svg.chart rect.bar', r => r.filter(x => x.getBBox().width > 0).length)) > 0,
         'the bars have width');
-  if (shots) await page.screenshot({path: path.join(shots, 'serve-overview.png'), fullPage: true});
+  if (shots) await page.screenshot({path: path.join(shots, 'serve-overview.jpg'), quality: 70, fullPage: true});
 
   // browser-2: the gallery is the first page of the flagged rows
   await page.goto(base + '/gallery', {waitUntil: 'networkidle0'});
@@ -93,7 +93,7 @@ try {
         `the gallery shows the first ${want.length} flagged rows in score order (${shown.length} cards)`);
   const loaded = await page.$$eval('figure.thumb img', im => im.slice(0, 10).filter(i => i.complete && i.naturalWidth > 0).length);
   check(loaded === Math.min(10, shown.length), `the first thumbnails are loaded images (${loaded})`);
-  if (shots) await page.screenshot({path: path.join(shots, 'serve-gallery.png')});
+  if (shots) await page.screenshot({path: path.join(shots, 'serve-gallery.jpg'), quality: 70});
 
   // browser-3: relabel by keyboard, undo, accept
   const first = shown[0];
@@ -120,9 +120,9 @@ try {
         `a accepts the next image (${shown[1]})`);
   if (shots) {
     await page.goto(base + '/image/' + first, {waitUntil: 'networkidle0'});
-    await page.screenshot({path: path.join(shots, 'serve-image.png'), fullPage: true});
+    await page.screenshot({path: path.join(shots, 'serve-image.jpg'), quality: 70, fullPage: true});
     await page.goto(base + '/confusion', {waitUntil: 'networkidle0'});
-    await page.screenshot({path: path.join(shots, 'serve-confusion.png')});
+    await page.screenshot({path: path.join(shots, 'serve-confusion.jpg'), quality: 70});
   }
 } finally {
   await browser.close();
