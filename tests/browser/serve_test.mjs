@@ -8,6 +8,8 @@
 // browser-3: keyboard review: r + a class name relabels the selected image
 //            (labels table: a review label of that class, flag relabelled),
 //            u undoes it (flag pending again), a accepts the next one.
+// browser-4: `curate report`'s snapshot opens from file://: the overview's
+//            chart, the first flags with their thumbnails, no controls.
 // With CURATE_SCREENSHOTS=1 it also writes docs/serve-*.jpg.
 //
 // Arguments, as every CTest test gets them: the shared data folder, the
@@ -124,6 +126,19 @@ try {
     await page.goto(base + '/confusion', {waitUntil: 'networkidle0'});
     await page.screenshot({path: path.join(shots, 'serve-confusion.jpg'), quality: 70});
   }
+
+  // browser-4: the snapshot of `curate report` read from file://
+  run('report', '--out', path.join(scratch, 'snap'), '--limit', '50');
+  await page.goto('file://' + path.join(scratch, 'snap/index.html'), {waitUntil: 'load'});
+  check((await page.$$eval('svg.chart.bars', s => s.length)) >= 1, 'the snapshot overview renders from file://');
+  await page.goto('file://' + path.join(scratch, 'snap/gallery-1.html'), {waitUntil: 'load'});
+  const snapCards = await page.$$eval('figure.thumb[data-image]', f => f.map(x => x.dataset.image));
+  const snapWant = sql('SELECT image_id FROM flagged ORDER BY ifnull(score, 1e308), flag_id LIMIT 50').split('\n');
+  check(snapCards.join(',') === snapWant.join(','), `the snapshot gallery holds the first 50 flags (${snapCards.length})`);
+  await page.evaluate(() => Promise.all(Array.from(document.images).slice(0, 10).map(i => i.decode().catch(() => null))));
+  check((await page.$$eval('figure.thumb img', im => im.slice(0, 10).filter(i => i.naturalWidth > 0).length)) === 10,
+        'its thumbnails load from the folder');
+  check((await page.$$eval('button, [data-decide]', b => b.length)) === 0, 'it has no decision controls');
 } finally {
   await browser.close();
   server.kill('SIGINT');
