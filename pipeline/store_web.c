@@ -257,6 +257,16 @@ int cur_store_web_pseudo(cur_store *st, cJSON *arr) {
       "GROUP BY t.name, c.name ORDER BY t.name, c.idx", "");
 }
 
+int cur_store_web_pseudo_samples(cur_store *st, int64_t per_class, cJSON *arr) {
+  return rows(st, arr,
+      "SELECT image_id, task, class, confidence FROM (SELECT l.image_id, t.name AS task, "
+      "c.name AS class, c.idx, l.confidence, ROW_NUMBER() OVER (PARTITION BY l.task_id, l.class_id "
+      "ORDER BY l.confidence DESC, l.image_id) AS k FROM labels l JOIN tasks t ON t.id = l.task_id "
+      "JOIN classes c ON c.id = l.class_id WHERE l.source = 'teacher' AND l.run_id = "
+      "(SELECT max(id) FROM runs WHERE stage = 'pseudolabel' AND status = 'complete')) "
+      "WHERE k <= ?1 ORDER BY task, idx, k", "i", per_class);
+}
+
 int cur_store_web_test_images(cur_store *st, const char *task, const char *class_name,
                               int64_t limit, cJSON *arr) {
   return rows(st, arr,

@@ -73,6 +73,9 @@ int cur_store_web_flag_rates(cur_store *st, cJSON *arr);
 /* Teacher labels of the newest pseudolabel run per class: {task, class, n,
 ** mean_confidence, min_confidence}. */
 int cur_store_web_pseudo(cur_store *st, cJSON *arr);
+/* Up to PER_CLASS teacher labels per class of the newest pseudolabel run,
+** surest first: {image_id, task, class, confidence}. */
+int cur_store_web_pseudo_samples(cur_store *st, int64_t per_class, cJSON *arr);
 /* Ids of ok original test images whose current class is CLASS_NAME of TASK
 ** (the row of a confusion-matrix cell), up to LIMIT, as {image_id}. */
 int cur_store_web_test_images(cur_store *st, const char *task, const char *class_name,

@@ -237,6 +237,27 @@ static int score_histogram(cur_web *w, cur_buf *b, const char *kind, const char 
   return rc;
 }
 
+/* A few pseudo-labelled images per class, surest first, with their confidence. */
+static int pseudo_samples(cur_web *w, cur_buf *b) {
+  cJSON *arr = cJSON_CreateArray();
+  int rc = arr ? cur_store_web_pseudo_samples(w->st, 4, arr) : CUR_ENOMEM;
+  if (rc == CUR_OK && cJSON_GetArraySize(arr) > 0) {
+    const cJSON *r;
+    cur_buf_puts(b, "<h2>Pseudo-label samples (the 4 surest per class)</h2><div class=\"grid\">");
+    cJSON_ArrayForEach(r, arr) {
+      cur_buf cap = {0};
+      cur_buf_html(&cap, cur_json_str(r, "class", ""));
+      cur_buf_printf(&cap, " %.3f", cur_json_num(r, "confidence", NAN));
+      if (cap.failed) b->failed = 1;
+      else web_thumb(w, b, (int64_t)cur_json_num(r, "image_id", 0), CUR_THUMB_SMALL, cap.data, NULL);
+      cur_buf_free(&cap);
+    }
+    cur_buf_puts(b, "</div>");
+  }
+  cJSON_Delete(arr);
+  return rc;
+}
+
 int cur_web_scores(cur_web *w, cur_buf *b) {
   web_page_begin(w, b, "Scores", "scores");
   int rc = score_histogram(w, b, "aum", "AUM of the newest aum run (lower: likelier mislabelled)");
@@ -260,6 +281,9 @@ int cur_web_scores(cur_web *w, cur_buf *b) {
     static const char *const pcols[] = {"task", "class", "n", "mean_confidence", "min_confidence"};
     cur_buf_puts(b, "<h2>Pseudo-labels of the newest pseudolabel run</h2>");
     web_table(b, pseudo, pcols, pcols, 5);
+    rc = pseudo_samples(w, b);
+  }
+  if (rc == CUR_OK) {
     web_page_end(w, b);
   }
   cJSON_Delete(rates);

@@ -18,6 +18,8 @@
 **            score order with keyset links.
 ** serve-5.*: a decision while another process holds the writer lock waits,
 **            says so (503, busy), and records once the lock is free.
+** serve-6.*: the scores page: histograms with the AUM threshold, the surest
+**            pseudo-labels per class.
 ** report-1.*: `curate report --out DIR` writes the same pages as files with
 **            relative links, every thumbnail they use, and no controls.
 */
@@ -439,6 +441,33 @@ TEST(the_gallery_pages_through_every_flag_in_score_order) {
   cur_free(red);
 }
 
+TEST(the_scores_page_shows_histograms_and_the_surest_pseudo_labels_per_class) {
+  REQUIRE(server_pid > 0);
+  /* five teacher labels of class red from a complete pseudolabel run: the
+  ** page shows the four surest, surest first */
+  REQUIRE(test_sh("sqlite3 '%s' \"INSERT INTO runs(id, stage, status, config_hash, input_fingerprint, "
+                  "seed, config) VALUES (900, 'pseudolabel', 'complete', 'x', 'x', 0, '{}'); "
+                  "INSERT INTO labels(image_id, task_id, class_id, source, confidence, run_id) "
+                  "SELECT id, 1, (SELECT id FROM classes WHERE name = 'red'), 'teacher', "
+                  "0.5 + id / 1000.0, 900 FROM images ORDER BY id LIMIT 5\"", db) == 0);
+  char *want = sql_lines("SELECT image_id FROM labels WHERE run_id = 900 ORDER BY confidence DESC LIMIT 4");
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token), *resp, *seen = cur_strdup("");
+  REQUIRE(want && cookie && seen);
+  CHECK_INT(http("GET", "/scores", cookie, &resp), 200);
+  char *samples = resp ? strstr(resp, "Pseudo-label samples") : NULL;
+  CHECK(resp && strstr(resp, "class=\"chart histogram\"") && strstr(resp, "threshold"));
+  for (char *p = samples; p && (p = strstr(p, "data-image=\"")); p++) {
+    char *grown = cur_asprintf("%s%s%lld", seen, *seen ? "\n" : "", strtoll(p + 12, NULL, 10));
+    cur_free(seen);
+    seen = grown;
+  }
+  CHECK_STR(seen, want);
+  cur_free(resp);
+  cur_free(seen);
+  cur_free(want);
+  cur_free(cookie);
+}
+
 TEST(a_decision_waits_for_a_running_stage_and_says_so) {
   REQUIRE(server_pid > 0);
   int fd = open(db, O_RDONLY);
@@ -518,6 +547,7 @@ int main(int argc, char **argv) {
     RUN(the_gallery_pages_through_every_flag_in_score_order);
     RUN(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes_it);
     RUN(a_decision_waits_for_a_running_stage_and_says_so);
+    RUN(the_scores_page_shows_histograms_and_the_surest_pseudo_labels_per_class);
     RUN(read_only_mode_refuses_every_decision_and_shows_no_controls);
     stop_server();
   } else {

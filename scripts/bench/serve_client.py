@@ -3,6 +3,8 @@
 
   serve_client.py thumbs URL N   cold then warm latency of N thumbnails
   serve_client.py gallery URL    /gallery + its thumbnails over 6 connections, cold then warm
+  serve_client.py pages URL      HTML time of gallery pages: the first, filtered, and 200
+                                 pages deep by following the keyset links
 
 URL is the one `curate serve` printed (it carries the token); every request
 sends the token cookie, as a browser does after the first page.
@@ -74,8 +76,33 @@ def gallery(url):
         print(f"gallery page {label}: {len(srcs)} thumbnails, HTML {html_ms:.0f} ms, complete {total:.0f} ms")
 
 
+def pages(url):
+    host, port, hdr = connect(url)
+    conn = http.client.HTTPConnection(host, port)
+
+    def timed(path):
+        t = time.perf_counter()
+        page = get(conn, path, hdr).decode()
+        return (time.perf_counter() - t) * 1000, page
+    for path in ("/gallery", "/gallery?split=test&status=pending", "/gallery?class=Dress&sort=desc"):
+        ms, page = timed(path)
+        print(f"page {path}: {ms:.0f} ms, {page.count('data-image=')} cards")
+    path, ms_all = "/gallery", []
+    for _ in range(200):
+        ms, page = timed(path)
+        ms_all.append(ms)
+        m = re.search(r'class="next" href="([^"]+)"', page)
+        if not m:
+            break
+        path = m.group(1).replace("&amp;", "&")
+    print(f"following next links: {len(ms_all)} pages, first {ms_all[0]:.0f} ms, last {ms_all[-1]:.0f} ms, "
+          f"p50 {pct(ms_all, 50):.0f} ms, p95 {pct(ms_all, 95):.0f} ms")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "thumbs":
         thumbs(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "pages":
+        pages(sys.argv[2])
     else:
         gallery(sys.argv[2])
