@@ -182,11 +182,11 @@ static void get_page(server *s, cur_store *st, struct MHD_Connection *c, const c
   } else if (strcmp(url, "/confusion") == 0) {
     rc = cur_web_confusion(&w, &r->body);
   } else if (strcmp(url, "/testset") == 0) {
-    const char *cls = arg(c, "c");
-    if (!cls || !((cls[0] == '0' && !cls[1]) || cur_serve_parse_id(cls, &id) == 0) ||
-        (cls[0] != '0' && id > 100000))
+    const char *cls = arg(c, "c");  /* a class index of the confusion matrix: 0, 1, ... */
+    int zero = cls && strcmp(cls, "0") == 0;
+    if (!cls || (!zero && (cur_serve_parse_id(cls, &id) || id > 100000)))
       return text_reply(r, 400, "bad class index");
-    rc = cur_web_testset(&w, cls[0] == '0' ? 0 : (int)id, &r->body);
+    rc = cur_web_testset(&w, zero ? 0 : (int)id, &r->body);
   } else if (strcmp(url, "/scores") == 0) {
     rc = cur_web_scores(&w, &r->body);
   } else {
