@@ -1,10 +1,11 @@
-# embed_text.cmake -- turn a SQL file into a C string at build time: schema.sql
-# as cur_schema_sql, or a migration as the NAME given (-DNAME=...).
-if(NOT NAME)
-  set(NAME cur_schema_sql)
+# embed_text.cmake -- turn a text file (schema.sql, a migration, the web
+# pages' CSS and JS) into a C string at build time: -DIN=file -DOUT=file.c
+# [-DVAR=name] (VAR defaults to cur_schema_sql).
+if(NOT DEFINED VAR)
+  set(VAR cur_schema_sql)
 endif()
+get_filename_component(IN_NAME ${IN} NAME)
 file(READ ${IN} TEXT HEX)
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," BYTES "${TEXT}")
-get_filename_component(FROM ${IN} NAME)
-file(WRITE ${OUT} "/* generated from ${FROM} -- do not edit */\n"
-  "const char ${NAME}[] = {${BYTES} 0x00};\n")
+file(WRITE ${OUT} "/* generated from ${IN_NAME} -- do not edit */\n"
+  "const char ${VAR}[] = {${BYTES} 0x00};\n")

@@ -28,6 +28,8 @@ static const command commands[] = {
     {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
     {"flagged", cur_cmd_flagged, "list images flagged as likely mislabelled, worst first"},
     {"review", cur_cmd_review, "accept, drop or relabel flagged images"},
+    {"serve", cur_cmd_serve, "the reviewer's workbench in the browser (local, token-protected)"},
+    {"report", cur_cmd_report, "the workbench's pages as a static snapshot in a folder"},
     {"config", cur_cmd_config, "show the configuration in force"},
     {"clip", cur_cmd_clip, "embed images or texts, or zero-shot classify, with a CLIP checkpoint"},
     {"export", cur_cmd_export, "write the cleaned manifest now (formats and folder on the command line)"},

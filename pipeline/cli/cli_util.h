@@ -3,6 +3,8 @@
 #ifndef CURATE_CLI_UTIL_H
 #define CURATE_CLI_UTIL_H
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "config.h"
 #include "store.h"
@@ -31,6 +33,10 @@ typedef int (*cli_after_fn)(cur_store *st, const cur_config *cfg, void *ctx);
 int cli_run_stages(const cur_globals *g, cur_store *st, cur_config *cfg, struct cur_runner_opts *o,
                    cli_after_fn after, void *ctx);
 
+/* Adds "stages" [{stage, state, run}] to OUT: each stage's state as
+** `curate status` shows it (also on the overview page of `curate serve`). */
+int cli_status_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out);
+
 /* Commands, one per cmd_*.c file. */
 int cur_cmd_init(const cur_globals *g, int argc, char **argv);
 int cur_cmd_config(const cur_globals *g, int argc, char **argv);
@@ -43,5 +49,7 @@ int cur_cmd_export(const cur_globals *g, int argc, char **argv);
 int cur_cmd_compare(const cur_globals *g, int argc, char **argv);
 int cur_cmd_sources(const cur_globals *g, int argc, char **argv);
 int cur_cmd_split(const cur_globals *g, int argc, char **argv);
+int cur_cmd_serve(const cur_globals *g, int argc, char **argv);
+int cur_cmd_report(const cur_globals *g, int argc, char **argv);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "cli_util.h"
 #include "curate.h"
-#include "store_labels.h"
+#include "review_decide.h"
 #include "store_review.h"
 #include "text.h"
 
@@ -123,42 +123,6 @@ typedef struct review_req {
   int64_t *ids;                /* n image ids */
 } review_req;
 
-/* The task a decision on IMAGE is about: --task, else the image's only one. */
-static int review_task(cur_store *st, const review_req *q, int64_t image, int64_t *task_id) {
-  int found, rc = cur_store_image_exists(st, image, &found);
-  int64_t n;
-  if (rc) return rc;
-  if (!found) return cur_errorc(CUR_EINPUT, "review: image %lld: no such image", (long long)image);
-  if (q->task) {
-    if ((rc = cur_store_task_find(st, q->task, task_id, &found))) return rc;
-    return found ? CUR_OK : cur_errorc(CUR_EINPUT, "review: no task named '%s'", q->task);
-  }
-  if ((rc = cur_store_image_tasks(st, image, task_id, &n))) return rc;
-  if (n == 1) return CUR_OK;
-  return cur_errorc(CUR_EINPUT, "review: image %lld has labels in %lld tasks; name one with --task",
-                    (long long)image, (long long)n);
-}
-
-/* Records the decision on one image. */
-static int review_one(cur_store *st, const review_req *q, int64_t image) {
-  int64_t task_id, class_id = 0;
-  int found, rc = review_task(st, q, image, &task_id);
-  if (rc) return rc;
-  if (strcmp(q->action, "accept") == 0) {
-    if ((rc = cur_store_current_class(st, image, task_id, &class_id, &found))) return rc;
-    if (!found || !class_id)
-      return cur_errorc(CUR_EINPUT, "review: image %lld has no current label to accept (it was "
-                        "dropped, or never labelled in that task)", (long long)image);
-    return cur_store_review_record(st, image, task_id, class_id, "accepted");
-  }
-  if (strcmp(q->action, "drop") == 0) return cur_store_review_record(st, image, task_id, 0, "dropped");
-  if ((rc = cur_store_class_find(st, task_id, q->class_name, &class_id, &found))) return rc;
-  if (!found)
-    return cur_errorc(CUR_EINPUT, "review: image %lld: '%s' is not a class of task %s",
-                      (long long)image, q->class_name, q->task ? q->task : "(its only task)");
-  return cur_store_review_record(st, image, task_id, class_id, "relabelled");
-}
-
 /* All decisions in one transaction: a bad id or class records none. */
 static int review_all(const cur_globals *g, const review_req *q) {
   cur_store *st;
@@ -166,7 +130,7 @@ static int review_all(const cur_globals *g, const review_req *q) {
   int rc = cli_open(g, 1, &st, &cfg);
   if (rc) return rc;
   if ((rc = cur_store_begin(st)) == CUR_OK) {
-    for (int i = 0; rc == CUR_OK && i < q->n; i++) rc = review_one(st, q, q->ids[i]);
+    for (int i = 0; rc == CUR_OK && i < q->n; i++) rc = cur_review_decide(st, q->action, q->task, q->ids[i], q->class_name);
     if (rc == CUR_OK) rc = cur_store_commit(st);
     else cur_store_rollback(st);
   }

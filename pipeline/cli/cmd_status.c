@@ -22,7 +22,7 @@ static const char status_help[] =
     "split.min_eval_rows, the quarantined images with their reasons, rejected\n"
     "entries, and flags by review status.\n";
 
-static int add_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
+int cli_status_stages(cur_store *st, const cur_config *cfg, uint64_t seed, cJSON *out) {
   cur_stage_list stages = cur_config_stages(cfg);
   cur_runner_opts ro = {.seed = seed};
   cur_stage_state *states = cur_mallocarray((size_t)stages.n, sizeof *states);
@@ -157,7 +157,7 @@ int cur_cmd_status(const cur_globals *g, int argc, char **argv) {
     cJSON_Delete(out);
     return cli_fail(rc);
   }
-  rc = add_stages(st, cfg, cli_seed(g, cfg), out);
+  rc = cli_status_stages(st, cfg, cli_seed(g, cfg), out);
   if (rc == CUR_OK) rc = cur_store_status(st, out);
   cJSON *sources = rc == CUR_OK ? cJSON_AddArrayToObject(out, "sources") : NULL;
   if (rc == CUR_OK) rc = sources ? cur_store_source_list(st, sources) : CUR_ENOMEM;

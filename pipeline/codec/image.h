@@ -72,4 +72,11 @@ int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_i
 int cur_image_jpeg_encode(const cur_image_pixels *in, int quality, unsigned char **out,
                           size_t *out_len);
 
+/* A JPEG (quality 82, no metadata) of BUF at most SIZE pixels on its
+** longer side, never enlarged, made by shrinking while loading; ID names
+** the image in the message of CUR_EINPUT.  *JPEG is the caller's to free
+** with cur_free. */
+int cur_image_thumbnail_jpeg(int64_t id, const unsigned char *bytes, size_t n, int size,
+                             unsigned char **jpeg, size_t *len);
+
 #endif

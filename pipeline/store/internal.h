@@ -21,6 +21,7 @@ struct cur_store {
   sqlite3 *db;
   char *path;
   int lock_fd;                          /* -1 until cur_store_lock */
+  int locked;                           /* 1 while the flock is held */
   cur__stmt_slot *stmts;                /* open addressing, cap a power of two */
   size_t n_stmts, cap_stmts;
 };

@@ -191,20 +191,30 @@ const char *cur_store_file(cur_store *st) {
 }
 
 int cur_store_lock(cur_store *st) {
-  if (st->lock_fd >= 0) return CUR_OK;
-  int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+  if (st->locked) return CUR_OK;
+  /* the descriptor stays open until cur_store_close: closing any descriptor
+  ** of the file drops every POSIX lock the process holds on it, SQLite's
+  ** included, which a long-lived process with several connections (curate
+  ** serve) cannot afford between decisions */
+  int fd = st->lock_fd >= 0 ? st->lock_fd : open(st->path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return cur_errorc(CUR_EIO, "%s: cannot open for locking: %s", st->path, strerror(errno));
+  st->lock_fd = fd;
   /* flock locks are separate from SQLite's POSIX record locks on Linux, so
   ** this only excludes other curate writers. */
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int busy = errno == EWOULDBLOCK;
-    close(fd);
     return cur_errorc(CUR_ESTATE, "%s: %s", st->path,
                       busy ? "another curate process is writing to this database; wait for it "
                              "to finish" : "cannot lock the database file");
   }
-  st->lock_fd = fd;
+  st->locked = 1;
   return CUR_OK;
+}
+
+void cur_store_unlock(cur_store *st) {
+  if (!st->locked) return;
+  flock(st->lock_fd, LOCK_UN);
+  st->locked = 0;
 }
 
 int cur_store_begin(cur_store *st) {

@@ -26,6 +26,8 @@ const char *cur_store_file(cur_store *st);
 ** process writes at a time.  Readers such as the sqlite3 shell are not
 ** affected.  Released by cur_store_close or process exit, even on SIGKILL. */
 int cur_store_lock(cur_store *st);
+/* Releases the writer lock before close (a long-lived process between writes). */
+void cur_store_unlock(cur_store *st);
 
 int cur_store_begin(cur_store *st);
 int cur_store_commit(cur_store *st);

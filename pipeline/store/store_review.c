@@ -50,3 +50,12 @@ int cur_store_review_record(cur_store *st, int64_t image_id, int64_t task_id, in
                    "AND review_status = 'pending'",
                    "iit", image_id, task_id, status);
 }
+
+int cur_store_review_reopen(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id) {
+  int rc = cur_store_label_add(st, image_id, task_id, class_id, "review", NAN, 0);
+  if (rc) return rc;
+  return cur__exec(st,
+                   "UPDATE flags SET review_status = 'pending' WHERE image_id = ?1 AND task_id = ?2 "
+                   "AND review_status <> 'pending'",
+                   "ii", image_id, task_id);
+}

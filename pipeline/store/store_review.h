@@ -25,4 +25,8 @@ int cur_store_current_class(cur_store *st, int64_t image_id, int64_t task_id, in
 int cur_store_review_record(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id,
                             const char *status);
 
+/* Undoes a decision: a review label giving back CLASS_ID (0: none) and the
+** image's reviewed flags of that task back to pending. */
+int cur_store_review_reopen(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id);
+
 #endif
