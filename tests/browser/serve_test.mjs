@@ -97,8 +97,12 @@ try {
   check(loaded === Math.min(10, shown.length), `the first thumbnails are loaded images (${loaded})`);
   if (shots) await page.screenshot({path: path.join(shots, 'serve-gallery.jpg'), quality: 70});
 
-  // browser-3: relabel by keyboard, undo, accept
-  const first = shown[0];
+  // browser-3: relabel by keyboard, undo, accept, on the mislabel flags (the
+  // audit's flags, e.g. dark or near_duplicate, suggest no class)
+  await page.goto(base + '/gallery?reason=aum', {waitUntil: 'networkidle0'});
+  const mislabelled = await page.$$eval('figure.thumb[data-image]', f => f.map(x => x.dataset.image));
+  check(mislabelled.length > 0, `the gallery filtered to aum flags shows ${mislabelled.length} cards`);
+  const first = mislabelled[0];
   const target = await page.$eval('figure.thumb .suggested', s => s.textContent);
   await page.keyboard.press('r');
   await page.waitForSelector('.picker input');
@@ -118,8 +122,8 @@ try {
   await page.keyboard.press('a');
   await page.waitForFunction(() => /accept image|not recorded/.test(document.getElementById('status').textContent));
   console.log('status: ' + await page.$eval('#status', s => s.textContent));
-  check(sql(`SELECT group_concat(DISTINCT review_status) FROM flagged WHERE image_id = ${shown[1]}`) === 'accepted',
-        `a accepts the next image (${shown[1]})`);
+  check(sql(`SELECT group_concat(DISTINCT review_status) FROM flagged WHERE image_id = ${mislabelled[1]}`) === 'accepted',
+        `a accepts the next image (${mislabelled[1]})`);
   if (shots) {
     await page.goto(base + '/image/' + first, {waitUntil: 'networkidle0'});
     await page.screenshot({path: path.join(shots, 'serve-image.jpg'), quality: 70, fullPage: true});
