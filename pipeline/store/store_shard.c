@@ -86,8 +86,11 @@ int cur_shard_vector_put(cur_shard *sh, int64_t image_id, int dim, const void *v
                    image_id, (int64_t)dim, vector, (int64_t)len);
 }
 
-int cur_shard_failed_put(cur_shard *sh, int64_t image_id, const char *reason) {
-  return cur__exec(sh->db, "INSERT INTO failed(image_id, reason) VALUES (?1, ?2)", "it", image_id, reason);
+int cur_shard_failed_put(cur_shard *sh, int64_t image_id, const char *reason, int *added) {
+  int rc = cur__exec(sh->db, "INSERT INTO failed(image_id, reason) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                     "it", image_id, reason);
+  *added = rc == CUR_OK && sqlite3_changes(sh->db->db) > 0;
+  return rc;
 }
 
 int cur_shard_blob_put(cur_shard *sh, const char *key, const char *kind, const char *config,

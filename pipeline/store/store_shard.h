@@ -22,7 +22,9 @@ typedef struct cur_shard cur_shard;
 int cur_shard_create(const char *path, cur_shard **out);
 int cur_shard_meta_put(cur_shard *sh, const char *key, const char *value);
 int cur_shard_vector_put(cur_shard *sh, int64_t image_id, int dim, const void *vector, size_t len);
-int cur_shard_failed_put(cur_shard *sh, int64_t image_id, const char *reason);
+/* Records a failed image; *added 0 when it was recorded already (the
+** patches dictionary and the embedding pass can both meet it). */
+int cur_shard_failed_put(cur_shard *sh, int64_t image_id, const char *reason, int *added);
 int cur_shard_blob_put(cur_shard *sh, const char *key, const char *kind, const char *config,
                        const void *data, size_t len);
 /* Stores the digest, writes the file to disk and renames it to its path. */

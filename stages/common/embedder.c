@@ -65,8 +65,8 @@ static size_t pixel_bytes(const embedder *e) {
 int embedder_quarantine(cur_run *run, int64_t id, const char *why) {
   cur_shard *shard = cur_run_shard(run);
   if (shard) {
-    int rc = cur_shard_failed_put(shard, id, why);
-    if (rc == CUR_OK)
+    int added, rc = cur_shard_failed_put(shard, id, why, &added);
+    if (rc == CUR_OK && added)
       cur_run_input_error(run, "embed: image %lld cannot be decoded: %s; quarantined when the shard "
                           "is merged", (long long)id, why);
     return rc;
