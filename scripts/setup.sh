@@ -10,7 +10,8 @@ PACKAGES=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libvips-dev
           libopenblas-dev libarchive-dev libcjson-dev libdnnl-dev libutf8proc-dev
           libjpeg-dev libpng-dev nettle-dev
           dataset-fashion-mnist python3-pil
-          clang libclang-rt-14-dev)  # the libFuzzer build (scripts/fuzz)
+          clang libclang-rt-14-dev   # the libFuzzer build (scripts/fuzz)
+          slurm-wlm munge)           # the one-node Slurm of test_slurm_slow (scripts/slurm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
