@@ -16,6 +16,8 @@
 **            or under other embed options is refused by name with what
 **            differs, and nothing of it is imported.
 ** shard-5.*: merging the same files again (or twice in one command) is a no-op.
+** shard-7.*: a CLIP checkpoint (../shared/clip/tiny-hf, batches of 7, so
+**            other batches than one run's): the same vectors, byte for byte.
 ** shard-6.*: a truncated, damaged, hand-edited or unfinished shard file, or
 **            a file that is no shard, is refused naming it; the others go in.
 */
@@ -320,6 +322,28 @@ TEST(damaged_or_foreign_shard_files_are_refused_by_name) {
   REFUSED("absent.sqlite", "No such file or directory");
 }
 
+TEST(clip_shards_equal_one_run) {
+  char *model = test_shared_path("clip/tiny-hf");
+  if (!model) return;
+  REQUIRE(prepare() == 0);
+  char text[512];
+  snprintf(text, sizeof text, "{\"embed\": {\"model\": \"%s\", \"batch_size\": 7}}", model);
+  cur_free(model);
+  REQUIRE(write_config("clip.json", text) == 0);
+  REQUIRE(copy_db("corpus.db", "clip1.db") == 0 && copy_db("corpus.db", "clip4.db") == 0);
+  CHECK_INT(fx_curate("clip1.log", "--db clip1.db --config clip.json run --stage embed"), 3);
+  /* no dictionary: only the shard whose share holds the bad image meets it */
+  int met = 0;
+  for (int i = 0; i < SHARDS; i++) {
+    int code = fx_curate("clips.log", "--db clip4.db --config clip.json run --stage embed --shard %d/%d", i, SHARDS);
+    CHECK(code == 0 || code == 3);
+    met += code == 3;
+  }
+  CHECK_INT(met, 1);
+  CHECK_INT(fx_curate("clipm.log", "--db clip4.db --config clip.json merge clip4.db.embed-shard-*"), 3);
+  CHECK_SAME("clip4.db", "clip1.db");
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(four_shards_merged_equal_one_run);
@@ -328,5 +352,6 @@ int main(int argc, char **argv) {
   RUN(shard_from_another_database_state_or_options_is_refused);
   RUN(merging_again_changes_nothing);
   RUN(damaged_or_foreign_shard_files_are_refused_by_name);
+  RUN(clip_shards_equal_one_run);
   return test_finish();
 }
