@@ -16,10 +16,11 @@
 **            or under other embed options is refused by name with what
 **            differs, and nothing of it is imported.
 ** shard-5.*: merging the same files again (or twice in one command) is a no-op.
-** shard-7.*: a CLIP checkpoint (../shared/clip/tiny-hf, batches of 7, so
-**            other batches than one run's): the same vectors, byte for byte.
 ** shard-6.*: a truncated, damaged, hand-edited or unfinished shard file, or
 **            a file that is no shard, is refused naming it; the others go in.
+** shard-7.*: a CLIP checkpoint (../shared/clip/tiny-hf, batches of 7, so
+**            other batches than one run's): the same vectors, byte for byte.
+** shard-8.*: bad --shard values and stages that cannot be sharded are refused.
 */
 #include <signal.h>
 #include <stdlib.h>
@@ -344,6 +345,20 @@ TEST(clip_shards_equal_one_run) {
   CHECK_SAME("clip4.db", "clip1.db");
 }
 
+TEST(shard_command_line_is_checked) {
+  REQUIRE(prepare() == 0);
+  static const char *const bad[] = {"--stage embed --shard 4/4", "--stage embed --shard 1", "--stage embed --shard -1/4",
+                                     "--stage embed --shard 1/0", "--shard 0/4", "--until embed --shard 0/4",
+                                     "--stage embed --shard 0/4 --force"};
+  for (size_t i = 0; i < CUR_ARRAY_LEN(bad); i++)
+    CHECK_MSG(fx_curate("usage.log", "--db corpus.db --config shard.json run %s", bad[i]) == 2,
+              "`curate run %s` is not a usage error (2)", bad[i]);
+  CHECK_INT(fx_curate("aum.log", "--db corpus.db --config shard.json run --stage aum --shard 0/2"), 1);
+  CHECK(log_has("aum.log", "--shard: the aum stage cannot be sharded"));
+  CHECK_INT(fx_curate("nofile.log", "--db corpus.db --config shard.json merge"), 2);
+  CHECK_INT(count("corpus.db", "SELECT count(*) FROM runs WHERE stage = 'embed'"), 0);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(four_shards_merged_equal_one_run);
@@ -353,5 +368,6 @@ int main(int argc, char **argv) {
   RUN(merging_again_changes_nothing);
   RUN(damaged_or_foreign_shard_files_are_refused_by_name);
   RUN(clip_shards_equal_one_run);
+  RUN(shard_command_line_is_checked);
   return test_finish();
 }

@@ -5,8 +5,9 @@
 **      PATH.tmp-PID in one transaction, its digest stored last, and renamed
 **      only after it is on disk.
 **   2. A shard is read only after it passed every check: application id and
-**      format version, SQLite's quick_check, each vector's length against its
-**      dimension, and the digest recomputed over every row.  So a truncated,
+**      format version, SQLite's quick_check, one dimension for all vectors,
+**      each vector's length against it, and the digest recomputed over
+**      every row.  So a truncated,
 **      corrupt or hand-edited file is refused by name before anything of it
 **      reaches the database.
 */
@@ -204,6 +205,10 @@ static int check_shard(cur_shard *sh) {
                       verdict ? verdict : sqlite3_errmsg(sh->db->db));
     sqlite3_reset(s);
   }
+  int64_t dims = 0;
+  if (rc == CUR_OK) rc = cur__query_i64(sh->db, "SELECT count(DISTINCT dim) FROM vectors", &dims, &found, "");
+  if (rc == CUR_OK && dims > 1)
+    return cur_errorc(CUR_EINPUT, "%s: vectors of %lld different lengths in one shard", sh->path, (long long)dims);
   if (rc == CUR_OK) rc = load_meta(sh);
   if (rc == CUR_OK) rc = digest(sh, hex);
   const char *stored = rc == CUR_OK ? cur_shard_meta(sh, DIGEST_KEY) : NULL;
