@@ -28,7 +28,6 @@
 #include "store_runs.h"
 #include "text.h"
 
-
 cur_store *cur_run_store(cur_run *run) { return run->st; }
 cur_share cur_run_share(const cur_run *run) { return run->shard ? run->share : CUR_SHARE_ALL; }
 cur_shard *cur_run_shard(cur_run *run) { return run->shard; }

@@ -21,6 +21,9 @@
 ** shard-7.*: a CLIP checkpoint (../shared/clip/tiny-hf, batches of 7, so
 **            other batches than one run's): the same vectors, byte for byte.
 ** shard-8.*: bad --shard values and stages that cannot be sharded are refused.
+** shard-9.*: scripts/slurm/submit-embed refuses a database whose WAL holds
+**            writes not yet in the database file (nodes on a network
+**            filesystem cannot read them), before submitting anything.
 */
 #include <signal.h>
 #include <stdlib.h>
@@ -359,6 +362,25 @@ TEST(shard_command_line_is_checked) {
   CHECK_INT(count("corpus.db", "SELECT count(*) FROM runs WHERE stage = 'embed'"), 0);
 }
 
+TEST(submit_refuses_a_database_with_an_unfolded_wal) {
+  REQUIRE(prepare() == 0);
+  REQUIRE(copy_db("corpus.db", "wal.db") == 0);
+  /* what a killed writer leaves: bytes in DB-wal with no connection open */
+  REQUIRE(test_sh("head -c 4096 /dev/urandom > '%s/wal.db-wal'", T.scratch) == 0);
+  /* an sbatch of our own, first on PATH, that only records being called */
+  REQUIRE(test_sh("cd '%s' && mkdir -p fakebin && rm -f sbatch.called && printf '#!/bin/sh\\ntouch \"%s/sbatch.called\"; "
+                  "echo 1\\n' > fakebin/sbatch && chmod +x fakebin/sbatch", T.scratch, T.scratch) == 0);
+  CHECK_INT(test_sh("cd '%s' && PATH=\"$PWD/fakebin:$PATH\" '%s/scripts/slurm/submit-embed' --curate '%s' "
+                    "--config shard.json wal.db > submit.log 2>&1", T.scratch, CURATE_SOURCE_DIR, T.curate), 1);
+  CHECK(log_has("submit.log", "/wal.db-wal holds 4096 bytes not yet in the database file"));
+  CHECK_INT(test_sh("test -e '%s/sbatch.called'", T.scratch) == 0, 0);
+  /* folded back (what `curate status` does to a real WAL), it submits */
+  REQUIRE(test_sh("rm '%s/wal.db-wal'", T.scratch) == 0);
+  CHECK_INT(test_sh("cd '%s' && PATH=\"$PWD/fakebin:$PATH\" '%s/scripts/slurm/submit-embed' --curate '%s' "
+                    "--config shard.json wal.db > submit.log 2>&1", T.scratch, CURATE_SOURCE_DIR, T.curate), 0);
+  CHECK_INT(test_sh("test -e '%s/sbatch.called'", T.scratch), 0);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(four_shards_merged_equal_one_run);
@@ -369,5 +391,6 @@ int main(int argc, char **argv) {
   RUN(damaged_or_foreign_shard_files_are_refused_by_name);
   RUN(clip_shards_equal_one_run);
   RUN(shard_command_line_is_checked);
+  RUN(submit_refuses_a_database_with_an_unfolded_wal);
   return test_finish();
 }

@@ -48,7 +48,8 @@ int cur__db_error(cur_store *st, const char *what) {
   return cur_errorc(CUR_EDB, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), hint);
 }
 
-/* The pragmas of a connection to the database: see connect's comment. */
+/* The pragmas of a connection to the database (the comment in
+** cur__connect says why each). */
 static const char db_pragmas[] =
     "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     "PRAGMA wal_autocheckpoint=8192; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;";
