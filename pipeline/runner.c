@@ -14,6 +14,7 @@
 **   3. A stage runs only when every stage it needs has completed once.
 */
 #include "runner.h"
+#include "runner_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,22 +28,9 @@
 #include "store_runs.h"
 #include "text.h"
 
-struct cur_run {
-  const cur_stage *stage;
-  cur_store *st;
-  const cJSON *options;
-  const cur_config *config;  /* every stage's options */
-  uint64_t seed;
-  int threads;
-  int fresh;            /* see cur_run_fresh */
-  int64_t id;
-  cJSON *counts;        /* name -> number, stored in runs.counts */
-  char config_hash[65];
-  int64_t input_errors;
-  cur_progress *progress;
-};
-
 cur_store *cur_run_store(cur_run *run) { return run->st; }
+cur_share cur_run_share(const cur_run *run) { return run->shard ? run->share : CUR_SHARE_ALL; }
+cur_shard *cur_run_shard(cur_run *run) { return run->shard; }
 int64_t cur_run_id(const cur_run *run) { return run->id; }
 uint64_t cur_run_seed(const cur_run *run) { return run->seed; }
 int cur_run_threads(const cur_run *run) { return run->threads; }
@@ -85,7 +73,7 @@ void cur_run_input_error(cur_run *run, const char *fmt, ...) {
 }
 
 /* RUN's inputs (a new JSON object) and its input fingerprint (invariant 1). */
-static int fingerprint(cur_run *run, cJSON **inputs, char out[65]) {
+int cur__run_fingerprint(cur_run *run, cJSON **inputs, char out[65]) {
   int rc = cur_inputs_build(run, run->st, run->stage, cur_config_stages(run->config), inputs);
   if (rc == CUR_OK && (rc = cur_inputs_fingerprint(*inputs, out))) {
     cJSON_Delete(*inputs);
@@ -100,7 +88,7 @@ static const cur_stage *const *pipeline_of(const cur_config *cfg, int *n) {
   return list.at;
 }
 
-static int check_needs(cur_store *st, const cur_stage *stage) {
+int cur__run_check_needs(cur_store *st, const cur_stage *stage) {
   for (const char *const *need = stage->needs; need && *need; need++) {
     cur_run_info info;
     int found, rc = cur_store_run_last(st, *need, 1, &info, &found);
@@ -131,7 +119,7 @@ static int check_fresh(cur_store *st, const cur_config *cfg, const cur_runner_op
   return rc;
 }
 
-static int store_counts(cur_run *run, const char *status, const char *message, double secs) {
+int cur__run_store_counts(cur_run *run, const char *status, const char *message, double secs) {
   char *counts = cJSON_PrintUnformatted(run->counts);
   if (!counts) return cur_errorc(CUR_ENOMEM, "out of memory printing counts");
   int rc = cur_store_run_finish(run->st, run->id, status, message, counts, secs);
@@ -139,7 +127,7 @@ static int store_counts(cur_run *run, const char *status, const char *message, d
   return rc;
 }
 
-static void print_summary(const cur_run *run, double secs) {
+void cur__run_print_summary(const cur_run *run, double secs) {
   char line[1024];
   size_t len = (size_t)snprintf(line, sizeof line, "%s: complete in %.1f s", run->stage->name, secs);
   const char *sep = ": ";
@@ -165,15 +153,15 @@ static int execute(cur_run *run) {
                     "the batch was rolled back", run->stage->name);
   cur_store_rollback(run->st);
   if (rc == CUR_OK) {
-    int src = store_counts(run, "complete", NULL, secs);
+    int src = cur__run_store_counts(run, "complete", NULL, secs);
     if (src) return src;
-    print_summary(run, secs);
+    cur__run_print_summary(run, secs);
     return CUR_OK;
   }
   const char *status = rc == CUR_EINTR ? "interrupted" : "failed";
   char message[1024];
   snprintf(message, sizeof message, "%s", rc == CUR_EINTR ? "stopped by the user" : cur_error());
-  if (store_counts(run, status, message, secs))
+  if (cur__run_store_counts(run, status, message, secs))
     cur_warn("%s: could not record the run's end: %s", run->stage->name, cur_error());
   if (rc == CUR_EINTR)
     cur_errorc(CUR_EINTR, "%s: interrupted; the finished batches are saved. Run the same "
@@ -195,11 +183,11 @@ static int run_stage(cur_store *st, const cur_config *cfg, const cur_runner_opts
   char fp[65], *inputs_json = NULL;
   cJSON *inputs = NULL;
   cur_run_info last, done;
-  if ((rc = check_needs(st, stage))) return rc;
+  if ((rc = cur__run_check_needs(st, stage))) return rc;
   if (o->only && stage->fresh_inputs && (rc = check_fresh(st, cfg, o, idx))) return rc;
   if (!(run.counts = cJSON_CreateObject())) return cur_errorc(CUR_ENOMEM, "out of memory");
   if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, run.config_hash)) ||
-      (rc = fingerprint(&run, &inputs, fp)))
+      (rc = cur__run_fingerprint(&run, &inputs, fp)))
     goto cleanup;
   if (!(inputs_json = cJSON_PrintUnformatted(inputs))) {
     rc = cur_errorc(CUR_ENOMEM, "out of memory");
@@ -291,7 +279,7 @@ static int state_of(cur_store *st, const cur_config *cfg, const cur_runner_opts 
   }
   if ((rc = cur_store_run_last(st, stage->name, 1, &done, &found))) return rc;
   if ((rc = cur_config_hash(run.options, stage->unhashed, o->seed, chash)) ||
-      (rc = fingerprint(&run, &now, fp)))
+      (rc = cur__run_fingerprint(&run, &now, fp)))
     return rc;
   me->state = "pending";
   if (strcmp(done.config_hash, chash) != 0) {

@@ -27,6 +27,20 @@ typedef struct cur_runner_opts {
 int cur_runner_run(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
                    int64_t *input_errors);
 
+/* Runs the share SHARE of stage O->only's work (a stage with a merge hook)
+** with ST opened read-only, into a shard file at PATH written atomically:
+** no runs row, no lock.  The file carries the stage's config hash, input
+** fingerprint and inputs, so that a merge into another database state is
+** refused (runner_shard.c). */
+int cur_runner_shard(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, cur_share share,
+                     const char *path, int64_t *input_errors);
+/* Imports the N shard FILES, each in one transaction, under one run of
+** their stage, which completes once all the stage's work is in.  A file
+** that is unreadable, damaged, or made from another database state or
+** options is refused by name (*refused counts them) and the others go on. */
+int cur_runner_merge(cur_store *st, const cur_config *cfg, const cur_runner_opts *o,
+                     char *const *files, int n, int64_t *input_errors, int *refused);
+
 /* A stage's state for `curate status`: "up to date", "pending", "never
 ** run", "interrupted" (resumable), "failed"; its newest run id (0 when
 ** none); and for a pending one why, in words: "options or seed changed",

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "sha256.h"
 #include "store.h"
+#include "store_shard.h"
 
 typedef struct cur_run cur_run;
 
@@ -51,10 +52,25 @@ typedef struct cur_stage {
   /* Does the work.  CUR_OK when complete, CUR_EINTR when stopped by Ctrl-C at
   ** a batch boundary, another code with the message set on failure. */
   int (*run)(cur_run *run);
+  /* Sharded work (docs/scale.md).  A stage that sets merge can run a share
+  ** of its work (`curate run --stage X --shard I/N`): run is called with the
+  ** store read-only, no run id, cur_run_share saying which images and
+  ** cur_run_shard the file its results go to (the stage puts the meta "key":
+  ** what its results are of, e.g. the model).  `curate merge` then calls
+  ** merge for each shard file inside a transaction it holds, under the run's
+  ** id (*added: rows it changed in the store), and merge_done, out of any
+  ** transaction, to say whether all the stage's work for KEY is in (*done;
+  ** then the run completes with the counts merge_done set). */
+  int (*merge)(cur_run *run, cur_shard *in, int64_t *added);
+  int (*merge_done)(cur_run *run, const char *key, int *done);
 } cur_stage;
 
 /* The run context. */
 cur_store *cur_run_store(cur_run *run);
+/* A sharded run's share of the images (CUR_SHARE_ALL when not sharded). */
+cur_share cur_run_share(const cur_run *run);
+/* A sharded run's shard file (NULL when not sharded): its results go there. */
+cur_shard *cur_run_shard(cur_run *run);
 int64_t cur_run_id(const cur_run *run);
 uint64_t cur_run_seed(const cur_run *run);
 int cur_run_threads(const cur_run *run);

@@ -13,7 +13,8 @@ PACKAGES=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libvips-dev
           libjpeg-dev libpng-dev nettle-dev libfaiss-dev libmicrohttpd-dev
           chromium  # the browser tests (tests/browser), driven by puppeteer-core
           dataset-fashion-mnist python3-pil
-          clang libclang-rt-14-dev)  # the libFuzzer build (scripts/fuzz)
+          clang libclang-rt-14-dev   # the libFuzzer build (scripts/fuzz)
+          slurm-wlm munge)           # the one-node Slurm of test_slurm_slow (scripts/slurm)
 [ "${1:-}" = "--bench" ] && PACKAGES+=(python3-torch python3-torchvision)
 
 missing=()

@@ -27,7 +27,7 @@ static char *cli_doc(void) {
 TEST(every_help_text_is_in_the_docs_word_for_word) {
   static const char *const commands[] = {"", "init", "ingest", "run", "status", "flagged",
                                          "review", "config", "clip", "export", "compare",
-                                         "sources", "split", "serve", "report"};
+                                         "sources", "split", "serve", "report", "merge"};
   char *doc = cli_doc();
   REQUIRE(doc);
   for (size_t i = 0; i < CUR_ARRAY_LEN(commands); i++) {

@@ -56,9 +56,9 @@ int cli_fail(int rc) {
 }
 
 int cli_open(const cur_globals *g, int write, cur_store **st, cur_config **cfg) {
-  int missing, rc = cur_store_open(g->db_path, st);
+  int missing, rc = write < 0 ? cur_store_open_readonly(g->db_path, st) : cur_store_open(g->db_path, st);
   if (rc) return rc;
-  if (write && (rc = cur_store_lock(*st))) goto cleanup;
+  if (write > 0 && (rc = cur_store_lock(*st))) goto cleanup;
   if ((rc = cur_config_load(g->config_path, cur_stage_registry(), cfg, &missing))) goto cleanup;
   if (missing) cur_info("note: %s not found; using the default options", g->config_path);
   return CUR_OK;

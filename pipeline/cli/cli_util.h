@@ -19,7 +19,8 @@ int cli_is_help(const char *arg);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the last error and returns the exit code for RC. */
 int cli_fail(int rc);
-/* Opens the database (and takes the writer lock when WRITE) and the config. */
+/* Opens the database and the config: WRITE 1 takes the writer lock, 0
+** does not, -1 opens the database read-only (a shard). */
 int cli_open(const cur_globals *g, int write, cur_store **st, cur_config **cfg);
 /* The seed in force: --seed, else the config's. */
 uint64_t cli_seed(const cur_globals *g, const cur_config *cfg);
@@ -51,5 +52,6 @@ int cur_cmd_sources(const cur_globals *g, int argc, char **argv);
 int cur_cmd_split(const cur_globals *g, int argc, char **argv);
 int cur_cmd_serve(const cur_globals *g, int argc, char **argv);
 int cur_cmd_report(const cur_globals *g, int argc, char **argv);
+int cur_cmd_merge(const cur_globals *g, int argc, char **argv);
 
 #endif

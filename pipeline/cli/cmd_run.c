@@ -20,6 +20,7 @@
 static const char run_help[] =
     "Usage: curate run [--stage NAME | --from NAME | --until NAME] [--force]\n"
     "                  [--json] [--strict]\n"
+    "       curate run --stage embed --shard I/N\n"
     "\n"
     "Runs, in pipeline order, every stage that is not up to date: a stage is up\n"
     "to date when its options, the seed and what it reads (earlier stages'\n"
@@ -36,6 +37,10 @@ static const char run_help[] =
     "  --force        run the chosen stages even when up to date\n"
     "  --json         print the report as JSON on stdout\n"
     "  --strict       exit 5 when the report has warnings (for CI pipelines)\n"
+    "  --shard I/N    do share I of N (0 <= I < N: the images whose id modulo N\n"
+    "                 is I) of the stage's work, reading the database only, into\n"
+    "                 DB.STAGE-shard-I-of-N.sqlite beside it; `curate merge`\n"
+    "                 imports the shard files (docs/scale.md)\n"
     "\n"
     "Stages, in order (their options: `curate config show`, docs/stages/):\n";
 
@@ -102,8 +107,41 @@ static int ends_with_train(const cur_runner_opts *o) {
   return !last || strcmp(last, "train") == 0;
 }
 
+/* Parses --shard's I/N; 0 when it is not one. */
+static int parse_share(const char *v, cur_share *share) {
+  char *end;
+  long long i = strtoll(v, &end, 10), n = 0;
+  if (end == v || *end != '/' || i < 0) return 0;
+  const char *rest = end + 1;
+  n = strtoll(rest, &end, 10);
+  if (end == rest || *end || n < 1 || n > 1000000 || i >= n) return 0;
+  *share = (cur_share){.count = n, .index = i};
+  return 1;
+}
+
+/* `curate run --stage X --shard I/N`: the share into a file beside the database. */
+static int run_shard(const cur_globals *g, cur_runner_opts *o, cur_share share) {
+  cur_store *st;
+  cur_config *cfg;
+  int64_t input_errors = 0;
+  int rc = cli_open(g, -1, &st, &cfg);
+  if (rc) return cli_fail(rc);
+  char *path = cur_asprintf("%s.%s-shard-%lld-of-%lld.sqlite", cur_store_file(st), o->only,
+                            (long long)share.index, (long long)share.count);
+  o->seed = cli_seed(g, cfg);
+  o->threads = cli_threads(g);
+  rc = path ? cur_runner_shard(st, cfg, o, share, path, &input_errors) : CUR_ENOMEM;
+  if (rc == CUR_OK) puts(path);  /* for scripts: the file to merge */
+  cur_free(path);
+  cur_config_free(cfg);
+  cur_store_close(st);
+  if (rc) return cli_fail(rc);
+  return input_errors ? CUR_EXIT_PARTIAL : CUR_EXIT_OK;
+}
+
 int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   cur_runner_opts o = {0};
+  const char *shard = NULL;
   run_end end = {.json = g->json};
   for (int i = 1; i < argc; i++) {
     int r;
@@ -118,7 +156,8 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
     }
     if ((r = cli_value(&i, argc, argv, "--stage", &o.only)) ||
         (r = cli_value(&i, argc, argv, "--from", &o.from)) ||
-        (r = cli_value(&i, argc, argv, "--until", &o.until))) {
+        (r = cli_value(&i, argc, argv, "--until", &o.until)) ||
+        (r = cli_value(&i, argc, argv, "--shard", &shard))) {
       if (r < 0) return CUR_EXIT_USAGE;
     } else if (strcmp(argv[i], "--force") == 0) {
       o.force = 1;
@@ -135,6 +174,13 @@ int cur_cmd_run(const cur_globals *g, int argc, char **argv) {
   for (size_t i = 0; i < CUR_ARRAY_LEN(named); i++)
     if (named[i][1] && !cur_stage_find(named[i][1]))
       return cli_usage_error("run", "%s: no stage named '%s'", named[i][0], named[i][1]);
+  if (shard) {
+    cur_share share;
+    if (!o.only) return cli_usage_error("run", "--shard needs --stage NAME");
+    if (o.force || end.json || end.strict) return cli_usage_error("run", "--shard cannot go with --force, --json or --strict");
+    if (!parse_share(shard, &share)) return cli_usage_error("run", "--shard %s: give I/N with 0 <= I < N <= 1000000", shard);
+    return run_shard(g, &o, share);
+  }
   cur_store *st;
   cur_config *cfg;
   int rc = cli_open(g, 1, &st, &cfg);

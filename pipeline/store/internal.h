@@ -26,6 +26,9 @@ struct cur_store {
   size_t n_stmts, cap_stmts;
 };
 
+/* Opens PATH with sqlite3_open_v2 FLAGS, runs PRAGMAS, and returns a store
+** around the connection (no schema check): the database, or a shard file. */
+int cur__connect(const char *path, int flags, const char *pragmas, cur_store **out);
 /* Returns the connection's prepared statement for SQL's text, reset with its
 ** bindings cleared, or NULL with the message set.  Statements are kept until
 ** the store closes (the code holds a fixed set of SQL texts, so the cache

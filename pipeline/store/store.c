@@ -50,7 +50,13 @@ int cur__db_error(cur_store *st, const char *what) {
   return cur_errorc(CUR_EDB, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), hint);
 }
 
-static int connect(const char *path, int flags, cur_store **out) {
+/* The pragmas of a connection to the database (the comment in
+** cur__connect says why each). */
+static const char db_pragmas[] =
+    "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    "PRAGMA wal_autocheckpoint=8192; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;";
+
+int cur__connect(const char *path, int flags, const char *pragmas, cur_store **out) {
   cur_store *st = cur_calloc(1, sizeof *st);
   if (!st) return CUR_ENOMEM;
   st->lock_fd = -1;
@@ -75,10 +81,8 @@ static int connect(const char *path, int flags, cur_store **out) {
   ** across process crashes in WAL mode.  A checkpoint every 8192 pages
   ** (128 MiB) instead of 1000: each one waits for an fsync, which stalled
   ** ingest's recording thread every few batches. */
-  if (sqlite3_exec(st->db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                   "PRAGMA wal_autocheckpoint=8192; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
-                   NULL, NULL, NULL) != SQLITE_OK) {
-    int rc = cur__db_error(st, "cannot set WAL mode");
+  if (sqlite3_exec(st->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = cur__db_error(st, "cannot set up the connection");
     cur_store_close(st);
     return rc;
   }
@@ -111,7 +115,7 @@ static int check_version(cur_store *st, int64_t version, int64_t tables) {
 int cur_store_init(const char *path, cur_store **out, int *created) {
   cur_store *st;
   int64_t version = 0, tables = 0;
-  int rc = connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st);
+  int rc = cur__connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, db_pragmas, &st);
   if (rc) return rc;
   rc = schema_version(st, &version, &tables);
   if (rc) goto cleanup;
@@ -160,12 +164,13 @@ static int migrate(cur_store *st, int64_t *version) {
   return rc;
 }
 
-int cur_store_open(const char *path, cur_store **out) {
+/* Opens PATH with FLAGS and PRAGMAS and checks its schema version. */
+static int open_existing(const char *path, int flags, const char *pragmas, cur_store **out) {
   cur_store *st;
   int64_t version = 0, tables = 0;
   if (access(path, F_OK) != 0)
     return cur_errorc(CUR_ESTATE, "%s: no such database: run `curate init` first", path);
-  int rc = connect(path, SQLITE_OPEN_READWRITE, &st);
+  int rc = cur__connect(path, flags, pragmas, &st);
   if (rc) return rc;
   if ((rc = schema_version(st, &version, &tables)) || (rc = migrate(st, &version)) ||
       (rc = check_version(st, version, tables))) {
@@ -174,6 +179,19 @@ int cur_store_open(const char *path, cur_store **out) {
   }
   *out = st;
   return CUR_OK;
+}
+
+int cur_store_open(const char *path, cur_store **out) {
+  return open_existing(path, SQLITE_OPEN_READWRITE, db_pragmas, out);
+}
+
+int cur_store_open_readonly(const char *path, cur_store **out) {
+  /* SQLITE_OPEN_READONLY is the URI's mode=ro: no write, no write lock, so
+  ** any number of shard processes read at once.  The journal mode stays the
+  ** file's (a read-only connection cannot change it); query_only makes a
+  ** write a clear error even where the file itself is writable. */
+  return open_existing(path, SQLITE_OPEN_READONLY,
+                       "PRAGMA query_only=1; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;", out);
 }
 
 void cur_store_close(cur_store *st) {

@@ -12,12 +12,22 @@
 
 typedef struct cur_store cur_store;
 
+/* A deterministic share of the images, for sharded work (store_shard.h):
+** those whose id modulo COUNT is INDEX.  CUR_SHARE_ALL is every image. */
+typedef struct cur_share {
+  int64_t count, index;
+} cur_share;
+#define CUR_SHARE_ALL ((cur_share){1, 0})
+
 /* Creates the schema in PATH (a new or empty database).  An already
 ** initialised database of this version is opened as it is and *created is 0. */
 int cur_store_init(const char *path, cur_store **out, int *created);
 /* Opens an initialised database; CUR_ESCHEMA when made by another version,
 ** CUR_ESTATE when it does not exist or holds no curate schema. */
 int cur_store_open(const char *path, cur_store **out);
+/* Opens an initialised database read-only (SQLite's mode=ro): nothing is
+** written and no lock blocks the writer or other readers.  For shards. */
+int cur_store_open_readonly(const char *path, cur_store **out);
 void cur_store_close(cur_store *st);
 /* The database file's absolute path (for commands curate starts); owned by ST. */
 const char *cur_store_file(cur_store *st);

@@ -27,12 +27,13 @@ int cur_store_blob_put(cur_store *st, const char *key, const char *kind, const c
                    "tttbi", key, kind, config, data, (int64_t)len, run_id);
 }
 
-int cur_store_embed_pending(cur_store *st, const char *model, int64_t *n) {
+int cur_store_embed_pending(cur_store *st, const char *model, cur_share share, int64_t *n) {
   int found;
   return cur__query_i64(st,
-                        "SELECT count(*) FROM images i WHERE i.status = 'ok' AND NOT EXISTS "
+                        "SELECT count(*) FROM images i WHERE i.status = 'ok' AND i.id % ?2 = ?3 "
+                        "AND NOT EXISTS "
                         "(SELECT 1 FROM embeddings e WHERE e.model = ?1 AND e.image_id = i.id)",
-                        n, &found, "t", model);
+                        n, &found, "tii", model, share.count, share.index);
 }
 
 /* Runs S (bound) and calls FN on (id, blob) rows. */
@@ -47,14 +48,15 @@ static int each_image(cur_store *st, sqlite3_stmt *s,
   return rc;
 }
 
-int cur_store_embed_next(cur_store *st, const char *model, int64_t after_id, int limit,
-                         int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+int cur_store_embed_next(cur_store *st, const char *model, cur_share share, int64_t after_id,
+                         int limit, int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
                          void *ctx) {
   sqlite3_stmt *s = cur__stmt(st,
-      "SELECT i.id, i.bytes FROM images i WHERE i.status = 'ok' AND i.id > ?2 AND NOT EXISTS "
-      "(SELECT 1 FROM embeddings e WHERE e.model = ?1 AND e.image_id = i.id) ORDER BY i.id LIMIT ?3");
+      "SELECT i.id, i.bytes FROM images i WHERE i.status = 'ok' AND i.id > ?2 AND i.id % ?4 = ?5 "
+      "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = ?1 AND e.image_id = i.id) "
+      "ORDER BY i.id LIMIT ?3");
   if (!s) return CUR_EDB;
-  int rc = cur__bind(st, s, "tii", model, after_id, (int64_t)limit);
+  int rc = cur__bind(st, s, "tiiii", model, after_id, (int64_t)limit, share.count, share.index);
   return rc ? rc : each_image(st, s, fn, ctx);
 }
 

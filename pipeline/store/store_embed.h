@@ -11,12 +11,12 @@ int cur_store_blob_get(cur_store *st, const char *key, unsigned char **data, siz
 int cur_store_blob_put(cur_store *st, const char *key, const char *kind, const char *config,
                        const void *data, size_t len, int64_t run_id);
 
-/* Ok images (derived ones too) without an embedding for MODEL. */
-int cur_store_embed_pending(cur_store *st, const char *model, int64_t *n);
+/* Ok images (derived ones too) of SHARE without an embedding for MODEL. */
+int cur_store_embed_pending(cur_store *st, const char *model, cur_share share, int64_t *n);
 /* Calls FN with id and encoded bytes of up to LIMIT such images with an id
 ** above AFTER_ID, in id order.  The bytes are valid during the call only. */
-int cur_store_embed_next(cur_store *st, const char *model, int64_t after_id, int limit,
-                         int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
+int cur_store_embed_next(cur_store *st, const char *model, cur_share share, int64_t after_id,
+                         int limit, int (*fn)(void *ctx, int64_t id, const void *bytes, size_t len),
                          void *ctx);
 /* Calls FN with id and vector bytes of up to LIMIT embeddings of MODEL of ok
 ** original images (not augmented variants, which later stages embed) with

@@ -23,6 +23,7 @@
 #include "store_images.h"
 #include "store_metrics.h"
 #include "store_runs.h"
+#include "store_shard.h"
 
 typedef enum { EMB_CLIP, EMB_PATCHES, EMB_PIXELS } emb_kind;
 
@@ -58,16 +59,30 @@ static size_t pixel_bytes(const embedder *e) {
 
 /* An image ingest accepted that this model cannot read (a decoder stricter
 ** than the probe, or bytes changed since): it is quarantined with the
-** reason, so that it is named once and no later run trips on it again. */
-static int quarantine(embedder *e, int64_t id, const char *why) {
+** reason, so that it is named once and no later run trips on it again.  A
+** shard cannot write the store: it records the image, and the merge
+** quarantines it through here. */
+int embedder_quarantine(cur_run *run, int64_t id, const char *why) {
+  cur_shard *shard = cur_run_shard(run);
+  if (shard) {
+    int added, rc = cur_shard_failed_put(shard, id, why, &added);
+    if (rc == CUR_OK && added)
+      cur_run_input_error(run, "embed: image %lld cannot be decoded: %s; quarantined when the shard "
+                          "is merged", (long long)id, why);
+    return rc;
+  }
   char *path = NULL, *reason = cur_asprintf("embed: cannot decode: %s", why);
-  int rc = reason ? cur_store_image_quarantine(cur_run_store(e->run), id, reason, &path) : CUR_ENOMEM;
+  int rc = reason ? cur_store_image_quarantine(cur_run_store(run), id, reason, &path) : CUR_ENOMEM;
   if (rc == CUR_OK)
-    cur_run_input_error(e->run, "embed: %s (image %lld) cannot be decoded: %s; quarantined", path,
+    cur_run_input_error(run, "embed: %s (image %lld) cannot be decoded: %s; quarantined", path,
                         (long long)id, why);
   cur_free(path);
   cur_free(reason);
   return rc;
+}
+
+static int quarantine(embedder *e, int64_t id, const char *why) {
+  return embedder_quarantine(e->run, id, why);
 }
 
 /* Decodes an image's bytes into the next slot of pixels for the features. */
@@ -127,7 +142,10 @@ static int open_patches(embedder *e, cur_run *run) {
     if (!config) rc = CUR_ENOMEM;
     if (rc == CUR_OK) rc = train_patches(e, st, e->opt, cur_run_seed(run));
     if (rc == CUR_OK) rc = feat_patches_save(e->patches, &blob, &len);
-    if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
+    /* a shard keeps the dictionary with its vectors; the merge stores it */
+    if (rc == CUR_OK && cur_run_shard(run))
+      rc = cur_shard_blob_put(cur_run_shard(run), e->key, "patches", config, blob, len);
+    else if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
       rc = cur_store_blob_put(st, e->key, "patches", config, blob, len, cur_run_id(run));
       if (rc == CUR_OK) rc = cur_store_commit(st);
       else cur_store_rollback(st);
@@ -240,21 +258,25 @@ static int compute(embedder *e) {
   return CUR_ERR;
 }
 
+/* Stores the batch's vectors (as half floats) and quarantines its bad
+** images: in one transaction, or into the shard file of a sharded run. */
 static int store_batch(embedder *e) {
   cur_store *st = cur_run_store(e->run);
+  cur_shard *shard = cur_run_shard(e->run);
   size_t bytes = (size_t)e->dim * 2;
   unsigned char *half = cur_malloc(bytes);
-  int rc = half ? cur_store_begin(st) : CUR_ENOMEM;
+  int rc = !half ? CUR_ENOMEM : shard ? CUR_OK : cur_store_begin(st);
   for (int i = 0; rc == CUR_OK && i < e->n; i++) {
     if (e->bad[i]) {
       rc = quarantine(e, e->ids[i], e->why[i]);
       continue;
     }
     cur_half_encode(e->out + (size_t)i * e->dim, (size_t)e->dim, half);
-    rc = cur_store_embedding_put(st, e->ids[i], e->key, e->dim, half, bytes, cur_run_id(e->run));
+    rc = shard ? cur_shard_vector_put(shard, e->ids[i], e->dim, half, bytes)
+               : cur_store_embedding_put(st, e->ids[i], e->key, e->dim, half, bytes, cur_run_id(e->run));
   }
-  if (half && rc == CUR_OK) rc = cur_store_commit(st);
-  else if (half) cur_store_rollback(st);
+  if (half && !shard && rc == CUR_OK) rc = cur_store_commit(st);
+  else if (half && !shard) cur_store_rollback(st);
   cur_free(half);
   return rc;
 }
@@ -262,12 +284,13 @@ static int store_batch(embedder *e) {
 static int embed_all(embedder *e) {
   cur_store *st = cur_run_store(e->run);
   int64_t pending, last = 0;
-  int rc = cur_store_embed_pending(st, e->key, &pending);
+  cur_share share = cur_run_share(e->run);
+  int rc = cur_store_embed_pending(st, e->key, share, &pending);
   if (rc) return rc;
   cur_run_progress_start(e->run, "embed", pending);
   for (;;) {
     e->n = 0;
-    if ((rc = cur_store_embed_next(st, e->key, last, e->cap, take_image, e)) || e->n == 0) break;
+    if ((rc = cur_store_embed_next(st, e->key, share, last, e->cap, take_image, e)) || e->n == 0) break;
     last = e->ids[e->n - 1];
     cur_parallel_for((size_t)e->n, cur_run_threads(e->run), decode_one, e);
     if ((rc = compute(e)) || (rc = store_batch(e))) break;

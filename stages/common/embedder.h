@@ -9,8 +9,13 @@
 
 /* Embeds, under RUN's id, every ok image that has no embedding yet for the
 ** model OPT (embed options) configures; KEY gets the model's key
-** (embeddings.model), set even when the run stops part-way. */
+** (embeddings.model), set even when the run stops part-way.  A sharded run
+** (cur_run_shard) embeds its share into its shard file instead. */
 int cur_embedder_fill(cur_run *run, const cJSON *opt, char *key, size_t key_cap);
+
+/* Quarantines image ID, which the model cannot decode (WHY), and reports it
+** as an input error; a sharded run records it in its shard file instead. */
+int embedder_quarantine(cur_run *run, int64_t id, const char *why);
 
 /* Embeds, under RUN's id, every ok image without an embedding for the
 ** model the newest embed run's options configure: how policy and train give

@@ -14,6 +14,7 @@
 #include "stages.h"
 #include "store_embed.h"
 #include "store_metrics.h"
+#include "store_shard.h"
 
 static int check_precision(const cJSON *v, const char *name) {
   clip_precision p;
@@ -49,23 +50,87 @@ static const cur_option embed_options[] = {
      cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
+/* The run's counts, from the database: the images it embedded and those
+** still without an embedding for KEY. */
+static int count(cur_run *run, const char *key) {
+  int64_t done = 0, pending = 0;
+  int rc = cur_store_embedding_count(cur_run_store(run), key, cur_run_id(run), &done);
+  if (rc == CUR_OK) rc = cur_store_embed_pending(cur_run_store(run), key, CUR_SHARE_ALL, &pending);
+  cur_run_count_set(run, "embedded", done);
+  cur_run_count_set(run, "without", pending);
+  return rc;
+}
+
+/* The run's model, for the stages that default to it. */
+static int record_model(cur_run *run, const char *key) {
+  cur_store *st = cur_run_store(run);
+  int rc = cur_store_begin(st);
+  if (rc == CUR_OK) rc = cur_store_metric_put(st, cur_run_id(run), "model", NAN, key);
+  return rc == CUR_OK ? cur_store_commit(st) : (cur_store_rollback(st), rc);
+}
+
 static int embed_run(cur_run *run) {
   char key[256] = "";
-  int64_t done = 0, pending = 0;
   int rc = cur_embedder_fill(run, cur_run_options(run), key, sizeof key);
+  if (cur_run_shard(run))  /* the store is read-only: the model goes with the vectors */
+    return rc == CUR_OK ? cur_shard_meta_put(cur_run_shard(run), "key", key) : rc;
   if (rc == CUR_OK || rc == CUR_EINTR) {
-    int crc = cur_store_embedding_count(cur_run_store(run), key, cur_run_id(run), &done);
-    if (crc == CUR_OK) crc = cur_store_embed_pending(cur_run_store(run), key, &pending);
-    cur_run_count_set(run, "embedded", done);
-    cur_run_count_set(run, "without", pending);
+    int crc = count(run, key);
     if (rc == CUR_OK) rc = crc;
-    /* the run's model, for the stages that default to it */
-    if (rc == CUR_OK && (rc = cur_store_begin(cur_run_store(run))) == CUR_OK) {
-      rc = cur_store_metric_put(cur_run_store(run), cur_run_id(run), "model", NAN, key);
-      rc = rc == CUR_OK ? cur_store_commit(cur_run_store(run))
-                        : (cur_store_rollback(cur_run_store(run)), rc);
-    }
+    if (rc == CUR_OK) rc = record_model(run, key);
   }
+  return rc;
+}
+
+/* What merging a shard adds: its vectors, its failures, its dictionary. */
+typedef struct merge_ctx {
+  cur_run *run;
+  const char *file;
+  int64_t added;
+} merge_ctx;
+
+/* A shard's learned dictionary: stored when the database has none, and
+** refused when it has another (the shard learned from other images). */
+static int merge_blob(void *ctx, const char *key, const char *kind, const char *config,
+                      const void *data, size_t len) {
+  merge_ctx *m = ctx;
+  cur_store *st = cur_run_store(m->run);
+  unsigned char *have = NULL;
+  size_t have_len = 0;
+  int found, rc = cur_store_blob_get(st, key, &have, &have_len, &found);
+  if (rc == CUR_OK && found && (have_len != len || memcmp(have, data, len) != 0))
+    rc = cur_errorc(CUR_EINPUT, "%s: its %s dictionary %s differs from the database's", m->file, kind, key);
+  else if (rc == CUR_OK && !found && (rc = cur_store_blob_put(st, key, kind, config, data, len,
+                                                               cur_run_id(m->run))) == CUR_OK)
+    m->added++;
+  cur_free(have);
+  return rc;
+}
+
+static int merge_failed(void *ctx, int64_t id, const char *why) {
+  merge_ctx *m = ctx;
+  m->added++;
+  return embedder_quarantine(m->run, id, why);
+}
+
+static int embed_merge(cur_run *run, cur_shard *in, int64_t *added) {
+  merge_ctx m = {.run = run, .file = cur_shard_path(in)};
+  const char *key = cur_shard_meta(in, "key");
+  int64_t vectors = 0;
+  if (!key || !key[0]) return cur_errorc(CUR_EINPUT, "%s: no model key: not an embed shard", m.file);
+  int rc = cur_shard_blobs(in, merge_blob, &m);
+  if (rc == CUR_OK)
+    rc = cur_shard_import_embeddings(in, cur_run_store(run), key, cur_run_id(run), merge_failed, &m, &vectors);
+  *added = m.added + vectors;
+  return rc;
+}
+
+static int embed_merge_done(cur_run *run, const char *key, int *done) {
+  int64_t pending = 0;
+  int rc = cur_store_embed_pending(cur_run_store(run), key, CUR_SHARE_ALL, &pending);
+  *done = rc == CUR_OK && pending == 0;
+  if (rc == CUR_OK) rc = count(run, key);
+  if (rc == CUR_OK && *done) rc = record_model(run, key);
   return rc;
 }
 
@@ -88,4 +153,6 @@ const cur_stage stage_embed = {
     .fingerprint = embed_fingerprint,
     .fingerprint_what = "the checkpoint's files",
     .run = embed_run,
+    .merge = embed_merge,
+    .merge_done = embed_merge_done,
 };
