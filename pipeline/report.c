@@ -203,13 +203,19 @@ void cur_report_print(const cJSON *r) {
              cur_json_num(c, "val", NAN), cur_json_num(c, "test", NAN));
   int drop = policy_kept(r, "drop_flagged"), pseudo = policy_kept(r, "pseudolabels");
   int decided = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "policy")) > 0;
-  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "flags"))
-      printf("flags awaiting review: %.0f %s (%s)\n", cur_json_num(c, "pending", NAN),
-             cur_json_str(c, "reason", ""),
-             drop == 1   ? "their rows left training"
-             : drop == 0 ? "advice only: their rows stay in training"
-             : decided   ? "none on a training row"
-                         : "no policy run yet");
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "flags")) {
+    /* the audit's flags are advice, but for leaks (docs/stages/audit.md) */
+    int audit = strcmp(cur_json_str(c, "stage", ""), "audit") == 0;
+    int leak = audit && strcmp(cur_json_str(c, "reason", ""), "leak") == 0;
+    printf("flags awaiting review: %.0f %s (%s)\n", cur_json_num(c, "pending", NAN),
+           cur_json_str(c, "reason", ""),
+           leak        ? "val/test rows kept out of the manifest and the curated figures"
+           : audit     ? "advice for review: no row held back"
+           : drop == 1 ? "their rows left training"
+           : drop == 0 ? "advice only: their rows stay in training"
+           : decided   ? "none on a training row"
+                       : "no policy run yet");
+  }
   printf("pseudo-labels: %.0f accepted by pseudolabel (%s)\n", cur_json_num(r, "pseudolabels", NAN),
          pseudo == 1 ? "in training" : pseudo == 0 ? "refused by the policy" : "not tried");
   print_policy(r);

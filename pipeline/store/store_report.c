@@ -29,8 +29,9 @@ static const char classes_sql[] =
     "FROM classes c JOIN t ON c.task_id = t.id ORDER BY c.idx";
 
 static const char flags_sql[] =
-    "SELECT reason, count(*) AS pending FROM flagged WHERE task = ?1 AND review_status = 'pending' "
-    "GROUP BY reason ORDER BY reason";
+    "SELECT f.reason, r.stage, count(*) AS pending FROM flagged f JOIN runs r ON r.id = f.run_id "
+    "WHERE f.task = ?1 AND f.review_status = 'pending' GROUP BY f.reason, r.stage "
+    "ORDER BY f.reason";
 
 static const char policy_sql[] =
     "SELECT d.decision, d.rows, d.changed, d.macro_f1, d.before_f1, d.kept, d.method, d.why "
