@@ -47,9 +47,9 @@ static const cur_option audit_options[] = {
     {"phash_distance", CUR_OPT_INT, "9",
      "near-duplicates: pHashes differing in at most this many of 64 bits", check_bits},
     {"max_duplicate_share", CUR_OPT_NUM, "0.1",
-     "when more of the images than this share have a near-duplicate, the signals cannot tell "
-     "them apart: pairs and groups are kept, no near_duplicate or leak flag is raised",
-     cur_option_check_fraction},
+     "when more of the images than this share sit in near-duplicate groups of more than 10, "
+     "the signals chain different pictures: pairs and groups are kept, no near_duplicate or "
+     "leak flag is raised", cur_option_check_fraction},
     {"z", CUR_OPT_NUM, "3.5",
      "outlier and quality flags: modified z-score (median/MAD) beyond this", cur_option_check_positive},
     {"exact_max", CUR_OPT_INT, "100000",
