@@ -396,3 +396,12 @@ cleanup:
   cur_free(out);
   return rc;
 }
+
+cJSON *fx_clip_reference_outputs(const char *model_dir) {
+  char *path = cur_asprintf("%s/reference-outputs.json", model_dir), *text = NULL;
+  size_t len;
+  cJSON *ref = path && cur_file_read(path, &text, &len) == CUR_OK ? cJSON_Parse(text) : NULL;
+  cur_free(text);
+  cur_free(path);
+  return ref;
+}

@@ -77,4 +77,10 @@ int fx_archive_subset(const char *src, const char *dst, int n, const char *prefi
 ** features should be the reference's (images 3 and 4 are photos; 0-2 are
 ** noise, which the clipping changes).  0 on success. */
 int fx_clip_reference_ppm(const char *model_dir, int index, const char *rel);
+/* The reference outputs of PyTorch's CLIP in a model folder of ../shared/clip
+** (reference-outputs.json: texts, image_features, logits_per_image, ...),
+** parsed; NULL when the file cannot be read or is not JSON.  The caller
+** frees it with cJSON_Delete. */
+struct cJSON;
+struct cJSON *fx_clip_reference_outputs(const char *model_dir);
 #endif

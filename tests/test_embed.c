@@ -117,11 +117,8 @@ static double cosine_to_reference(long long id, const cJSON *ref) {
 TEST(clip_vectors_match_the_pytorch_reference_features) {
   char *model = test_shared_path("clip/tiny-hf");
   if (!model) return;
-  char *ref_path = cur_asprintf("%s/reference-outputs.json", model), *ref_text = NULL;
-  size_t len;
-  REQUIRE(ref_path);
-  REQUIRE_OK(cur_file_read(ref_path, &ref_text, &len));
-  cJSON *ref = cJSON_Parse(ref_text);
+  cJSON *ref = fx_clip_reference_outputs(model);
+  REQUIRE(ref);
   const cJSON *features = cJSON_GetObjectItem(ref, "image_features");
   REQUIRE(cJSON_GetArraySize(features) == 5);
   char config[512];
@@ -150,8 +147,6 @@ TEST(clip_vectors_match_the_pytorch_reference_features) {
   CHECK(c44 >= 0.9999);
   CHECK(c34 < 0.99 && c43 < 0.99);
   cJSON_Delete(ref);
-  cur_free(ref_text);
-  cur_free(ref_path);
   cur_free(model);
 }
 

@@ -97,11 +97,8 @@ TEST(zeroshot_labels_scores_and_flags_follow_the_probabilities) {
 TEST(zeroshot_probabilities_match_the_pytorch_reference_logits) {
   char *model = test_shared_path("clip/tiny-hf");
   if (!model) return;
-  char *ref_path = cur_asprintf("%s/reference-outputs.json", model), *ref_text = NULL;
-  size_t len;
-  REQUIRE(ref_path);
-  REQUIRE_OK(cur_file_read(ref_path, &ref_text, &len));
-  cJSON *ref = cJSON_Parse(ref_text);
+  cJSON *ref = fx_clip_reference_outputs(model);
+  REQUIRE(ref);
   const cJSON *texts = JSON_GET(ref, "texts"), *logits = JSON_GET(ref, "logits_per_image");
   REQUIRE(cJSON_GetArraySize(texts) == 5 && cJSON_GetArraySize(logits) == 5);
   /* the config, its phrases taken from the reference file (JSON-quoted by cJSON) */
@@ -153,8 +150,6 @@ TEST(zeroshot_probabilities_match_the_pytorch_reference_logits) {
   cJSON_free(config);
   cJSON_Delete(cfg);
   cJSON_Delete(ref);
-  cur_free(ref_text);
-  cur_free(ref_path);
   cur_free(model);
 }
 

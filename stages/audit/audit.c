@@ -18,9 +18,9 @@
 #include "curate.h"
 #include "feat.h"
 #include "imstats.h"
+#include "quarantine.h"
 #include "stages.h"
 #include "store_embed.h"
-#include "store_images.h"
 #include "store_metrics.h"
 
 /* The longest side images are measured at: sharpness is a per-pixel
@@ -85,18 +85,6 @@ static void measure_size(int width, int height, int *w, int *h) {
   *h = (int)fmax(1, lround(height * s));
 }
 
-/* An image ingest accepted that the decoder refuses: quarantined, named once. */
-static int quarantine(cur_run *run, int64_t id, const char *why) {
-  char *path = NULL, *reason = cur_asprintf("audit: cannot decode: %s", why);
-  int rc = reason ? cur_store_image_quarantine(cur_run_store(run), id, reason, &path) : CUR_ENOMEM;
-  if (rc == CUR_OK)
-    cur_run_input_error(run, "audit: %s (image %lld) cannot be decoded: %s; quarantined", path,
-                        (long long)id, why);
-  cur_free(path);
-  cur_free(reason);
-  return rc;
-}
-
 static int measure_one(void *ctx, int64_t id, int width, int height, const void *bytes, size_t len) {
   scan *sc = ctx;
   int w, h;
@@ -123,7 +111,7 @@ static int write_batch(scan *sc) {
   int rc = cur_store_begin(st);
   for (int i = 0; rc == CUR_OK && i < sc->n; i++) {
     if (sc->ids[i] < 0) {
-      rc = quarantine(sc->run, -sc->ids[i], sc->why[i]);
+      rc = cur_stage_quarantine(sc->run, "audit", -sc->ids[i], sc->why[i]);
       sc->failed++;
     } else {
       rc = cur_store_audit_stats_put(st, sc->ids[i], &sc->stats[i], cur_run_id(sc->run));

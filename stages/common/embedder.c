@@ -18,6 +18,7 @@
 #include "feat.h"
 #include "half.h"
 #include "parallel.h"
+#include "quarantine.h"
 #include "rng.h"
 #include "store_embed.h"
 #include "store_images.h"
@@ -62,7 +63,7 @@ static size_t pixel_bytes(const embedder *e) {
 ** reason, so that it is named once and no later run trips on it again.  A
 ** shard cannot write the store: it records the image, and the merge
 ** quarantines it through here. */
-int embedder_quarantine(cur_run *run, int64_t id, const char *why) {
+int cur_embedder_quarantine(cur_run *run, int64_t id, const char *why) {
   cur_shard *shard = cur_run_shard(run);
   if (shard) {
     int added, rc = cur_shard_failed_put(shard, id, why, &added);
@@ -71,18 +72,11 @@ int embedder_quarantine(cur_run *run, int64_t id, const char *why) {
                           "is merged", (long long)id, why);
     return rc;
   }
-  char *path = NULL, *reason = cur_asprintf("embed: cannot decode: %s", why);
-  int rc = reason ? cur_store_image_quarantine(cur_run_store(run), id, reason, &path) : CUR_ENOMEM;
-  if (rc == CUR_OK)
-    cur_run_input_error(run, "embed: %s (image %lld) cannot be decoded: %s; quarantined", path,
-                        (long long)id, why);
-  cur_free(path);
-  cur_free(reason);
-  return rc;
+  return cur_stage_quarantine(run, "embed", id, why);
 }
 
 static int quarantine(embedder *e, int64_t id, const char *why) {
-  return embedder_quarantine(e->run, id, why);
+  return cur_embedder_quarantine(e->run, id, why);
 }
 
 /* Decodes an image's bytes into the next slot of pixels for the features. */

@@ -15,7 +15,7 @@ int cur_embedder_fill(cur_run *run, const cJSON *opt, char *key, size_t key_cap)
 
 /* Quarantines image ID, which the model cannot decode (WHY), and reports it
 ** as an input error; a sharded run records it in its shard file instead. */
-int embedder_quarantine(cur_run *run, int64_t id, const char *why);
+int cur_embedder_quarantine(cur_run *run, int64_t id, const char *why);
 
 /* Embeds, under RUN's id, every ok image without an embedding for the
 ** model the newest embed run's options configure: how policy and train give

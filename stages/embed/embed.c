@@ -110,7 +110,7 @@ static int merge_blob(void *ctx, const char *key, const char *kind, const char *
 static int merge_failed(void *ctx, int64_t id, const char *why) {
   merge_ctx *m = ctx;
   m->added++;
-  return embedder_quarantine(m->run, id, why);
+  return cur_embedder_quarantine(m->run, id, why);
 }
 
 static int embed_merge(cur_run *run, cur_shard *in, int64_t *added) {
