@@ -35,6 +35,7 @@ static int model_init(clip_model *m, clip_precision prec, int threads) {
   if (prec == CLIP_PRECISION_AUTO) prec = clip__cpu_has_bf16() ? CLIP_PRECISION_BF16 : CLIP_PRECISION_FP32;
   m->bf16 = prec == CLIP_PRECISION_BF16;
   int rc = clip__mm_new(m->bf16, m->threads, &m->mm);
+  if (rc == CUR_OK && m->bf16) rc = clip__attn_new(&m->attn);
   return rc ? rc : clip__model_alloc(m);
 }
 
@@ -108,6 +109,7 @@ void clip_model_free(clip_model *m) {
   if (!m) return;
   clip__model_release(m);
   clip__mm_free(m->mm);
+  clip__attn_free(m->attn);
   clip_tokenizer_free(m->tok);
   cur_free(m->id);
   cur_free(m);

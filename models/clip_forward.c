@@ -5,7 +5,9 @@
 **   x += out_proj(attention(qkv(ln_1(x))));  x += fc2(act(fc1(ln_2(x))))
 ** and the workspace buffers (model-owned, grown on demand) hold x, the
 ** layer-norm output h, the wide qkv/MLP activations `big` and the attention
-** output `att`.  Text runs causally, so positions after the end token never
+** output `att`.  x, the residual stream, is fp32; the others feed GEMMs
+** only and are kept in the GEMMs' activation type (bf16 on the bf16 path,
+** as PyTorch's autocast keeps them), so nothing is converted in between.  Text runs causally, so positions after the end token never
 ** influence it: each batch is cut to its longest text, which is exact.
 */
 #include "clip_internal.h"
@@ -14,8 +16,9 @@
 
 #include "curate.h"
 
-static int grow(float **p, size_t n) {
-  float *q = cur_reallocarray(*p, n, sizeof *q);
+/* Room for n fp32 values (or as many bf16 ones) in *p. */
+static int grow(void **p, size_t n) {
+  void *q = cur_reallocarray(*p, n, sizeof(float));
   if (!q) return CUR_ENOMEM;
   *p = q;
   return CUR_OK;
@@ -32,8 +35,11 @@ static int ws_reserve(clip_model *m, size_t rows) {
     w = (size_t)c->width > w ? (size_t)c->width : w;
     wide = big > wide ? big : wide;
   }
-  if (grow(&ws->x, rows * w) || grow(&ws->h, rows * w) || grow(&ws->att, rows * w) ||
-      grow(&ws->big, rows * wide) || grow(&ws->cols, rows * k))
+  void *x = ws->x;
+  int rc = grow(&x, rows * w);
+  ws->x = x;
+  if (rc || grow(&ws->h, rows * w) || grow(&ws->att, rows * w) || grow(&ws->big, rows * wide) ||
+      grow(&ws->cols, rows * k))
     return CUR_ENOMEM;
   ws->rows = rows;
   return CUR_OK;
@@ -42,15 +48,19 @@ static int ws_reserve(clip_model *m, size_t rows) {
 static int residual_block(clip_model *m, const clip_tower *t, const clip_layer *L, int batch,
                           int seq, int causal) {
   clip_ws *ws = &m->ws;
-  int W = t->cfg.width, M = batch * seq, rc;
+  int W = t->cfg.width, M = batch * seq, bf = clip__mm_act_bf16(m->mm), rc;
   int act = m->cfg.act == CLIP_ACT_GELU ? CLIP_MM_GELU : CLIP_MM_QUICK_GELU;
-  clip__layernorm(ws->x, M, W, L->ln1_w, L->ln1_b, m->cfg.eps, ws->h);
-  if ((rc = clip__mm_linear(m->mm, &L->qkv, ws->h, M, ws->big, 0)) != CUR_OK) return rc;
-  rc = clip__attention(ws->big, batch, seq, W, t->cfg.heads, causal, m->threads, ws->att);
-  if (rc == CUR_OK) rc = clip__mm_linear(m->mm, &L->out, ws->att, M, ws->x, CLIP_MM_ACCUM);
-  if (rc != CUR_OK) return rc;
-  clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, m->cfg.eps, ws->h);
-  if ((rc = clip__mm_linear(m->mm, &L->fc1, ws->h, M, ws->big, act)) != CUR_OK) return rc;
+  float eps = m->cfg.eps;
+  if ((rc = clip__layernorm(ws->x, M, W, L->ln1_w, L->ln1_b, eps, ws->h, bf, m->threads)) ||
+      (rc = clip__mm_linear(m->mm, &L->qkv, ws->h, M, ws->big, CLIP_MM_OUT_ACT)) ||
+      (rc = bf ? clip__attention_bf16(m->attn, ws->big, batch, seq, W, t->cfg.heads, causal,
+                                      m->threads, ws->att)
+               : clip__attention(ws->big, batch, seq, W, t->cfg.heads, causal, m->threads,
+                                 ws->att)) ||
+      (rc = clip__mm_linear(m->mm, &L->out, ws->att, M, ws->x, CLIP_MM_ACCUM)) ||
+      (rc = clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, eps, ws->h, bf, m->threads)) ||
+      (rc = clip__mm_linear(m->mm, &L->fc1, ws->h, M, ws->big, act | CLIP_MM_OUT_ACT)))
+    return rc;
   return clip__mm_linear(m->mm, &L->fc2, ws->big, M, ws->x, CLIP_MM_ACCUM);
 }
 
@@ -63,26 +73,34 @@ static int run_tower(clip_model *m, const clip_tower *t, int batch, int seq, int
   for (int i = 0; i < t->cfg.layers && rc == CUR_OK; i++)
     rc = residual_block(m, t, &t->layer[i], batch, seq, causal);
   if (rc != CUR_OK) return rc;
+  float *picked = ws->att; /* fp32 rows: att has room for them */
   for (int b = 0; b < batch; b++)
-    memcpy(ws->att + (size_t)b * W, ws->x + ((size_t)b * seq + pick[b]) * W, W * sizeof(float));
-  clip__layernorm(ws->att, batch, W, t->post_w, t->post_b, m->cfg.eps, ws->h);
-  return clip__mm_linear(m->mm, &t->proj, ws->h, batch, out, 0);
+    memcpy(picked + (size_t)b * W, ws->x + ((size_t)b * seq + pick[b]) * W, W * sizeof(float));
+  rc = clip__layernorm(picked, batch, W, t->post_w, t->post_b, m->cfg.eps, ws->h,
+                       clip__mm_act_bf16(m->mm), m->threads);
+  return rc ? rc : clip__mm_linear(m->mm, &t->proj, ws->h, batch, out, 0);
 }
 
 /* Patch p of image b as one row of 3*P*P values in conv-weight order
-** (channel, row, column), so the conv is one matrix product. */
-static void im2col(const float *chw, int n, int size, int P, float *cols) {
+** (channel, row, column), so the conv is one matrix product; cols in bf16
+** when bf16, else fp32. */
+static void im2col(const float *chw, int n, int size, int P, int bf16, void *cols) {
   int g = size / P;
   size_t plane = (size_t)size * size, k = 3 * (size_t)P * P;
   for (int b = 0; b < n; b++)
     for (int py = 0; py < g; py++)
       for (int px = 0; px < g; px++) {
-        float *row = cols + ((size_t)b * g * g + (size_t)py * g + px) * k;
+        size_t row = ((size_t)b * g * g + (size_t)py * g + px) * k;
         for (int c = 0; c < 3; c++)
-          for (int y = 0; y < P; y++)
-            memcpy(row + ((size_t)c * P + y) * P,
-                   chw + (size_t)b * 3 * plane + c * plane + (size_t)(py * P + y) * size + px * P,
-                   P * sizeof(float));
+          for (int y = 0; y < P; y++) {
+            const float *src =
+                chw + (size_t)b * 3 * plane + c * plane + (size_t)(py * P + y) * size + px * P;
+            size_t at = row + ((size_t)c * P + y) * P;
+            if (bf16)
+              clip__to_bf16(src, (size_t)P, (uint16_t *)cols + at);
+            else
+              memcpy((float *)cols + at, src, P * sizeof(float));
+          }
       }
 }
 
@@ -93,18 +111,20 @@ int clip__encode_vision(clip_model *m, const float *chw, int n, float *out) {
   if (!pick) return CUR_ENOMEM;
   if ((rc = ws_reserve(m, (size_t)n * S)) != CUR_OK) goto cleanup;
   clip_ws *ws = &m->ws;
-  im2col(chw, n, m->cfg.image_size, m->cfg.patch_size, ws->cols);
-  if ((rc = clip__mm_linear(m->mm, &t->patch, ws->cols, n * np, ws->h, 0)) != CUR_OK) goto cleanup;
+  im2col(chw, n, m->cfg.image_size, m->cfg.patch_size, clip__mm_act_bf16(m->mm), ws->cols);
+  /* the patch embeddings, fp32, in att (room for [n*S, W]) */
+  float *patches = ws->att;
+  if ((rc = clip__mm_linear(m->mm, &t->patch, ws->cols, n * np, patches, 0)) != CUR_OK) goto cleanup;
   for (int b = 0; b < n; b++) {
     float *x = ws->x + (size_t)b * S * W;
     for (int i = 0; i < W; i++) x[i] = t->cls[i] + t->pos[i];
     for (int p = 0; p < np; p++) {
-      const float *e = ws->h + ((size_t)b * np + p) * W, *pos = t->pos + (size_t)(p + 1) * W;
+      const float *e = patches + ((size_t)b * np + p) * W, *pos = t->pos + (size_t)(p + 1) * W;
       for (int i = 0; i < W; i++) x[(size_t)(p + 1) * W + i] = e[i] + pos[i];
     }
   }
-  clip__layernorm(ws->x, n * S, W, t->pre_w, t->pre_b, m->cfg.eps, ws->x);
-  rc = run_tower(m, t, n, S, 0, pick, out);
+  rc = clip__layernorm(ws->x, n * S, W, t->pre_w, t->pre_b, m->cfg.eps, ws->x, 0, m->threads);
+  if (rc == CUR_OK) rc = run_tower(m, t, n, S, 0, pick, out);
 cleanup:
   cur_free(pick);
   return rc;

@@ -91,7 +91,8 @@ typedef struct clip_linear {
 enum {
   CLIP_MM_ACCUM = 1,       /* y += x W^T + b instead of y = ... */
   CLIP_MM_GELU = 2,        /* then y = gelu(y) (erf form) */
-  CLIP_MM_QUICK_GELU = 4   /* then y = y * sigmoid(1.702 y) */
+  CLIP_MM_QUICK_GELU = 4,  /* then y = y * sigmoid(1.702 y) */
+  CLIP_MM_OUT_ACT = 8      /* y in the activation type (below), not fp32 */
 };
 
 /* 1 when the CPU has AVX512-BF16 or AMX-BF16 and the OS saves their state. */
@@ -102,32 +103,50 @@ int clip__mm_new(int bf16, int threads, clip_mm **out);
 void clip__mm_free(clip_mm *mm);
 /* Converts the weights for the backend once (bf16: a bf16 copy replaces l->w). */
 int clip__mm_prepare(clip_mm *mm, clip_linear *l);
-/* y[m, l->out] (op)= x[m, l->in] W^T + b, then the activation in flags.
+/* The element type of the activations the GEMMs read (1: bf16, on the
+** bf16 backend; 0: fp32).  Activations that only feed a GEMM (layer norm
+** outputs, qkv, attention, the MLP's hidden layer) are kept in it, so the
+** bf16 path converts nothing between its GEMMs. */
+int clip__mm_act_bf16(const clip_mm *mm);
+/* y[m, l->out] (op)= x[m, l->in] W^T + b, then the activation in flags;
+** x is in the activation type, y in fp32 unless flags has CLIP_MM_OUT_ACT.
 ** The bf16 backend reorders L's weights into the layout oneDNN picks for
 ** the shape the first time it meets it, and keeps them there (l->packed
 ** changes; l itself does not): a model runs on one thread at a time. */
-int clip__mm_linear(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
+int clip__mm_linear(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
                     int flags);
 /* Frees the weights and the packed copy; NULL-safe. */
 void clip__linear_free(clip_linear *l);
 /* "fp32 (OpenBLAS)" or "bf16 (oneDNN brg:avx512_core_bf16)", for reports. */
 const char *clip__mm_describe(const clip_mm *mm);
 
-/* ---- clip_ops.c: vectorisable kernels and a tiny parallel-for ---------- */
+/* ---- clip_ops.c: vectorisable kernels on OpenMP's team ---------------- */
 
-void clip__layernorm(const float *x, int rows, int n, const float *g, const float *b, float eps,
-                     float *y);
+/* y = layer norm of the rows of x, y in bf16 when y_bf16 (else fp32; y may
+** be x then), on up to `threads` threads. */
+int clip__layernorm(const float *x, int rows, int n, const float *g, const float *b, float eps,
+                    void *y, int y_bf16, int threads);
 /* Bias and activation over rows x n (the fp32 path's epilogue). */
 void clip__bias_act(float *y, int rows, int n, const float *b, int flags);
-/* Scaled dot-product attention over qkv [B*S, 3W] (q, k, v blocks of W =
-** H heads x D) into out [B*S, W]; causal masks j > i. */
+/* row[0..n) = softmax(scale * row[0..n)). */
+void clip__softmax_row(float *row, int n, float scale);
+/* Scaled dot-product attention in fp32 over qkv [B*S, 3W] (q, k, v blocks
+** of W = H heads x D) into out [B*S, W]; causal masks j > i. */
 int clip__attention(const float *qkv, int batch, int seq, int width, int heads, int causal,
                     int threads, float *out);
 /* Round-to-nearest-even float -> bf16. */
 void clip__to_bf16(const float *x, size_t n, uint16_t *y);
-/* Runs fn(ctx, worker, t) for every t in [0, tasks) on up to `threads`
-** threads (worker in [0, threads) identifies per-thread scratch). */
-void clip__parallel(int tasks, int threads, void (*fn)(void *ctx, int worker, int t), void *ctx);
+
+/* ---- clip_attention_bf16.c: attention on oneDNN's bf16 batched matmuls */
+
+typedef struct clip_attn clip_attn;
+int clip__attn_new(clip_attn **out);
+void clip__attn_free(clip_attn *a);
+/* clip__attention for bf16 qkv and out, with q k^T and p v as batched
+** oneDNN matmuls and the softmax between them in fp32.  Not thread-safe:
+** one model runs on one thread at a time. */
+int clip__attention_bf16(clip_attn *a, const uint16_t *qkv, int batch, int seq, int width,
+                         int heads, int causal, int threads, uint16_t *out);
 
 /* ---- clip_model.c / clip_forward.c: weights and the two transformers --- */
 
@@ -148,10 +167,13 @@ typedef struct clip_tower {
   clip_linear proj;        /* [embed, width], no bias */
 } clip_tower;
 
-/* Activations, reused across calls; grown as batches grow. */
+/* Activations, reused across calls; grown as batches grow.  x (the
+** residual stream) is fp32; the others hold the activation type of
+** clip__mm_act_bf16, in room sized for fp32. */
 typedef struct clip_ws {
-  float *x, *h, *big, *att;  /* [rows, width] x2, [rows, max(3W, mlp)], [rows, width] */
-  float *cols;               /* vision im2col [rows, 3*P*P] */
+  float *x;                  /* [rows, width] */
+  void *h, *big, *att;       /* [rows, width], [rows, max(3W, mlp)], [rows, width] */
+  void *cols;                /* vision im2col [rows, 3*P*P] */
   size_t rows;               /* capacity in rows of the largest tower */
 } clip_ws;
 
@@ -161,6 +183,7 @@ struct clip_model {
   float logit_scale;       /* exp() of the stored log scale */
   struct clip_tokenizer *tok; /* NULL when the folder has no vocabulary */
   clip_mm *mm;
+  clip_attn *attn;         /* the bf16 path's attention; NULL in fp32 */
   int bf16, threads;
   char *id;
   clip_ws ws;

@@ -1,5 +1,5 @@
 /* clip_ops.c -- the non-GEMM work of a transformer: layer norm, activations,
-** attention, bf16 conversion, and a small parallel-for.
+** attention and bf16 conversion.
 **
 ** The loops are written so GCC vectorises them without -ffast-math (no float
 ** reductions in the hot loops: attention accumulates rows axpy-style), and
@@ -11,10 +11,16 @@
 #include "clip_internal.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "curate.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+static int worker_id(void) { return omp_get_thread_num(); }
+#else
+static int worker_id(void) { return 0; }
+#endif
 
 #ifdef __clang__
 /* clang 14 (the libFuzzer build's compiler) accepts gcc's arch= clones but
@@ -54,18 +60,42 @@ static inline float quick_gelu(float x) {
   return x / (1.0f + exp_poly(-1.702f * x));
 }
 
-CLONES void clip__layernorm(const float *x, int rows, int n, const float *g, const float *b,
-                            float eps, float *y) {
+static inline uint16_t to_bf16(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
+  return (uint16_t)(u >> 16);
+}
+
+CLONES static void layernorm_row(const float *xr, int n, const float *g, const float *b, float eps,
+                                 float *yr) {
+  float mean = 0, var = 0;
+  for (int i = 0; i < n; i++) mean += xr[i];
+  mean /= (float)n;
+  for (int i = 0; i < n; i++) var += (xr[i] - mean) * (xr[i] - mean);
+  float inv = 1.0f / sqrtf(var / (float)n + eps);
+  for (int i = 0; i < n; i++) yr[i] = (xr[i] - mean) * inv * g[i] + b[i];
+}
+
+int clip__layernorm(const float *x, int rows, int n, const float *g, const float *b, float eps,
+                    void *y, int y_bf16, int threads) {
+  /* a bf16 row is made in fp32 scratch first; y may be x (fp32 only) */
+  float *scratch = NULL;
+  if (y_bf16 && !(scratch = cur_mallocarray((size_t)(threads > 0 ? threads : 1), (size_t)n * sizeof *scratch)))
+    return CUR_ENOMEM;
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * n;
-    float *yr = y + (size_t)r * n;
-    float mean = 0, var = 0;
-    for (int i = 0; i < n; i++) mean += xr[i];
-    mean /= (float)n;
-    for (int i = 0; i < n; i++) var += (xr[i] - mean) * (xr[i] - mean);
-    float inv = 1.0f / sqrtf(var / (float)n + eps);
-    for (int i = 0; i < n; i++) yr[i] = (xr[i] - mean) * inv * g[i] + b[i];
+    if (y_bf16) {
+      float *tmp = scratch + (size_t)worker_id() * n;
+      layernorm_row(xr, n, g, b, eps, tmp);
+      clip__to_bf16(tmp, (size_t)n, (uint16_t *)y + (size_t)r * n);
+    } else {
+      layernorm_row(xr, n, g, b, eps, (float *)y + (size_t)r * n);
+    }
   }
+  cur_free(scratch);
+  return CUR_OK;
 }
 
 CLONES void clip__bias_act(float *y, int rows, int n, const float *b, int flags) {
@@ -81,12 +111,16 @@ CLONES void clip__bias_act(float *y, int rows, int n, const float *b, int flags)
 }
 
 CLONES void clip__to_bf16(const float *x, size_t n, uint16_t *y) {
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &x[i], 4);
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
-    y[i] = (uint16_t)(u >> 16);
-  }
+  for (size_t i = 0; i < n; i++) y[i] = to_bf16(x[i]);
+}
+
+CLONES void clip__softmax_row(float *row, int n, float scale) {
+  float mx = row[0], sum = 0;
+  for (int s = 1; s < n; s++) mx = row[s] > mx ? row[s] : mx;
+  for (int s = 0; s < n; s++) row[s] = exp_poly((row[s] - mx) * scale);
+  for (int s = 0; s < n; s++) sum += row[s];
+  float inv = 1.0f / sum;
+  for (int s = 0; s < n; s++) row[s] *= inv;
 }
 
 typedef struct att_job {
@@ -98,8 +132,7 @@ typedef struct att_job {
 /* One (image or text, head): scores = q k^T / sqrt(D), softmax, times v.
 ** kt holds this head's keys transposed [D][S] so both products run along
 ** contiguous rows. */
-CLONES static void attention_head(void *ctx, int worker, int task) {
-  const att_job *j = ctx;
+CLONES static void attention_head(const att_job *j, int worker, int task) {
   int S = j->seq, W = j->width, D = W / j->heads, b = task / j->heads, h = task % j->heads;
   size_t ld = 3 * (size_t)W;
   const float *base = j->qkv + (size_t)b * S * ld + (size_t)h * D;
@@ -112,18 +145,15 @@ CLONES static void attention_head(void *ctx, int worker, int task) {
     const float *q = base + i * ld;
     for (int s = 0; s < L; s++) row[s] = 0;
     for (int d = 0; d < D; d++) {
-      float qd = q[d] * scale;
+      float qd = q[d];
       const float *kd = kt + (size_t)d * S;
       for (int s = 0; s < L; s++) row[s] += qd * kd[s];
     }
-    float mx = row[0], sum = 0;
-    for (int s = 1; s < L; s++) mx = row[s] > mx ? row[s] : mx;
-    for (int s = 0; s < L; s++) row[s] = exp_poly(row[s] - mx);
-    for (int s = 0; s < L; s++) sum += row[s];
+    clip__softmax_row(row, L, scale);
     float *o = j->out + ((size_t)b * S + i) * W + (size_t)h * D;
     for (int d = 0; d < D; d++) o[d] = 0;
     for (int s = 0; s < L; s++) {
-      float p = row[s] / sum;
+      float p = row[s];
       const float *v = base + s * ld + 2 * W;
       for (int d = 0; d < D; d++) o[d] += p * v[d];
     }
@@ -137,39 +167,8 @@ int clip__attention(const float *qkv, int batch, int seq, int width, int heads, 
   float *scratch = cur_mallocarray((size_t)threads * ((size_t)D * seq + seq), sizeof *scratch);
   if (!scratch) return CUR_ENOMEM;
   att_job j = {qkv, out, scratch, batch, seq, width, heads, causal};
-  clip__parallel(batch * heads, threads, attention_head, &j);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < batch * heads; t++) attention_head(&j, worker_id(), t);
   cur_free(scratch);
   return CUR_OK;
-}
-
-typedef struct par_worker {
-  void (*fn)(void *, int, int);
-  void *ctx;
-  int tasks, threads, worker;
-} par_worker;
-
-static void *par_main(void *arg) {
-  const par_worker *w = arg;
-  for (int t = w->worker; t < w->tasks; t += w->threads) w->fn(w->ctx, w->worker, t);
-  return NULL;
-}
-
-void clip__parallel(int tasks, int threads, void (*fn)(void *ctx, int worker, int t), void *ctx) {
-  enum { MAX_THREADS = 64 };
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads > tasks) threads = tasks;
-  if (threads < 1) threads = 1;
-  par_worker w[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  for (int i = 0; i < threads; i++) w[i] = (par_worker){fn, ctx, tasks, threads, i};
-  for (int i = 1; i < threads; i++) started[i] = pthread_create(&tid[i], NULL, par_main, &w[i]) == 0;
-  par_main(&w[0]);
-  /* A worker whose thread could not start runs here instead: same result. */
-  for (int i = 1; i < threads; i++) {
-    if (started[i])
-      pthread_join(tid[i], NULL);
-    else
-      par_main(&w[i]);
-  }
 }

@@ -7,7 +7,9 @@
 ** directly), and the weights are reordered into it once, at the first call
 ** that needs that layout, instead of being re-packed by the kernel on every
 ** call.  The kernels fuse the bias, the residual sum and the activation.
-** Activations are converted to bf16 per call; the result stays fp32.
+** Activations arrive in bf16 (the forward pass keeps every GEMM input in
+** bf16), and a result is written in bf16 when it only feeds another GEMM,
+** else in fp32 (the residual stream, the embeddings).
 ** Primitives are cached per (m, k, n, flags), and the cache belongs to the
 ** clip_mm object, so one clip_mm must not be used by two threads at once.
 */
@@ -50,8 +52,6 @@ struct clip_mm {
   dnnl_stream_t stream;
   mm_prim *cache;
   int n_cache;
-  uint16_t *xb;             /* activations converted to bf16 */
-  size_t xb_cap;
   void *wtmp;               /* weights in a layout past MM_LAYOUTS, for one call */
   size_t wtmp_cap;
   char describe[96];
@@ -109,7 +109,6 @@ void clip__mm_free(clip_mm *mm) {
   if (!mm) return;
   for (int i = 0; i < mm->n_cache; i++) prim_free(&mm->cache[i]);
   cur_free(mm->cache);
-  cur_free(mm->xb);
   cur_free(mm->wtmp);
   if (mm->stream) dnnl_stream_destroy(mm->stream);
   if (mm->engine) dnnl_engine_destroy(mm->engine);
@@ -117,6 +116,8 @@ void clip__mm_free(clip_mm *mm) {
 }
 
 const char *clip__mm_describe(const clip_mm *mm) { return mm->describe; }
+
+int clip__mm_act_bf16(const clip_mm *mm) { return mm->bf16; }
 
 void clip__linear_free(clip_linear *l) {
   if (!l) return;
@@ -170,7 +171,8 @@ static dnnl_status_t prim_create(clip_mm *mm, mm_prim *p, int has_bias) {
   dnnl_status_t s = dnnl_memory_desc_init_by_tag(&smd, 2, sd, dnnl_bf16, dnnl_ab);
   if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_format_tag_any);
   if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
-  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_ab);
+  dnnl_data_type_t dt = (p->flags & CLIP_MM_OUT_ACT) ? dnnl_bf16 : dnnl_f32;
+  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dt, dnnl_ab);
   if (s == dnnl_success) s = dnnl_matmul_desc_init(&desc, &smd, &wmd, has_bias ? &bmd : NULL, &dmd);
   if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
   if (s == dnnl_success) s = set_post_ops(attr, p->flags);
@@ -269,16 +271,8 @@ static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void 
   return CUR_OK;
 }
 
-static int linear_bf16(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
+static int linear_bf16(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
                        int flags) {
-  size_t nx = (size_t)m * (size_t)l->in;
-  if (nx > mm->xb_cap) {
-    uint16_t *xb = cur_reallocarray(mm->xb, nx, sizeof *xb);
-    if (!xb) return CUR_ENOMEM;
-    mm->xb = xb;
-    mm->xb_cap = nx;
-  }
-  clip__to_bf16(x, nx, mm->xb);
   mm_prim *p = NULL;
   void *weights = NULL;
   int rc = prim_get(mm, m, l->in, l->out, flags, l->b != NULL, &p);
@@ -286,7 +280,7 @@ static int linear_bf16(clip_mm *mm, const clip_linear *l, const float *x, int m,
   if (rc != CUR_OK) return rc;
   dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei},
                              {DNNL_ARG_DST, p->dst}, {DNNL_ARG_BIAS, p->bias}};
-  dnnl_status_t s = dnnl_memory_set_data_handle(p->src, mm->xb);
+  dnnl_status_t s = dnnl_memory_set_data_handle(p->src, (void *)x);
   if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->wei, weights);
   if (s == dnnl_success) s = dnnl_memory_set_data_handle(p->dst, y);
   if (s == dnnl_success && l->b) s = dnnl_memory_set_data_handle(p->bias, l->b);
@@ -295,10 +289,11 @@ static int linear_bf16(clip_mm *mm, const clip_linear *l, const float *x, int m,
   return s == dnnl_success ? CUR_OK : dnnl_fail("matmul", s);
 }
 
-int clip__mm_linear(clip_mm *mm, const clip_linear *l, const float *x, int m, float *y,
+int clip__mm_linear(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
                     int flags) {
   assert(m > 0 && (l->packed || l->w));
   if (l->packed) return linear_bf16(mm, l, x, m, y, flags);
+  /* fp32 is the activation type here, so CLIP_MM_OUT_ACT changes nothing */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->out, l->in, 1.0f, x, l->in, l->w,
               l->in, (flags & CLIP_MM_ACCUM) ? 1.0f : 0.0f, y, l->out);
   clip__bias_act(y, m, l->out, l->b, flags);
