@@ -2,14 +2,13 @@
 **
 ** The model has ViT-B/32's real shapes with random weights made in memory
 ** (no download needed).  End to end decodes the JPEGs of a tar (libarchive)
-** on decode threads that fill a ring of batches while the main thread
-** encodes, so decode and compute overlap.  Prints one "key value" per line.
+** in the embed stage's schedule: each batch decoded on every thread, then
+** encoded.  Prints one "key value" per line.
 */
 #include <archive.h>
 #include <archive_entry.h>
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +19,11 @@
 #include "clip.h"
 #include "clip_internal.h"
 #include "curate.h"
-
-#define RING 3
+#include "parallel.h"
 
 typedef struct opts {
   clip_precision prec;
-  int batch, threads, decoders, images; /* images: end-to-end cap */
+  int batch, threads, images; /* images: end-to-end cap */
   double seconds;
   const char *tar, *vocab;
 } opts;
@@ -223,67 +221,40 @@ static int read_tar(const char *path, blob **out, int *n) {
   return rc;
 }
 
-/* Ring of RING batches: decoders fill batch g into slot g % RING once the
-** encoder has released generation g - RING. */
-typedef struct ring {
+/* End to end in the embed stage's schedule (stages/common/embedder.c): a
+** batch is decoded on every thread (cur_parallel_for), then encoded on
+** every thread.  On a machine whose cores the forward pass fills, running
+** decoders beside it only makes the two fight for the same cores; what
+** end to end costs over the forward pass is the decoding's own CPU time. */
+typedef struct e2e_batch {
   clip_model *m;
   const blob *imgs;
-  int n, batch, next;           /* next image index to decode */
-  float *pix[RING];
-  int gen[RING], filled[RING], failed;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-} ring;
+  float *pix;
+  int first, failed;
+} e2e_batch;
 
-static void *decoder(void *arg) {
-  ring *r = arg;
-  size_t per = 3 * 224 * 224;
-  for (;;) {
-    pthread_mutex_lock(&r->mu);
-    int i = r->next++;
-    int g = i / r->batch, s = g % RING;
-    while (i < r->n && r->gen[s] != g) pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
-    if (i >= r->n) return NULL;
-    int rc = clip_model_preprocess(r->m, r->imgs[i].data, r->imgs[i].len, "tar member",
-                                   r->pix[s] + (size_t)(i % r->batch) * per);
-    pthread_mutex_lock(&r->mu);
-    r->failed += rc != CUR_OK;
-    r->filled[s]++;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-  }
+static void decode_one(void *ctx, size_t i) {
+  e2e_batch *b = ctx;
+  const blob *img = &b->imgs[b->first + (int)i];
+  if (clip_model_preprocess(b->m, img->data, img->len, "tar member", b->pix + i * 3 * 224 * 224))
+    __atomic_add_fetch(&b->failed, 1, __ATOMIC_RELAXED);
 }
 
 static double end_to_end(clip_model *m, const blob *imgs, int n, const opts *o, int *failed) {
-  ring r = {.m = m, .imgs = imgs, .n = n, .batch = o->batch};
-  pthread_t tid[16];
+  e2e_batch b = {.m = m, .imgs = imgs};
   float *out = cur_mallocarray((size_t)o->batch * 512, sizeof *out);
-  pthread_mutex_init(&r.mu, NULL);
-  pthread_cond_init(&r.cv, NULL);
-  for (int s = 0; s < RING; s++) {
-    r.gen[s] = s;
-    r.pix[s] = cur_mallocarray((size_t)o->batch * 3 * 224 * 224, sizeof(float));
-  }
+  b.pix = cur_mallocarray((size_t)o->batch * 3 * 224 * 224, sizeof(float));
+  if (!out || !b.pix) die("memory");
   double t0 = now();
-  for (int d = 0; d < o->decoders; d++) pthread_create(&tid[d], NULL, decoder, &r);
-  for (int g = 0; g * o->batch < n; g++) {
-    int s = g % RING, k = n - g * o->batch < o->batch ? n - g * o->batch : o->batch;
-    pthread_mutex_lock(&r.mu);
-    while (r.filled[s] < k) pthread_cond_wait(&r.cv, &r.mu);
-    pthread_mutex_unlock(&r.mu);
-    if (clip_encode_images(m, r.pix[s], k, out) != CUR_OK) die("encode");
-    pthread_mutex_lock(&r.mu);
-    r.filled[s] = 0;
-    r.gen[s] = g + RING;
-    pthread_cond_broadcast(&r.cv);
-    pthread_mutex_unlock(&r.mu);
+  for (b.first = 0; b.first < n; b.first += o->batch) {
+    int k = n - b.first < o->batch ? n - b.first : o->batch;
+    cur_parallel_for((size_t)k, m->threads, decode_one, &b);
+    if (clip_encode_images(m, b.pix, k, out) != CUR_OK) die("encode");
   }
-  for (int d = 0; d < o->decoders; d++) pthread_join(tid[d], NULL);
   double t = now() - t0;
-  for (int s = 0; s < RING; s++) cur_free(r.pix[s]);
+  cur_free(b.pix);
   cur_free(out);
-  *failed = r.failed;
+  *failed = b.failed;
   return n / t;
 }
 
@@ -308,27 +279,26 @@ static double text_rate(clip_model *m, int batch, double seconds) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-  *o = (opts){CLIP_PRECISION_AUTO, 32, 0, 1, 256, 5.0, NULL, NULL};
+  *o = (opts){CLIP_PRECISION_AUTO, 32, 0, 256, 5.0, NULL, NULL};
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--precision")) {
       if (clip_precision_parse(v, &o->prec) != CUR_OK) return die("options");
     } else if (!strcmp(k, "--batch")) o->batch = atoi(v);
     else if (!strcmp(k, "--threads")) o->threads = atoi(v);
-    else if (!strcmp(k, "--decoders")) o->decoders = atoi(v);
     else if (!strcmp(k, "--images")) o->images = atoi(v);
     else if (!strcmp(k, "--seconds")) o->seconds = atof(v);
     else if (!strcmp(k, "--tar")) o->tar = v;
     else if (!strcmp(k, "--vocab")) o->vocab = v;
     else {
       fprintf(stderr, "usage: bench_clip [--precision auto|fp32|bf16] [--batch N] [--threads N]\n"
-                      "       [--decoders N] [--images N] [--seconds S] [--tar IMAGES.tar]\n"
+                      "       [--images N] [--seconds S] [--tar IMAGES.tar]\n"
                       "       [--vocab DIR]\n");
       return 2;
     }
   }
-  if (o->batch < 1 || o->batch > 64 || o->decoders < 1 || o->decoders > 16) {
-    fprintf(stderr, "bench_clip: batch must be 1..64, decoders 1..16\n");
+  if (o->batch < 1 || o->batch > 64) {
+    fprintf(stderr, "bench_clip: batch must be 1..64\n");
     return 2;
   }
   return 0;
@@ -340,7 +310,6 @@ static void run_end_to_end(clip_model *m, const opts *o) {
   if (read_tar(o->tar, &imgs, &total) != CUR_OK) {
     die("tar");
   } else {
-    vips_concurrency_set(1); /* one libvips thread per decoder: no oversubscription */
     int n = total < o->images ? total : o->images;
     double rate = end_to_end(m, imgs, n, o, &failed);
     printf("end_to_end_images %d\nend_to_end_failed %d\nend_to_end_img_per_s %.1f\n", n, failed,
