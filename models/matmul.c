@@ -1,15 +1,16 @@
-/* matmul.c -- linear layers: OpenBLAS sgemm (fp32) or oneDNN matmul (bf16).
+/* matmul.c -- linear layers: oneDNN matmul (bf16, and fp32 with AVX-512) or OpenBLAS sgemm.
 **
-** The bf16 path converts each weight matrix once to bf16 in PyTorch's
-** [out, in] order, which oneDNN reads as a K x N matrix in the "ba" format.
+** The oneDNN paths keep each weight matrix in PyTorch's [out, in] order
+** (converted once to bf16 for bf16), which oneDNN reads as a K x N matrix
+** in the "ba" format.
 ** Each primitive lets oneDNN choose the weights' layout (format "any": the
 ** blocked, VNNI-interleaved tiles its AMX or AVX512-BF16 brgemm kernels read
 ** directly), and the weights are reordered into it once, at the first call
 ** that needs that layout, instead of being re-packed by the kernel on every
 ** call.  The kernels fuse the bias, the residual sum and the activation.
-** Activations arrive in bf16 (the forward pass keeps every GEMM input in
-** bf16), and a result is written in bf16 when it only feeds another GEMM,
-** else in fp32 (the residual stream, the embeddings).
+** In bf16, activations arrive in bf16 (the forward pass keeps every GEMM
+** input in bf16), and a result is written in bf16 when it only feeds
+** another GEMM, else in fp32 (the residual stream, the embeddings).
 ** Primitives are cached per (m, k, n, flags), and the cache belongs to the
 ** clip_mm object, so one clip_mm must not be used by two threads at once.
 */
@@ -20,6 +21,7 @@
 #include <cpuid.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "curate.h"
@@ -34,7 +36,8 @@ typedef struct mm_packed {
 #define MM_LAYOUTS 4
 
 struct clip_mm_weight {
-  uint16_t *w;              /* bf16 [out, in] (the "ba" K x N matrix) until the first layout */
+  void *w;                  /* [out, in] in the backend's type (the "ba" K x N matrix),
+                               until the first layout */
   mm_packed layout[MM_LAYOUTS];
   int n_layouts;
 };
@@ -47,7 +50,8 @@ typedef struct mm_prim {
 } mm_prim;
 
 struct clip_mm {
-  int bf16;
+  int kind;                 /* MM_* */
+  dnnl_data_type_t dt;      /* oneDNN's activation and weight type */
   dnnl_engine_t engine;
   dnnl_stream_t stream;
   mm_prim *cache;
@@ -57,41 +61,66 @@ struct clip_mm {
   char describe[96];
 };
 
+enum { MM_BLAS, MM_DNNL_F32, MM_DNNL_BF16 };
+
 /* In OpenBLAS's own header, but not in every cblas.h. */
 extern void openblas_set_num_threads(int);
 
-int clip__cpu_has_bf16(void) {
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+/* AVX-512 Foundation with its register state saved by the OS, and the bf16
+** instructions (AVX512-BF16, or AMX whose tiles oneDNN asks the OS for). */
+static void cpu_features(int *avx512, int *bf16) {
+  unsigned a, b, c, d, a1 = 0, b1, c1, d1;
+  *avx512 = *bf16 = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
   int amx = (d >> 22) & 1, avx512f = (b >> 16) & 1;
-  unsigned a1, b1, c1, d1;
   int avx512bf16 = __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 5) & 1);
-  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return 0; /* OSXSAVE */
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return; /* OSXSAVE */
   unsigned lo, hi;
   __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   int zmm_state = (lo & 0xe6) == 0xe6; /* XMM, YMM, opmask and ZMM saved by the OS */
-  return (avx512f && avx512bf16 && zmm_state) || amx;
+  *avx512 = avx512f && zmm_state;
+  *bf16 = (*avx512 && avx512bf16) || amx;
+}
+
+int clip__cpu_has_bf16(void) {
+  int avx512, bf16;
+  cpu_features(&avx512, &bf16);
+  return bf16;
 }
 
 static int dnnl_fail(const char *what, dnnl_status_t s) {
   return cur_errorf("clip: oneDNN %s failed (status %d)", what, (int)s);
 }
 
+/* fp32 runs on oneDNN's f32 matmul where the CPU has AVX-512 (measured
+** 204-218 GFLOP/s against OpenBLAS sgemm's 182 on an AMD EPYC, 329 against
+** 215 on an Intel Xeon: scripts/bench/clip prints both), else on OpenBLAS.
+** The choice follows the CPU, not a timing at start-up, so one machine
+** always computes the same embeddings: a timed choice could flip between
+** a killed run and its restart and change the stored vectors' low bits.
+** CURATE_FP32_GEMM=openblas or =onednn overrides it (tests, benchmarks). */
 int clip__mm_new(int bf16, int threads, clip_mm **out) {
   *out = NULL;
+  const char *force = getenv("CURATE_FP32_GEMM");
+  if (force && strcmp(force, "openblas") && strcmp(force, "onednn"))
+    return cur_errorc(CUR_ECONFIG, "CURATE_FP32_GEMM is '%s': it must be openblas or onednn", force);
   clip_mm *mm = cur_calloc(1, sizeof *mm);
   if (!mm) return CUR_ENOMEM;
-  mm->bf16 = bf16;
+  int avx512, has_bf16;
+  cpu_features(&avx512, &has_bf16);
+  if (force) avx512 = !strcmp(force, "onednn");
+  mm->kind = bf16 ? MM_DNNL_BF16 : avx512 ? MM_DNNL_F32 : MM_BLAS;
+  mm->dt = bf16 ? dnnl_bf16 : dnnl_f32;
   if (threads > 0) openblas_set_num_threads(threads);
   snprintf(mm->describe, sizeof mm->describe, "fp32 (OpenBLAS sgemm)");
-  if (bf16) {
+  if (mm->kind != MM_BLAS) {
     dnnl_status_t s = dnnl_engine_create(&mm->engine, dnnl_cpu, 0);
     if (s == dnnl_success) s = dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags);
     if (s != dnnl_success) {
       clip__mm_free(mm);
       return dnnl_fail("engine", s);
     }
-    snprintf(mm->describe, sizeof mm->describe, "bf16 (oneDNN matmul)");
+    snprintf(mm->describe, sizeof mm->describe, "%s (oneDNN matmul)", bf16 ? "bf16" : "fp32");
   }
   *out = mm;
   return CUR_OK;
@@ -117,7 +146,7 @@ void clip__mm_free(clip_mm *mm) {
 
 const char *clip__mm_describe(const clip_mm *mm) { return mm->describe; }
 
-int clip__mm_act_bf16(const clip_mm *mm) { return mm->bf16; }
+int clip__mm_act_bf16(const clip_mm *mm) { return mm->kind == MM_DNNL_BF16; }
 
 void clip__linear_free(clip_linear *l) {
   if (!l) return;
@@ -132,16 +161,23 @@ void clip__linear_free(clip_linear *l) {
 }
 
 int clip__mm_prepare(clip_mm *mm, clip_linear *l) {
-  if (!mm->bf16 || l->packed) return CUR_OK;
-  size_t n = (size_t)l->out * (size_t)l->in;
+  if (mm->kind == MM_BLAS || l->packed) return CUR_OK;
   clip_mm_weight *p = cur_calloc(1, sizeof *p);
-  if (!p || !(p->w = cur_mallocarray(n, sizeof *p->w))) {
-    cur_free(p);
-    return CUR_ENOMEM;
+  if (!p) return CUR_ENOMEM;
+  if (mm->kind == MM_DNNL_F32) {
+    p->w = l->w; /* the plain matrix moves to the backend, which reorders it */
+  } else {
+    size_t n = (size_t)l->out * (size_t)l->in;
+    uint16_t *w = cur_mallocarray(n, sizeof *w);
+    if (!w) {
+      cur_free(p);
+      return CUR_ENOMEM;
+    }
+    clip__to_bf16(l->w, n, w);
+    p->w = w;
+    cur_free(l->w); /* the bf16 copy is the only one the forward pass reads */
   }
-  clip__to_bf16(l->w, n, p->w);
   l->packed = p;
-  cur_free(l->w); /* the bf16 copy is the only one the forward pass reads */
   l->w = NULL;
   return CUR_OK;
 }
@@ -168,10 +204,10 @@ static dnnl_status_t prim_create(clip_mm *mm, mm_prim *p, int has_bias) {
   dnnl_primitive_attr_t attr = NULL;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_matmul_desc_t desc;
-  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&smd, 2, sd, dnnl_bf16, dnnl_ab);
-  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wmd, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&smd, 2, sd, mm->dt, dnnl_ab);
+  if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wmd, 2, wd, mm->dt, dnnl_format_tag_any);
   if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
-  dnnl_data_type_t dt = (p->flags & CLIP_MM_OUT_ACT) ? dnnl_bf16 : dnnl_f32;
+  dnnl_data_type_t dt = (p->flags & CLIP_MM_OUT_ACT) ? mm->dt : dnnl_f32;
   if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dt, dnnl_ab);
   if (s == dnnl_success) s = dnnl_matmul_desc_init(&desc, &smd, &wmd, has_bias ? &bmd : NULL, &dmd);
   if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
@@ -185,7 +221,8 @@ static dnnl_status_t prim_create(clip_mm *mm, mm_prim *p, int has_bias) {
   if (s == dnnl_success) s = dnnl_memory_create(&p->dst, &dmd, mm->engine, DNNL_MEMORY_NONE);
   const char *impl = NULL;
   if (s == dnnl_success && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
-    snprintf(mm->describe, sizeof mm->describe, "bf16 (oneDNN matmul %s)", impl);
+    snprintf(mm->describe, sizeof mm->describe, "%s (oneDNN matmul %s)",
+             mm->dt == dnnl_bf16 ? "bf16" : "fp32", impl);
   dnnl_primitive_desc_destroy(pd);
   dnnl_primitive_attr_destroy(attr);
   return s;
@@ -241,7 +278,7 @@ static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void 
   if (!(dst->data = keep ? cur_malloc(bytes ? bytes : 1) : mm->wtmp)) return CUR_ENOMEM;
   /* the first layout comes from the plain copy, which it replaces; later
   ** ones from the first */
-  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_bf16, dnnl_ba);
+  dnnl_status_t s = dnnl_memory_desc_init_by_tag(&plain, 2, wd, mm->dt, dnnl_ba);
   if (w->n_layouts) plain = w->layout[0].md;
   if (s == dnnl_success)
     s = dnnl_memory_create(&from, &plain, mm->engine, w->n_layouts ? w->layout[0].data : w->w);
@@ -271,7 +308,7 @@ static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void 
   return CUR_OK;
 }
 
-static int linear_bf16(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
+static int linear_dnnl(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
                        int flags) {
   mm_prim *p = NULL;
   void *weights = NULL;
@@ -292,7 +329,7 @@ static int linear_bf16(clip_mm *mm, const clip_linear *l, const void *x, int m, 
 int clip__mm_linear(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
                     int flags) {
   assert(m > 0 && (l->packed || l->w));
-  if (l->packed) return linear_bf16(mm, l, x, m, y, flags);
+  if (l->packed) return linear_dnnl(mm, l, x, m, y, flags);
   /* fp32 is the activation type here, so CLIP_MM_OUT_ACT changes nothing */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->out, l->in, 1.0f, x, l->in, l->w,
               l->in, (flags & CLIP_MM_ACCUM) ? 1.0f : 0.0f, y, l->out);
