@@ -28,20 +28,32 @@ static int grow(void **p, size_t n) {
 static int ws_reserve(clip_model *m, size_t rows) {
   clip_ws *ws = &m->ws;
   if (rows <= ws->rows) return CUR_OK;
-  size_t w = 0, wide = 0, k = 3 * (size_t)m->cfg.patch_size * (size_t)m->cfg.patch_size;
+  size_t w = 0, wide = 0, att = 0, k = 3 * (size_t)m->cfg.patch_size * (size_t)m->cfg.patch_size;
   for (int t = 0; t < 2; t++) {
     const clip_tower_cfg *c = &m->cfg.tower[t];
     size_t big = (size_t)(3 * c->width > c->mlp ? 3 * c->width : c->mlp);
+    size_t a = clip__attention_scratch(c->seq, c->width, c->heads, m->threads);
     w = (size_t)c->width > w ? (size_t)c->width : w;
     wide = big > wide ? big : wide;
+    att = a > att ? a : att;
   }
-  void *x = ws->x;
-  int rc = grow(&x, rows * w);
+  void *x = ws->x, *scratch = ws->att_scratch;
+  int rc = grow(&x, rows * w) || grow(&scratch, att);
   ws->x = x;
+  ws->att_scratch = scratch;
   if (rc || grow(&ws->h, rows * w) || grow(&ws->att, rows * w) || grow(&ws->big, rows * wide) ||
       grow(&ws->cols, rows * k))
     return CUR_ENOMEM;
   ws->rows = rows;
+  return CUR_OK;
+}
+
+static int attention(clip_model *m, const clip_tower *t, int batch, int seq, int causal) {
+  clip_ws *ws = &m->ws;
+  int W = t->cfg.width, H = t->cfg.heads;
+  if (clip__mm_act_bf16(m->mm))
+    return clip__attention_bf16(m->attn, ws->big, batch, seq, W, H, causal, m->threads, ws->att);
+  clip__attention(ws->big, batch, seq, W, H, causal, m->threads, ws->att_scratch, ws->att);
   return CUR_OK;
 }
 
@@ -51,15 +63,13 @@ static int residual_block(clip_model *m, const clip_tower *t, const clip_layer *
   int W = t->cfg.width, M = batch * seq, bf = clip__mm_act_bf16(m->mm), rc;
   int act = m->cfg.act == CLIP_ACT_GELU ? CLIP_MM_GELU : CLIP_MM_QUICK_GELU;
   float eps = m->cfg.eps;
-  if ((rc = clip__layernorm(ws->x, M, W, L->ln1_w, L->ln1_b, eps, ws->h, bf, m->threads)) ||
-      (rc = clip__mm_linear(m->mm, &L->qkv, ws->h, M, ws->big, CLIP_MM_OUT_ACT)) ||
-      (rc = bf ? clip__attention_bf16(m->attn, ws->big, batch, seq, W, t->cfg.heads, causal,
-                                      m->threads, ws->att)
-               : clip__attention(ws->big, batch, seq, W, t->cfg.heads, causal, m->threads,
-                                 ws->att)) ||
-      (rc = clip__mm_linear(m->mm, &L->out, ws->att, M, ws->x, CLIP_MM_ACCUM)) ||
-      (rc = clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, eps, ws->h, bf, m->threads)) ||
-      (rc = clip__mm_linear(m->mm, &L->fc1, ws->h, M, ws->big, act | CLIP_MM_OUT_ACT)))
+  clip__layernorm(ws->x, M, W, L->ln1_w, L->ln1_b, eps, ws->h, bf, m->threads);
+  if ((rc = clip__mm_linear(m->mm, &L->qkv, ws->h, M, ws->big, CLIP_MM_OUT_ACT)) ||
+      (rc = attention(m, t, batch, seq, causal)) ||
+      (rc = clip__mm_linear(m->mm, &L->out, ws->att, M, ws->x, CLIP_MM_ACCUM)))
+    return rc;
+  clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, eps, ws->h, bf, m->threads);
+  if ((rc = clip__mm_linear(m->mm, &L->fc1, ws->h, M, ws->big, act | CLIP_MM_OUT_ACT)))
     return rc;
   return clip__mm_linear(m->mm, &L->fc2, ws->big, M, ws->x, CLIP_MM_ACCUM);
 }
@@ -76,9 +86,9 @@ static int run_tower(clip_model *m, const clip_tower *t, int batch, int seq, int
   float *picked = ws->att; /* fp32 rows: att has room for them */
   for (int b = 0; b < batch; b++)
     memcpy(picked + (size_t)b * W, ws->x + ((size_t)b * seq + pick[b]) * W, W * sizeof(float));
-  rc = clip__layernorm(picked, batch, W, t->post_w, t->post_b, m->cfg.eps, ws->h,
-                       clip__mm_act_bf16(m->mm), m->threads);
-  return rc ? rc : clip__mm_linear(m->mm, &t->proj, ws->h, batch, out, 0);
+  clip__layernorm(picked, batch, W, t->post_w, t->post_b, m->cfg.eps, ws->h,
+                  clip__mm_act_bf16(m->mm), m->threads);
+  return clip__mm_linear(m->mm, &t->proj, ws->h, batch, out, 0);
 }
 
 /* Patch p of image b as one row of 3*P*P values in conv-weight order
@@ -123,8 +133,8 @@ int clip__encode_vision(clip_model *m, const float *chw, int n, float *out) {
       for (int i = 0; i < W; i++) x[(size_t)(p + 1) * W + i] = e[i] + pos[i];
     }
   }
-  rc = clip__layernorm(ws->x, n * S, W, t->pre_w, t->pre_b, m->cfg.eps, ws->x, 0, m->threads);
-  if (rc == CUR_OK) rc = run_tower(m, t, n, S, 0, pick, out);
+  clip__layernorm(ws->x, n * S, W, t->pre_w, t->pre_b, m->cfg.eps, ws->x, 0, m->threads);
+  rc = run_tower(m, t, n, S, 0, pick, out);
 cleanup:
   cur_free(pick);
   return rc;

@@ -124,16 +124,18 @@ const char *clip__mm_describe(const clip_mm *mm);
 
 /* y = layer norm of the rows of x, y in bf16 when y_bf16 (else fp32; y may
 ** be x then), on up to `threads` threads. */
-int clip__layernorm(const float *x, int rows, int n, const float *g, const float *b, float eps,
+void clip__layernorm(const float *x, int rows, int n, const float *g, const float *b, float eps,
                     void *y, int y_bf16, int threads);
 /* Bias and activation over rows x n (the fp32 path's epilogue). */
 void clip__bias_act(float *y, int rows, int n, const float *b, int flags);
 /* row[0..n) = softmax(scale * row[0..n)). */
 void clip__softmax_row(float *row, int n, float scale);
 /* Scaled dot-product attention in fp32 over qkv [B*S, 3W] (q, k, v blocks
-** of W = H heads x D) into out [B*S, W]; causal masks j > i. */
-int clip__attention(const float *qkv, int batch, int seq, int width, int heads, int causal,
-                    int threads, float *out);
+** of W = H heads x D) into out [B*S, W]; causal masks j > i.  scratch holds
+** clip__attention_scratch() floats. */
+void clip__attention(const float *qkv, int batch, int seq, int width, int heads, int causal,
+                     int threads, float *scratch, float *out);
+size_t clip__attention_scratch(int seq, int width, int heads, int threads);
 /* Round-to-nearest-even float -> bf16. */
 void clip__to_bf16(const float *x, size_t n, uint16_t *y);
 
@@ -174,6 +176,7 @@ typedef struct clip_ws {
   float *x;                  /* [rows, width] */
   void *h, *big, *att;       /* [rows, width], [rows, max(3W, mlp)], [rows, width] */
   void *cols;                /* vision im2col [rows, 3*P*P] */
+  float *att_scratch;        /* clip__attention's, for either tower (fp32 path) */
   size_t rows;               /* capacity in rows of the largest tower */
 } clip_ws;
 

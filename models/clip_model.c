@@ -279,6 +279,6 @@ void clip__model_release(clip_model *m) {
   tower_release(&m->tower[CLIP_VISION]);
   tower_release(&m->tower[CLIP_TEXT]);
   cur_free(m->ws.x), cur_free(m->ws.h), cur_free(m->ws.big), cur_free(m->ws.att);
-  cur_free(m->ws.cols);
+  cur_free(m->ws.cols), cur_free(m->ws.att_scratch);
   memset(&m->ws, 0, sizeof m->ws);
 }

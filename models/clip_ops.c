@@ -67,35 +67,31 @@ static inline uint16_t to_bf16(float x) {
   return (uint16_t)(u >> 16);
 }
 
-CLONES static void layernorm_row(const float *xr, int n, const float *g, const float *b, float eps,
-                                 float *yr) {
-  float mean = 0, var = 0;
-  for (int i = 0; i < n; i++) mean += xr[i];
-  mean /= (float)n;
-  for (int i = 0; i < n; i++) var += (xr[i] - mean) * (xr[i] - mean);
-  float inv = 1.0f / sqrtf(var / (float)n + eps);
-  for (int i = 0; i < n; i++) yr[i] = (xr[i] - mean) * inv * g[i] + b[i];
+/* Mean and 1 / standard deviation of one row. */
+CLONES static void row_stats(const float *xr, int n, float eps, float *mean, float *inv) {
+  float m = 0, var = 0;
+  for (int i = 0; i < n; i++) m += xr[i];
+  m /= (float)n;
+  for (int i = 0; i < n; i++) var += (xr[i] - m) * (xr[i] - m);
+  *mean = m;
+  *inv = 1.0f / sqrtf(var / (float)n + eps);
 }
 
-int clip__layernorm(const float *x, int rows, int n, const float *g, const float *b, float eps,
-                    void *y, int y_bf16, int threads) {
-  /* a bf16 row is made in fp32 scratch first; y may be x (fp32 only) */
-  float *scratch = NULL;
-  if (y_bf16 && !(scratch = cur_mallocarray((size_t)(threads > 0 ? threads : 1), (size_t)n * sizeof *scratch)))
-    return CUR_ENOMEM;
+CLONES void clip__layernorm(const float *x, int rows, int n, const float *g, const float *b,
+                            float eps, void *y, int y_bf16, int threads) {
 #pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * n;
+    float mean, inv;
+    row_stats(xr, n, eps, &mean, &inv); /* before any write: y may be x */
     if (y_bf16) {
-      float *tmp = scratch + (size_t)worker_id() * n;
-      layernorm_row(xr, n, g, b, eps, tmp);
-      clip__to_bf16(tmp, (size_t)n, (uint16_t *)y + (size_t)r * n);
+      uint16_t *yr = (uint16_t *)y + (size_t)r * n;
+      for (int i = 0; i < n; i++) yr[i] = to_bf16((xr[i] - mean) * inv * g[i] + b[i]);
     } else {
-      layernorm_row(xr, n, g, b, eps, (float *)y + (size_t)r * n);
+      float *yr = (float *)y + (size_t)r * n;
+      for (int i = 0; i < n; i++) yr[i] = (xr[i] - mean) * inv * g[i] + b[i];
     }
   }
-  cur_free(scratch);
-  return CUR_OK;
 }
 
 CLONES void clip__bias_act(float *y, int rows, int n, const float *b, int flags) {
@@ -121,6 +117,10 @@ CLONES void clip__softmax_row(float *row, int n, float scale) {
   for (int s = 0; s < n; s++) sum += row[s];
   float inv = 1.0f / sum;
   for (int s = 0; s < n; s++) row[s] *= inv;
+}
+
+size_t clip__attention_scratch(int seq, int width, int heads, int threads) {
+  return (size_t)(threads > 0 ? threads : 1) * ((size_t)(width / heads) * seq + (size_t)seq);
 }
 
 typedef struct att_job {
@@ -160,15 +160,10 @@ CLONES static void attention_head(const att_job *j, int worker, int task) {
   }
 }
 
-int clip__attention(const float *qkv, int batch, int seq, int width, int heads, int causal,
-                    int threads, float *out) {
-  int D = width / heads;
+void clip__attention(const float *qkv, int batch, int seq, int width, int heads, int causal,
+                     int threads, float *scratch, float *out) {
   if (threads < 1) threads = 1;
-  float *scratch = cur_mallocarray((size_t)threads * ((size_t)D * seq + seq), sizeof *scratch);
-  if (!scratch) return CUR_ENOMEM;
   att_job j = {qkv, out, scratch, batch, seq, width, heads, causal};
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int t = 0; t < batch * heads; t++) attention_head(&j, worker_id(), t);
-  cur_free(scratch);
-  return CUR_OK;
 }
