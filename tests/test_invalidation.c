@@ -16,10 +16,10 @@
 #include "stages.h"
 #include "testlib.h"
 
-static const char *const all_stages[] = {"ingest", "split", "embed", "prelabel", "aum",
+static const char *const all_stages[] = {"ingest", "split", "embed", "audit", "prelabel", "aum",
                                          "pseudolabel", "balance", "augment", "policy",
                                          "export", "train"};
-#define N_STAGES 11
+#define N_STAGES 12
 
 static long long q(const char *sql) {
   char *path = test_scratch_path("inv.db");
@@ -110,8 +110,8 @@ static void expect_reruns(const char *log, const char *reran, int line) {
 
 TEST(a_fresh_run_leaves_everything_up_to_date_and_a_rerun_runs_nothing) {
   REQUIRE(build() == 0);
-  expect_states("uuuuuuuuuuu", NULL, __LINE__);
-  expect_reruns("again.log", "00000000000", __LINE__);
+  expect_states("uuuuuuuuuuuu", NULL, __LINE__);
+  expect_reruns("again.log", "000000000000", __LINE__);
 }
 
 TEST(a_review_reruns_the_label_readers_only) {
@@ -121,26 +121,32 @@ TEST(a_review_reruns_the_label_readers_only) {
   char args[160];
   snprintf(args, sizeof args, "--db inv.db --config inv.json review relabel %lld square", id);
   REQUIRE(fx_curate("review.log", "%s", args) == 0);
-  /* ingest, split and embed read no labels but the human ones; prelabel and
-  ** every stage from aum on read the reviews */
-  static const char *const why[N_STAGES] = {
-      [3] = "labels of task", [4] = "changed by review", [10] = "changed by review"};
-  expect_states("uuupppppppp", why, __LINE__);
-  expect_reruns("after-review.log", "00011111111", __LINE__);
-  expect_states("uuuuuuuuuuu", NULL, __LINE__);
+  /* ingest, split and embed read no labels but the human ones; audit,
+  ** prelabel and every stage from aum on read the reviews */
+  static const char *const why[N_STAGES] = {[3] = "changed by review", [4] = "labels of task",
+                                            [5] = "changed by review", [11] = "changed by review"};
+  expect_states("uuuppppppppp", why, __LINE__);
+  expect_reruns("after-review.log", "000111111111", __LINE__);
+  expect_states("uuuuuuuuuuuu", NULL, __LINE__);
 }
 
-TEST(a_reingest_of_touched_files_reruns_ingest_alone) {
+TEST(touched_files_and_a_database_inside_the_source_rerun_nothing) {
   REQUIRE(build() == 0);
-  /* new modification times on the folders (files copied again), same
-  ** bytes: ingest's own fingerprint changes, what it stores does not */
-  REQUIRE(test_sh("cd '%s' && find src -exec touch -d '2030-01-01' {} +", T.scratch) == 0);
-  /* the others wait on ingest: whether they run depends on what it finds */
+  /* new modification times (files copied again, same names), and files
+  ** ingest never reads: a database with its journal kept in the folder */
+  REQUIRE(test_sh("cd '%s' && find src -exec touch -d '2030-01-01' {} + && "
+                  "cp inv.db src/kept.db && touch src/kept.db-wal src/circle/notes.txt",
+                  T.scratch) == 0);
+  expect_states("uuuuuuuuuuuu", NULL, __LINE__);
+  expect_reruns("touched.log", "000000000000", __LINE__);
+}
+
+TEST(a_renamed_image_reruns_ingest) {
+  REQUIRE(build() == 0);
+  REQUIRE(test_sh("cd '%s' && mv src/circle/00.png src/circle/00-renamed.png", T.scratch) == 0);
   static const char *const why[N_STAGES] = {[0] = "the sources' files", [1] = "waits on ingest",
-                                            [10] = "waits on ingest"};
-  expect_states("ppppppppppp", why, __LINE__);
-  expect_reruns("touched.log", "10000000000", __LINE__);
-  expect_states("uuuuuuuuuuu", NULL, __LINE__);
+                                            [11] = "waits on ingest"};
+  expect_states("pppppppppppp", why, __LINE__);
 }
 
 TEST(a_new_image_reruns_everything_and_says_so) {
@@ -152,9 +158,9 @@ TEST(a_new_image_reruns_everything_and_says_so) {
   /* ingest is up to date again; split reads it and says so; the rest wait */
   static const char *const why[N_STAGES] = {[1] = "ingest's output changed",
                                             [2] = "ingest's output changed",
-                                            [10] = "ingest's output changed"};
-  expect_states("upppppppppp", why, __LINE__);
-  expect_reruns("after-new.log", "01111111111", __LINE__);
+                                            [11] = "ingest's output changed"};
+  expect_states("uppppppppppp", why, __LINE__);
+  expect_reruns("after-new.log", "011111111111", __LINE__);
 }
 
 TEST(a_copy_with_another_label_reruns_split_onward) {
@@ -167,8 +173,8 @@ TEST(a_copy_with_another_label_reruns_split_onward) {
   CHECK_INT(q("SELECT count(*) FROM flags WHERE reason = 'duplicate_conflict'"), 1);
   /* curate ingest runs split right after ingest; embed onward read both */
   static const char *const why[N_STAGES] = {[2] = "ingest's output changed",
-                                            [10] = "ingest's output changed"};
-  expect_states("uuppppppppp", why, __LINE__);
+                                            [11] = "ingest's output changed"};
+  expect_states("uupppppppppp", why, __LINE__);
 }
 
 TEST(every_stage_reads_only_the_reviews_and_earlier_stages) {
@@ -192,16 +198,17 @@ TEST(an_option_change_reruns_that_stage_and_its_readers) {
   REQUIRE(test_write_file(p, cfg, strlen(cfg)) == 0);
   cur_free(p);
   /* augment reads balance; policy, export and train read every stage */
-  static const char *const why[N_STAGES] = {[6] = "options or seed changed",
-                                            [7] = "waits on balance", [10] = "waits on balance"};
-  expect_states("uuuuuuppppp", why, __LINE__);
+  static const char *const why[N_STAGES] = {[7] = "options or seed changed",
+                                            [8] = "waits on balance", [11] = "waits on balance"};
+  expect_states("uuuuuuuppppp", why, __LINE__);
 }
 
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(a_fresh_run_leaves_everything_up_to_date_and_a_rerun_runs_nothing);
   RUN(a_review_reruns_the_label_readers_only);
-  RUN(a_reingest_of_touched_files_reruns_ingest_alone);
+  RUN(touched_files_and_a_database_inside_the_source_rerun_nothing);
+  RUN(a_renamed_image_reruns_ingest);
   RUN(a_new_image_reruns_everything_and_says_so);
   RUN(a_copy_with_another_label_reruns_split_onward);
   RUN(every_stage_reads_only_the_reviews_and_earlier_stages);

@@ -91,11 +91,14 @@ int cur__name_order(const struct dirent **a, const struct dirent **b) {
   return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* The size and time of PATH and, for a folder, the names and times of the
-** folders below it.  A folder's time changes when a file is added, removed
-** or renamed in it, which is what ingest can act on: a file rewritten in
-** place under the same name is not read again anyway (its entry is
-** recorded), so stat-ing every file would only cost time. */
+/* For a file source (an archive, an idx pair), its size and time; for a
+** folder, the names of what ingest would read in it (images, and folders
+** in which to look), in name order, down the tree.  Not the folders' own
+** times: those change whenever anything is written beside the images (the
+** database and its journal kept in the folder, notes, an editor's backup),
+** which ingest would not read.  A file rewritten in place under the same
+** name is not read again anyway (its entry is recorded), so stat-ing every
+** file would only cost time. */
 static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
   struct stat sb;
   if (lstat(path, &sb) != 0) {
@@ -103,9 +106,14 @@ static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
     cur_sha256_str(h, strerror(errno));
     return CUR_OK;
   }
-  cur_sha256_i64(h, (int64_t)sb.st_size);
-  cur_sha256_i64(h, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
-  if (!S_ISDIR(sb.st_mode) || depth > 64) return CUR_OK;
+  if (!S_ISDIR(sb.st_mode)) {
+    if (depth == 0) { /* below the source, a file that is no image is never read */
+      cur_sha256_i64(h, (int64_t)sb.st_size);
+      cur_sha256_i64(h, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
+    }
+    return CUR_OK;
+  }
+  if (depth > 64) return CUR_OK;
   struct dirent **names;
   int n = scandir(path, &names, NULL, cur__name_order);
   if (n < 0) {
@@ -116,7 +124,11 @@ static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
   for (int i = 0; i < n; i++) {
     const char *name = names[i]->d_name;
     unsigned char type = names[i]->d_type;
-    if (rc == CUR_OK && name[0] != '.' && (type == DT_DIR || type == DT_UNKNOWN)) {
+    if (rc != CUR_OK || name[0] == '.') {
+      /* hidden, as the walk skips them */
+    } else if (cur_path_is_image(name) || type == DT_LNK) {
+      cur_sha256_str(h, name);
+    } else if (type == DT_DIR || type == DT_UNKNOWN) {
       char *child = cur_path_join(path, name);
       if (!child) rc = CUR_ENOMEM;
       else {
