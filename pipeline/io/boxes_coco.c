@@ -38,47 +38,55 @@ static int index_ids(cur_boxfile *bf, const cJSON *array, const char *what, cons
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, name_key);
     snprintf(where, sizeof where, "%s: %s[%d]", bf->path, what, i);
     if (!json_id(cJSON_GetObjectItemCaseSensitive(e, "id"), &id))
-      cur__boxes_skip(bf, where, "no integer id");
+      cur__boxes_note(bf, where, "no integer id; entry skipped");
     else if (!cJSON_IsString(name) || !name->valuestring[0])
-      cur__boxes_skip(bf, where, "'%s' is %s, not a non-empty string", name_key, cur_json_kind(name));
+      cur__boxes_note(bf, where, "'%s' is %s, not a non-empty string; entry skipped", name_key,
+                      cur_json_kind(name));
     else {
       snprintf(key, sizeof key, "%lld", id);
       int added = cur_strmap_put(map, key, (size_t)i);
       if (added < 0) return CUR_ENOMEM;
-      if (added == 0) cur__boxes_skip(bf, where, "id %lld listed again; the first is kept", id);
+      if (added == 0) cur__boxes_note(bf, where, "id %lld listed again; the first is kept", id);
     }
     i++;
   }
   return CUR_OK;
 }
 
-/* The string NAME_KEY of the ARRAY entry whose id is V, or NULL. */
-static const char *lookup(const cJSON *array, cur_strmap *map, const cJSON *v,
-                          const char *name_key, long long *id) {
+/* The string NAME_KEY of the ARRAY entry whose id is V, or NULL with why
+** in WHY (KEY names V there). */
+static const char *lookup(const cJSON *array, cur_strmap *map, const cJSON *v, const char *name_key,
+                          const char *key_name, const char *what, char *why, size_t cap) {
   char key[32];
   size_t at;
-  if (!json_id(v, id)) return NULL;
-  snprintf(key, sizeof key, "%lld", *id);
-  if (!cur_strmap_get(map, key, &at)) return NULL;
+  long long id;
+  if (!json_id(v, &id)) {
+    snprintf(why, cap, "%s is %s, not an integer id", key_name, cJSON_IsNumber(v) ? "a fraction or out of range" : cur_json_kind(v));
+    return NULL;
+  }
+  snprintf(key, sizeof key, "%lld", id);
+  if (!cur_strmap_get(map, key, &at)) {
+    snprintf(why, cap, "%s %lld is not an id of %s[]%s", key_name, id, what,
+             strcmp(what, "categories") == 0 ? " (unknown class)" : "");
+    return NULL;
+  }
   return cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(array, (int)at), name_key)->valuestring;
 }
 
 /* One annotations[I] entry A. */
 static int annotation(cur_boxfile *bf, const cJSON *a, int i, const cJSON *images, cur_strmap *by_image,
                       const cJSON *cats, cur_strmap *by_cat) {
-  char where[1200];
-  long long image_id = 0, cat_id = 0;
+  char where[1200], why[160];
   const cJSON *bbox = cJSON_GetObjectItemCaseSensitive(a, "bbox");
   const cJSON *score = cJSON_GetObjectItemCaseSensitive(a, "score");
   snprintf(where, sizeof where, "%s: annotations[%d]", bf->path, i);
   cur_box b = {.score = NAN};
   if (!cJSON_IsObject(a)) return cur__boxes_skip(bf, where, "%s, not an object", cur_json_kind(a)), CUR_OK;
-  b.image = lookup(images, by_image, cJSON_GetObjectItemCaseSensitive(a, "image_id"), "file_name", &image_id);
-  b.label = lookup(cats, by_cat, cJSON_GetObjectItemCaseSensitive(a, "category_id"), "name", &cat_id);
-  if (!b.image)
-    cur__boxes_skip(bf, where, "image_id %lld is not an id of images[]", image_id);
-  else if (!b.label)
-    cur__boxes_skip(bf, where, "category_id %lld is not an id of categories[] (unknown class)", cat_id);
+  if (!(b.image = lookup(images, by_image, cJSON_GetObjectItemCaseSensitive(a, "image_id"),
+                         "file_name", "image_id", "images", why, sizeof why)) ||
+      !(b.label = lookup(cats, by_cat, cJSON_GetObjectItemCaseSensitive(a, "category_id"), "name",
+                         "category_id", "categories", why, sizeof why)))
+    cur__boxes_skip(bf, where, "%s", why);
   else if (!cJSON_IsArray(bbox) || cJSON_GetArraySize(bbox) != 4)
     cur__boxes_skip(bf, where, "bbox is not an array of 4 numbers");
   else if (score && !cJSON_IsNumber(score))

@@ -198,7 +198,7 @@ static int voc_file(cur_boxfile *bf, const char *full, const char *rel, void *ct
   voc v = {.bf = bf, .full = full, .rel = rel, .field = -1};
   int rc = cur_file_read(full, &text, &len);
   if (rc == CUR_ENOMEM) return rc;
-  if (rc) return cur__boxes_skip(bf, full, "%s", cur_error()), CUR_OK;
+  if (rc) return cur__boxes_note(bf, full, "%s; file skipped", cur_error()), CUR_OK;
   if (!(v.parser = XML_ParserCreate(NULL))) {
     cur_free(text);
     return CUR_ENOMEM;
@@ -211,12 +211,12 @@ static int voc_file(cur_boxfile *bf, const char *full, const char *rel, void *ct
   else if (XML_Parse(v.parser, text, (int)len, XML_TRUE) == XML_STATUS_ERROR && !v.fault) {
     char where[1200];
     snprintf(where, sizeof where, "%s:%lu", full, (unsigned long)XML_GetCurrentLineNumber(v.parser));
-    cur__boxes_skip(bf, where, "not well-formed XML (%s); the file's boxes are skipped",
+    cur__boxes_note(bf, where, "not well-formed XML (%s); the file's boxes are skipped",
                     XML_ErrorString(XML_GetErrorCode(v.parser)));
   } else if (!v.fault) {
     rc = add_objects(&v);
   }
-  if (v.fault && v.rc == CUR_OK) cur__boxes_skip(bf, full, "%s; the file's boxes are skipped", v.fault);
+  if (v.fault && v.rc == CUR_OK) cur__boxes_note(bf, full, "%s; the file's boxes are skipped", v.fault);
   if (v.rc) rc = v.rc;
   for (size_t i = 0; i < v.n; i++) {
     cur_free((char *)v.objects[i].label);

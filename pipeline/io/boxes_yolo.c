@@ -103,11 +103,11 @@ static int yolo_file(cur_boxfile *bf, const char *full, const char *rel, void *c
   int rc = cur_file_read(full, &text, &len);
   if (rc == CUR_ENOMEM) return rc;
   if (rc) {
-    cur__boxes_skip(bf, full, "%s", cur_error());
+    cur__boxes_note(bf, full, "%s; file skipped", cur_error());
     return CUR_OK;
   }
   if (strlen(text) != len) {
-    cur__boxes_skip(bf, full, "holds NUL bytes; not a label file");
+    cur__boxes_note(bf, full, "holds NUL bytes; not a label file; file skipped");
     goto cleanup;
   }
   if (!(image = cur_strndup(rel, strlen(rel) - 4)) || (rc = split_lines(text, &lines, &n))) {

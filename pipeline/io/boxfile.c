@@ -21,15 +21,27 @@
 ** folders are a loop or an attack, not a dataset. */
 #define WALK_DEPTH 32
 
-void cur__boxes_skip(cur_boxfile *bf, const char *where, const char *fmt, ...) {
+static void vreport(cur_boxfile *bf, const char *where, const char *suffix, const char *fmt,
+                    va_list ap) {
   char msg[1024], what[768];
+  vsnprintf(what, sizeof what, fmt, ap);
+  snprintf(msg, sizeof msg, "%s: %s%s", where, what, suffix);
+  if (bf->report) bf->report(bf->ctx, msg);
+}
+
+void cur__boxes_skip(cur_boxfile *bf, const char *where, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  vreport(bf, where, "; box skipped", fmt, ap);
   va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s; box skipped", where, what);
   bf->skipped++;
-  if (bf->report) bf->report(bf->ctx, msg);
+}
+
+void cur__boxes_note(cur_boxfile *bf, const char *where, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(bf, where, "", fmt, ap);
+  va_end(ap);
 }
 
 int cur__boxes_number(const char *s, double *v) {
@@ -124,8 +136,9 @@ static int walk(cur_boxfile *bf, const char *dir, const char *rel, const char *e
     size_t len = strlen(names[i]), elen = strlen(ext);
     if (!full || !sub) rc = CUR_ENOMEM;
     else if (names[i][0] == '.') { /* hidden, as ingest skips them */ }
-    else if (lstat(full, &sb) != 0) cur__boxes_skip(bf, full, "%s", strerror(errno));
-    else if (S_ISLNK(sb.st_mode)) cur__boxes_skip(bf, full, "a link (box files are read only inside their folder)");
+    else if (lstat(full, &sb) != 0) cur__boxes_note(bf, full, "%s; file skipped", strerror(errno));
+    else if (S_ISLNK(sb.st_mode))
+      cur__boxes_note(bf, full, "a link (box files are read only inside their folder); file skipped");
     else if (S_ISDIR(sb.st_mode) && depth < WALK_DEPTH) rc = walk(bf, full, sub, ext, depth + 1, fn, ctx);
     else if (S_ISREG(sb.st_mode) && len > elen && strcasecmp(names[i] + len - elen, ext) == 0)
       rc = fn(bf, full, sub, ctx);
@@ -231,6 +244,14 @@ const cur_box *cur_boxfile_box(const cur_boxfile *bf, size_t i) { return &bf->bo
 const char *cur_boxfile_format(const cur_boxfile *bf) { return bf->format; }
 size_t cur_boxfile_skipped(const cur_boxfile *bf) { return bf->skipped; }
 
+/* V, or the integer it is within 1e-6 of: a YOLO fraction times the image
+** size, or a VOC 1-based index minus one, lands a hair off the whole pixel
+** it came from, and floor or ceil must not turn that into a pixel more. */
+static double snap(double v) {
+  double r = nearbyint(v);
+  return fabs(v - r) < 1e-6 ? r : v;
+}
+
 int cur_box_rect(const cur_box *b, int w, int h, double padding, int rect[4], char *why,
                  size_t cap) {
   double sx = b->normalised ? w : 1, sy = b->normalised ? h : 1;
@@ -243,8 +264,8 @@ int cur_box_rect(const cur_box *b, int w, int h, double padding, int rect[4], ch
   }
   double pw = padding * (x1 - x0), ph = padding * (y1 - y0);
   /* whole pixels that the padded box touches, clamped to the image */
-  double l = fmax(0, floor(x0 - pw)), t = fmax(0, floor(y0 - ph));
-  double r = fmin(w, ceil(x1 + pw)), btm = fmin(h, ceil(y1 + ph));
+  double l = fmax(0, floor(snap(x0 - pw))), t = fmax(0, floor(snap(y0 - ph)));
+  double r = fmin(w, ceil(snap(x1 + pw))), btm = fmin(h, ceil(snap(y1 + ph)));
   if (r - l < 1 || btm - t < 1) {
     snprintf(why, cap, "box [%g, %g, %g, %g] holds no pixel of the image (%d x %d)", x0, y0,
              x1 - x0, y1 - y0, w, h);

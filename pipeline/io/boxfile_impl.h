@@ -14,8 +14,12 @@ struct cur_boxfile {
   void *ctx;
 };
 
-/* Reports box WHERE as skipped, for the reason FMT. */
+/* Reports box WHERE as skipped, for the reason FMT ("WHERE: why; box skipped"). */
 void cur__boxes_skip(cur_boxfile *bf, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reports a fault at WHERE that is not one box's ("WHERE: what"): an entry
+** of COCO's images, a whole VOC file. */
+void cur__boxes_note(cur_boxfile *bf, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Checks a box read at WHERE and adds it (copying the strings), or reports
 ** and skips it; CUR_OK either way, CUR_ENOMEM only. */
