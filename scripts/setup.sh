@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libvips-dev
-          libopenblas-dev libarchive-dev libcjson-dev libdnnl-dev libutf8proc-dev
+          libopenblas-dev libarchive-dev libexpat1-dev libcjson-dev libdnnl-dev libutf8proc-dev
           libjpeg-dev libpng-dev nettle-dev libfaiss-dev libmicrohttpd-dev
           chromium  # the browser tests (tests/browser), driven by puppeteer-core
           dataset-fashion-mnist python3-pil

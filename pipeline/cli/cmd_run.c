@@ -1,11 +1,13 @@
 /* cmd_run.c -- `curate run` and `curate ingest`: both end in the runner. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "boxfile.h"
 #include "cli_util.h"
 #include "curate.h"
 #include "entry_meta.h"
@@ -67,6 +69,16 @@ static const char ingest_help[] =
     "                         the file does not list\n"
     "  --split S              put every image of these sources in split S\n"
     "  --class-names A,B,...  names of IDX classes 0, 1, ...\n"
+    "  --boxes FILE           detection boxes on the images: each box becomes an\n"
+    "                         image of its own (a crop) labelled with its class:\n"
+    "                         COCO JSON, a YOLO txt folder, a Pascal VOC XML\n"
+    "                         folder, or CSV/JSONL (image,x,y,w,h,label[,score])\n"
+    "  --boxes-format F       coco, yolo, voc, csv or jsonl (default: from FILE)\n"
+    "  --box-padding F        grow each box by F times its width and height on\n"
+    "                         each side, clamped to the image (default 0)\n"
+    "  --box-min-size PX      skip boxes narrower or lower than PX pixels (default 0)\n"
+    "  --box-min-score S      skip boxes scored below S (default: keep all)\n"
+    "  --box-task NAME        the task the box labels go to (default 'label')\n"
     "  --force                run the stages even when they are up to date; entries\n"
     "                         rejected or quarantined for a limit or a permission\n"
     "                         are read again\n";
@@ -214,6 +226,27 @@ static int name_value(int *i, int argc, char **argv, const char *name, const cha
   return r;
 }
 
+/* The numeric box options (--box-padding, --box-min-size, --box-min-score)
+** into OPTS: 1 when taken, 0 when argv[*i] is none of them, -1 on a usage
+** error (printed), or CUR_ENOMEM. */
+static int box_number(int *i, int argc, char **argv, cJSON *opts) {
+  static const struct { const char *flag, *key; double lo; } box_opts[] = {
+      {"--box-padding", "box_padding", 0}, {"--box-min-size", "box_min_size", 0},
+      {"--box-min-score", "box_min_score", -INFINITY}};
+  const char *v;
+  for (size_t c = 0; c < CUR_ARRAY_LEN(box_opts); c++) {
+    int r = cli_value(i, argc, argv, box_opts[c].flag, &v);
+    if (r == 0) continue;
+    char *end;
+    double x = r > 0 ? strtod(v, &end) : NAN;
+    if (r < 0 || end == v || *end || !isfinite(x) || x < box_opts[c].lo)
+      return cli_usage_error("ingest", "%s takes a finite number%s", box_opts[c].flag,
+                             box_opts[c].lo == 0 ? " >= 0" : ""), -1;
+    return cJSON_AddNumberToObject(opts, box_opts[c].key, x) ? 1 : CUR_ENOMEM;
+  }
+  return 0;
+}
+
 /* Handles one ingest option at argv[*i] into OPTS or TASKS.  Returns 1 when
 ** taken, 0 when argv[*i] is not an option of ingest, -1 on a usage error
 ** (printed), or CUR_ENOMEM. */
@@ -243,6 +276,19 @@ static int ingest_option(int *i, int argc, char **argv, cJSON *opts, cJSON *task
   } else if ((r = name_value(i, argc, argv, "--class-names", &v))) {
     if (r < 0) return -1;
     ok = add_name_list(opts, "class_names", v);
+  } else if ((r = cli_value(i, argc, argv, "--boxes", &v))) {
+    if (r < 0) return -1;
+    if (!realpath(v, real)) return cli_usage_error("ingest", "--boxes %s: %s", v, strerror(errno)), -1;
+    ok = cJSON_AddStringToObject(opts, "boxes", real) != NULL;
+  } else if ((r = cli_value(i, argc, argv, "--boxes-format", &v))) {
+    if (r < 0 || !cur_boxfile_format_of(NULL, v))
+      return cli_usage_error("ingest", "--boxes-format takes coco, yolo, voc, csv or jsonl"), -1;
+    ok = cJSON_AddStringToObject(opts, "boxes_format", v) != NULL;
+  } else if ((r = name_value(i, argc, argv, "--box-task", &v))) {
+    if (r < 0) return -1;
+    ok = cJSON_AddStringToObject(opts, "box_task", v) != NULL;
+  } else if ((r = box_number(i, argc, argv, opts))) {
+    return r;
   } else if (strcmp(argv[*i], "--folder-labels") == 0) {
     ok = cJSON_AddTrueToObject(opts, "folder_labels") != NULL;
   } else {
@@ -271,6 +317,11 @@ static int parse_ingest_args(int argc, char **argv, cJSON *opts, int *force, int
                     labels ? labels : "(none)", cJSON_GetArraySize(tasks), CUR_MAX_TASKS);
     rc = CUR_ECONFIG;
   }
+  static const char *const box_keys[] = {"boxes_format", "box_padding", "box_min_size",
+                                         "box_min_score", "box_task"};
+  for (size_t k = 0; rc == CUR_OK && k < CUR_ARRAY_LEN(box_keys); k++)
+    if (cJSON_HasObjectItem(opts, box_keys[k]) && !cJSON_HasObjectItem(opts, "boxes"))
+      rc = (cli_usage_error("ingest", "the --box options go with --boxes FILE"), CUR_ECONFIG);
   if (rc == CUR_OK && cJSON_GetArraySize(tasks) > 0) {
     if (cJSON_AddItemToObject(opts, "tasks", tasks)) return CUR_OK;
     rc = cur_errorc(CUR_ENOMEM, "out of memory");

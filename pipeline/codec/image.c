@@ -9,6 +9,7 @@
 #include <vips/vector.h>
 
 #include "curate.h"
+#include "image_internal.h"
 
 static pthread_once_t vips_once = PTHREAD_ONCE_INIT;
 static int vips_status;
@@ -43,8 +44,7 @@ int cur_image_init(void) {
   return vips_status == 0 ? CUR_OK : cur_errorf("cannot start libvips");
 }
 
-/* Copies libvips' error text (first line) into REASON after PREFIX. */
-static void vips_reason(const char *prefix, char *reason, size_t cap) {
+void cur__image_vips_reason(const char *prefix, char *reason, size_t cap) {
   char *msg = vips_error_buffer_copy();
   char *nl = msg ? strchr(msg, '\n') : NULL;
   if (nl) *nl = 0;
@@ -78,7 +78,7 @@ static int probe_webp_scaled(const void *buf, size_t len, const cur_image_info *
   if (vips_webpload_buffer((void *)buf, len, &img, "scale", scale, "access",
                            VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL) != 0 ||
       vips_avg(img, &avg, NULL) != 0) {
-    vips_reason("cannot decode", reason, cap);
+    cur__image_vips_reason("cannot decode", reason, cap);
     rc = CUR_EINPUT;
   }
   if (img) g_object_unref(img);
@@ -105,7 +105,7 @@ int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_i
   VipsImage *img = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL,
                                               "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
   if (!img) {
-    vips_reason("cannot read the header", reason, cap);
+    cur__image_vips_reason("cannot read the header", reason, cap);
     return CUR_EINPUT;
   }
   info->width = vips_image_get_width(img);
@@ -126,7 +126,7 @@ int cur_image_probe(const void *buf, size_t len, int64_t max_pixels, cur_image_i
     /* most of libvips' other loaders hold the frame: 4 bytes a pixel or so */
     int big = cur_image_big_enter((int64_t)info->width * info->height * (info->bands + 1));
     if (vips_avg(img, &avg, NULL) != 0) {
-      vips_reason("cannot decode", reason, cap);
+      cur__image_vips_reason("cannot decode", reason, cap);
       rc = CUR_EINPUT;
     }
     cur_image_big_leave(big);

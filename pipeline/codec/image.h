@@ -41,6 +41,16 @@ typedef struct cur_image_pixels {
   int width, height, bands;
 } cur_image_pixels;
 
+/* Decodes BUF (the first frame) of at most MAX_PIXELS fully into *OUT as
+** 8-bit samples, 1 to 4 bands, in the stored orientation (no EXIF
+** rotation).  CUR_EINPUT (not an image, corrupt, truncated, too large)
+** writes why into REASON; *OUT is set only on CUR_OK (image_crop.c). */
+int cur_image_decode_pixels(const void *buf, size_t len, int64_t max_pixels, cur_image_pixels *out,
+                            char *reason, size_t reason_cap);
+/* Copies RECT = {left, top, width, height} of IN into a new *OUT (the
+** caller frees out->data); CUR_EINPUT when RECT is not inside IN. */
+int cur_image_crop(const cur_image_pixels *in, const int rect[4], cur_image_pixels *out);
+
 /* The JPEG fast path of cur_image_probe (image_jpeg.c). */
 int cur_image_is_jpeg(const void *buf, size_t len);
 int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_image_info *info,

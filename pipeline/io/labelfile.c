@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "csv.h"
 #include "curate.h"
 #include "pathutil.h"
 #include "strmap.h"
@@ -25,25 +26,6 @@ struct cur_labelfile {
   void *ctx;
 };
 
-/* The fields of one record: pointers into the file's text, grown as needed
-** (a teacher file has a column per class, so there is no fixed limit). */
-typedef struct fieldvec {
-  char **at;
-  int n, cap;
-} fieldvec;
-
-static int fieldvec_push(fieldvec *v, char *field) {
-  if (v->n == v->cap) {
-    int cap = v->cap ? v->cap * 2 : 64;
-    char **at = cur_reallocarray(v->at, (size_t)cap, sizeof *at);
-    if (!at) return CUR_ENOMEM;
-    v->at = at;
-    v->cap = cap;
-  }
-  v->at[v->n++] = field;
-  return CUR_OK;
-}
-
 static void reportf(cur_labelfile *lf, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void reportf(cur_labelfile *lf, int line, const char *fmt, ...) {
@@ -54,38 +36,6 @@ static void reportf(cur_labelfile *lf, int line, const char *fmt, ...) {
   va_end(ap);
   snprintf(msg, sizeof msg, "%s:%d: %s", lf->path, line, what);
   lf->report(lf->ctx, msg);
-}
-
-/* Splits one CSV record starting at *P into V (fields NUL-terminated in
-** place).  Returns CUR_OK, 1 for an unterminated quote, or CUR_ENOMEM; *P
-** moves past the record and *LINES counts the newlines consumed. */
-static int csv_record(char **p, fieldvec *v, int *lines) {
-  char *s = *p, *out = s;
-  v->n = 0;
-  if (fieldvec_push(v, out)) return CUR_ENOMEM;
-  for (;;) {
-    if (*s == '"') {
-      for (s++;; s++) {
-        if (!*s) return 1;
-        if (*s == '"' && s[1] == '"') { *out++ = '"'; s++; continue; }
-        if (*s == '"') { s++; break; }
-        if (*s == '\n') ++*lines;
-        *out++ = *s;
-      }
-    }
-    while (*s && *s != ',' && *s != '\n' && *s != '\r') *out++ = *s++;
-    if (*s == ',') {
-      *out++ = 0;
-      s++;
-      if (fieldvec_push(v, out)) return CUR_ENOMEM;
-      continue;
-    }
-    if (*s == '\r') s++;
-    if (*s == '\n') { s++; ++*lines; }
-    *out = 0;
-    *p = s;
-    return CUR_OK;
-  }
 }
 
 /* True when every field is valid UTF-8 (labels are stored and exported as text). */
@@ -178,11 +128,11 @@ static int add_row(cur_labelfile *lf, char **fields, int n, int line) {
 }
 
 static int load_csv(cur_labelfile *lf, const cur_labelspec *spec, char *text) {
-  fieldvec v = {0};
+  cur_fieldvec v = {0};
   char **header = NULL, *p = text;
   int line = 1, next_line = 1, n_header, rc;
   if (strncmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;  /* byte-order mark */
-  if ((rc = csv_record(&p, &v, &next_line)) < 0) goto cleanup;
+  if ((rc = cur_csv_record(&p, &v, &next_line)) < 0) goto cleanup;
   n_header = v.n;
   if (rc > 0 || !v.at[0][0]) {
     rc = cur_errorc(CUR_EINPUT, "%s: no header row", lf->path);
@@ -197,7 +147,7 @@ static int load_csv(cur_labelfile *lf, const cur_labelspec *spec, char *text) {
   rc = resolve_columns(lf, spec, header, n_header);
   while (rc == CUR_OK && *p) {
     line = next_line;
-    if ((rc = csv_record(&p, &v, &next_line)) < 0) break;
+    if ((rc = cur_csv_record(&p, &v, &next_line)) < 0) break;
     if (rc > 0) {
       /* the quote runs to the end of the file: nothing after it can be read */
       reportf(lf, line, "unterminated quote; the rest of the file is skipped");
@@ -251,7 +201,7 @@ static int column_used(const cur_labelfile *lf, int c) {
 
 /* One JSONL line: parsed, checked, added (or reported). */
 static int jsonl_row(cur_labelfile *lf, const cur_labelspec *spec, const char *text, int line,
-                     fieldvec *names, const char **fields, char (*numbuf)[32]) {
+                     cur_fieldvec *names, const char **fields, char (*numbuf)[32]) {
   char key[256];
   int rc = CUR_OK;
   if (cur_utf8_invalid(text)) {
@@ -277,12 +227,12 @@ static int jsonl_row(cur_labelfile *lf, const cur_labelspec *spec, const char *t
 
 /* The keys of the first object of the file name the columns. */
 static int jsonl_columns(cur_labelfile *lf, const cur_labelspec *spec, const char *text,
-                         fieldvec *names) {
+                         cur_fieldvec *names) {
   cJSON *obj = cur_utf8_invalid(text) ? NULL : cJSON_ParseWithOpts(text, NULL, 1);
   int rc = CUR_OK;
   for (cJSON *it = cJSON_IsObject(obj) ? obj->child : NULL; rc == CUR_OK && it; it = it->next) {
     char *name = cur_strdup(it->string);
-    rc = name ? fieldvec_push(names, name) : CUR_ENOMEM;
+    rc = name ? cur_fieldvec_push(names, name) : CUR_ENOMEM;
     if (rc) cur_free(name);
   }
   cJSON_Delete(obj);
@@ -291,7 +241,7 @@ static int jsonl_columns(cur_labelfile *lf, const cur_labelspec *spec, const cha
 
 /* JSONL: keys play the part of columns, named by the first object. */
 static int load_jsonl(cur_labelfile *lf, const cur_labelspec *spec, char *text) {
-  fieldvec names = {0};
+  cur_fieldvec names = {0};
   const char **fields = NULL;
   char (*numbuf)[32] = NULL;
   int rc = CUR_OK, line = 0;

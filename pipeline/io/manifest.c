@@ -106,6 +106,14 @@ static int add_labels(cJSON *obj, const cur_export_row *r) {
   return labels ? CUR_OK : CUR_ENOMEM;
 }
 
+/* OBJ's "crop": where a box crop was cut from (the image's transform), or null. */
+static int add_crop(cJSON *obj, const cur_export_row *r) {
+  cJSON *crop = r->crop ? cJSON_Parse(r->crop) : cJSON_CreateNull();
+  if (crop && cJSON_AddItemToObject(obj, "crop", crop)) return 1;
+  cJSON_Delete(crop);
+  return 0;
+}
+
 char *cur_manifest_json(const cur_export_row *r) {
   cJSON *obj = cJSON_CreateObject();
   char *path = cur_manifest_image_path(r), *out = NULL;
@@ -118,7 +126,7 @@ char *cur_manifest_json(const cur_export_row *r) {
            cJSON_AddStringToObject(obj, "source_path", r->source_path ? r->source_path : "") &&
            (r->group_key ? cJSON_AddStringToObject(obj, "group", r->group_key)
                          : cJSON_AddNullToObject(obj, "group")) &&
-           add_labels(obj, r) == CUR_OK;
+           add_crop(obj, r) && add_labels(obj, r) == CUR_OK;
   /* valid UTF-8 even when the database holds labels from elsewhere */
   if (ok) out = cur_json_print(obj, 0);
   if (!out) cur_errorc(CUR_ENOMEM, "export: out of memory printing image %lld",

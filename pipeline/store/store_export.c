@@ -23,7 +23,8 @@ static const char export_rows_sql[] =
     "pr AS (SELECT task_id, image_id, weight FROM policy_rows JOIN p ON run_id = p.id), "
     "decided AS (SELECT DISTINCT d.task_id FROM policy_decisions d JOIN p ON d.run_id = p.id) "
     "SELECT i.id, i.sha256, i.split, i.format, par.sha256, cl.task_id, cl.task, cl.class, c.idx, "
-    "       cl.source, cl.confidence, coalesce(pr.weight, tr.weight, 1.0), i.source_path, i.group_key "
+    "       cl.source, cl.confidence, coalesce(pr.weight, tr.weight, 1.0), i.source_path, i.group_key, "
+    "       CASE WHEN i.parent_id IS NULL THEN json_extract(i.transform, '$.crop') END "
     "FROM current_labels cl "
     "JOIN images i ON i.id = cl.image_id "
     "JOIN classes c ON c.id = cl.class_id "
@@ -57,6 +58,7 @@ static void row_clear(cur_export_row *r) {
   cur_free(r->parent_sha256);
   cur_free(r->source_path);
   cur_free(r->group_key);
+  cur_free(r->crop);
 }
 
 void cur_export_rows_free(cur_export_row *rows, size_t n) {
@@ -64,7 +66,7 @@ void cur_export_rows_free(cur_export_row *rows, size_t n) {
   cur_free(rows);
 }
 
-/* Starts a new image row from the statement's columns 0-4 and 12-13. */
+/* Starts a new image row from the statement's columns 0-4 and 12-14. */
 static int image_start(sqlite3_stmt *s, cur_export_row *r) {
   int err = CUR_OK;
   *r = (cur_export_row){.image_id = sqlite3_column_int64(s, 0)};
@@ -74,6 +76,7 @@ static int image_start(sqlite3_stmt *s, cur_export_row *r) {
   r->parent_sha256 = cur__column_dup(s, 4, &err);
   r->source_path = cur__column_dup(s, 12, &err);
   r->group_key = cur__column_dup(s, 13, &err);
+  r->crop = cur__column_dup(s, 14, &err);
   return err;
 }
 

@@ -26,6 +26,8 @@ typedef struct cur_export_row {
   char *parent_sha256;     /* NULL for an original */
   char *source_path;       /* the path it was read from inside its source (a variant: its own) */
   char *group_key;         /* NULL without one */
+  char *crop;              /* a box crop (ingest --boxes): its transform's "crop" object
+                           ** as JSON text (parent, box, padding, rect, ...); else NULL */
   cur_export_label *labels;
   int n_labels;
 } cur_export_row;

@@ -21,6 +21,7 @@ const fuzz_target fuzz_targets[] = {
   {"safetensors", fuzz_safetensors, 8192},
   {"config", fuzz_config, 8192},
   {"tokenizer", fuzz_tokenizer, 16384},
+  {"boxes", fuzz_boxes, 16384},
 };
 const int fuzz_n_targets = (int)(sizeof fuzz_targets / sizeof fuzz_targets[0]);
 

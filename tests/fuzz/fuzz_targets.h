@@ -29,6 +29,7 @@ int fuzz_idx(const uint8_t *data, size_t size);
 int fuzz_safetensors(const uint8_t *data, size_t size);
 int fuzz_config(const uint8_t *data, size_t size);
 int fuzz_tokenizer(const uint8_t *data, size_t size);
+int fuzz_boxes(const uint8_t *data, size_t size);
 
 /* The targets in a fixed order, and lookup by name (NULL when unknown). */
 extern const fuzz_target fuzz_targets[];

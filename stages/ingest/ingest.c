@@ -18,6 +18,7 @@
 #include "entry_meta.h"
 #include "entry_reader.h"
 #include "image.h"
+#include "ingest_internal.h"
 #include "labelfile.h"
 #include "sha256.h"
 #include "source.h"
@@ -78,30 +79,6 @@ typedef struct probe {
   int over_limit;          /* bad because over max_pixels: read again on re-ingest */
   char reason[256];
 } probe;
-
-/* State of one source while it is ingested. */
-typedef struct ingest {
-  cur_run *run;
-  cur_store *st;
-  const cJSON *opt;
-  int64_t source_id;
-  const char *uri;
-  cur_meta_rules rules;
-  cur_batch *batch;        /* the batch being recorded; its extra holds the probes */
-  int64_t max_pixels;
-  int64_t max_file_bytes;
-  int64_t keep_bytes;      /* keep_quarantined_bytes */
-  cur_strmap *task_ids;    /* task name -> id, to spare a query per label */
-  cur_strmap *class_ids;   /* "<task id>:<class>" -> id: no length limit, so long labels
-                           ** never share a key */
-  cur_strmap *retrying;    /* path -> image id + 1 of entries recorded with retry set */
-  int read_rc;             /* the source could not be read to the end: why (read_error) */
-  char read_error[512];
-  /* How the label file and the source met (reported at the end, see label_coverage) */
-  unsigned char *row_used; /* per label-file row: an entry matched it */
-  int64_t no_row;          /* entries the label file has no row for ... */
-  char *no_row_first[3];   /* ... and the first of them */
-} ingest;
 
 /* Worker-thread hook: hashes and decodes a filled batch while this thread
 ** records earlier ones (it touches no store, so batches may run at once). */
@@ -165,9 +142,7 @@ static int resolve_task(ingest *g, const char *task, int64_t *task_id) {
   return cur_strmap_put(g->task_ids, task, (size_t)*task_id) < 0 ? CUR_ENOMEM : CUR_OK;
 }
 
-/* Records the entry's labels on IMAGE_ID: a first human label is added, an
-** equal one changes nothing, a different one is flagged for review. */
-static int apply_labels(ingest *g, const cur_entry_meta *m, const char *path, int64_t image_id,
+int cur__ingest_apply_labels(ingest *g, const cur_entry_meta *m, const char *path, int64_t image_id,
                         int fresh) {
   for (int t = 0; t < m->n; t++) {
     int64_t task_id, class_id, have;
@@ -283,7 +258,7 @@ static int record_item(ingest *g, int i) {
   if (recorded == 0) return CUR_OK;  /* rejected in an earlier run */
   if (recorded > 0) {
     rc = note_row(g, &m, e->path);
-    return rc ? rc : apply_labels(g, &m, e->path, recorded, 0);
+    return rc ? rc : cur__ingest_apply_labels(g, &m, e->path, recorded, 0);
   }
   if (e->reject || !e->data) {
     char over[96];
@@ -301,7 +276,7 @@ static int record_item(ingest *g, int i) {
   const probe *p = (const probe *)g->batch->extra + i;
   int added;
   if ((rc = note_row(g, &m, e->path)) || (rc = add_image(g, e, p, &m, &image_id, &added))) return rc;
-  return apply_labels(g, &m, e->path, image_id, added);
+  return cur__ingest_apply_labels(g, &m, e->path, image_id, added);
 }
 
 /* Adds PATH -> IMAGE_ID + 1 to the map CTX. */
@@ -486,6 +461,7 @@ static void label_coverage(const ingest *g) {
 static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   source_opts so;
   cur_labelfile *lf = NULL;
+  cur_boxfile *bf = NULL;
   cur_source *src = NULL;
   int rc = parse_source_opts(row->options, &so);
   if (rc) goto cleanup;
@@ -495,6 +471,12 @@ static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   }
   const char *labels = opt_str(so.json, "labels");
   if (labels && (rc = cur_labelfile_load(labels, &so.spec, report_label_row, g->run, &lf))) goto cleanup;
+  /* a box file that cannot be read fails the source before its images are
+  ** read, as a label file does: the images alone are not what was asked */
+  const char *boxes = opt_str(so.json, "boxes");
+  if (boxes && (rc = cur_boxfile_load(boxes, opt_str(so.json, "boxes_format"), report_label_row,
+                                      g->run, &bf)))
+    goto cleanup;
   if (lf && !(g->row_used = cur_calloc(cur_labelfile_count(lf) + 1, 1))) {
     rc = CUR_ENOMEM;
     goto cleanup;
@@ -511,6 +493,7 @@ static int read_source(ingest *g, const cur_source_row *row, int batch_size) {
   snprintf(what, sizeof what, "ingest %s", base ? base + 1 : row->uri);
   cur_run_progress_start(g->run, what, count_entries(row, src));
   rc = ingest_entries(g, src, batch_size);
+  if (rc == CUR_OK && bf) rc = cur__ingest_boxes(g, bf, so.json);
   /* a source cut short would make every later row look unmatched */
   if (rc == CUR_OK && lf && !g->read_rc) label_coverage(g);
 cleanup:
@@ -520,6 +503,7 @@ cleanup:
   for (size_t i = 0; i < CUR_ARRAY_LEN(g->no_row_first); i++) cur_free(g->no_row_first[i]);
   cur_source_close(src);
   cur_labelfile_free(lf);
+  cur_boxfile_free(bf);
   source_opts_free(&so);
   return rc;
 }
@@ -533,7 +517,7 @@ static int ingest_source(cur_run *run, const cur_source_row *row, int batch_size
   ingest g = {.run = run, .st = cur_run_store(run), .opt = opt, .source_id = row->id,
               .uri = row->uri, .max_pixels = cur_opt_int(opt, "max_pixels"),
               .max_file_bytes = cur_opt_int(opt, "max_file_bytes"),
-              .keep_bytes = cur_opt_int(opt, "keep_quarantined_bytes")};
+              .keep_bytes = cur_opt_int(opt, "keep_quarantined_bytes"), .batch_size = batch_size};
   struct stat sb;
   if (stat(row->uri, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
     char why[600];
@@ -592,7 +576,7 @@ cleanup:
 }
 
 /* What ingest reads: every source's files (sizes and times), its options,
-** and its label file.  Entries to be read again (retry) are not stamped:
+** its label file and box file.  Entries to be read again (retry) are not stamped:
 ** their state before a run differs from the state after it, so the run
 ** would never be up to date; a changed option makes ingest pending, and a
 ** fixed permission needs `curate ingest --force`. */
@@ -604,8 +588,9 @@ static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
     cur_sha256_str(h, rows[i].options);
     if ((rc = cur_source_stamp(rows[i].uri, h))) break;
     cJSON *o = cJSON_Parse(rows[i].options);
-    const char *labels = opt_str(o, "labels");
+    const char *labels = opt_str(o, "labels"), *boxes = opt_str(o, "boxes");
     if (labels) rc = cur_source_stamp(labels, h);
+    if (boxes && rc == CUR_OK) rc = cur_source_stamp(boxes, h);
     cJSON_Delete(o);
   }
   cur_store_sources_free(rows, n);
