@@ -506,6 +506,37 @@ TEST(same_boxes_again_add_nothing_and_crops_go_through_export_and_embed) {
   cur_free(manifest);
 }
 
+/* ingest's state in `curate status --json` for DB: 1 pending, 0 not, -1 unknown. */
+static int ingest_pending(const char *db) {
+  if (test_sh("cd '%s' && '%s' --db %s --config none.json status --json > %s.status", T.scratch,
+              T.curate, db, db))
+    return -1;
+  char rel[128];
+  snprintf(rel, sizeof rel, "%s.status", db);
+  char *text = fx_read(rel);
+  cJSON *root = text ? cJSON_Parse(text) : NULL, *st;
+  int pending = -1;
+  cJSON_ArrayForEach(st, cJSON_GetObjectItem(root, "stages")) {
+    const cJSON *name = cJSON_GetObjectItem(st, "stage"), *state = cJSON_GetObjectItem(st, "state");
+    if (cJSON_IsString(name) && !strcmp(name->valuestring, "ingest") && cJSON_IsString(state))
+      pending = strcmp(state->valuestring, "pending") == 0;
+  }
+  cJSON_Delete(root);
+  cur_free(text);
+  return pending;
+}
+
+/* A box folder is read by its files, not by image names as a source
+** folder is: an edited box file makes ingest pending. */
+TEST(an_edited_box_file_makes_ingest_pending) {
+  REQUIRE(write_scenes() == 0);
+  REQUIRE(write_yolo("yolo") == 0);
+  CHECK_INT(ingest("edit.db", "--boxes yolo"), 0);
+  CHECK_INT(ingest_pending("edit.db"), 0);
+  REQUIRE(test_sh("cd '%s' && printf '0 0.5 0.5 0.2 0.2\\n' >> yolo/sub/scene1.txt", T.scratch) == 0);
+  CHECK_INT(ingest_pending("edit.db"), 1);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   if (cur_image_init() != CUR_OK) return 1;
@@ -517,5 +548,6 @@ int main(int argc, char **argv) {
   RUN(hostile_yolo_lines_are_reported_by_line);
   RUN(hostile_voc_files_are_reported_and_skipped);
   RUN(same_boxes_again_add_nothing_and_crops_go_through_export_and_embed);
+  RUN(an_edited_box_file_makes_ingest_pending);
   return test_finish();
 }

@@ -93,13 +93,14 @@ int cur__name_order(const struct dirent **a, const struct dirent **b) {
 
 /* For a file source (an archive, an idx pair), its size and time; for a
 ** folder, the names of what ingest would read in it (images, and folders
-** in which to look), in name order, down the tree.  Not the folders' own
+** in which to look; with ALL, every file, by name, size and time: a folder
+** of box files), in name order, down the tree.  Not the folders' own
 ** times: those change whenever anything is written beside the images (the
 ** database and its journal kept in the folder, notes, an editor's backup),
 ** which ingest would not read.  A file rewritten in place under the same
 ** name is not read again anyway (its entry is recorded), so stat-ing every
 ** file would only cost time. */
-static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
+static int stamp_tree(const char *path, cur_sha256 *h, int all, int depth) {
   struct stat sb;
   if (lstat(path, &sb) != 0) {
     /* ingest reports the source; the fingerprint changes when it comes back */
@@ -107,7 +108,7 @@ static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
     return CUR_OK;
   }
   if (!S_ISDIR(sb.st_mode)) {
-    if (depth == 0) { /* below the source, a file that is no image is never read */
+    if (depth == 0 || all) { /* below an image source, a file that is no image is never read */
       cur_sha256_i64(h, (int64_t)sb.st_size);
       cur_sha256_i64(h, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
     }
@@ -126,14 +127,14 @@ static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
     unsigned char type = names[i]->d_type;
     if (rc != CUR_OK || name[0] == '.') {
       /* hidden, as the walk skips them */
-    } else if (cur_path_is_image(name) || type == DT_LNK) {
+    } else if (!all && (cur_path_is_image(name) || type == DT_LNK)) {
       cur_sha256_str(h, name);
-    } else if (type == DT_DIR || type == DT_UNKNOWN) {
+    } else if (all || type == DT_DIR || type == DT_UNKNOWN) {
       char *child = cur_path_join(path, name);
       if (!child) rc = CUR_ENOMEM;
       else {
         cur_sha256_str(h, name);
-        rc = stamp_tree(child, h, depth + 1);
+        rc = stamp_tree(child, h, all, depth + 1);
         cur_free(child);
       }
     }
@@ -145,5 +146,10 @@ static int stamp_tree(const char *path, cur_sha256 *h, int depth) {
 
 int cur_source_stamp(const char *uri, cur_sha256 *h) {
   cur_sha256_str(h, uri);
-  return stamp_tree(uri, h, 0);
+  return stamp_tree(uri, h, 0, 0);
+}
+
+int cur_file_stamp(const char *path, cur_sha256 *h) {
+  cur_sha256_str(h, path);
+  return stamp_tree(path, h, 1, 0);
 }

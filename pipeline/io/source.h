@@ -47,9 +47,14 @@ int cur_source_next(cur_source *src, cur_entry *e,
 int64_t cur_source_count(const cur_source *src);
 void cur_source_close(cur_source *src);
 void cur_entry_clear(cur_entry *e);
-/* Adds the sizes and modification times under URI to H (for fingerprints).
-** A path that cannot be read adds its error instead: a moved source changes
-** the fingerprint rather than failing it. */
+/* Adds what ingest would read of the source URI to H (for fingerprints): a
+** file's size and time; a folder's image and folder names, down the tree,
+** not its times (a database kept in it writes there).  A path that cannot
+** be read adds its error instead: a moved source changes the fingerprint
+** rather than failing it. */
 int cur_source_stamp(const char *uri, cur_sha256 *h);
+/* The same for a label or box file or folder: every file's name, size and
+** time. */
+int cur_file_stamp(const char *path, cur_sha256 *h);
 
 #endif

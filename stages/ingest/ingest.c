@@ -575,7 +575,7 @@ cleanup:
   return rc;
 }
 
-/* What ingest reads: every source's files (sizes and times), its options,
+/* What ingest reads: every source's images (cur_source_stamp), its options,
 ** its label file and box file.  Entries to be read again (retry) are not stamped:
 ** their state before a run differs from the state after it, so the run
 ** would never be up to date; a changed option makes ingest pending, and a
@@ -589,8 +589,8 @@ static int ingest_fingerprint(cur_run *run, cur_sha256 *h) {
     if ((rc = cur_source_stamp(rows[i].uri, h))) break;
     cJSON *o = cJSON_Parse(rows[i].options);
     const char *labels = opt_str(o, "labels"), *boxes = opt_str(o, "boxes");
-    if (labels) rc = cur_source_stamp(labels, h);
-    if (boxes && rc == CUR_OK) rc = cur_source_stamp(boxes, h);
+    if (labels) rc = cur_file_stamp(labels, h);
+    if (boxes && rc == CUR_OK) rc = cur_file_stamp(boxes, h);
     cJSON_Delete(o);
   }
   cur_store_sources_free(rows, n);
