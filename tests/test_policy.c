@@ -1,4 +1,4 @@
-/* test_policy.c -- the policy stage (stages/policy.c) and the closing report, on data with known truth.
+/* test_policy.c -- the policy stage (stages/policy/) and the closing report, on data with known truth.
 **
 ** The data: 8x8 grey images of four classes, each class brightening its own
 ** quadrant under heavy pixel noise, so a head needs many rows to separate
