@@ -1,7 +1,8 @@
 /* test_head.c -- classifier heads (models/head*.c).
 **
 ** head-1.*: training reaches full accuracy on separable data (both kinds).
-** head-2.*: gradients match closed form (logreg) and finite differences (both).
+** head-2.*: gradients match closed form (logreg) and finite differences (both,
+**           through tests/support/grad_check.c, which must catch a wrong one).
 ** head-3.*: determinism: same seed, bit-identical weights.
 ** head-4.*: loss formula: label smoothing, class weights, sample weights.
 ** head-5.*: per-epoch logits, probabilities, and input validation.
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 
 #include "head.h"
+#include "grad_check.h"
 #include "head_internal.h"
 #include "rng.h"
 
@@ -142,6 +144,19 @@ TEST(logreg_gradient_matches_closed_form) {
 }
 
 /* Central finite differences of L against head__batch_grad for every parameter. */
+/* The rows a loss callback of grad_check trains on. */
+typedef struct batch {
+  const float *X, *sw;
+  const int *y;
+  int n;
+  head_work *w;
+} batch;
+
+static int batch_loss(void *ctx, head *h, double *loss) {
+  batch *b = ctx;
+  return head__batch_grad(h, b->X, b->n, b->y, b->sw, b->w, loss);
+}
+
 static void check_finite_differences(head_kind kind) {
   enum { N = 8, D = 3, K = 4 };
   float X[N * D], sw[N], cw[K] = {1.0f, 2.0f, 0.5f, 1.5f};
@@ -152,25 +167,41 @@ static void check_finite_differences(head_kind kind) {
   REQUIRE(h != NULL);
   head_work w;
   REQUIRE_OK(head__work_new(h, N, &w));
-  double loss, lp, lm;
-  REQUIRE_OK(head__batch_grad(h, X, N, y, sw, &w, &loss));
-  float *g = cur_mallocarray(h->n_params, sizeof(float));
-  REQUIRE(g != NULL);
-  memcpy(g, h->grad, h->n_params * sizeof(float));
-  const float step = 2e-3f;
-  for (size_t i = 0; i < h->n_params; i++) {
-    float p = h->params[i];
-    h->params[i] = p + step;
-    CHECK_OK(head__batch_grad(h, X, N, y, sw, &w, &lp));
-    h->params[i] = p - step;
-    CHECK_OK(head__batch_grad(h, X, N, y, sw, &w, &lm));
-    h->params[i] = p;
-    /* Central differences err by O(step^2 L''') ~ 1e-5 here, plus float32
-    ** rounding of the logits (~1e-7 / step = 5e-5); a ReLU kink crossed by
-    ** +-step or a wrong gradient shows as a much larger error. */
-    CHECK_NEAR(g[i], (lp - lm) / (2 * step), 5e-4);
-  }
-  cur_free(g);
+  batch b = {X, sw, y, N, &w};
+  grad_gap gap;
+  CHECK_OK(grad_check(h, batch_loss, &b, 0, h->n_params, 2e-3f, &gap));
+  /* Central differences err by O(step^2 L''') ~ 1e-5 here, plus float32
+  ** rounding of the logits (~1e-7 / step = 5e-5); a ReLU kink crossed by
+  ** +-step or a wrong gradient shows as a much larger error. */
+  CHECK_MSG(gap.worst <= 5e-4, "parameter %zu: gradient %g, central difference %g", gap.at,
+            gap.analytic, gap.numeric);
+  head__work_free(&w);
+  head_free(h);
+}
+
+/* batch_loss with one derivative made wrong by 0.01: what a gradient bug looks like. */
+static int wrong_loss(void *ctx, head *h, double *loss) {
+  int rc = batch_loss(ctx, h, loss);
+  h->grad[3] += 0.01f;
+  return rc;
+}
+
+TEST(the_gradient_check_catches_a_wrong_derivative) {
+  enum { N = 8, D = 3, K = 4 };
+  float X[N * D];
+  int y[N];
+  make_blobs(N, D, K, 7, X, y);
+  head *h = make_test_head(HEAD_MLP, D, K, NULL);
+  REQUIRE(h != NULL);
+  head_work w;
+  REQUIRE_OK(head__work_new(h, N, &w));
+  batch b = {X, NULL, y, N, &w};
+  float before = h->params[3];
+  grad_gap gap;
+  CHECK_OK(grad_check(h, wrong_loss, &b, 0, h->n_params, 2e-3f, &gap));
+  CHECK_INT(gap.at, 3);
+  CHECK_NEAR(gap.worst, 0.01, 1e-3);
+  CHECK(h->params[3] == before);  /* every parameter is put back */
   head__work_free(&w);
   head_free(h);
 }
@@ -360,6 +391,7 @@ int main(int argc, char **argv) {
   RUN(logreg_gradient_matches_closed_form);
   RUN(logreg_gradient_matches_finite_differences);
   RUN(mlp_gradient_matches_finite_differences);
+  RUN(the_gradient_check_catches_a_wrong_derivative);
   RUN(logreg_same_seed_gives_bit_identical_weights);
   RUN(mlp_same_seed_gives_bit_identical_weights);
   RUN(label_smoothing_and_weights_change_the_loss_as_the_formula_says);

@@ -13,11 +13,13 @@
 **        variant equals its source without sharpening; with sharpening it is
 **        the hand-computed KL; a mask threshold above every prediction
 **        silences it.
-** uda-2: its gradient in the weights matches finite differences while the
+** uda-2: its gradient in the weights matches finite differences (the shared
+**        grad_check of tests/support, as mtl-1) while the
 **        targets stay fixed (clean rows of zeros: targets from the bias alone).
 */
 #include "testlib.h"
 
+#include "grad_check.h"
 #include "head.h"
 #include "head_internal.h"
 #include "rng.h"
@@ -115,6 +117,26 @@ static head *make_mtl_head(head_kind kind, int d, const float *cw, float wd, flo
   return h;
 }
 
+/* The rows a loss callback of grad_check trains on. */
+typedef struct batch {
+  const float *X, *Xa, *sw;
+  const int *y;
+  int n;
+  head_work *w;
+} batch;
+
+static int batch_loss(void *ctx, head *h, double *loss) {
+  batch *b = ctx;
+  return head__batch_grad(h, b->X, b->n, b->y, b->sw, b->w, loss);
+}
+
+/* UDA's term alone: head__consistency_grad adds to h->grad. */
+static int consistency_loss(void *ctx, head *h, double *loss) {
+  batch *b = ctx;
+  memset(h->grad, 0, h->n_params * sizeof *h->grad);
+  return head__consistency_grad(h, b->X, b->Xa, b->n, b->w, loss);
+}
+
 TEST(multi_task_gradient_matches_finite_differences) {
   enum { N = 8, D = 3 };
   float X[N * D], sw[N], cw[5] = {1.0f, 2.0f, 0.5f, 1.5f, 0.75f};
@@ -126,23 +148,12 @@ TEST(multi_task_gradient_matches_finite_differences) {
   REQUIRE(h != NULL);
   head_work w;
   REQUIRE_OK(head__work_new(h, N, &w));
-  double loss, lp, lm;
-  REQUIRE_OK(head__batch_grad(h, X, N, y, sw, &w, &loss));
-  float *g = cur_mallocarray(h->n_params, sizeof(float));
-  REQUIRE(g != NULL);
-  memcpy(g, h->grad, h->n_params * sizeof(float));
-  const float step = 2e-3f;
-  for (size_t i = 0; i < h->n_params; i++) {
-    float p = h->params[i];
-    h->params[i] = p + step;
-    CHECK_OK(head__batch_grad(h, X, N, y, sw, &w, &lp));
-    h->params[i] = p - step;
-    CHECK_OK(head__batch_grad(h, X, N, y, sw, &w, &lm));
-    h->params[i] = p;
-    /* as in test_head.c: O(step^2) error plus float32 rounding of the logits */
-    CHECK_NEAR(g[i], (lp - lm) / (2 * step), 5e-4);
-  }
-  cur_free(g);
+  batch b = {X, NULL, sw, y, N, &w};
+  grad_gap gap;
+  CHECK_OK(grad_check(h, batch_loss, &b, 0, h->n_params, 2e-3f, &gap));
+  /* as in test_head.c: O(step^2) error plus float32 rounding of the logits */
+  CHECK_MSG(gap.worst <= 5e-4, "parameter %zu: gradient %g, central difference %g", gap.at,
+            gap.analytic, gap.numeric);
   head__work_free(&w);
   head_free(h);
 }
@@ -323,24 +334,14 @@ TEST(consistency_gradient_matches_finite_differences_with_fixed_targets) {
   REQUIRE(h != NULL);
   head_work w;
   REQUIRE_OK(head__work_new(h, M, &w));
-  double loss, lp, lm;
-  memset(h->grad, 0, h->n_params * sizeof(float));
-  REQUIRE_OK(head__consistency_grad(h, Xu, Xa, M, &w, &loss));
+  batch b = {Xu, Xa, NULL, NULL, M, &w};
+  double loss;
+  REQUIRE_OK(consistency_loss(&b, h, &loss));
   CHECK(loss > 1e-3);
-  float *g = cur_mallocarray(h->n_params, sizeof(float));
-  REQUIRE(g != NULL);
-  memcpy(g, h->grad, h->n_params * sizeof(float));
-  const float step = 2e-3f;
-  for (size_t i = 0; i < (size_t)D * K; i++) {
-    float p = h->params[i];
-    h->params[i] = p + step;
-    CHECK_OK(head__consistency_grad(h, Xu, Xa, M, &w, &lp));
-    h->params[i] = p - step;
-    CHECK_OK(head__consistency_grad(h, Xu, Xa, M, &w, &lm));
-    h->params[i] = p;
-    CHECK_NEAR(g[i], (lp - lm) / (2 * step), 5e-4);
-  }
-  cur_free(g);
+  grad_gap gap;
+  CHECK_OK(grad_check(h, consistency_loss, &b, 0, (size_t)D * K, 2e-3f, &gap));
+  CHECK_MSG(gap.worst <= 5e-4, "parameter %zu: gradient %g, central difference %g", gap.at,
+            gap.analytic, gap.numeric);
   head__work_free(&w);
   head_free(h);
 }

@@ -9,9 +9,12 @@
 **          has a label of either task (the rows without a label of task
 **          label join), scores task label, and the raw baseline keeps its
 **          rows; an unknown or repeated task is a clear error.
-** heads-2: UDA trains on exactly the pairs of an unlabelled train original
-**          and its variant (variants of labelled rows are not pairs),
+** heads-2: augment makes a variant of each unlabelled train original once
+**          UDA is on (no label, never in the manifest); UDA trains on
+**          exactly those pairs (variants of labelled rows are not pairs),
 **          embedding the variants first; without variants it says so.
+**          augment.unlabelled_variants asks for more, warns without UDA and
+**          is checked.
 ** heads-3: train.ema_decay outside [0, 1) is refused by name; inside, the
 **          run completes with its metrics.
 */
@@ -119,17 +122,20 @@ TEST(uda_trains_on_the_pairs_of_unlabelled_rows_and_their_variants) {
   REQUIRE(fx_curate("none.log", "--db %s --config h.json run --stage train", db) == 0);
   check_log("none.log", "UDA on 0 pairs of an unlabelled train row and its variant (augment "
                         "makes none yet");
-  /* a variant (same bytes) of every train original, labelled or not, as
-  ** augment would record one: only the unlabelled ones' make pairs */
-  REQUIRE(test_sh("cd '%s' && sqlite3 %s \"INSERT INTO images(sha256, bytes, byte_size, format, "
-                  "width, height, bands, source_id, source_path, split, parent_id, transform, run_id) "
-                  "SELECT 'f' || sha256, bytes, byte_size, format, width, height, bands, source_id, "
-                  "source_path || '#v', split, id, '{}', run_id FROM images WHERE split = 'train' "
-                  "AND parent_id IS NULL\"", T.scratch, db) == 0);
+  /* augment (after balance) makes one variant of each unlabelled train
+  ** original by default once UDA is on, besides the variants balance planned */
+  REQUIRE(fx_curate("aug.log", "--db %s --config h.json run --stage balance", db) == 0);
+  REQUIRE(fx_curate("aug.log", "--db %s --config h.json run --stage augment", db) == 0);
   long long unlabelled = q_int("SELECT count(*) FROM images WHERE split = 'train' AND parent_id "
                                "IS NULL AND source_path LIKE 'unlabeled/%'");
+  long long uda = q_int("SELECT count(*) FROM images v JOIN images p ON p.id = v.parent_id "
+                        "WHERE p.source_path LIKE 'unlabeled/%' AND v.source_path LIKE '%#uda0'");
   long long variants = q_int("SELECT count(*) FROM images WHERE parent_id IS NOT NULL");
-  REQUIRE(unlabelled > 0 && variants > unlabelled);
+  REQUIRE(unlabelled > 0);
+  CHECK_INT(uda, unlabelled);
+  /* they carry no label, not even the tone label their parents have */
+  CHECK_INT(q_int("SELECT count(*) FROM labels l JOIN images v ON v.id = l.image_id "
+                  "WHERE v.source_path LIKE '%#uda%'"), 0);
   REQUIRE(fx_curate("pairs.log", "--db %s --config h.json run --stage train --force", db) == 0);
   char want[128];
   snprintf(want, sizeof want, "train: UDA on %lld pairs of an unlabelled train row and its variant\n",
@@ -137,11 +143,43 @@ TEST(uda_trains_on_the_pairs_of_unlabelled_rows_and_their_variants) {
   check_log("pairs.log", want);
   CHECK_INT(q_int("SELECT count(*) FROM embeddings e JOIN images i ON i.id = e.image_id "
                   "WHERE i.parent_id IS NOT NULL"), variants);
+  /* never in the manifest, whichever task (their parents are there with a tone label) */
+  REQUIRE(write_config("{\"uda_weight\": 1, \"tasks\": [\"tone\"]}") == 0);
+  REQUIRE(fx_curate("export.log", "--db %s --config h.json run --stage export", db) == 0);
+  char *path = test_scratch_path(db);
+  char *manifest = path ? fx_sql(path, "SELECT path FROM manifests ORDER BY id DESC LIMIT 1") : NULL;
+  cur_free(path);
+  REQUIRE(manifest && *manifest);
+  manifest[strcspn(manifest, "\n")] = 0;
+  CHECK_INT(test_sh("cd '%s' && grep -q 'unlabeled/' '%s' && ! grep -q '#uda' '%s'", T.scratch,
+                    manifest, manifest), 0);
+  cur_free(manifest);
   REQUIRE(write_config("{}") == 0);
   REQUIRE(fx_curate("off.log", "--db %s --config h.json run --stage train --force", db) == 0);
   char *log = fx_read("off.log");
   CHECK(log && !strstr(log, "UDA"));
   cur_free(log);
+}
+
+TEST(unlabelled_variants_follow_uda_and_are_checked) {
+  REQUIRE(build_corpus() == 0);
+  REQUIRE(fx_curate("bal.log", "--db %s --config h.json run --stage balance", db) == 0);
+  /* UDA off: none by default */
+  REQUIRE(fx_curate("off.log", "--db %s --config h.json run --stage augment", db) == 0);
+  CHECK_INT(q_int("SELECT count(*) FROM augment_variants WHERE variant < 0"), 0);
+  /* two asked for without UDA: made, with a warning that only UDA uses them */
+  REQUIRE(test_sh("cd '%s' && printf '%%s' '{\"embed\": {\"features\": \"pixels\", \"size\": 8}, "
+                  "\"augment\": {\"unlabelled_variants\": 2}}' > h.json", T.scratch) == 0);
+  REQUIRE(fx_curate("two.log", "--db %s --config h.json run --stage augment", db) == 0);
+  check_log("two.log", "but train.uda_weight is 0: only UDA uses them");
+  CHECK_INT(q_int("SELECT count(*) FROM augment_variants WHERE variant IN (-1, -2) AND run_id = "
+                  "(SELECT max(id) FROM runs WHERE stage = 'augment')"),
+            2 * q_int("SELECT count(*) FROM images WHERE split = 'train' AND parent_id IS NULL "
+                      "AND source_path LIKE 'unlabeled/%'"));
+  REQUIRE(test_sh("cd '%s' && printf '%%s' '{\"augment\": {\"unlabelled_variants\": -2}}' > "
+                  "h.json", T.scratch) == 0);
+  CHECK(fx_curate("bad.log", "--db %s --config h.json run --stage augment", db) != 0);
+  check_log("bad.log", "augment.unlabelled_variants: -2 is not -1 (auto) or a count from 0 to 16");
 }
 
 TEST(ema_decay_is_checked_and_used) {
@@ -159,6 +197,7 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(a_second_task_adds_its_rows_and_task_label_is_scored);
   RUN(uda_trains_on_the_pairs_of_unlabelled_rows_and_their_variants);
+  RUN(unlabelled_variants_follow_uda_and_are_checked);
   RUN(ema_decay_is_checked_and_used);
   return test_finish();
 }

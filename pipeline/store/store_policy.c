@@ -98,3 +98,17 @@ int cur_store_policy_row_put(cur_store *st, int64_t run_id, int64_t task_id, int
   return cur__exec(st, "INSERT INTO policy_rows(run_id, task_id, image_id, weight) "
                        "VALUES (?1, ?2, ?3, ?4)", "iiid", run_id, task_id, image_id, weight);
 }
+
+int cur_store_policy_verdict(cur_store *st, int64_t task_id, const char *decision, int *decided,
+                             int *kept) {
+  int64_t kept_rows = 0;
+  int found = 0;
+  *decided = *kept = 0;
+  int rc = cur__query_i64(st,
+      "SELECT coalesce(sum(d.decision = ?2 AND d.kept), 0) FROM policy_decisions d "
+      "WHERE d.task_id = ?1 AND d.run_id = (SELECT max(id) FROM runs WHERE stage = 'policy' "
+      "AND status = 'complete') HAVING count(*) > 0", &kept_rows, &found, "it", task_id, decision);
+  *decided = found;
+  *kept = found && kept_rows > 0;
+  return rc;
+}

@@ -33,5 +33,10 @@ int cur_store_policy_decision_put(cur_store *st, int64_t run_id, int64_t task_id
                                   const char *method, const char *why);
 int cur_store_policy_row_put(cur_store *st, int64_t run_id, int64_t task_id, int64_t image_id,
                              double weight);
+/* What the newest complete policy run said of DECISION for TASK_ID: *decided
+** is 1 when that run decided the task at all (it has a row of it), and then
+** *kept is 1 when DECISION was tried and kept (0 when refused or not tried). */
+int cur_store_policy_verdict(cur_store *st, int64_t task_id, const char *decision, int *decided,
+                             int *kept);
 
 #endif

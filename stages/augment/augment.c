@@ -10,6 +10,12 @@
 ** recorded there is never made again, so a killed run resumes at the batch
 ** that was cut off, and image and label ids come out as in one
 ** uninterrupted run.
+**
+** With augment.unlabelled_variants (by default when train.uda_weight turns
+** UDA on) it then makes, the same way, variants of the unlabelled rows of
+** train.task (train originals without a person's label): the other half of
+** UDA's pairs.  They are numbered -1, -2, ... and get no label, so they
+** never join the balanced training set or the manifest (store_uda.h).
 */
 #include <assert.h>
 #include <stddef.h>
@@ -23,9 +29,14 @@
 #include "stages.h"
 #include "store_balance.h"
 #include "store_images.h"
+#include "store_labels.h"
 #include "store_runs.h"
+#include "store_uda.h"
 
 /* ---- options ------------------------------------------------------------- */
+
+/* UDA pairs each unlabelled row with its variants: a few are plenty. */
+#define MAX_UNLABELLED_VARIANTS 16
 
 /* Where each transform option goes in cur_augment_options. */
 typedef enum field_kind { FIELD_RANGE, FIELD_NUM, FIELD_FILL } field_kind;
@@ -86,6 +97,12 @@ static int check_transform(const cJSON *v, const char *name) {
   return cur_errorc(CUR_ECONFIG, "%.*s%s", (int)(len > tail ? len - tail : 0), name, why);
 }
 
+static int check_unlabelled_variants(const cJSON *v, const char *name) {
+  if (v->valuedouble >= -1 && v->valuedouble <= MAX_UNLABELLED_VARIANTS) return CUR_OK;
+  return cur_errorc(CUR_ECONFIG, "%s: %g is not -1 (auto) or a count from 0 to %d", name,
+                    v->valuedouble, MAX_UNLABELLED_VARIANTS);
+}
+
 static const cur_option augment_options[] = {
     {"rotate_deg", CUR_OPT_RANGE, "[-15, 15]", "[min, max] rotation in degrees, within [-180, 180]",
      check_transform},
@@ -103,6 +120,10 @@ static const cur_option augment_options[] = {
      check_transform},
     {"color_jitter", CUR_OPT_NUM, "0",
      "brightness, contrast and saturation factors drawn from [1-j, 1+j]; 0 = off", check_transform},
+    {"unlabelled_variants", CUR_OPT_INT, "-1",
+     "variants of each unlabelled train row (no human or review label for train.task) for UDA's "
+     "consistency loss, never labelled; -1 = 1 when train.uda_weight is above 0, else 0",
+     check_unlabelled_variants},
     {"batch_size", CUR_OPT_INT, "32", "variants made and committed per transaction",
      cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
@@ -147,6 +168,8 @@ typedef struct augment {
   int n;
   int *group;              /* batch_size + 1: the first job of each parent's run of jobs */
   int ngroups;             /* parents in the batch; group[ngroups] == n */
+  int per;                 /* variants of each unlabelled row (0: none) */
+  int64_t uda_task;        /* train.task, whose unlabelled rows they are */
 } augment;
 
 static void job_clear(job *j) {
@@ -219,7 +242,9 @@ static void group_jobs(augment *g) {
 }
 
 static int add_image(augment *g, const job *j, int64_t *id, int *added) {
-  char *path = cur_asprintf("%s#aug%d", j->source_path, j->variant);
+  /* an unlabelled row's variant -1 is its #uda0 */
+  char *path = j->variant < 0 ? cur_asprintf("%s#uda%d", j->source_path, -j->variant - 1)
+                              : cur_asprintf("%s#aug%d", j->source_path, j->variant);
   if (!path) return CUR_ENOMEM;
   cur_image_row row = {
       .sha256 = j->sha, .bytes = j->out, .bytes_len = (int64_t)j->out_len,
@@ -255,7 +280,9 @@ static int record_job(augment *g, const job *j) {
   snprintf(reason, sizeof reason, "same bytes as image %lld", (long long)id);
   rc = cur_store_variant_add(g->st, run_id, g->plan_run_id, j->parent_id, j->variant, id,
                              found ? "reused" : "made", found ? reason : NULL);
-  return rc ? rc : cur_store_labels_inherit(g->st, j->parent_id, id, run_id);
+  /* an unlabelled row's variant stays unlabelled: whatever its parent has
+  ** (a teacher's guess, another task's label) must not make it a training row */
+  return rc || j->variant < 0 ? rc : cur_store_labels_inherit(g->st, j->parent_id, id, run_id);
 }
 
 static int record_batch(augment *g) {
@@ -267,12 +294,21 @@ static int record_batch(augment *g) {
   return rc;
 }
 
+/* The next batch of up to CAP pending variants: balance's plan first, then
+** the unlabelled rows' (g->per of each). */
+static int next_batch(augment *g, int cap) {
+  int rc = cur_store_plan_pending(g->st, g->plan_run_id, cur_run_id(g->run), cap, take_job, g);
+  if (rc == CUR_OK && g->n == 0 && g->per > 0)
+    rc = cur_store_uda_pending(g->st, g->uda_task, g->per, cur_run_id(g->run), cap, take_job, g);
+  return rc;
+}
+
 /* Batches until the plan is made, Ctrl-C or an error. */
 static int make_plan(augment *g, int cap) {
   int rc = CUR_OK;
   while (rc == CUR_OK) {
     g->n = 0;
-    rc = cur_store_plan_pending(g->st, g->plan_run_id, cur_run_id(g->run), cap, take_job, g);
+    rc = next_batch(g, cap);
     if (rc == CUR_OK && g->n == 0) break;
     if (rc == CUR_OK) {
       group_jobs(g);
@@ -294,6 +330,27 @@ static void set_count(void *ctx, const char *outcome, int64_t n) {
   cur_run_count_set(ctx, outcome, n);
 }
 
+/* Whether UDA is on: train.uda_weight above 0. */
+static int uda_on(const cur_run *run) {
+  return cur_opt_num(cur_run_options_of(run, "train"), "uda_weight") > 0;
+}
+
+/* g->per and g->uda_task from augment.unlabelled_variants and train.task. */
+static int unlabelled_plan(augment *g) {
+  int64_t per = cur_opt_int(cur_run_options(g->run), "unlabelled_variants");
+  const char *task = cur_opt_str(cur_run_options_of(g->run, "train"), "task");
+  int found = 0, rc = CUR_OK;
+  g->per = (int)(per < 0 ? uda_on(g->run) : per);
+  if (g->per > 0 && (rc = cur_store_task_find(g->st, task, &g->uda_task, &found)) == CUR_OK && !found) {
+    cur_warn("augment: train.task \"%s\" is no task: no variants of unlabelled rows made", task);
+    g->per = 0;
+  }
+  if (rc == CUR_OK && g->per > 0 && !uda_on(g->run))
+    cur_warn("augment: %d variants of each unlabelled row, but train.uda_weight is 0: only UDA "
+             "uses them", g->per);
+  return rc;
+}
+
 static int augment_run(cur_run *run) {
   const cJSON *opt = cur_run_options(run);
   int cap = (int)cur_opt_int(opt, "batch_size"), found, rc;
@@ -310,9 +367,12 @@ static int augment_run(cur_run *run) {
     rc = CUR_ENOMEM;
     goto cleanup;
   }
-  if ((rc = cur_store_plan_size(g.st, plan.id, &total)) ||
+  int64_t unlabelled = 0;
+  if ((rc = cur_store_plan_size(g.st, plan.id, &total)) || (rc = unlabelled_plan(&g)) ||
+      (g.per && (rc = cur_store_uda_plan_size(g.st, g.uda_task, g.per, &unlabelled))) ||
       (rc = cur_store_variant_counts(g.st, cur_run_id(run), add_done, &done)))
     goto cleanup;
+  total += unlabelled;
   cur_run_progress_start(run, "augment", total);
   cur_run_progress_add(run, done);
   rc = make_plan(&g, cap);
@@ -332,12 +392,21 @@ static const char *const augment_needs[] = {"balance", NULL};
 /* batches of independent entries: their size cannot change a result */
 static const char *const augment_unhashed[] = {"batch_size", NULL};
 
+/* Whether UDA is on and on which task's unlabelled rows: the default of
+** unlabelled_variants reads them from the train section. */
+static int augment_fingerprint(cur_run *run, cur_sha256 *h) {
+  cur_sha256_i64(h, uda_on(run));
+  cur_sha256_str(h, cur_opt_str(cur_run_options_of(run, "train"), "task"));
+  return CUR_OK;
+}
+
 const cur_stage stage_augment = {
     .name = "augment",
     .summary = "make the variants balance planned (affine transforms, labels inherited)",
     .needs = augment_needs,
     .options = augment_options,
     .unhashed = augment_unhashed,
-    .fingerprint = NULL,
+    .fingerprint = augment_fingerprint,
+    .fingerprint_what = "train.uda_weight (on or off) and train.task",
     .run = augment_run,
 };

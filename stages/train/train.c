@@ -18,8 +18,11 @@
 ** trains with whichever of the tasks it has labels for; only train.task is
 ** scored), train.ema_decay evaluates the weights' moving average, and
 ** train.uda_weight adds UDA's consistency loss over the pairs of an
-** unlabelled train original and its augmented variants.  The raw-label
-** baseline uses the same EMA and UDA but train.task alone.
+** unlabelled train original and its augmented variants.  Each is used only
+** where the newest complete policy run kept it for train.task, or when no
+** policy run decided the task (the policy tries them as decisions,
+** docs/stages/policy.md).  The raw-label baseline uses the same EMA and UDA
+** but train.task alone.
 */
 #include <math.h>
 #include <stdio.h>
@@ -98,6 +101,7 @@ typedef struct trainer {
   int n_val;
   int64_t missing;   /* rows without an embedding */
   dataset uda_src, uda_var;  /* UDA's pairs, row for row (tasks 0: no labels) */
+  int use_ema, use_tasks, use_uda;  /* the techniques configured and not refused */
 } trainer;
 
 /* One embedding being read into the next row of a dataset. */
@@ -237,7 +241,8 @@ static int pick_model(trainer *t) {
 
 /* ["TASK", train.tasks...]: the export rows' task filter; the caller frees *json. */
 static int task_filter(const char *task, const cJSON *others, char **json) {
-  cJSON *arr = cJSON_Duplicate(others, 1), *name = cJSON_CreateString(task);
+  cJSON *arr = others ? cJSON_Duplicate(others, 1) : cJSON_CreateArray(),
+        *name = cJSON_CreateString(task);
   char *text = NULL;
   if (arr && name && cJSON_InsertItemInArray(arr, 0, name)) {
     name = NULL;
@@ -306,6 +311,22 @@ static int load_uda(trainer *t, int64_t *skipped) {
   return rc;
 }
 
+/* Whether technique DECISION (a policy decision's name), configured when
+** ON, is used: unless the newest complete policy run decided TASK and did
+** not keep it. */
+static int technique(trainer *t, const char *task, const char *decision, const char *option,
+                     int on, int *use) {
+  int64_t id;
+  int found = 0, decided = 0, kept = 0;
+  int rc = on ? cur_store_task_find(cur_run_store(t->run), task, &id, &found) : CUR_OK;
+  if (rc == CUR_OK && found) rc = cur_store_policy_verdict(cur_run_store(t->run), id, decision, &decided, &kept);
+  *use = on && (!decided || kept);
+  if (rc == CUR_OK && on && !*use)
+    cur_info("train: %s is off: the newest policy run did not keep \"%s\" for task %s "
+             "(docs/stages/policy.md)", option, decision, task);
+  return rc;
+}
+
 /* Classes, model and the train and test rows of train.task. */
 static int load(trainer *t) {
   const cJSON *opt = cur_run_options(t->run);
@@ -313,10 +334,17 @@ static int load(trainer *t) {
   cur_store *st = cur_run_store(t->run);
   cur_export_row *rows = NULL;
   size_t n = 0;
-  int rc = load_tasks(t, task, cur_opt_json(opt, "tasks"));
+  int rc = technique(t, task, "ema", "train.ema_decay", cur_opt_num(opt, "ema_decay") > 0, &t->use_ema);
+  if (rc == CUR_OK)
+    rc = technique(t, task, "multitask", "train.tasks",
+                   cJSON_GetArraySize(cur_opt_json(opt, "tasks")) > 0, &t->use_tasks);
+  if (rc == CUR_OK)
+    rc = technique(t, task, "uda", "train.uda_weight", cur_opt_num(opt, "uda_weight") > 0, &t->use_uda);
+  const cJSON *others = t->use_tasks ? cur_opt_json(opt, "tasks") : NULL;
+  if (rc == CUR_OK) rc = load_tasks(t, task, others);
   if (rc == CUR_OK) rc = pick_model(t);
   char *filter = NULL;
-  if (rc == CUR_OK) rc = task_filter(task, cur_opt_json(opt, "tasks"), &filter);
+  if (rc == CUR_OK) rc = task_filter(task, others, &filter);
   if (rc == CUR_OK) rc = cur_store_export_rows(st, filter, &rows, &n);
   if (rc == CUR_OK) rc = load_sets(t, rows, n);
   /* rows made after the embed stage ran (augmented variants) have none yet */
@@ -326,7 +354,7 @@ static int load(trainer *t) {
     rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s",
                     (long long)t->missing, t->model);
   int64_t skipped = 0;
-  if (rc == CUR_OK && cur_opt_num(opt, "uda_weight") > 0) {
+  if (rc == CUR_OK && t->use_uda) {
     rc = load_uda(t, &skipped);
     if (rc == CUR_OK && skipped && (rc = cur_embedder_fill_newest(t->run, "train", skipped)) == CUR_OK)
       rc = load_uda(t, &skipped);
@@ -366,6 +394,8 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
   int *pred = cur_calloc((size_t)m + 1, (size_t)T * sizeof *pred);
   cur_head_options_config(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
   cur_head_options_techniques(cur_run_options(t->run), &cfg);
+  if (!t->use_ema) cfg.ema_decay = 0;
+  if (!t->use_uda) cfg.uda_weight = 0;
   if (T > 1) {
     cfg.n_tasks = T;
     cfg.task_classes = t->task_k;

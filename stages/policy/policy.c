@@ -13,9 +13,12 @@
 ** held-out rows are the val split's labelled
 ** rows, or, when val has fewer than policy.min_val_rows, folds of the train
 ** split (whole groups per fold, a variant with its original).  Test rows
-** are never read.  The chosen rows go to policy_rows, which export takes as
-** the task's training rows; every try goes to policy_decisions and is
-** printed in one line.  All of a task's work is one transaction, after
+** are never read.  Then, on top of the rows chosen, it tries the train
+** section's head techniques the same way -- EMA of the weights, the
+** multi-task head, UDA (policy_heads.c) -- each only when it is configured;
+** train uses one only when the policy kept it.  The chosen rows go to
+** policy_rows, which export takes as the task's training rows; every try
+** goes to policy_decisions and is printed in one line.  All of a task's work is one transaction, after
 ** deleting the run's earlier rows, so a resumed run ends the same.
 */
 #include <assert.h>
@@ -30,20 +33,26 @@
 #include "head.h"
 #include "head_options.h"
 #include "metrics.h"
+#include "policy_heads.h"
 #include "rng.h"
 #include "stages.h"
 #include "store_embed.h"
 #include "store_labels.h"
 #include "store_policy.h"
 
-/* The decisions, in the order they are tried; each is a bit of a state. */
-enum { DROP_FLAGGED = 1, PSEUDOLABELS = 2, BALANCE = 4 };
+/* The decisions, in the order they are tried; each is a bit of a state.  The
+** first three choose rows, the last three (TECHNIQUES) the head. */
+enum { DROP_FLAGGED = 1, PSEUDOLABELS = 2, BALANCE = 4, EMA = 8, MULTITASK = 16, UDA = 32 };
+enum { TECHNIQUES = EMA | MULTITASK | UDA };
 static const struct {
   int bit;
   const char *name, *what;
 } decisions[] = {{DROP_FLAGGED, "drop_flagged", "drop rows with a pending flag"},
                  {PSEUDOLABELS, "pseudolabels", "add the teacher's pseudo-labels"},
-                 {BALANCE, "balance", "balance classes (weights, augmented variants)"}};
+                 {BALANCE, "balance", "balance classes (weights, augmented variants)"},
+                 {EMA, "ema", "average the head's weights (train.ema_decay)"},
+                 {MULTITASK, "multitask", "learn train.tasks jointly (a shared hidden layer)"},
+                 {UDA, "uda", "add UDA's consistency loss on unlabelled rows' pairs"}};
 
 /* The bits of a mode that names decisions ("drop_flagged,balance"), or -1
 ** when MODE is not such a list. */
@@ -67,7 +76,7 @@ static int check_mode(const cJSON *v, const char *name) {
       forced_bits(m) >= 0)
     return CUR_OK;
   return cur_errorc(CUR_ECONFIG, "%s: '%s' is not auto, all, none or a list of decisions to "
-                    "apply (drop_flagged,pseudolabels,balance)", name, m);
+                    "apply (drop_flagged,pseudolabels,balance,ema,multitask,uda)", name, m);
 }
 
 static const cur_option policy_options[] = {
@@ -97,6 +106,7 @@ typedef struct task_eval {
   int folds;                 /* 0: the val split decides */
   size_t n_held;             /* held-out rows over all folds */
   char method[16];
+  policy_heads heads;        /* the head techniques' candidates */
 } task_eval;
 
 /* One row's embedding being read into X. */
@@ -175,20 +185,23 @@ static int held_out(const task_eval *t, size_t i, int f) {
   return f < 0 ? r->split == 'v' : r->split == 't' && fold_of(t, i) == f;
 }
 
-/* Copies the rows selected by IN (a 0/1 array over rows) into a matrix. */
+/* Copies the rows selected by IN (a 0/1 array over rows) into a matrix,
+** with T labels a row: the task's, then (T > 1) the other tasks'. */
 static int gather(const task_eval *t, const int *in, float **X, int **y, float **w, int *m,
-                  int state) {
+                  int state, int T) {
   int count = 0;
   for (size_t i = 0; i < t->n; i++) count += in[i];
   *X = cur_mallocarray((size_t)(count ? count : 1), (size_t)t->dim * sizeof **X);
-  *y = cur_calloc((size_t)count + 1, sizeof **y);
+  *y = cur_calloc((size_t)count + 1, (size_t)T * sizeof **y);
   *w = cur_calloc((size_t)count + 1, sizeof **w);
   if (!*X || !*y || !*w) return CUR_ENOMEM;
   int j = 0;
   for (size_t i = 0; i < t->n; i++) {
     if (!in[i]) continue;
     memcpy(*X + (size_t)j * t->dim, t->X + i * (size_t)t->dim, (size_t)t->dim * sizeof **X);
-    (*y)[j] = t->rows[i].class_idx;
+    (*y)[(size_t)j * T] = t->rows[i].class_idx;
+    for (int a = 1; a < T; a++)
+      (*y)[(size_t)j * T + a] = t->heads.aux[i * (size_t)(T - 1) + (size_t)(a - 1)];
     (*w)[j++] = row_weight(t, state, i);
   }
   *m = count;
@@ -237,23 +250,31 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
     train[i] = row_in(t, state, i) && (f < 0 || fold != f);
     test[i] = held_out(t, i, f);
   }
-  if (rc == CUR_OK) rc = gather(t, train, &Xtr, &ytr, &wtr, &ntr, state);
-  if (rc == CUR_OK) rc = gather(t, test, &Xte, &yte, &wte, &nte, 0);
+  int T = (state & MULTITASK) ? t->heads.n_tasks : 1;
+  int *pred = NULL;
+  if (rc == CUR_OK) rc = gather(t, train, &Xtr, &ytr, &wtr, &ntr, state, T);
+  if (rc == CUR_OK) rc = gather(t, test, &Xte, &yte, &wte, &nte, 0, 1);
+  if (rc == CUR_OK && !(pred = cur_calloc((size_t)nte + 1, (size_t)T * sizeof *pred))) rc = CUR_ENOMEM;
   if (rc == CUR_OK && nte > 0) {
     head_config cfg;
-    /* the same stream for every candidate: differences come from the rows */
-    cur_head_options_config(cur_run_options_of(t->run, "train"), cur_run_seed(t->run),
-                             t->task_id * 64 + f + 1, &cfg);
-    cur_head_options_techniques(cur_run_options_of(t->run, "train"), &cfg);  /* EMA; no UDA pairs */
+    head_unlabelled u;
+    const cJSON *train_opt = cur_run_options_of(t->run, "train");
+    /* the same stream for every candidate: differences come from the rows
+    ** and the techniques */
+    cur_head_options_config(train_opt, cur_run_seed(t->run), t->task_id * 64 + f + 1, &cfg);
+    cur_policy_heads_config(&t->heads, train_opt, state & EMA, state & MULTITASK, state & UDA,
+                            &cfg, &u);
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
-      rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, NULL, Xte, nte,
-                            out->pred + out->m, head_stop_when_interrupted, NULL);
+      rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, T > 1 ? t->heads.k_all : t->k, ytr, wtr, &u,
+                            Xte, nte, pred, head_stop_when_interrupted, NULL);
+    /* the task is the first of the tasks */
+    for (int i = 0; i < nte; i++) out->pred[out->m + i] = pred[(size_t)i * T];
     memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);
     out->m += nte;
   }
   cur_free(train); cur_free(test); cur_free(Xtr); cur_free(ytr); cur_free(wtr);
-  cur_free(Xte); cur_free(yte); cur_free(wte);
+  cur_free(Xte); cur_free(yte); cur_free(wte); cur_free(pred);
   return rc;
 }
 
@@ -299,9 +320,16 @@ static double low_delta(const task_eval *t, const held *a, const held *b) {
   return low;
 }
 
-/* Rows of STATE's set, and how many of them DECISION adds, removes or re-weights. */
+/* Rows of STATE's set, and how many of them DECISION adds, removes or
+** re-weights; for a technique, what it adds: the other tasks' labels
+** (multi-task), the pairs (UDA), nothing (EMA). */
 static void count_rows(const task_eval *t, int state, int decision, int64_t *rows, int64_t *changed) {
   *rows = *changed = 0;
+  if (decision & TECHNIQUES) {
+    count_rows(t, state, 0, rows, changed);
+    *changed = decision == MULTITASK ? t->heads.aux_labels : decision == UDA ? t->heads.n_pairs : 0;
+    return;
+  }
   for (size_t i = 0; i < t->n; i++) {
     int with = row_in(t, state | decision, i), without = row_in(t, state & ~decision, i);
     *rows += with;
@@ -318,10 +346,11 @@ static int standardise(task_eval *t) {
   feat_scaler *scaler = NULL;
   int rc = raw ? CUR_OK : CUR_ENOMEM;
   for (size_t i = 0; rc == CUR_OK && i < t->n; i++) raw[i] = row_in(t, 0, i);
-  if (rc == CUR_OK) rc = gather(t, raw, &X, &y, &w, &m, 0);
+  if (rc == CUR_OK) rc = gather(t, raw, &X, &y, &w, &m, 0, 1);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
   if (rc == CUR_OK) rc = feat_scaler_fit(X, (size_t)m, t->dim, 1e-6f, &scaler);
   if (rc == CUR_OK) feat_scaler_apply(scaler, t->X, t->n);
+  if (rc == CUR_OK) cur_policy_heads_scale(&t->heads, scaler);
   feat_scaler_free(scaler);
   cur_free(raw); cur_free(X); cur_free(y); cur_free(w);
   return rc;
@@ -375,7 +404,18 @@ static int judge(const task_eval *t, const char *mode, int bit, double tol, doub
                   "the tolerance %.4f", low < 0 ? -low : 0.0, RESAMPLES, tol), 1;
 }
 
-/* Tries each decision that changes something; returns the chosen state. */
+/* Whether the train section configures technique BIT for this task. */
+static int configured(const task_eval *t, int bit) {
+  switch (bit) {
+  case EMA: return t->heads.ema_decay > 0;
+  case MULTITASK: return t->heads.n_tasks > 1;
+  case UDA: return t->heads.n_pairs > 0;
+  }
+  return 0;
+}
+
+/* Tries each decision that changes something (each technique that is
+** configured); returns the chosen state. */
 static int decide(task_eval *t, int *chosen) {
   const cJSON *opt = cur_run_options(t->run);
   const char *mode = cur_opt_str(opt, "mode");
@@ -388,7 +428,7 @@ static int decide(task_eval *t, int *chosen) {
   for (size_t d = 0; rc == CUR_OK && d < CUR_ARRAY_LEN(decisions); d++) {
     int64_t rows, changed;
     count_rows(t, state, decisions[d].bit, &rows, &changed);
-    if (changed == 0) continue;
+    if (!(decisions[d].bit & TECHNIQUES) ? changed == 0 : !configured(t, decisions[d].bit)) continue;
     held cand = {.macro = NAN};
     double low = NAN;
     char why[200];
@@ -470,6 +510,7 @@ static int decide_task(task_eval *t, const char *model) {
     return CUR_OK;
   }
   choose_method(t);
+  rc = cur_policy_heads_load(t->run, t->task_id, t->task, model, t->rows, t->n, t->dim, &t->heads);
   if (rc == CUR_OK) rc = standardise(t);
   if (rc == CUR_OK) rc = cur_store_begin(st);
   if (rc) return rc;
@@ -491,6 +532,7 @@ static int decide_each(void *ctx, int64_t id, const char *name) {
   int rc = decide_task(&t, c->model);
   cur_free(t.rows);
   cur_free(t.X);
+  cur_policy_heads_free(&t.heads);
   return rc;
 }
 
