@@ -10,7 +10,9 @@
 ** serve-2.*: writes: no or a foreign Origin is refused and records nothing;
 **            a decision from the page writes what `curate review` writes
 **            (same labels and flags rows as the command on a twin database);
-**            undo puts the flag back to pending; --read-only refuses writes.
+**            undo retracts the decision (the label before it, with its
+**            source, is current again; the flag is pending) as `curate
+**            review undo` does; --read-only refuses writes.
 ** serve-3.*: bad, path-like and huge ids and parameters get 400/404/413/414,
 **            never a file and never a crash (the server answers afterwards).
 ** serve-4.*: thumbnails are JPEGs no larger than asked, with an ETag that
@@ -185,8 +187,9 @@ TEST(every_endpoint_refuses_a_request_without_the_token) {
     CHECK_MSG(http("GET", endpoints[i], NULL, &resp) == 403, "%s without token", endpoints[i]);
     CHECK(resp && !strstr(resp, "<html") && !strstr(resp, "Set-Cookie"));
     cur_free(resp);
-    snprintf(path, sizeof path, "%s%stoken=%.63s0", endpoints[i], strchr(endpoints[i], '?') ? "&" : "?",
-             token);  /* one digit off */
+    /* one digit off (a fixed '0' was no change at all for a token ending in 0) */
+    snprintf(path, sizeof path, "%s%stoken=%.63s%c", endpoints[i], strchr(endpoints[i], '?') ? "&" : "?",
+             token, token[63] == '0' ? '1' : '0');
     CHECK_MSG(http("GET", path, NULL, &resp) == 403, "%s with a wrong token", endpoints[i]);
     cur_free(resp);
   }
@@ -260,6 +263,8 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
   char *class_before = fx_sql(db, sql);
   REQUIRE(class_before && strlen(class_before) > 1);
   class_before[strcspn(class_before, "\n")] = 0;
+  snprintf(sql, sizeof sql, "SELECT source FROM current_labels WHERE image_id = %lld", img2);
+  char *source_before = fx_sql(db, sql);
   snprintf(q, sizeof q, "image=%lld&action=drop", img2);
   CHECK_INT(decide(q, origin, &resp), 200);
   cur_free(resp);
@@ -273,8 +278,10 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
   cur_free(served);
   cur_free(commanded);
   cur_free(twin_path);
-  /* undo gives back the class shown before and reopens the flag */
-  snprintf(q, sizeof q, "image=%lld&action=undo&class=%s", img2, class_before);
+  /* undo retracts the drop: the label before it is current again with its
+  ** own source, the flag is pending again, and the page's undo writes what
+  ** `curate review undo` writes */
+  snprintf(q, sizeof q, "image=%lld&action=undo", img2);
   long long before = fx_sql_int(db, "SELECT count(*) FROM labels");
   CHECK_INT(decide(q, origin, &resp), 200);
   cur_free(resp);
@@ -283,9 +290,32 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
   snprintf(sql, sizeof sql, "SELECT class FROM current_labels WHERE image_id = %lld", img2);
   char *class_after = fx_sql(db, sql);
   CHECK(class_after && strncmp(class_after, class_before, strlen(class_before)) == 0);
-  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM labels"), before + 1);  /* history only grows */
+  snprintf(sql, sizeof sql, "SELECT source FROM current_labels WHERE image_id = %lld", img2);
+  char *source_after = fx_sql(db, sql);
+  CHECK(source_before && source_after && strcmp(source_after, source_before) == 0 &&
+        strncmp(source_after, "review", 6) != 0);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM labels"), before);  /* a retraction, no label */
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM label_retractions"), 1);
+  CHECK_INT(fx_curate("twin3.log", "--db twin.db --config c.json review undo %lld", img2), 0);
+  twin_path = test_scratch_path("twin.db");
+  const char *retracted = "SELECT l.image_id || '|' || ifnull(l.class_id, 'NULL') FROM "
+                          "label_retractions r JOIN labels l ON l.id = r.label_id ORDER BY 1";
+  served = fx_sql(db, retracted);
+  commanded = twin_path ? fx_sql(twin_path, retracted) : NULL;
+  CHECK(served && commanded && strlen(served) > 2);
+  CHECK_STR(served, commanded);
+  cur_free(served);
+  cur_free(commanded);
+  cur_free(twin_path);
+  /* nothing left to undo on that image: refused, nothing written */
+  CHECK_INT(decide(q, origin, &resp), 400);
+  CHECK(resp && strstr(resp, "no review decision to undo"));
+  cur_free(resp);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM label_retractions"), 1);
   cur_free(class_before);
   cur_free(class_after);
+  cur_free(source_before);
+  cur_free(source_after);
 }
 
 TEST(bad_path_like_and_huge_ids_and_parameters_are_refused) {

@@ -253,8 +253,7 @@ static void post_decide(server *s, struct MHD_Connection *c, reply *r) {
                       "lock); the decision waits and is retried", 1);
   }
   if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
-    rc = strcmp(action, "undo") == 0 ? cur_review_undo(st, task, id, cls)
-                                     : cur_review_decide(st, action, task, id, cls);
+    rc = cur_review_decide(st, action, task, id, cls);
     if (rc == CUR_OK) rc = cur_store_commit(st);
     else cur_store_rollback(st);
   }
