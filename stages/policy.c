@@ -248,7 +248,7 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
       rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, t->k, ytr, wtr, NULL, Xte, nte,
-                            out->pred + out->m, head_stop_when_interrupted, NULL);
+                            out->pred + out->m, NULL, head_stop_when_interrupted, NULL);
     memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);
     out->m += nte;
   }

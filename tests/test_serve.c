@@ -2,7 +2,7 @@
 **
 ** The server runs as a subprocess (`curate serve --port 0`) on a database
 ** made by `curate run` over generated images whose colour is their class,
-** with every 10th label flipped (so aum flags some); the test speaks HTTP/1.1
+** with two labels in ten flipped (so aum flags some); the test speaks HTTP/1.1
 ** over a socket.
 **
 ** serve-1.*: no token, a wrong token or another Host is refused on every
@@ -22,8 +22,12 @@
 **            says so (503, busy), and records once the lock is free.
 ** serve-6.*: the scores page: histograms with the AUM threshold, the surest
 **            pseudo-labels per class.
+** serve-7.*: a confusion cell opens the test images behind it: the rows of
+**            the predictions table for that head and cell, as many as the
+**            matrix counts; only cells holding images are links.
 ** report-1.*: `curate report --out DIR` writes the same pages as files with
-**            relative links, every thumbnail they use, and no controls.
+**            relative links, every thumbnail they use, and no controls; a
+**            file per confusion cell holding images.
 */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -33,6 +37,8 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "fixtures.h"
 #include "image.h"
@@ -46,8 +52,9 @@ static char *db;               /* scratch/a.db, made once */
 static int port, server_pid = -1;
 static char token[65];
 
-/* Images whose colour is their class (4x4 PPM), every 10th in the folder of
-** the next class: `curate run` (pixel features) flags some of those. */
+/* Images whose colour is their class (4x4 PPM), two in ten in the folder of
+** the next class: `curate run` (pixel features) flags some of those, and
+** the flipped test images fill cells off the confusion matrix's diagonal. */
 static int make_corpus(void) {
   static const char *const names[] = {"red", "green", "blue"};
   cur_rng r;
@@ -60,7 +67,7 @@ static int make_corpus(void) {
     for (int p = 0; p < 48; p++)
       ppm[head + p] = (unsigned char)((p % 3 == i % N_CLASSES ? 160 : 90) + cur_rng_below(&r, 60));
     char rel[64], *path;
-    int given = i % 10 == 7 ? (i + 1) % N_CLASSES : i % N_CLASSES;
+    int given = i % 10 == 7 || i % 10 == 3 ? (i + 1) % N_CLASSES : i % N_CLASSES;
     snprintf(rel, sizeof rel, "img/%s/%03d.ppm", names[given], i);
     rc = (path = test_scratch_path(rel)) ? test_write_file(path, ppm, head + 48) : -1;
     cur_free(path);
@@ -177,7 +184,7 @@ static int decide(const char *query, const char *origin, char **resp) {
 }
 
 static const char *const endpoints[] = {"/", "/gallery", "/image/1", "/thumb/1", "/thumb/1?s=768",
-                                        "/confusion", "/testset?c=0", "/scores", "/static/app.js",
+                                        "/confusion", "/cell?h=curated&t=0&p=0", "/scores", "/static/app.js",
                                         "/static/style.css"};
 
 TEST(every_endpoint_refuses_a_request_without_the_token) {
@@ -330,7 +337,9 @@ TEST(bad_path_like_and_huge_ids_and_parameters_are_refused) {
       {"/static/..%2f..%2fschema.sql", 404, 404}, {"/c.json", 404, 404}, {"/a.db", 404, 404},
       {"/gallery?n=0", 400, 400}, {"/gallery?n=1000000", 400, 400}, {"/gallery?sort=sideways", 400, 400},
       {"/gallery?after=nan&af=1", 400, 400}, {"/gallery?after=1&af=x", 400, 400},
-      {"/gallery?class=%01", 400, 400}, {"/testset?c=-1", 400, 400}, {"/testset?c=99", 404, 404}};
+      {"/gallery?class=%01", 400, 400}, {"/cell?h=curated&t=-1&p=0", 400, 400}, {"/cell?h=curated&t=0", 400, 400},
+      {"/cell?h=curated&t=0&p=1e9", 400, 400}, {"/cell?h=curated&t=99&p=0", 404, 404},
+      {"/cell?h=../raw&t=0&p=0", 404, 404}, {"/cell?t=0&p=0", 400, 400}};
   for (size_t i = 0; i < CUR_ARRAY_LEN(cases); i++) {
     int status = get_status(cases[i].path);
     CHECK_MSG(status >= cases[i].lo && status <= cases[i].hi, "%s -> %d", cases[i].path, status);
@@ -471,6 +480,109 @@ TEST(the_gallery_pages_through_every_flag_in_score_order) {
   cur_free(red);
 }
 
+/* The image ids (data-image) on PAGE in ascending order, one a line. */
+static char *page_ids(const char *page) {
+  int64_t ids[1024];
+  size_t n = 0;
+  for (const char *p = page; p && n < CUR_ARRAY_LEN(ids) && (p = strstr(p, "data-image=\"")); p++)
+    ids[n++] = strtoll(p + 12, NULL, 10);
+  for (size_t i = 1; i < n; i++)  /* insertion sort: a cell holds a few dozen */
+    for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+      int64_t t = ids[j];
+      ids[j] = ids[j - 1];
+      ids[j - 1] = t;
+    }
+  char *out = cur_strdup("");
+  for (size_t i = 0; out && i < n; i++) {
+    char *grown = cur_asprintf("%s%s%lld", out, i ? "\n" : "", (long long)ids[i]);
+    cur_free(out);
+    out = grown;
+  }
+  return out;
+}
+
+/* The confusion matrix METRIC of the newest complete train run, parsed. */
+static cJSON *train_matrix(const char *metric) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT text FROM metrics WHERE name = '%s' AND run_id = (SELECT "
+                            "max(id) FROM runs WHERE stage = 'train' AND status = 'complete')", metric);
+  char *text = sql_lines(sql);
+  cJSON *o = text ? cJSON_Parse(text) : NULL;
+  cur_free(text);
+  return cJSON_GetObjectItem(o, "matrix") ? o : (cJSON_Delete(o), NULL);
+}
+
+/* Checks every cell of HEAD's test matrix (metric METRIC): the images its
+** page opens (served when SNAP is NULL, else the snapshot's file) are the
+** predictions rows of that cell, as many as the matrix counts; an empty
+** cell has no link (and no file).  Returns the cells holding images. */
+static int check_cells(const char *head, const char *metric, const char *snap) {
+  cJSON *o = train_matrix(metric), *row;
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token);
+  int i = 0, filled = 0;
+  CHECK_MSG(o != NULL, "%s: no matrix %s", head, metric);
+  cJSON_ArrayForEach(row, cJSON_GetObjectItem(o, "matrix")) {
+    for (int j = 0; j < cJSON_GetArraySize(row); j++) {
+      int count = (int)cJSON_GetNumberValue(cJSON_GetArrayItem(row, j));
+      char sql[600], path[96], *page = NULL;
+      /* the oracle: the cell's rows by class name, not by index as the server asks */
+      snprintf(sql, sizeof sql, "SELECT p.image_id FROM predictions p JOIN classes tc ON "
+               "tc.id = p.true_class_id JOIN classes pc ON pc.id = p.predicted_class_id WHERE "
+               "p.head = '%s' AND p.split = 'test' AND tc.name = (SELECT name FROM classes "
+               "WHERE idx = %d) AND pc.name = (SELECT name FROM classes WHERE idx = %d) AND "
+               "p.run_id = (SELECT max(id) FROM runs WHERE stage = 'train' AND status = "
+               "'complete') ORDER BY p.image_id", head, i, j);
+      char *want = sql_lines(sql);
+      if (snap) {
+        snprintf(path, sizeof path, "%s/cell-%s-%d-%d.html", snap, head, i, j);
+        page = fx_read(path);
+        CHECK_MSG((page != NULL) == (count > 0), "%s: a file only for a cell with images", path);
+      } else {
+        snprintf(path, sizeof path, "/cell?h=%s&t=%d&p=%d", head, i, j);
+        CHECK_MSG(http("GET", path, cookie, &page) == 200, "%s", path);
+      }
+      char *seen = page_ids(page ? strstr(page, "class=\"grid\"") : NULL);
+      int n = 0;
+      for (const char *p = seen; p && *p; p++) n += *p == '\n';
+      n += seen && *seen;
+      CHECK_MSG(n == count, "%s: %d images, the matrix counts %d", path, n, count);
+      CHECK_MSG(want && seen && strcmp(seen, want) == 0, "%s: images %s, predictions rows %s", path,
+                seen ? seen : "?", want ? want : "?");
+      filled += count > 0;
+      cur_free(want);
+      cur_free(seen);
+      cur_free(page);
+    }
+    i++;
+  }
+  cJSON_Delete(o);
+  cur_free(cookie);
+  return filled;
+}
+
+TEST(a_confusion_cell_opens_the_test_images_behind_it) {
+  REQUIRE(server_pid > 0);
+  /* the stored true class is the human label the run scored against, and
+  ** every labelled test image has one prediction per head */
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM predictions p WHERE p.split = 'test' AND "
+                           "p.true_class_id <> (SELECT class_id FROM labels l WHERE l.image_id = "
+                           "p.image_id AND l.source = 'human')"), 0);
+  long long tests = fx_sql_int(db, "SELECT count(*) FROM images WHERE split = 'test'");
+  CHECK(tests > 0);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM predictions WHERE split = 'test' AND head = 'curated'"), tests);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM predictions WHERE split = 'test' AND head = 'raw'"), tests);
+  int curated = check_cells("curated", "confusion", NULL), raw = check_cells("raw", "raw/confusion", NULL);
+  CHECK(curated > 3);  /* more than the diagonal: the flipped test labels land off it */
+  /* the confusion page links exactly the cells holding images */
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token), *resp;
+  CHECK_INT(http("GET", "/confusion", cookie, &resp), 200);
+  int links = 0;
+  for (char *p = resp; p && (p = strstr(p, "<a class=\"cell\"")); p++) links++;
+  CHECK_INT(links, curated + raw);
+  cur_free(resp);
+  cur_free(cookie);
+}
+
 TEST(the_scores_page_shows_histograms_and_the_surest_pseudo_labels_per_class) {
   REQUIRE(server_pid > 0);
   /* five teacher labels of class red from a complete pseudolabel run: the
@@ -563,6 +675,12 @@ TEST(the_report_is_the_same_pages_as_files_without_controls) {
   CHECK_INT(cards, 5);
   cur_free(index);
   cur_free(gallery);
+  /* a page per cell with images, each showing them, thumbnails included */
+  check_cells("curated", "confusion", "snap");
+  check_cells("raw", "raw/confusion", "snap");
+  char *confusion = fx_read("snap/confusion.html");
+  CHECK(confusion && strstr(confusion, "href=\"cell-curated-0-0.html\"") && !strstr(confusion, "/cell?"));
+  cur_free(confusion);
 }
 
 int main(int argc, char **argv) {
@@ -575,6 +693,7 @@ int main(int argc, char **argv) {
     RUN(bad_path_like_and_huge_ids_and_parameters_are_refused);
     RUN(thumbnails_are_jpegs_with_an_etag_that_revalidates);
     RUN(the_gallery_pages_through_every_flag_in_score_order);
+    RUN(a_confusion_cell_opens_the_test_images_behind_it);
     RUN(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes_it);
     RUN(a_decision_waits_for_a_running_stage_and_says_so);
     RUN(the_scores_page_shows_histograms_and_the_surest_pseudo_labels_per_class);
