@@ -237,6 +237,14 @@ TEST(the_token_sets_a_cookie_that_opens_every_page) {
   cur_free(cookie);
 }
 
+/* SQL's rows (one column) with the trailing newline fx_sql leaves cut. */
+static char *sql_lines(const char *sql) {
+  char *rows = fx_sql(db, sql);
+  size_t n = rows ? strlen(rows) : 0;
+  if (n && rows[n - 1] == '\n') rows[n - 1] = 0;
+  return rows;
+}
+
 /* The labels and flags rows a decision left, for comparing two databases. */
 static char *decision_rows(const char *file) {
   return fx_sql(file, "SELECT image_id || '|' || task_id || '|' || ifnull(class_id, 'NULL') || '|' || "
@@ -303,6 +311,16 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
         strncmp(source_after, "review", 6) != 0);
   CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM labels"), before);  /* a retraction, no label */
   CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM label_retractions"), 1);
+  /* the image's page shows the decision in its history, with when it was undone */
+  char *retracted_at = sql_lines("SELECT created_at FROM label_retractions");
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token), *page_path = cur_asprintf("/image/%lld", img2);
+  CHECK(cookie && page_path && http("GET", page_path, cookie, &resp) == 200);
+  CHECK(retracted_at && strlen(retracted_at) > 10 && resp && strstr(resp, "retracted_at") &&
+        strstr(resp, retracted_at));
+  cur_free(resp);
+  cur_free(retracted_at);
+  cur_free(cookie);
+  cur_free(page_path);
   CHECK_INT(fx_curate("twin3.log", "--db twin.db --config c.json review undo %lld", img2), 0);
   twin_path = test_scratch_path("twin.db");
   const char *retracted = "SELECT l.image_id || '|' || ifnull(l.class_id, 'NULL') FROM "
@@ -444,14 +462,6 @@ static char *gallery_walk(const char *first, int *pages) {
   }
   cur_free(cookie);
   return seen;
-}
-
-/* SQL's rows (one column) with the trailing newline fx_sql leaves cut. */
-static char *sql_lines(const char *sql) {
-  char *rows = fx_sql(db, sql);
-  size_t n = rows ? strlen(rows) : 0;
-  if (n && rows[n - 1] == '\n') rows[n - 1] = 0;
-  return rows;
 }
 
 TEST(the_gallery_pages_through_every_flag_in_score_order) {

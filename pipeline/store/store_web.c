@@ -77,8 +77,10 @@ int cur_store_web_image(cur_store *st, int64_t image_id, cJSON *arr) {
 
 int cur_store_web_label_history(cur_store *st, int64_t image_id, cJSON *arr) {
   return rows(st, arr, "SELECT l.id AS label_id, t.name AS task, c.name AS class, l.source, "
-              "l.confidence, l.run_id, l.created_at FROM labels l JOIN tasks t ON t.id = l.task_id "
-              "LEFT JOIN classes c ON c.id = l.class_id WHERE l.image_id = ?1 ORDER BY l.id",
+              "l.confidence, l.run_id, l.created_at, r.created_at AS retracted_at "
+              "FROM labels l JOIN tasks t ON t.id = l.task_id "
+              "LEFT JOIN classes c ON c.id = l.class_id "
+              "LEFT JOIN label_retractions r ON r.label_id = l.id WHERE l.image_id = ?1 ORDER BY l.id",
               "i", image_id);
 }
 

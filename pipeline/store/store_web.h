@@ -30,7 +30,8 @@ int cur_store_web_reasons(cur_store *st, cJSON *arr);
 
 /* One image's row (without the bytes) as an object in ARR (none: no row). */
 int cur_store_web_image(cur_store *st, int64_t image_id, cJSON *arr);
-/* Its label history, oldest first: {label_id, task, class, source, confidence, run_id, created_at}. */
+/* Its label history, oldest first: {label_id, task, class, source, confidence, run_id,
+** created_at, retracted_at} (retracted_at: when an undo took the label back, else NULL). */
 int cur_store_web_label_history(cur_store *st, int64_t image_id, cJSON *arr);
 /* Its current labels: {task, class, source}. */
 int cur_store_web_current(cur_store *st, int64_t image_id, cJSON *arr);
