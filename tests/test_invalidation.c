@@ -130,6 +130,25 @@ TEST(a_review_reruns_the_label_readers_only) {
   expect_states("uuuuuuuuuuu", NULL, __LINE__);
 }
 
+/* An undo retracts a decision: back to the state the stages ran on, they
+** are up to date; undoing a decision they ran on makes them pending again. */
+TEST(an_undone_review_is_the_state_before_it) {
+  REQUIRE(build() == 0);
+  long long id = q("SELECT min(image_id) FROM labels WHERE source = 'human'");
+  REQUIRE(id > 0);
+  REQUIRE(fx_curate("review.log", "--db inv.db --config inv.json review relabel %lld square", id) == 0);
+  expect_states("uuupppppppp", NULL, __LINE__);
+  REQUIRE(fx_curate("undo.log", "--db inv.db --config inv.json review undo %lld", id) == 0);
+  expect_states("uuuuuuuuuuu", NULL, __LINE__);
+  expect_reruns("after-undo.log", "00000000000", __LINE__);
+  REQUIRE(fx_curate("review2.log", "--db inv.db --config inv.json review relabel %lld square", id) == 0);
+  expect_reruns("after-review.log", "00011111111", __LINE__);
+  REQUIRE(fx_curate("undo2.log", "--db inv.db --config inv.json review undo %lld", id) == 0);
+  static const char *const why[N_STAGES] = {[4] = "removed by review", [10] = "removed by review"};
+  expect_states("uuupppppppp", why, __LINE__);
+  expect_reruns("after-undo2.log", "00011111111", __LINE__);
+}
+
 TEST(a_reingest_of_touched_files_reruns_ingest_alone) {
   REQUIRE(build() == 0);
   /* new modification times on the folders (files copied again), same
@@ -201,6 +220,7 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(a_fresh_run_leaves_everything_up_to_date_and_a_rerun_runs_nothing);
   RUN(a_review_reruns_the_label_readers_only);
+  RUN(an_undone_review_is_the_state_before_it);
   RUN(a_reingest_of_touched_files_reruns_ingest_alone);
   RUN(a_new_image_reruns_everything_and_says_so);
   RUN(a_copy_with_another_label_reruns_split_onward);
