@@ -31,9 +31,13 @@ static int jpeg_thumbnail(const unsigned char *bytes, size_t n, int width, int h
     return -1;
   int w = vips_image_get_width(loaded), h = vips_image_get_height(loaded);
   double scale = (double)size / (w > h ? w : h);
-  int rc = scale < 1 ? vips_resize(loaded, &resized, scale, NULL)
-                     : (resized = loaded, g_object_ref(loaded), 0);
-  g_object_unref(loaded);
+  int rc = 0;
+  if (scale < 1) {
+    rc = vips_resize(loaded, &resized, scale, NULL);
+    g_object_unref(loaded);
+  } else {  /* never enlarged: the loaded image is the thumbnail */
+    resized = loaded;
+  }
   if (rc) return -1;
   /* a rotation reads out of order, which a sequential load cannot: the
   ** small resized image is copied to memory first (most photos need none) */
