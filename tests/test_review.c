@@ -134,6 +134,10 @@ TEST(undo_twice_walks_back_two_decisions_and_a_third_is_refused) {
   CHECK(log && strstr(log, "no review decision to undo"));
   cur_free(log);
   CHECK_INT(q("SELECT count(*) FROM label_retractions"), 2);
+  /* retractions are history too: an edit is refused by the trigger */
+  CHECK(test_sh("cd '%s' && sqlite3 rv.db \"UPDATE label_retractions SET label_id = 1\" 2>/dev/null",
+                T.scratch) != 0);
+  CHECK_INT(q("SELECT count(*) FROM label_retractions WHERE label_id = 1"), 0);
   /* a new decision after the undos is undone on its own */
   CHECK_INT(fx_curate("r3.log", "--db rv.db review accept %lld", img), 0);
   CHECK_INT(fx_curate("u4.log", "--db rv.db review undo %lld", img), 0);
