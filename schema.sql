@@ -3,7 +3,8 @@
 -- Applied by `curate init`; the version is PRAGMA user_version and the
 -- command refuses a database of another version.  Invariants:
 --   1. labels are history: rows are only ever inserted (a trigger enforces it);
---      the current label of an image and task is derived by current_labels.
+--      a review decision taken back gets a label_retractions row, never an
+--      edit; the current label of an image and task is derived by current_labels.
 --   2. every row a stage writes carries the run that wrote it (runs.id).
 --   3. images.sha256 is unique: one row per distinct content, and every path
 --      that produced it is listed in source_entries.
@@ -185,11 +186,33 @@ CREATE TABLE metrics(
   PRIMARY KEY (run_id, name)
 );
 
+-- Review decisions taken back (`curate review --undo`, `u` in `curate serve`):
+-- the label row stays in the history, this row says it no longer counts.
+-- Only ever inserted, like labels; only a review label can be retracted.
+CREATE TABLE label_retractions(
+  label_id INTEGER PRIMARY KEY REFERENCES labels(id),  -- the review label taken back
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TRIGGER label_retractions_are_history BEFORE UPDATE ON label_retractions
+BEGIN
+  SELECT RAISE(ABORT, 'retractions are history: insert a new row instead');
+END;
+CREATE TRIGGER label_retractions_of_reviews BEFORE INSERT ON label_retractions
+WHEN (SELECT source FROM labels WHERE id = NEW.label_id) IS NOT 'review'
+BEGIN
+  SELECT RAISE(ABORT, 'only a review label can be retracted');
+END;
+
+-- The labels that stand: every label row but the retracted ones.
+CREATE VIEW standing_labels AS
+SELECT * FROM labels l
+WHERE NOT EXISTS (SELECT 1 FROM label_retractions r WHERE r.label_id = l.id);
+
 -- One current label per image and task: review > human > teacher > zeroshot,
--- the newest row within a source.  class is NULL where a review dropped it.
--- A pseudolabel run decides afresh which images get a teacher label, so the
--- teacher labels of its earlier runs no longer count (labels a variant
--- inherited from its parent carry the augment run and stay).
+-- the newest standing row within a source.  class is NULL where a review
+-- dropped it.  A pseudolabel run decides afresh which images get a teacher
+-- label, so the teacher labels of its earlier runs no longer count (labels a
+-- variant inherited from its parent carry the augment run and stay).
 CREATE VIEW current_labels AS
 SELECT image_id, task_id, task, class_id, class, source, confidence, run_id, label_id
 FROM (
@@ -200,7 +223,7 @@ FROM (
            ORDER BY CASE l.source WHEN 'review' THEN 0 WHEN 'human' THEN 1
                                   WHEN 'teacher' THEN 2 ELSE 3 END,
                     l.id DESC) AS rank
-  FROM labels l
+  FROM standing_labels l
   JOIN tasks t ON t.id = l.task_id
   LEFT JOIN classes c ON c.id = l.class_id
   WHERE l.source <> 'teacher'
@@ -392,4 +415,24 @@ FROM (SELECT * FROM duplicate_members
 JOIN images i ON i.id = m.image_id
 GROUP BY m.group_id;
 
-PRAGMA user_version = 4;
+-- The train stage's prediction for each held-out image its confusion
+-- matrices count, per head (curated: the manifest's rows; raw: the raw-label
+-- baseline): the cell (true i, predicted j) of a head's val or test matrix
+-- holds exactly the rows of that run, head and split with true_class_id i
+-- and predicted_class_id j.  The true class is the label the run scored
+-- against (a later review does not move a row between cells).
+CREATE TABLE predictions(
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  task_id INTEGER NOT NULL REFERENCES tasks(id),
+  head TEXT NOT NULL CHECK (head = 'curated' OR head = 'raw'),
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  split TEXT NOT NULL CHECK (split = 'val' OR split = 'test'),
+  true_class_id INTEGER NOT NULL REFERENCES classes(id),
+  predicted_class_id INTEGER NOT NULL REFERENCES classes(id),
+  confidence REAL NOT NULL,           -- the head's probability of the predicted class
+  PRIMARY KEY (run_id, task_id, head, image_id)
+) WITHOUT ROWID;
+CREATE INDEX predictions_cell ON predictions(run_id, head, split, true_class_id,
+                                             predicted_class_id);
+
+PRAGMA user_version = 5;

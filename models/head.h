@@ -115,10 +115,11 @@ int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n,
 /* Trains a new head of CFG (d features, k classes) on X (n x d), labels y,
 ** optional weights w and unlabelled pairs u (may be NULL), then writes the
 ** argmax class of each task of each of the m rows of XEV (m x d) into
-** PRED[m x T].  The head is freed before returning. */
+** PRED[m x T] and, when CONF is not NULL, its softmax probability (within
+** its task) into CONF[m x T].  The head is freed before returning. */
 int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
                      const float *w, const head_unlabelled *u, const float *Xev, int m, int *pred,
-                     head_epoch_fn epoch_fn, void *ctx);
+                     float *conf, head_epoch_fn epoch_fn, void *ctx);
 /* logits / probabilities (a softmax per task) of X (n x d) into out (n x k, caller-owned). */
 int head_predict_logits(const head *h, const float *X, int n, float *out);
 int head_predict_proba(const head *h, const float *X, int n, float *out);

@@ -7,6 +7,8 @@
 */
 #include "head.h"
 
+#include <math.h>
+
 #include "curate.h"
 
 int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k) {
@@ -16,13 +18,14 @@ int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n,
 
 int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
                      const float *w, const head_unlabelled *u, const float *Xev, int m, int *pred,
-                     head_epoch_fn epoch_fn, void *ctx) {
+                     float *conf, head_epoch_fn epoch_fn, void *ctx) {
   head *h = NULL;
   float *logits = cur_mallocarray((size_t)(m > 0 ? m : 1), (size_t)k * sizeof *logits);
   int rc = logits ? head_new(cfg, d, k, &h) : CUR_ENOMEM;
   if (rc == CUR_OK) rc = head_train_with(h, X, n, y, w, u, epoch_fn, ctx);
   if (rc == CUR_OK && m > 0) rc = head_predict_logits(h, Xev, m, logits);
-  /* each task's argmax within its own block of logits */
+  /* each task's argmax within its own block of logits, and its softmax
+  ** probability 1 / sum_c exp(z_c - z_best) (no overflow: every term <= 1) */
   int T = rc == CUR_OK ? head_n_tasks(h) : 0;
   for (int i = 0; rc == CUR_OK && i < m; i++)
     for (int t = 0, off = 0; t < T; t++) {
@@ -31,6 +34,11 @@ int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k
       for (int c = 1; c < kt; c++)
         if (z[c] > z[best]) best = c;
       pred[(size_t)i * T + t] = best;
+      if (conf) {
+        double sum = 0;
+        for (int c = 0; c < kt; c++) sum += exp((double)z[c] - (double)z[best]);
+        conf[(size_t)i * T + t] = (float)(1.0 / sum);
+      }
       off += kt;
     }
   head_free(h);

@@ -221,7 +221,7 @@ TEST(multi_task_mlp_learns_both_tasks_with_labels_missing) {
   c.batch_size = 32;
   c.n_tasks = 2;
   c.task_classes = task_classes;
-  REQUIRE_OK(head_fit_predict(&c, X, N, D, 5, y, NULL, NULL, Xt, N, pred, NULL, NULL));
+  REQUIRE_OK(head_fit_predict(&c, X, N, D, 5, y, NULL, NULL, Xt, N, pred, NULL, NULL, NULL));
   int right[2] = {0, 0};
   for (int i = 0; i < N; i++)
     for (int t = 0; t < 2; t++) right[t] += pred[i * 2 + t] == yt[i * 2 + t];

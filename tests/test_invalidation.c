@@ -130,6 +130,26 @@ TEST(a_review_reruns_the_label_readers_only) {
   expect_states("uuuuuuuuuuuu", NULL, __LINE__);
 }
 
+/* An undo retracts a decision: back to the state the stages ran on, they
+** are up to date; undoing a decision they ran on makes them pending again. */
+TEST(an_undone_review_is_the_state_before_it) {
+  REQUIRE(build() == 0);
+  long long id = q("SELECT min(image_id) FROM labels WHERE source = 'human'");
+  REQUIRE(id > 0);
+  REQUIRE(fx_curate("review.log", "--db inv.db --config inv.json review relabel %lld square", id) == 0);
+  expect_states("uuuppppppppp", NULL, __LINE__);
+  REQUIRE(fx_curate("undo.log", "--db inv.db --config inv.json review undo %lld", id) == 0);
+  expect_states("uuuuuuuuuuuu", NULL, __LINE__);
+  expect_reruns("after-undo.log", "000000000000", __LINE__);
+  REQUIRE(fx_curate("review2.log", "--db inv.db --config inv.json review relabel %lld square", id) == 0);
+  expect_reruns("after-review.log", "000111111111", __LINE__);
+  REQUIRE(fx_curate("undo2.log", "--db inv.db --config inv.json review undo %lld", id) == 0);
+  static const char *const why[N_STAGES] = {[3] = "removed by review", [5] = "removed by review",
+                                            [11] = "removed by review"};
+  expect_states("uuuppppppppp", why, __LINE__);
+  expect_reruns("after-undo2.log", "000111111111", __LINE__);
+}
+
 TEST(touched_files_and_a_database_inside_the_source_rerun_nothing) {
   REQUIRE(build() == 0);
   /* new modification times (files copied again, same names), and files
@@ -207,6 +227,7 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(a_fresh_run_leaves_everything_up_to_date_and_a_rerun_runs_nothing);
   RUN(a_review_reruns_the_label_readers_only);
+  RUN(an_undone_review_is_the_state_before_it);
   RUN(touched_files_and_a_database_inside_the_source_rerun_nothing);
   RUN(a_renamed_image_reruns_ingest);
   RUN(a_new_image_reruns_everything_and_says_so);

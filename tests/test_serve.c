@@ -2,7 +2,7 @@
 **
 ** The server runs as a subprocess (`curate serve --port 0`) on a database
 ** made by `curate run` over generated images whose colour is their class,
-** with every 10th label flipped (so aum flags some); the test speaks HTTP/1.1
+** with two labels in ten flipped (so aum flags some); the test speaks HTTP/1.1
 ** over a socket.
 **
 ** serve-1.*: no token, a wrong token or another Host is refused on every
@@ -10,7 +10,9 @@
 ** serve-2.*: writes: no or a foreign Origin is refused and records nothing;
 **            a decision from the page writes what `curate review` writes
 **            (same labels and flags rows as the command on a twin database);
-**            undo puts the flag back to pending; --read-only refuses writes.
+**            undo retracts the decision (the label before it, with its
+**            source, is current again; the flag is pending) as `curate
+**            review undo` does; --read-only refuses writes.
 ** serve-3.*: bad, path-like and huge ids and parameters get 400/404/413/414,
 **            never a file and never a crash (the server answers afterwards).
 ** serve-4.*: thumbnails are JPEGs no larger than asked, with an ETag that
@@ -20,8 +22,12 @@
 **            says so (503, busy), and records once the lock is free.
 ** serve-6.*: the scores page: histograms with the AUM threshold, the surest
 **            pseudo-labels per class.
+** serve-7.*: a confusion cell opens the test images behind it: the rows of
+**            the predictions table for that head and cell, as many as the
+**            matrix counts; only cells holding images are links.
 ** report-1.*: `curate report --out DIR` writes the same pages as files with
-**            relative links, every thumbnail they use, and no controls.
+**            relative links, every thumbnail they use, and no controls; a
+**            file per confusion cell holding images.
 */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -31,6 +37,8 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "fixtures.h"
 #include "image.h"
@@ -44,8 +52,9 @@ static char *db;               /* scratch/a.db, made once */
 static int port, server_pid = -1;
 static char token[65];
 
-/* Images whose colour is their class (4x4 PPM), every 10th in the folder of
-** the next class: `curate run` (pixel features) flags some of those. */
+/* Images whose colour is their class (4x4 PPM), two in ten in the folder of
+** the next class: `curate run` (pixel features) flags some of those, and
+** the flipped test images fill cells off the confusion matrix's diagonal. */
 static int make_corpus(void) {
   static const char *const names[] = {"red", "green", "blue"};
   cur_rng r;
@@ -58,7 +67,7 @@ static int make_corpus(void) {
     for (int p = 0; p < 48; p++)
       ppm[head + p] = (unsigned char)((p % 3 == i % N_CLASSES ? 160 : 90) + cur_rng_below(&r, 60));
     char rel[64], *path;
-    int given = i % 10 == 7 ? (i + 1) % N_CLASSES : i % N_CLASSES;
+    int given = i % 10 == 7 || i % 10 == 3 ? (i + 1) % N_CLASSES : i % N_CLASSES;
     snprintf(rel, sizeof rel, "img/%s/%03d.ppm", names[given], i);
     rc = (path = test_scratch_path(rel)) ? test_write_file(path, ppm, head + 48) : -1;
     cur_free(path);
@@ -175,7 +184,7 @@ static int decide(const char *query, const char *origin, char **resp) {
 }
 
 static const char *const endpoints[] = {"/", "/gallery", "/image/1", "/thumb/1", "/thumb/1?s=768",
-                                        "/confusion", "/testset?c=0", "/scores", "/static/app.js",
+                                        "/confusion", "/cell?h=curated&t=0&p=0", "/scores", "/static/app.js",
                                         "/static/style.css"};
 
 TEST(every_endpoint_refuses_a_request_without_the_token) {
@@ -185,8 +194,9 @@ TEST(every_endpoint_refuses_a_request_without_the_token) {
     CHECK_MSG(http("GET", endpoints[i], NULL, &resp) == 403, "%s without token", endpoints[i]);
     CHECK(resp && !strstr(resp, "<html") && !strstr(resp, "Set-Cookie"));
     cur_free(resp);
-    snprintf(path, sizeof path, "%s%stoken=%.63s0", endpoints[i], strchr(endpoints[i], '?') ? "&" : "?",
-             token);  /* one digit off */
+    /* one digit off (a fixed '0' was no change at all for a token ending in 0) */
+    snprintf(path, sizeof path, "%s%stoken=%.63s%c", endpoints[i], strchr(endpoints[i], '?') ? "&" : "?",
+             token, token[63] == '0' ? '1' : '0');
     CHECK_MSG(http("GET", path, NULL, &resp) == 403, "%s with a wrong token", endpoints[i]);
     cur_free(resp);
   }
@@ -227,6 +237,14 @@ TEST(the_token_sets_a_cookie_that_opens_every_page) {
   cur_free(cookie);
 }
 
+/* SQL's rows (one column) with the trailing newline fx_sql leaves cut. */
+static char *sql_lines(const char *sql) {
+  char *rows = fx_sql(db, sql);
+  size_t n = rows ? strlen(rows) : 0;
+  if (n && rows[n - 1] == '\n') rows[n - 1] = 0;
+  return rows;
+}
+
 /* The labels and flags rows a decision left, for comparing two databases. */
 static char *decision_rows(const char *file) {
   return fx_sql(file, "SELECT image_id || '|' || task_id || '|' || ifnull(class_id, 'NULL') || '|' || "
@@ -260,6 +278,8 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
   char *class_before = fx_sql(db, sql);
   REQUIRE(class_before && strlen(class_before) > 1);
   class_before[strcspn(class_before, "\n")] = 0;
+  snprintf(sql, sizeof sql, "SELECT source FROM current_labels WHERE image_id = %lld", img2);
+  char *source_before = fx_sql(db, sql);
   snprintf(q, sizeof q, "image=%lld&action=drop", img2);
   CHECK_INT(decide(q, origin, &resp), 200);
   cur_free(resp);
@@ -273,8 +293,10 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
   cur_free(served);
   cur_free(commanded);
   cur_free(twin_path);
-  /* undo gives back the class shown before and reopens the flag */
-  snprintf(q, sizeof q, "image=%lld&action=undo&class=%s", img2, class_before);
+  /* undo retracts the drop: the label before it is current again with its
+  ** own source, the flag is pending again, and the page's undo writes what
+  ** `curate review undo` writes */
+  snprintf(q, sizeof q, "image=%lld&action=undo", img2);
   long long before = fx_sql_int(db, "SELECT count(*) FROM labels");
   CHECK_INT(decide(q, origin, &resp), 200);
   cur_free(resp);
@@ -283,9 +305,42 @@ TEST(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes
   snprintf(sql, sizeof sql, "SELECT class FROM current_labels WHERE image_id = %lld", img2);
   char *class_after = fx_sql(db, sql);
   CHECK(class_after && strncmp(class_after, class_before, strlen(class_before)) == 0);
-  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM labels"), before + 1);  /* history only grows */
+  snprintf(sql, sizeof sql, "SELECT source FROM current_labels WHERE image_id = %lld", img2);
+  char *source_after = fx_sql(db, sql);
+  CHECK(source_before && source_after && strcmp(source_after, source_before) == 0 &&
+        strncmp(source_after, "review", 6) != 0);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM labels"), before);  /* a retraction, no label */
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM label_retractions"), 1);
+  /* the image's page shows the decision in its history, with when it was undone */
+  char *retracted_at = sql_lines("SELECT created_at FROM label_retractions");
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token), *page_path = cur_asprintf("/image/%lld", img2);
+  CHECK(cookie && page_path && http("GET", page_path, cookie, &resp) == 200);
+  CHECK(retracted_at && strlen(retracted_at) > 10 && resp && strstr(resp, "retracted_at") &&
+        strstr(resp, retracted_at));
+  cur_free(resp);
+  cur_free(retracted_at);
+  cur_free(cookie);
+  cur_free(page_path);
+  CHECK_INT(fx_curate("twin3.log", "--db twin.db --config c.json review undo %lld", img2), 0);
+  twin_path = test_scratch_path("twin.db");
+  const char *retracted = "SELECT l.image_id || '|' || ifnull(l.class_id, 'NULL') FROM "
+                          "label_retractions r JOIN labels l ON l.id = r.label_id ORDER BY 1";
+  served = fx_sql(db, retracted);
+  commanded = twin_path ? fx_sql(twin_path, retracted) : NULL;
+  CHECK(served && commanded && strlen(served) > 2);
+  CHECK_STR(served, commanded);
+  cur_free(served);
+  cur_free(commanded);
+  cur_free(twin_path);
+  /* nothing left to undo on that image: refused, nothing written */
+  CHECK_INT(decide(q, origin, &resp), 400);
+  CHECK(resp && strstr(resp, "no review decision to undo"));
+  cur_free(resp);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM label_retractions"), 1);
   cur_free(class_before);
   cur_free(class_after);
+  cur_free(source_before);
+  cur_free(source_after);
 }
 
 TEST(bad_path_like_and_huge_ids_and_parameters_are_refused) {
@@ -300,7 +355,9 @@ TEST(bad_path_like_and_huge_ids_and_parameters_are_refused) {
       {"/static/..%2f..%2fschema.sql", 404, 404}, {"/c.json", 404, 404}, {"/a.db", 404, 404},
       {"/gallery?n=0", 400, 400}, {"/gallery?n=1000000", 400, 400}, {"/gallery?sort=sideways", 400, 400},
       {"/gallery?after=nan&af=1", 400, 400}, {"/gallery?after=1&af=x", 400, 400},
-      {"/gallery?class=%01", 400, 400}, {"/testset?c=-1", 400, 400}, {"/testset?c=99", 404, 404}};
+      {"/gallery?class=%01", 400, 400}, {"/cell?h=curated&t=-1&p=0", 400, 400}, {"/cell?h=curated&t=0", 400, 400},
+      {"/cell?h=curated&t=0&p=1e9", 400, 400}, {"/cell?h=curated&t=99&p=0", 404, 404},
+      {"/cell?h=../raw&t=0&p=0", 404, 404}, {"/cell?t=0&p=0", 400, 400}};
   for (size_t i = 0; i < CUR_ARRAY_LEN(cases); i++) {
     int status = get_status(cases[i].path);
     CHECK_MSG(status >= cases[i].lo && status <= cases[i].hi, "%s -> %d", cases[i].path, status);
@@ -407,14 +464,6 @@ static char *gallery_walk(const char *first, int *pages) {
   return seen;
 }
 
-/* SQL's rows (one column) with the trailing newline fx_sql leaves cut. */
-static char *sql_lines(const char *sql) {
-  char *rows = fx_sql(db, sql);
-  size_t n = rows ? strlen(rows) : 0;
-  if (n && rows[n - 1] == '\n') rows[n - 1] = 0;
-  return rows;
-}
-
 TEST(the_gallery_pages_through_every_flag_in_score_order) {
   REQUIRE(server_pid > 0);
   /* the oracle reads the flags table itself (this corpus has one aum run
@@ -439,6 +488,109 @@ TEST(the_gallery_pages_through_every_flag_in_score_order) {
   cur_free(asc);
   cur_free(desc);
   cur_free(red);
+}
+
+/* The image ids (data-image) on PAGE in ascending order, one a line. */
+static char *page_ids(const char *page) {
+  int64_t ids[1024];
+  size_t n = 0;
+  for (const char *p = page; p && n < CUR_ARRAY_LEN(ids) && (p = strstr(p, "data-image=\"")); p++)
+    ids[n++] = strtoll(p + 12, NULL, 10);
+  for (size_t i = 1; i < n; i++)  /* insertion sort: a cell holds a few dozen */
+    for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+      int64_t t = ids[j];
+      ids[j] = ids[j - 1];
+      ids[j - 1] = t;
+    }
+  char *out = cur_strdup("");
+  for (size_t i = 0; out && i < n; i++) {
+    char *grown = cur_asprintf("%s%s%lld", out, i ? "\n" : "", (long long)ids[i]);
+    cur_free(out);
+    out = grown;
+  }
+  return out;
+}
+
+/* The confusion matrix METRIC of the newest complete train run, parsed. */
+static cJSON *train_matrix(const char *metric) {
+  char sql[200];
+  snprintf(sql, sizeof sql, "SELECT text FROM metrics WHERE name = '%s' AND run_id = (SELECT "
+                            "max(id) FROM runs WHERE stage = 'train' AND status = 'complete')", metric);
+  char *text = sql_lines(sql);
+  cJSON *o = text ? cJSON_Parse(text) : NULL;
+  cur_free(text);
+  return cJSON_GetObjectItem(o, "matrix") ? o : (cJSON_Delete(o), NULL);
+}
+
+/* Checks every cell of HEAD's test matrix (metric METRIC): the images its
+** page opens (served when SNAP is NULL, else the snapshot's file) are the
+** predictions rows of that cell, as many as the matrix counts; an empty
+** cell has no link (and no file).  Returns the cells holding images. */
+static int check_cells(const char *head, const char *metric, const char *snap) {
+  cJSON *o = train_matrix(metric), *row;
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token);
+  int i = 0, filled = 0;
+  CHECK_MSG(o != NULL, "%s: no matrix %s", head, metric);
+  cJSON_ArrayForEach(row, cJSON_GetObjectItem(o, "matrix")) {
+    for (int j = 0; j < cJSON_GetArraySize(row); j++) {
+      int count = (int)cJSON_GetNumberValue(cJSON_GetArrayItem(row, j));
+      char sql[600], path[96], *page = NULL;
+      /* the oracle: the cell's rows by class name, not by index as the server asks */
+      snprintf(sql, sizeof sql, "SELECT p.image_id FROM predictions p JOIN classes tc ON "
+               "tc.id = p.true_class_id JOIN classes pc ON pc.id = p.predicted_class_id WHERE "
+               "p.head = '%s' AND p.split = 'test' AND tc.name = (SELECT name FROM classes "
+               "WHERE idx = %d) AND pc.name = (SELECT name FROM classes WHERE idx = %d) AND "
+               "p.run_id = (SELECT max(id) FROM runs WHERE stage = 'train' AND status = "
+               "'complete') ORDER BY p.image_id", head, i, j);
+      char *want = sql_lines(sql);
+      if (snap) {
+        snprintf(path, sizeof path, "%s/cell-%s-%d-%d.html", snap, head, i, j);
+        page = fx_read(path);
+        CHECK_MSG((page != NULL) == (count > 0), "%s: a file only for a cell with images", path);
+      } else {
+        snprintf(path, sizeof path, "/cell?h=%s&t=%d&p=%d", head, i, j);
+        CHECK_MSG(http("GET", path, cookie, &page) == 200, "%s", path);
+      }
+      char *seen = page_ids(page ? strstr(page, "class=\"grid\"") : NULL);
+      int n = 0;
+      for (const char *p = seen; p && *p; p++) n += *p == '\n';
+      n += seen && *seen;
+      CHECK_MSG(n == count, "%s: %d images, the matrix counts %d", path, n, count);
+      CHECK_MSG(want && seen && strcmp(seen, want) == 0, "%s: images %s, predictions rows %s", path,
+                seen ? seen : "?", want ? want : "?");
+      filled += count > 0;
+      cur_free(want);
+      cur_free(seen);
+      cur_free(page);
+    }
+    i++;
+  }
+  cJSON_Delete(o);
+  cur_free(cookie);
+  return filled;
+}
+
+TEST(a_confusion_cell_opens_the_test_images_behind_it) {
+  REQUIRE(server_pid > 0);
+  /* the stored true class is the human label the run scored against, and
+  ** every labelled test image has one prediction per head */
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM predictions p WHERE p.split = 'test' AND "
+                           "p.true_class_id <> (SELECT class_id FROM labels l WHERE l.image_id = "
+                           "p.image_id AND l.source = 'human')"), 0);
+  long long tests = fx_sql_int(db, "SELECT count(*) FROM images WHERE split = 'test'");
+  CHECK(tests > 0);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM predictions WHERE split = 'test' AND head = 'curated'"), tests);
+  CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM predictions WHERE split = 'test' AND head = 'raw'"), tests);
+  int curated = check_cells("curated", "confusion", NULL), raw = check_cells("raw", "raw/confusion", NULL);
+  CHECK(curated > 3);  /* more than the diagonal: the flipped test labels land off it */
+  /* the confusion page links exactly the cells holding images */
+  char *cookie = cur_asprintf("Cookie: curate_token=%s\r\n", token), *resp;
+  CHECK_INT(http("GET", "/confusion", cookie, &resp), 200);
+  int links = 0;
+  for (char *p = resp; p && (p = strstr(p, "<a class=\"cell\"")); p++) links++;
+  CHECK_INT(links, curated + raw);
+  cur_free(resp);
+  cur_free(cookie);
 }
 
 TEST(the_scores_page_shows_histograms_and_the_surest_pseudo_labels_per_class) {
@@ -533,6 +685,12 @@ TEST(the_report_is_the_same_pages_as_files_without_controls) {
   CHECK_INT(cards, 5);
   cur_free(index);
   cur_free(gallery);
+  /* a page per cell with images, each showing them, thumbnails included */
+  check_cells("curated", "confusion", "snap");
+  check_cells("raw", "raw/confusion", "snap");
+  char *confusion = fx_read("snap/confusion.html");
+  CHECK(confusion && strstr(confusion, "href=\"cell-curated-0-0.html\"") && !strstr(confusion, "/cell?"));
+  cur_free(confusion);
 }
 
 int main(int argc, char **argv) {
@@ -545,6 +703,7 @@ int main(int argc, char **argv) {
     RUN(bad_path_like_and_huge_ids_and_parameters_are_refused);
     RUN(thumbnails_are_jpegs_with_an_etag_that_revalidates);
     RUN(the_gallery_pages_through_every_flag_in_score_order);
+    RUN(a_confusion_cell_opens_the_test_images_behind_it);
     RUN(a_decision_needs_this_servers_origin_and_is_written_as_curate_review_writes_it);
     RUN(a_decision_waits_for_a_running_stage_and_says_so);
     RUN(the_scores_page_shows_histograms_and_the_surest_pseudo_labels_per_class);

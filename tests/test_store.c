@@ -12,6 +12,7 @@
 #include "store.h"
 #include "store_images.h"
 #include "store_labels.h"
+#include "store_review.h"
 #include "store_runs.h"
 #include "internal.h"  /* the statement cache, cur__stmt */
 #include "testlib.h"
@@ -94,14 +95,34 @@ TEST(other_schema_version_is_refused_with_a_clear_message) {
   cur_free(path);
 }
 
-/* A version 3 database (the current schema without what version 4 added)
-** is migrated on open: the audit tables and view exist, runs has its
-** inputs column where a new database has it (last), the version is 4, and
-** the rows it held are kept. */
-TEST(version_3_database_is_migrated_to_4_on_open) {
+/* What version 5 added, taken away again: a version 4 database, with the
+** version 4 current_labels (over labels, not standing_labels). */
+static const char to_version_4[] =
+    "DROP TABLE predictions; DROP VIEW current_labels; DROP VIEW standing_labels; "
+    "DROP TABLE label_retractions; "
+    "CREATE VIEW current_labels AS "
+    "SELECT image_id, task_id, task, class_id, class, source, confidence, run_id, label_id FROM ("
+    "  SELECT l.image_id, l.task_id, t.name AS task, l.class_id, c.name AS class, l.source, "
+    "  l.confidence, l.run_id, l.id AS label_id, ROW_NUMBER() OVER (PARTITION BY l.image_id, "
+    "  l.task_id ORDER BY CASE l.source WHEN 'review' THEN 0 WHEN 'human' THEN 1 "
+    "  WHEN 'teacher' THEN 2 ELSE 3 END, l.id DESC) AS rank "
+    "  FROM labels l JOIN tasks t ON t.id = l.task_id LEFT JOIN classes c ON c.id = l.class_id) "
+    "WHERE rank = 1; PRAGMA user_version = 4;";
+
+/* The objects version 5 has that a version 4 database has not. */
+#define V5_OBJECTS "SELECT count(*) FROM sqlite_schema WHERE name IN ('predictions', " \
+                   "'label_retractions', 'standing_labels', 'label_retractions_are_history')"
+
+/* A version 3 database (the current schema without what versions 4 and 5
+** added) is migrated on open, one version at a time: the audit tables and
+** view exist, runs has its inputs column where a new database has it
+** (last), the version 5 objects exist, the version is 5, and the rows it
+** held are kept. */
+TEST(version_3_database_is_migrated_to_5_on_open) {
   cur_store *st = fresh("v3.db");
   REQUIRE(st);
   cur_store_close(st);
+  REQUIRE(sql_exec("v3.db", to_version_4) == SQLITE_OK);
   REQUIRE(sql_exec("v3.db", "DROP VIEW duplicate_groups; DROP TABLE duplicate_members; "
                    "DROP TABLE duplicate_pairs; DROP TABLE image_stats; "
                    "ALTER TABLE runs DROP COLUMN inputs; "
@@ -110,13 +131,46 @@ TEST(version_3_database_is_migrated_to_4_on_open) {
   REQUIRE_OK(cur_store_open(path, &st));
   cur_store_close(st);
   cur_free(path);
-  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), 4);
+  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), 5);
   CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM sqlite_schema WHERE name IN "
                              "('image_stats', 'duplicate_pairs', 'duplicate_members', "
                              "'duplicate_groups', 'flagged', 'training_labels')"), 6);
+  CHECK_INT(sql_int("v3.db", V5_OBJECTS), 4);
   CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM tasks WHERE name = 'kept'"), 1);
   CHECK_INT(sql_int("v3.db", "SELECT cid FROM pragma_table_info('runs') WHERE name = 'inputs'"),
             sql_int("v3.db", "SELECT max(cid) FROM pragma_table_info('runs')"));
+}
+
+/* A version 4 database with a review label is migrated to 5: the label is
+** still current, and retracting it gives back the human label, so the
+** migrated current_labels reads standing_labels. */
+TEST(version_4_database_is_migrated_to_5_and_retractions_count) {
+  cur_store *st = fresh("v4.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  REQUIRE(sql_exec("v4.db", to_version_4) == SQLITE_OK);
+  REQUIRE(sql_exec("v4.db", "INSERT INTO runs(stage, status, config_hash, input_fingerprint, seed, "
+                   "config) VALUES ('ingest', 'complete', 'h', 'f', 1, '{}'); "
+                   "INSERT INTO images(sha256, bytes, byte_size, source_path, split, run_id) "
+                   "VALUES ('ab', x'00', 1, 'a.png', 'train', 1); "
+                   "INSERT INTO tasks(name) VALUES ('label'); "
+                   "INSERT INTO classes(task_id, idx, name) VALUES (1, 0, 'cat'), (1, 1, 'dog'); "
+                   "INSERT INTO labels(image_id, task_id, class_id, source, run_id) "
+                   "VALUES (1, 1, 1, 'human', 1), (1, 1, 2, 'review', NULL)") == SQLITE_OK);
+  CHECK_INT(sql_int("v4.db", V5_OBJECTS), 0);
+  char *path = test_scratch_path("v4.db");
+  REQUIRE_OK(cur_store_open(path, &st));
+  cur_free(path);
+  CHECK_INT(sql_int("v4.db", "PRAGMA user_version"), 5);
+  CHECK_INT(sql_int("v4.db", V5_OBJECTS), 4);
+  CHECK_INT(sql_int("v4.db", "SELECT class_id FROM current_labels"), 2);
+  int64_t label_id;
+  int found;
+  CHECK_OK(cur_store_review_retract(st, 1, 1, &label_id, &found));
+  CHECK(found && label_id == 2);
+  CHECK_INT(sql_int("v4.db", "SELECT class_id = 1 AND source = 'human' FROM current_labels"), 1);
+  CHECK_INT(sql_int("v4.db", "SELECT count(*) FROM labels"), 2);
+  cur_store_close(st);
 }
 
 /* One image with labels from several sources; returns its id. */
@@ -249,7 +303,8 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(init_creates_schema_in_wal_mode_with_version);
   RUN(other_schema_version_is_refused_with_a_clear_message);
-  RUN(version_3_database_is_migrated_to_4_on_open);
+  RUN(version_3_database_is_migrated_to_5_on_open);
+  RUN(version_4_database_is_migrated_to_5_and_retractions_count);
   RUN(current_label_follows_precedence_and_history_is_kept);
   RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
   RUN(second_writer_is_refused_by_the_lock);

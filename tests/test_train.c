@@ -8,7 +8,10 @@
 **            bright as b's), the confusion matrix, accuracy, per-class
 **            precision/recall/F1 and macro-F1 equal hand-computed values;
 **            the raw-label baseline equals them; the table prints.
-** train-2.*: same seed, same metrics; rows without an embedding get one.
+**            The predictions table holds each test image's class per head:
+**            the off-diagonal one is the bright a image.
+** train-2.*: same seed, same metrics and predictions; rows without an
+**            embedding get one.
 ** train-3.*: train.command runs on the newest JSONL manifest with its
 **            environment, its exit status and output become metrics; a
 **            failing command fails the stage; no manifest, a clear error.
@@ -134,6 +137,19 @@ TEST(metrics_match_a_hand_computed_confusion_on_known_data) {
   char *raw = q_text("SELECT text FROM metrics WHERE name = 'raw/confusion'");
   CHECK_STR(raw, text);
   cur_free(raw);
+  /* the predictions behind the matrix: the one a image as bright as b's
+  ** (test/a/02.ppm, 190) is the off-diagonal cell, under both heads; a
+  ** 2-class argmax has probability at least 1/2 */
+  char *wrong = q_text("SELECT group_concat(p.head || ' ' || i.source_path || ' ' || tc.name || "
+                       "'>' || pc.name, ', ') FROM predictions p JOIN images i ON i.id = p.image_id "
+                       "JOIN classes tc ON tc.id = p.true_class_id JOIN classes pc ON "
+                       "pc.id = p.predicted_class_id WHERE p.true_class_id <> p.predicted_class_id");
+  CHECK(wrong && strstr(wrong, "curated ") && strstr(wrong, "raw ") &&
+        strstr(wrong, "test/a/02.ppm a>b") && strlen(wrong) < 2 * strlen("curated test/a/02.ppm a>b, ") + 8);
+  cur_free(wrong);
+  CHECK_NEAR(q_num("SELECT count(*) FROM predictions WHERE split = 'test' AND head = 'curated'"), 6, 0);
+  CHECK_NEAR(q_num("SELECT count(*) FROM predictions WHERE split = 'test' AND head = 'raw'"), 6, 0);
+  CHECK_NEAR(q_num("SELECT count(*) FROM predictions WHERE confidence < 0.5 OR confidence > 1"), 0, 0);
   char *log = fx_read("known.log");
   CHECK(log && strstr(log, "precision") && strstr(log, "macro-F1") &&
         strstr(log, "train_rows 16, raw_rows 16, val_rows 0, test_rows 6"));
@@ -160,6 +176,19 @@ TEST(same_seed_same_metrics_and_missing_embeddings_are_named) {
   char *again = q_text("SELECT group_concat(m, ' ') FROM (SELECT name || '=' || coalesce(value, text) "
                        "AS m FROM metrics WHERE run_id = (SELECT max(id) FROM runs) ORDER BY name)");
   CHECK_STR(again, first);
+  /* and the same per-image predictions, to the bit of their probability */
+  const char *preds = "SELECT group_concat(p, ' ') FROM (SELECT head || image_id || split || "
+                      "predicted_class_id || ':' || printf('%%.17g', confidence) AS p FROM "
+                      "predictions WHERE run_id = (SELECT max(id) FROM runs WHERE stage = 'train' "
+                      "AND id < %s) ORDER BY head, image_id)";
+  char *sql = cur_asprintf(preds, "(SELECT max(id) FROM runs)"), *sql2 = cur_asprintf(preds, "1e9");
+  char *p1 = sql ? q_text(sql) : NULL, *p2 = sql2 ? q_text(sql2) : NULL;
+  CHECK(p1 && p2 && strlen(p1) > 20);
+  CHECK_STR(p2, p1);
+  cur_free(sql);
+  cur_free(sql2);
+  cur_free(p1);
+  cur_free(p2);
   /* rows without an embedding (as augmented variants are) get one from the
   ** embed run's options, under the train run's id, and the metrics stay */
   CHECK_INT(test_sh("cd '%s' && sqlite3 %s \"DELETE FROM embeddings WHERE image_id IN (1, 2)\"",

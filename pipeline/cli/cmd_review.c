@@ -28,7 +28,7 @@ static const char flagged_help[] =
     "               score, review_status, source_path, detail\n";
 
 static const char review_help[] =
-    "Usage: curate review accept|drop IMAGE_ID... [--task T]\n"
+    "Usage: curate review accept|drop|undo IMAGE_ID... [--task T]\n"
     "       curate review relabel IMAGE_ID CLASS [--task T]\n"
     "\n"
     "Records a reviewer's decision as a review label (earlier labels stay in\n"
@@ -36,6 +36,10 @@ static const char review_help[] =
     "  accept    the current label is right: the image stays in training\n"
     "  drop      the image leaves training (its label becomes none)\n"
     "  relabel   the image is of class CLASS\n"
+    "  undo      takes back the image's newest decision still standing (a row\n"
+    "            in label_retractions; its label row stays): the current label\n"
+    "            is again the one before it, whatever its source, and with no\n"
+    "            decision left the image's flags are pending again\n"
     "\n"
     "  --task T   the label task (default: the image's only task)\n"
     "\n"
@@ -116,7 +120,7 @@ int cur_cmd_flagged(const cur_globals *g, int argc, char **argv) {
 
 /* One review command, parsed. */
 typedef struct review_req {
-  const char *action;          /* accept, drop or relabel */
+  const char *action;          /* accept, drop, relabel or undo */
   const char *task;            /* --task, or NULL */
   const char *class_name;      /* relabel: the new class */
   int n;
@@ -162,9 +166,11 @@ static int review_parse(int argc, char **argv, review_req *q) {
       return cli_usage_error("review", "'%s' is not an image id", argv[i]);
     }
   }
-  if (!q->action) return cli_usage_error("review", "missing accept, drop or relabel");
-  if (strcmp(q->action, "accept") && strcmp(q->action, "drop") && strcmp(q->action, "relabel"))
-    return cli_usage_error("review", "unknown decision '%s': accept, drop or relabel", q->action);
+  if (!q->action) return cli_usage_error("review", "missing accept, drop, relabel or undo");
+  if (strcmp(q->action, "accept") && strcmp(q->action, "drop") && strcmp(q->action, "relabel") &&
+      strcmp(q->action, "undo"))
+    return cli_usage_error("review", "unknown decision '%s': accept, drop, relabel or undo",
+                           q->action);
   if (strcmp(q->action, "relabel") == 0) {
     if (npos != 2) return cli_usage_error("review", "relabel takes one IMAGE_ID and one CLASS");
     if (parse_id(pos[0], &q->ids[0])) return cli_usage_error("review", "'%s' is not an image id", pos[0]);

@@ -35,11 +35,22 @@ static int review_class(cur_store *st, int64_t image, const char *task, int64_t 
   return CUR_OK;
 }
 
+/* Takes back the newest standing decision on IMAGE in TASK_ID. */
+static int review_undo(cur_store *st, int64_t image, int64_t task_id) {
+  int64_t label_id;
+  int found, rc = cur_store_review_retract(st, image, task_id, &label_id, &found);
+  if (rc == CUR_OK && !found)
+    rc = cur_errorc(CUR_EINPUT, "review: image %lld: no review decision to undo (none was "
+                    "recorded, or every one was undone already)", (long long)image);
+  return rc;
+}
+
 int cur_review_decide(cur_store *st, const char *action, const char *task, int64_t image,
                       const char *class_name) {
   int64_t task_id, class_id = 0;
   int found, rc = review_task(st, task, image, &task_id);
   if (rc) return rc;
+  if (strcmp(action, "undo") == 0) return review_undo(st, image, task_id);
   if (strcmp(action, "accept") == 0) {
     if ((rc = cur_store_current_class(st, image, task_id, &class_id, &found))) return rc;
     if (!found || !class_id)
@@ -49,16 +60,9 @@ int cur_review_decide(cur_store *st, const char *action, const char *task, int64
   }
   if (strcmp(action, "drop") == 0) return cur_store_review_record(st, image, task_id, 0, "dropped");
   if (strcmp(action, "relabel") != 0)
-    return cur_errorc(CUR_EINPUT, "review: unknown decision '%s': accept, drop or relabel", action);
+    return cur_errorc(CUR_EINPUT, "review: unknown decision '%s': accept, drop, relabel or undo",
+                      action);
   if (!class_name) return cur_errorc(CUR_EINPUT, "review: relabel needs a class");
   if ((rc = review_class(st, image, task, task_id, class_name, &class_id))) return rc;
   return cur_store_review_record(st, image, task_id, class_id, "relabelled");
-}
-
-int cur_review_undo(cur_store *st, const char *task, int64_t image, const char *class_name) {
-  int64_t task_id, class_id = 0;
-  int rc = review_task(st, task, image, &task_id);
-  if (rc == CUR_OK && class_name && class_name[0])
-    rc = review_class(st, image, task, task_id, class_name, &class_id);
-  return rc ? rc : cur_store_review_reopen(st, image, task_id, class_id);
 }

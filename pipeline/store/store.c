@@ -24,6 +24,7 @@
 
 extern const char cur_schema_sql[];
 extern const char cur_migrate_4_sql[];
+extern const char cur_migrate_5_sql[];
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -144,24 +145,39 @@ cleanup:
   return rc;
 }
 
-/* Brings a version 3 database to version 4 in one transaction. */
+/* The migrations, each from the version before: what it adds, for the log. */
+static const struct {
+  int to;
+  const char *sql;
+  const char *what;
+} migrations[] = {
+    {4, cur_migrate_4_sql, "the audit stage's tables"},
+    {5, cur_migrate_5_sql, "review undo and the train stage's predictions"},
+};
+
+/* Brings a database of an older version to this one, a migration per
+** version, each in one transaction. */
 static int migrate(cur_store *st, int64_t *version) {
-  char *err = NULL;
-  if (*version != 3) return CUR_OK;
-  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-    return cur__db_error(st, "cannot start the migration to schema version 4");
-  if (sqlite3_exec(st->db, cur_migrate_4_sql, NULL, NULL, &err) != SQLITE_OK) {
-    int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version 4: %s", st->path, err ? err : "?");
-    sqlite3_free(err);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+  for (size_t i = 0; i < CUR_ARRAY_LEN(migrations); i++) {
+    char *err = NULL;
+    int to = migrations[i].to;
+    if (*version != to - 1) continue;
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+      return cur__db_error(st, "cannot start the migration to a new schema version");
+    if (sqlite3_exec(st->db, migrations[i].sql, NULL, NULL, &err) != SQLITE_OK) {
+      int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version %d: %s", st->path, to,
+                          err ? err : "?");
+      sqlite3_free(err);
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
+    int rc = cur_store_commit(st);
+    if (rc) return rc;
+    cur_info("%s: migrated from schema version %d to %d (%s)", st->path, to - 1, to,
+             migrations[i].what);
+    *version = to;
   }
-  int rc = cur_store_commit(st);
-  if (rc == CUR_OK) {
-    cur_info("%s: migrated from schema version 3 to 4 (the audit stage's tables)", st->path);
-    *version = 4;
-  }
-  return rc;
+  return CUR_OK;
 }
 
 /* Opens PATH with FLAGS and PRAGMAS and checks its schema version. */

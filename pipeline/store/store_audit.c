@@ -79,10 +79,10 @@ int cur_store_audit_labels(cur_store *st, int64_t task_id,
   sqlite3_stmt *s = cur__stmt(st,
       /* the label given (review over human, newest first), not a later
       ** stage's zeroshot or teacher label: audit runs before them */
-      "SELECT l.image_id, c.idx, c.id FROM labels l JOIN classes c ON c.id = l.class_id "
+      "SELECT l.image_id, c.idx, c.id FROM standing_labels l JOIN classes c ON c.id = l.class_id "
       "JOIN images i ON i.id = l.image_id "
       "WHERE l.task_id = ?1 AND i.status = 'ok' AND i.parent_id IS NULL "
-      "AND l.id = (SELECT g.id FROM labels g WHERE g.image_id = l.image_id "
+      "AND l.id = (SELECT g.id FROM standing_labels g WHERE g.image_id = l.image_id "
       "            AND g.task_id = l.task_id AND g.source IN ('human', 'review') "
       "            ORDER BY CASE g.source WHEN 'review' THEN 0 ELSE 1 END, g.id DESC LIMIT 1) "
       "ORDER BY l.image_id");

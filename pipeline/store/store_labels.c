@@ -55,7 +55,7 @@ int cur_store_label_latest(cur_store *st, int64_t image_id, int64_t task_id, con
                            int64_t *class_id, int *found) {
   *class_id = 0;
   return cur__query_i64(st,
-                        "SELECT coalesce(class_id, 0) FROM labels WHERE image_id = ?1 "
+                        "SELECT coalesce(class_id, 0) FROM standing_labels WHERE image_id = ?1 "
                         "AND task_id = ?2 AND source = ?3 ORDER BY id DESC LIMIT 1",
                         class_id, found, "iit", image_id, task_id, source);
 }
@@ -160,7 +160,7 @@ int cur_store_class_names(cur_store *st, int64_t task_id, char ***names, int *n)
 int cur_store_label_given(cur_store *st, int64_t image_id, int64_t task_id, int64_t *class_id,
                           char source[16], int *found) {
   /* current_labels' order without the teacher, on the (image, task) index */
-  sqlite3_stmt *s = cur__stmt(st, "SELECT coalesce(class_id, 0), source FROM labels "
+  sqlite3_stmt *s = cur__stmt(st, "SELECT coalesce(class_id, 0), source FROM standing_labels "
                                    "WHERE image_id = ?1 AND task_id = ?2 AND source <> 'teacher' "
                                    "ORDER BY CASE source WHEN 'review' THEN 0 WHEN 'human' THEN 1 "
                                    "ELSE 2 END, id DESC LIMIT 1");

@@ -1,4 +1,4 @@
-/* store_metrics.c -- SQL for the metrics table. */
+/* store_metrics.c -- SQL for the metrics and predictions tables. */
 #include "internal.h"
 #include "store_metrics.h"
 
@@ -12,6 +12,22 @@ int cur_store_metric_put(cur_store *st, int64_t run_id, const char *name, double
                          const char *text) {
   return cur__exec(st, "INSERT OR REPLACE INTO metrics(run_id, name, value, text) VALUES (?1, ?2, ?3, ?4)",
                    "itet", run_id, name, value, text);
+}
+
+int cur_store_predictions_clear(cur_store *st, int64_t run_id) {
+  return cur__exec(st, "DELETE FROM predictions WHERE run_id = ?1", "i", run_id);
+}
+
+int cur_store_prediction_put(cur_store *st, int64_t run_id, int64_t task_id, const char *head,
+                             int64_t image_id, const char *split, int true_idx, int predicted_idx,
+                             double confidence) {
+  return cur__exec(st,
+                   "INSERT INTO predictions(run_id, task_id, head, image_id, split, true_class_id, "
+                   "predicted_class_id, confidence) VALUES (?1, ?2, ?3, ?4, ?5, "
+                   "(SELECT id FROM classes WHERE task_id = ?2 AND idx = ?6), "
+                   "(SELECT id FROM classes WHERE task_id = ?2 AND idx = ?7), ?8)",
+                   "iititiie", run_id, task_id, head, image_id, split, (int64_t)true_idx,
+                   (int64_t)predicted_idx, confidence);
 }
 
 int cur_store_metric_exists(cur_store *st, int64_t run_id, const char *name, int *found) {

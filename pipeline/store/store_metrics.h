@@ -1,5 +1,5 @@
 /* store_metrics.h -- metrics of a run (train): accuracy, per-class scores,
-** the confusion matrix as JSON text. */
+** the confusion matrix as JSON text, and the per-image predictions behind it. */
 #ifndef CURATE_STORE_METRICS_H
 #define CURATE_STORE_METRICS_H
 
@@ -11,6 +11,14 @@ int cur_store_metrics_clear(cur_store *st, int64_t run_id);
 ** an earlier one of the same NAME. */
 int cur_store_metric_put(cur_store *st, int64_t run_id, const char *name, double value,
                          const char *text);
+/* Deletes RUN_ID's per-image predictions (a rerun records them anew). */
+int cur_store_predictions_clear(cur_store *st, int64_t run_id);
+/* Records HEAD's ("curated" or "raw") prediction for IMAGE_ID of SPLIT
+** ("val" or "test"): the true and the predicted class as indices of
+** TASK_ID's classes, and the head's probability of the predicted one. */
+int cur_store_prediction_put(cur_store *st, int64_t run_id, int64_t task_id, const char *head,
+                             int64_t image_id, const char *split, int true_idx, int predicted_idx,
+                             double confidence);
 /* Whether RUN_ID has a metric NAME. */
 int cur_store_metric_exists(cur_store *st, int64_t run_id, const char *name, int *found);
 /* Calls FN for each metric of RUN_ID in name order (byte order, as strcmp);

@@ -51,11 +51,23 @@ int cur_store_review_record(cur_store *st, int64_t image_id, int64_t task_id, in
                    "iit", image_id, task_id, status);
 }
 
-int cur_store_review_reopen(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id) {
-  int rc = cur_store_label_add(st, image_id, task_id, class_id, "review", NAN, 0);
-  if (rc) return rc;
-  return cur__exec(st,
+int cur_store_review_retract(cur_store *st, int64_t image_id, int64_t task_id, int64_t *label_id,
+                             int *found) {
+  /* run_id IS NULL: a reviewer's own decision, not a review label augment
+  ** copied onto a variant */
+  int rc = cur__query_i64(st,
+                          "SELECT max(id) FROM standing_labels WHERE image_id = ?1 AND task_id = ?2 "
+                          "AND source = 'review' AND run_id IS NULL HAVING count(*) > 0",
+                          label_id, found, "ii", image_id, task_id);
+  if (rc || !*found) return rc;
+  rc = cur__exec(st, "INSERT INTO label_retractions(label_id) VALUES (?1)", "i", *label_id);
+  /* with no decision left standing the image's flags await review again;
+  ** an earlier decision still standing already set them */
+  if (rc == CUR_OK)
+    rc = cur__exec(st,
                    "UPDATE flags SET review_status = 'pending' WHERE image_id = ?1 AND task_id = ?2 "
-                   "AND review_status <> 'pending'",
+                   "AND review_status <> 'pending' AND NOT EXISTS (SELECT 1 FROM standing_labels "
+                   "WHERE image_id = ?1 AND task_id = ?2 AND source = 'review' AND run_id IS NULL)",
                    "ii", image_id, task_id);
+  return rc;
 }

@@ -25,8 +25,12 @@ int cur_store_current_class(cur_store *st, int64_t image_id, int64_t task_id, in
 int cur_store_review_record(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id,
                             const char *status);
 
-/* Undoes a decision: a review label giving back CLASS_ID (0: none) and the
-** image's reviewed flags of that task back to pending. */
-int cur_store_review_reopen(cur_store *st, int64_t image_id, int64_t task_id, int64_t class_id);
+/* Takes back the newest review decision of the image and task that still
+** stands: a label_retractions row for its label (*label_id), so the current
+** label falls back to what it was before, whatever its source; when no
+** decision of the image and task is left standing its flags are pending
+** again.  *found is 0, and nothing is written, when there is none. */
+int cur_store_review_retract(cur_store *st, int64_t image_id, int64_t task_id, int64_t *label_id,
+                             int *found);
 
 #endif

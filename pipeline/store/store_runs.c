@@ -77,7 +77,7 @@ int cur_store_run_inputs(cur_store *st, int64_t id, char **json) {
 int cur_store_review_versions(cur_store *st, cur_review_version_fn each, void *ctx) {
   /* run_id IS NULL: augment copies a parent's review label onto its variants
   ** under its own run id, and that is not a new review decision. */
-  sqlite3_stmt *s = cur__stmt(st, "SELECT t.name, count(*), max(l.id) FROM labels l "
+  sqlite3_stmt *s = cur__stmt(st, "SELECT t.name, count(*), max(l.id) FROM standing_labels l "
                                    "JOIN tasks t ON t.id = l.task_id "
                                    "WHERE l.source = 'review' AND l.run_id IS NULL "
                                    "GROUP BY t.name ORDER BY t.name");

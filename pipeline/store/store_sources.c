@@ -43,7 +43,10 @@ static int collect_purge(cur_store *st, int64_t id) {
 ** source's own entries. */
 static int delete_purged(cur_store *st) {
   static const char *const sql[] = {
+      ("DELETE FROM label_retractions WHERE label_id IN (SELECT id FROM labels "
+       "WHERE image_id IN (SELECT id FROM temp.purge_images))"),
       "DELETE FROM labels WHERE image_id IN (SELECT id FROM temp.purge_images)",
+      "DELETE FROM predictions WHERE image_id IN (SELECT id FROM temp.purge_images)",
       "DELETE FROM flags WHERE image_id IN (SELECT id FROM temp.purge_images)",
       "DELETE FROM scores WHERE image_id IN (SELECT id FROM temp.purge_images)",
       "DELETE FROM embeddings WHERE image_id IN (SELECT id FROM temp.purge_images)",

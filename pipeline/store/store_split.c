@@ -16,7 +16,7 @@ int cur_store_split_rows(cur_store *st, int64_t task_id,
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT i.id, coalesce(i.group_key, i.sha256), i.group_key IS NOT NULL, i.split, "
       "coalesce(i.split_source, 'provisional'), i.status = 'ok', "
-      "(SELECT l.class_id FROM labels l WHERE l.image_id = i.id AND l.task_id = ?1 AND "
+      "(SELECT l.class_id FROM standing_labels l WHERE l.image_id = i.id AND l.task_id = ?1 AND "
       "(l.source = 'human' OR l.source = 'review') "
       "ORDER BY l.source = 'review' DESC, l.id DESC LIMIT 1) "
       "FROM images i WHERE i.parent_id IS NULL ORDER BY i.id");
@@ -64,7 +64,7 @@ int cur_store_split_release(cur_store *st, int64_t *n) {
 
 int cur_store_split_reviewed(cur_store *st, int64_t *n) {
   int found;
-  return cur__query_i64(st, "SELECT count(DISTINCT image_id) FROM labels "
+  return cur__query_i64(st, "SELECT count(DISTINCT image_id) FROM standing_labels "
                             "WHERE source = 'review' AND run_id IS NULL", n, &found, "");
 }
 
@@ -84,7 +84,7 @@ int cur_store_split_moved(cur_store *st, int64_t *moved, int64_t *moved_reviewed
                               "ON b.id = i.id WHERE b.split <> i.split", moved, &found, "");
   if (rc == CUR_OK)
     rc = cur__query_i64(st, "SELECT count(*) FROM images i JOIN temp.split_before b ON b.id = i.id "
-                            "WHERE b.split <> i.split AND EXISTS (SELECT 1 FROM labels l WHERE "
+                            "WHERE b.split <> i.split AND EXISTS (SELECT 1 FROM standing_labels l WHERE "
                             "l.image_id = i.id AND l.source = 'review' AND l.run_id IS NULL)",
                         moved_reviewed, &found, "");
   return rc;

@@ -7,7 +7,7 @@ int cur_store_teacher_rows(cur_store *st, int64_t task_id, const char *split, co
   /* training_labels already leaves out rows a pending flag holds back */
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT i.id, i.sha256, i.source_path, coalesce(tl.idx, -1), "
-      "       NOT EXISTS (SELECT 1 FROM labels l WHERE l.image_id = i.id AND l.task_id = ?1 "
+      "       NOT EXISTS (SELECT 1 FROM standing_labels l WHERE l.image_id = i.id AND l.task_id = ?1 "
       "                   AND l.source IN ('human', 'review')), e.dim, e.vector "
       "FROM images i "
       "LEFT JOIN (SELECT t.image_id, c.idx FROM training_labels t "

@@ -77,8 +77,10 @@ int cur_store_web_image(cur_store *st, int64_t image_id, cJSON *arr) {
 
 int cur_store_web_label_history(cur_store *st, int64_t image_id, cJSON *arr) {
   return rows(st, arr, "SELECT l.id AS label_id, t.name AS task, c.name AS class, l.source, "
-              "l.confidence, l.run_id, l.created_at FROM labels l JOIN tasks t ON t.id = l.task_id "
-              "LEFT JOIN classes c ON c.id = l.class_id WHERE l.image_id = ?1 ORDER BY l.id",
+              "l.confidence, l.run_id, l.created_at, r.created_at AS retracted_at "
+              "FROM labels l JOIN tasks t ON t.id = l.task_id "
+              "LEFT JOIN classes c ON c.id = l.class_id "
+              "LEFT JOIN label_retractions r ON r.label_id = l.id WHERE l.image_id = ?1 ORDER BY l.id",
               "i", image_id);
 }
 
@@ -267,12 +269,16 @@ int cur_store_web_pseudo_samples(cur_store *st, int64_t per_class, cJSON *arr) {
       "WHERE k <= ?1 ORDER BY task, idx, k", "i", per_class);
 }
 
-int cur_store_web_test_images(cur_store *st, const char *task, const char *class_name,
-                              int64_t limit, cJSON *arr) {
+int cur_store_web_cell(cur_store *st, const char *head, int true_idx, int pred_idx, int64_t limit,
+                       cJSON *arr) {
+  /* the run whose metrics the confusion page shows (cur_store_web_metric) */
   return rows(st, arr,
-      "SELECT cl.image_id FROM current_labels cl JOIN images i ON i.id = cl.image_id "
-      "WHERE cl.task = ?1 AND cl.class = ?2 AND i.split = 'test' AND i.status = 'ok' "
-      "AND i.parent_id IS NULL ORDER BY cl.image_id LIMIT ?3", "tti", task, class_name, limit);
+      "SELECT p.image_id, p.confidence, count(*) OVER () AS total FROM predictions p "
+      "JOIN classes tc ON tc.id = p.true_class_id JOIN classes pc ON pc.id = p.predicted_class_id "
+      "WHERE p.run_id = (SELECT max(id) FROM runs WHERE stage = 'train' AND status = 'complete') "
+      "AND p.head = ?1 AND p.split = 'test' AND tc.idx = ?2 AND pc.idx = ?3 "
+      "ORDER BY p.confidence DESC, p.image_id LIMIT ?4",
+      "tiii", head, (int64_t)true_idx, (int64_t)pred_idx, limit);
 }
 
 int cur_store_web_runs(cur_store *st, cJSON *arr) {

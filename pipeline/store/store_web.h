@@ -30,7 +30,8 @@ int cur_store_web_reasons(cur_store *st, cJSON *arr);
 
 /* One image's row (without the bytes) as an object in ARR (none: no row). */
 int cur_store_web_image(cur_store *st, int64_t image_id, cJSON *arr);
-/* Its label history, oldest first: {label_id, task, class, source, confidence, run_id, created_at}. */
+/* Its label history, oldest first: {label_id, task, class, source, confidence, run_id,
+** created_at, retracted_at} (retracted_at: when an undo took the label back, else NULL). */
 int cur_store_web_label_history(cur_store *st, int64_t image_id, cJSON *arr);
 /* Its current labels: {task, class, source}. */
 int cur_store_web_current(cur_store *st, int64_t image_id, cJSON *arr);
@@ -76,10 +77,12 @@ int cur_store_web_pseudo(cur_store *st, cJSON *arr);
 /* Up to PER_CLASS teacher labels per class of the newest pseudolabel run,
 ** surest first: {image_id, task, class, confidence}. */
 int cur_store_web_pseudo_samples(cur_store *st, int64_t per_class, cJSON *arr);
-/* Ids of ok original test images whose current class is CLASS_NAME of TASK
-** (the row of a confusion-matrix cell), up to LIMIT, as {image_id}. */
-int cur_store_web_test_images(cur_store *st, const char *task, const char *class_name,
-                              int64_t limit, cJSON *arr);
+/* The test images behind one cell of HEAD's ("curated" or "raw") test
+** confusion matrix of the newest complete train run: those of true class
+** index TRUE_IDX predicted as PRED_IDX, surest first, up to LIMIT, as
+** {image_id, confidence, total} (total: the cell's rows, all of them). */
+int cur_store_web_cell(cur_store *st, const char *head, int true_idx, int pred_idx, int64_t limit,
+                       cJSON *arr);
 /* The newest run of every stage: {stage, status, id, finished_at}. */
 int cur_store_web_runs(cur_store *st, cJSON *arr);
 

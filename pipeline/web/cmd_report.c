@@ -24,8 +24,9 @@ static const char report_help[] =
     "Writes the pages of `curate serve` into DIR as a static snapshot that a\n"
     "browser opens from file:// (DIR/index.html) and that can be shared: the\n"
     "overview, the flagged gallery (the first N flags, lowest score first, each\n"
-    "with its image page), the confusion matrix with its test images and the\n"
-    "score histograms, with their thumbnails.  No decision controls.\n"
+    "with its image page), the confusion matrices with a page per cell of the\n"
+    "test images behind it, and the score histograms, with their thumbnails.\n"
+    "No decision controls.\n"
     "\n"
     "  --out DIR   the folder (created; files in it are replaced)\n"
     "  --limit N   flags in the gallery (default 1000)\n";
@@ -129,20 +130,23 @@ static int write_gallery(cur_web *w, snapshot *s, int64_t limit) {
   return rc;
 }
 
-/* The confusion page and one page per class of its rows' test images. */
+/* The confusion page and, for each head, a page per cell that holds test
+** images (an empty cell links nowhere). */
 static int write_confusion(cur_web *w, snapshot *s) {
+  static const char *const heads[] = {"curated", "raw"};
   cur_buf b = {0};
   int rc = write_page(s, "confusion.html", &b, cur_web_confusion(w, &b));
-  for (int c = 0; rc == CUR_OK; c++) {
-    char name[64];
-    snprintf(name, sizeof name, "test-%d.html", c);
-    rc = cur_web_testset(w, c, &b);
-    if (rc == CUR_EINPUT) {  /* past the last class, or no matrix at all */
-      cur_buf_free(&b);
-      cur_error_clear();
-      return CUR_OK;
+  for (size_t h = 0; rc == CUR_OK && h < CUR_ARRAY_LEN(heads); h++) {
+    int k = 0;
+    rc = cur_web_confusion_size(w, heads[h], &k);
+    for (int cell = 0; rc == CUR_OK && cell < k * k; cell++) {
+      char name[80];
+      int n = 0;
+      snprintf(name, sizeof name, "cell-%s-%d-%d.html", heads[h], cell / k, cell % k);
+      rc = cur_web_cell(w, heads[h], cell / k, cell % k, &b, &n);
+      if (rc == CUR_OK && n == 0) cur_buf_free(&b);
+      else rc = write_page(s, name, &b, rc);
     }
-    rc = write_page(s, name, &b, rc);
   }
   return rc;
 }

@@ -38,9 +38,10 @@ static const char serve_help[] =
     "picks a free port) and prints its URL, which carries a random access\n"
     "token: the overview, the flagged gallery (filters, sort, keyboard review:\n"
     "arrows, a accept, d drop, r relabel, u undo), each image with its label\n"
-    "history, scores, nearest neighbours and variants, the confusion matrix\n"
-    "and score histograms.  Decisions are recorded as `curate review` records\n"
-    "them; while a stage runs, a decision waits for the writer lock.\n"
+    "history, scores, nearest neighbours and variants, the confusion matrices\n"
+    "(a cell opens the test images behind it) and score histograms.\n"
+    "Decisions are recorded as `curate review` records them (u as `curate\n"
+    "review undo`); while a stage runs, a decision waits for the writer lock.\n"
     "Requests without the token, from another Host, or writes from another\n"
     "Origin are refused.  Ctrl-C stops it.\n"
     "\n"
@@ -163,6 +164,12 @@ static int gallery_filter(struct MHD_Connection *c, cur_web_filter *f) {
   return bad ? -1 : 0;
 }
 
+/* A class index of the confusion matrix (0, 1, ...; at most 100000), or -1. */
+static int cell_index(const char *text, int64_t *index) {
+  if (text && strcmp(text, "0") == 0) return (*index = 0), 0;
+  return !text || cur_serve_parse_id(text, index) || *index > 100000 ? -1 : 0;
+}
+
 /* Routes a GET to its page; R's status stays 0 when no route matches. */
 static void get_page(server *s, cur_store *st, struct MHD_Connection *c, const char *url, reply *r) {
   cur_web w = {.st = st, .cfg = s->cfg, .seed = s->seed, .read_only = s->read_only};
@@ -181,12 +188,14 @@ static void get_page(server *s, cur_store *st, struct MHD_Connection *c, const c
     rc = cur_web_image(&w, id, &r->body, &found);
   } else if (strcmp(url, "/confusion") == 0) {
     rc = cur_web_confusion(&w, &r->body);
-  } else if (strcmp(url, "/testset") == 0) {
-    const char *cls = arg(c, "c");  /* a class index of the confusion matrix: 0, 1, ... */
-    int zero = cls && strcmp(cls, "0") == 0;
-    if (!cls || (!zero && (cur_serve_parse_id(cls, &id) || id > 100000)))
-      return text_reply(r, 400, "bad class index");
-    rc = cur_web_testset(&w, zero ? 0 : (int)id, &r->body);
+  } else if (strcmp(url, "/cell") == 0) {
+    /* a cell of a head's confusion matrix: true and predicted class indices */
+    const char *head = arg(c, "h"), *t = arg(c, "t"), *p = arg(c, "p");
+    int64_t ti, pi;
+    int n;
+    if (!head || cell_index(t, &ti) || cell_index(p, &pi))
+      return text_reply(r, 400, "bad cell: h=curated|raw, t and p class indices");
+    rc = cur_web_cell(&w, head, (int)ti, (int)pi, &r->body, &n);
   } else if (strcmp(url, "/scores") == 0) {
     rc = cur_web_scores(&w, &r->body);
   } else {
@@ -253,8 +262,7 @@ static void post_decide(server *s, struct MHD_Connection *c, reply *r) {
                       "lock); the decision waits and is retried", 1);
   }
   if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
-    rc = strcmp(action, "undo") == 0 ? cur_review_undo(st, task, id, cls)
-                                     : cur_review_decide(st, action, task, id, cls);
+    rc = cur_review_decide(st, action, task, id, cls);
     if (rc == CUR_OK) rc = cur_store_commit(st);
     else cur_store_rollback(st);
   }

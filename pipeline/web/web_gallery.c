@@ -317,8 +317,8 @@ int cur_web_image(cur_web *w, int64_t id, cur_buf *b, int *found) {
     web_table(b, scores, scols, scols, 5);
     cur_buf_puts(b, "<h2>Label history</h2>");
     static const char *const hcols[] = {"label_id", "task", "class", "source", "confidence",
-                                        "run_id", "created_at"};
-    web_table(b, hist, hcols, hcols, 7);
+                                        "run_id", "created_at", "retracted_at"};
+    web_table(b, hist, hcols, hcols, 8);
   }
   if (rc == CUR_OK && *found) rc = image_neighbours(w, id, b);
   if (rc == CUR_OK && *found) rc = image_variants(w, id, b);

@@ -140,15 +140,29 @@ static int read_confusion(cur_web *w, const char *metric, cJSON **out, int *k) {
   return CUR_OK;
 }
 
-static void testset_href(void *ctx, cur_buf *b, int row) {
-  const cur_web *w = ctx;
-  cur_buf_printf(b, w->snapshot ? "test-%d.html" : "/testset?c=%d", row);
+/* The confusion metric of HEAD ("curated" or "raw"), or NULL for another. */
+static const char *head_metric(const char *head) {
+  if (strcmp(head, "curated") == 0) return "confusion";
+  if (strcmp(head, "raw") == 0) return "raw/confusion";
+  return NULL;
 }
 
-/* One heatmap of METRIC under TITLE; nothing when the run has none. */
-static int confusion_chart(cur_web *w, cur_buf *b, const char *metric, const char *title) {
+/* Where a heatmap of one head sends its cells. */
+typedef struct cell_links {
+  const cur_web *w;
+  const char *head;
+} cell_links;
+
+static void cell_href(void *ctx, cur_buf *b, int row, int col) {
+  const cell_links *l = ctx;
+  cur_buf_printf(b, l->w->snapshot ? "cell-%s-%d-%d.html" : "/cell?h=%s&amp;t=%d&amp;p=%d", l->head,
+                 row, col);
+}
+
+/* One heatmap of HEAD's test matrix under TITLE; nothing when the run has none. */
+static int confusion_chart(cur_web *w, cur_buf *b, const char *head, const char *title) {
   cJSON *o;
-  int k, rc = read_confusion(w, metric, &o, &k);
+  int k, rc = read_confusion(w, head_metric(head), &o, &k);
   if (rc || !k) return rc;
   const char **names = cur_mallocarray((size_t)k, sizeof *names);
   double *counts = cur_mallocarray((size_t)k * k, sizeof *counts);
@@ -160,7 +174,10 @@ static int confusion_chart(cur_web *w, cur_buf *b, const char *metric, const cha
     i = 0;
     cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(o, "matrix"))
       cJSON_ArrayForEach(v, row) counts[i++] = cJSON_IsNumber(v) ? v->valuedouble : 0;
-    cur_svg_heatmap(b, title, names, k, counts, testset_href, w);
+    cell_links links = {w, head};
+    cur_buf_printf(b, "<div class=\"confusion\" data-head=\"%s\">", head);
+    cur_svg_heatmap(b, title, names, k, counts, cell_href, &links);
+    cur_buf_puts(b, "</div>");
   } else {
     rc = CUR_ENOMEM;
   }
@@ -173,43 +190,68 @@ static int confusion_chart(cur_web *w, cur_buf *b, const char *metric, const cha
 int cur_web_confusion(cur_web *w, cur_buf *b) {
   web_page_begin(w, b, "Confusion matrix", "confusion");
   cur_buf_puts(b, "<p>The newest train run on the test split: rows are the true class, columns "
-               "the prediction. A cell opens the test images of its row's class (per-image "
-               "predictions are not stored).</p>");
-  int rc = confusion_chart(w, b, "confusion", "curated labels: test");
-  if (rc == CUR_OK) rc = confusion_chart(w, b, "raw/confusion", "raw labels: test");
+               "the prediction. A cell opens the test images behind it: those of its row's "
+               "class that the head predicted as its column's (the predictions table).</p>");
+  int rc = confusion_chart(w, b, "curated", "curated labels: test");
+  if (rc == CUR_OK) rc = confusion_chart(w, b, "raw", "raw labels: test");
   if (rc == CUR_OK && !strstr(b->data ? b->data : "", "<svg"))
     cur_buf_puts(b, "<p class=\"empty\">No complete train run yet: `curate run` makes one.</p>");
   if (rc == CUR_OK) web_page_end(w, b);
   return rc ? rc : cur_buf_status(b);
 }
 
-int cur_web_testset(cur_web *w, int class_index, cur_buf *b) {
-  cJSON *o, *ids = cJSON_CreateArray();
-  int k, rc = ids ? read_confusion(w, "confusion", &o, &k) : CUR_ENOMEM;
-  if (rc == CUR_OK && (class_index < 0 || class_index >= k))
-    rc = cur_errorc(CUR_EINPUT, "testset: no class %d in the confusion matrix", class_index);
-  const char *task = cur_opt_str(cur_config_section(w->cfg, "train"), "task");
-  const cJSON *name = rc ? NULL : cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "classes"),
-                                                     class_index);
-  const char *cls = cJSON_IsString(name) ? name->valuestring : "";
-  if (rc == CUR_OK) rc = cur_store_web_test_images(w->st, task, cls, 1000, ids);
-  if (rc == CUR_OK) {
-    char *title = cur_asprintf("Test images of class %s", cls);
-    web_page_begin(w, b, title ? title : "Test images", "confusion");
-    cur_free(title);
-    cur_buf_puts(b, "<div class=\"grid\">");
-    const cJSON *r;
-    cur_buf cap = {0};
-    cur_buf_html(&cap, cls);
-    cJSON_ArrayForEach(r, ids) web_thumb(w, b, (int64_t)cur_json_num(r, "image_id", 0),
-                                         CUR_THUMB_SMALL, cap.data, NULL);
-    if (cap.failed) b->failed = 1;
-    cur_buf_free(&cap);
-    cur_buf_puts(b, "</div>");
-    web_page_end(w, b);
+int cur_web_confusion_size(cur_web *w, const char *head, int *k) {
+  cJSON *o;
+  const char *metric = head_metric(head);
+  if (!metric) return cur_errorc(CUR_EINPUT, "confusion: no head '%s': curated or raw", head);
+  int rc = read_confusion(w, metric, &o, k);
+  cJSON_Delete(o);
+  return rc;
+}
+
+/* The page of the cell's images, from ROWS ({image_id, confidence, total});
+** TRUTH and PRED are the class names (plain text: the title escapes them). */
+static void cell_page(cur_web *w, cur_buf *b, const char *head, const char *truth,
+                      const char *pred, const cJSON *rows) {
+  char *title = cur_asprintf("%s predicted as %s (%s labels, test)", truth, pred, head);
+  web_page_begin(w, b, title ? title : "Test images", "confusion");
+  cur_free(title);
+  const cJSON *r = cJSON_GetArrayItem(rows, 0);
+  int shown = cJSON_GetArraySize(rows);
+  double total = r ? cur_json_num(r, "total", 0) : 0;
+  cur_buf_printf(b, "<p class=\"cell-count\" data-total=\"%.0f\">%.0f test image%s, surest first",
+                 total, total, total == 1 ? "" : "s");
+  if (total > shown) cur_buf_printf(b, " (the first %d shown)", shown);
+  cur_buf_puts(b, ".</p><div class=\"grid\">");
+  cJSON_ArrayForEach(r, rows) {
+    char cap[48];
+    snprintf(cap, sizeof cap, "p %.3f", cur_json_num(r, "confidence", NAN));
+    web_thumb(w, b, (int64_t)cur_json_num(r, "image_id", 0), CUR_THUMB_SMALL, cap, NULL);
   }
-  if (k) cJSON_Delete(o);
-  cJSON_Delete(ids);
+  cur_buf_puts(b, "</div>");
+  web_page_end(w, b);
+}
+
+int cur_web_cell(cur_web *w, const char *head, int true_idx, int pred_idx, cur_buf *b,
+                 int *n_images) {
+  cJSON *o = NULL, *rows = cJSON_CreateArray();
+  const char *metric = head_metric(head);
+  int k = 0, rc = !rows ? CUR_ENOMEM
+                  : !metric ? cur_errorc(CUR_EINPUT, "cell: no head '%s': curated or raw", head)
+                  : read_confusion(w, metric, &o, &k);
+  if (rc == CUR_OK && (true_idx < 0 || true_idx >= k || pred_idx < 0 || pred_idx >= k))
+    rc = cur_errorc(CUR_EINPUT, "cell: no cell %d, %d in the %s confusion matrix", true_idx,
+                    pred_idx, head);
+  if (rc == CUR_OK) rc = cur_store_web_cell(w->st, head, true_idx, pred_idx, CUR_WEB_CELL_ROWS, rows);
+  if (rc == CUR_OK) {
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "classes");
+    const cJSON *t = cJSON_GetArrayItem(names, true_idx), *p = cJSON_GetArrayItem(names, pred_idx);
+    cell_page(w, b, head, cJSON_IsString(t) ? t->valuestring : "?",
+              cJSON_IsString(p) ? p->valuestring : "?", rows);
+    *n_images = cJSON_GetArraySize(rows);
+  }
+  cJSON_Delete(o);
+  cJSON_Delete(rows);
   return rc ? rc : cur_buf_status(b);
 }
 

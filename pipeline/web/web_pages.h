@@ -27,6 +27,9 @@ typedef struct cur_web {
 /* Page size of the gallery unless the request asks otherwise. */
 #define CUR_WEB_PAGE_ROWS 100
 #define CUR_WEB_MAX_PAGE_ROWS 500
+/* Images a confusion cell's page shows at most (a diagonal cell can hold
+** most of the test split). */
+#define CUR_WEB_CELL_ROWS 1000
 
 /* Each writes one whole HTML page into B; CUR_OK or an error (message set). */
 int cur_web_overview(cur_web *w, cur_buf *b);
@@ -37,7 +40,14 @@ int cur_web_gallery(cur_web *w, const cur_web_filter *f, int page, cur_buf *b);
 int cur_web_image(cur_web *w, int64_t image_id, cur_buf *b, int *found);
 int cur_web_confusion(cur_web *w, cur_buf *b);
 int cur_web_scores(cur_web *w, cur_buf *b);
-/* The test images of true class CLASS_INDEX of the confusion matrix's task. */
-int cur_web_testset(cur_web *w, int class_index, cur_buf *b);
+/* The number of classes K of HEAD's ("curated" or "raw") test confusion
+** matrix in the newest complete train run; 0 when there is none. */
+int cur_web_confusion_size(cur_web *w, const char *head, int *k);
+/* The test images behind the cell (TRUE_IDX, PRED_IDX) of HEAD's test
+** confusion matrix (at most CUR_WEB_CELL_ROWS; the page says how many there
+** are), *n_images of them; CUR_EINPUT (nothing written) for no such head or
+** cell. */
+int cur_web_cell(cur_web *w, const char *head, int true_idx, int pred_idx, cur_buf *b,
+                 int *n_images);
 
 #endif

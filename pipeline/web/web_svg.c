@@ -95,7 +95,8 @@ void cur_svg_histogram(cur_buf *b, const char *title, const double *values, int 
 }
 
 void cur_svg_heatmap(cur_buf *b, const char *title, const char *const *names, int k,
-                     const double *counts, void (*href)(void *ctx, cur_buf *b, int row), void *ctx) {
+                     const double *counts, void (*href)(void *ctx, cur_buf *b, int row, int col),
+                     void *ctx) {
   int cell = k > 25 ? 18 : 28, x0 = LABEL_W, y0 = 130;
   double max = 1;
   for (int i = 0; i < k * k; i++) max = counts[i] > max ? counts[i] : max;
@@ -118,9 +119,10 @@ void cur_svg_heatmap(cur_buf *b, const char *title, const char *const *names, in
       double v = counts[i * k + j];
       /* sqrt: the diagonal would otherwise wash out every off-diagonal cell */
       double t = sqrt(v / max);
-      if (href) {
-        cur_buf_puts(b, "<a href=\"");
-        href(ctx, b, i);
+      int linked = href && v > 0;
+      if (linked) {
+        cur_buf_printf(b, "<a class=\"cell\" data-true=\"%d\" data-pred=\"%d\" href=\"", i, j);
+        href(ctx, b, i, j);
         cur_buf_puts(b, "\">");
       }
       cur_buf_printf(b, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
@@ -134,7 +136,7 @@ void cur_svg_heatmap(cur_buf *b, const char *title, const char *const *names, in
         cur_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"%s\">%.0f</text>",
                        x0 + j * cell + cell / 2, y0 + i * cell + cell / 2 + 4,
                        t > 0.6 ? "v light" : "v", v);
-      if (href) cur_buf_puts(b, "</a>");
+      if (linked) cur_buf_puts(b, "</a>");
     }
   }
   cur_buf_puts(b, "</svg>");

@@ -15,8 +15,10 @@ void cur_svg_bars(cur_buf *b, const char *title, const char *const *row_names, i
 void cur_svg_histogram(cur_buf *b, const char *title, const double *values, int n, int bins,
                        double mark, const char *mark_name);
 /* A K x K heatmap (rows: true class, columns: predicted) with class names;
-** HREF(ctx, row) gives the link a cell of that row opens (NULL: none). */
+** HREF(ctx, row, col) gives the link a cell that counts something opens
+** (NULL: none; an empty cell has nothing to open). */
 void cur_svg_heatmap(cur_buf *b, const char *title, const char *const *names, int k,
-                     const double *counts, void (*href)(void *ctx, cur_buf *b, int row), void *ctx);
+                     const double *counts, void (*href)(void *ctx, cur_buf *b, int row, int col),
+                     void *ctx);
 
 #endif

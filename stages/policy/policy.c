@@ -267,7 +267,7 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
       rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, T > 1 ? t->heads.k_all : t->k, ytr, wtr, &u,
-                            Xte, nte, pred, head_stop_when_interrupted, NULL);
+                            Xte, nte, pred, NULL, head_stop_when_interrupted, NULL);
     /* the task is the first of the tasks */
     for (int i = 0; i < nte; i++) out->pred[out->m + i] = pred[(size_t)i * T];
     memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);

@@ -6,9 +6,11 @@
 ** rows.  Features are the rows' embeddings for train.model, standardised
 ** with a scaler fitted on the training rows.  Training draws only on the
 ** run's seed, so a run is repeatable.  The metrics (accuracy, macro-F1, per
-** class precision/recall/F1, the confusion matrix) are written in one
-** transaction after deleting the run's earlier ones, so a resumed run ends
-** with the same rows.
+** class precision/recall/F1, the confusion matrix) and each held-out
+** image's predicted class and its probability under each head (the
+** predictions table: the rows behind every cell of the matrices) are
+** written in one transaction after deleting the run's earlier ones, so a
+** resumed run ends with the same rows.
 **
 ** train.command, when set, then runs an external training job on the newest
 ** JSONL manifest (train_job.c).
@@ -79,6 +81,7 @@ typedef struct dataset {
   float *X;          /* n x dim */
   int *y;            /* n x tasks class indices, -1 for a missing label */
   float *w;          /* sample weights */
+  int64_t *ids;      /* the rows' image ids */
   int n, cap;
   int tasks;         /* labels per row */
 } dataset;
@@ -121,8 +124,10 @@ static int grow(dataset *d, int dim) {
              : NULL;
   if (y) d->y = y;
   float *w = y ? cur_reallocarray(d->w, (size_t)cap, sizeof *w) : NULL;
-  if (!w) return CUR_ENOMEM;
-  d->w = w;
+  if (w) d->w = w;
+  int64_t *ids = w ? cur_reallocarray(d->ids, (size_t)cap, sizeof *ids) : NULL;
+  if (!ids) return CUR_ENOMEM;
+  d->ids = ids;
   d->cap = cap;
   return CUR_OK;
 }
@@ -154,6 +159,7 @@ static int add_row(trainer *t, dataset *d, int64_t image_id, const int *y, float
     return CUR_OK;
   }
   if (d->tasks && y) memcpy(d->y + (size_t)d->n * d->tasks, y, (size_t)d->tasks * sizeof *y);
+  d->ids[d->n] = image_id;
   d->w[d->n++] = w;
   return CUR_OK;
 }
@@ -210,6 +216,7 @@ static void dataset_free(dataset *d) {
   cur_free(d->X);
   cur_free(d->y);
   cur_free(d->w);
+  cur_free(d->ids);
   *d = (dataset){.tasks = tasks};
 }
 
@@ -370,9 +377,12 @@ static int load(trainer *t) {
   return rc;
 }
 
-/* What one head scored: val's and test's confusion matrices (k x k). */
+/* What one head scored: val's and test's confusion matrices (k x k), and
+** the class and its probability it gave each held-out row (t->eval's). */
 typedef struct scored {
   int64_t *val, *test;
+  int *pred;
+  float *conf;
 } scored;
 
 /* Trains a head on TRAIN (standardised in place, with a scaler fitted on
@@ -392,6 +402,7 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
   int m = t->eval.n, T = train->tasks, k = T > 1 ? t->k_all : t->k;
   float *X = NULL, *Xu = NULL, *Xa = NULL;
   int *pred = cur_calloc((size_t)m + 1, (size_t)T * sizeof *pred);
+  float *conf = cur_calloc((size_t)m + 1, (size_t)T * sizeof *conf);
   cur_head_options_config(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
   cur_head_options_techniques(cur_run_options(t->run), &cfg);
   if (!t->use_ema) cfg.ema_decay = 0;
@@ -401,7 +412,7 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     cfg.task_classes = t->task_k;
   }
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  int rc = pred ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
+  int rc = pred && conf ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
     feat_scaler_apply(scaler, train->X, (size_t)train->n);
     X = scaled_copy(t, &t->eval, scaler);
@@ -412,15 +423,19 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
   head_unlabelled u = {Xu, Xa, t->uda_src.n};
   if (rc == CUR_OK)
     rc = head_fit_predict(&cfg, train->X, train->n, t->dim, k, train->y, train->w, &u, X, m, pred,
-                          head_stop_when_interrupted, NULL);
+                          conf, head_stop_when_interrupted, NULL);
   /* train.task is the first of the tasks */
-  for (int i = 0; rc == CUR_OK && i < m; i++)
-    (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + pred[(size_t)i * T]]++;
+  for (int i = 0; rc == CUR_OK && i < m; i++) {
+    out->pred[i] = pred[(size_t)i * T];
+    out->conf[i] = conf[(size_t)i * T];
+    (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + out->pred[i]]++;
+  }
   feat_scaler_free(scaler);
   cur_free(X);
   cur_free(Xu);
   cur_free(Xa);
   cur_free(pred);
+  cur_free(conf);
   return rc;
 }
 
@@ -500,24 +515,44 @@ static void report(const trainer *t, const head_class_metrics *m, double acc, do
   }
 }
 
+/* HEAD's prediction for each held-out row (val's, then test's): the rows
+** of its confusion matrices, cell by cell. */
+static int put_predictions(trainer *t, const char *head, const scored *h) {
+  int rc = CUR_OK;
+  for (int i = 0; rc == CUR_OK && i < t->eval.n; i++)
+    rc = cur_store_prediction_put(cur_run_store(t->run), cur_run_id(t->run), t->task_id, head,
+                                  t->eval.ids[i], i < t->n_val ? "val" : "test", t->eval.y[i],
+                                  h->pred[i], h->conf[i]);
+  return rc;
+}
+
 /* Scores the curated head and the raw-label baseline on val and test and
-** records both in one transaction (after deleting the run's earlier ones). */
+** records both, their figures and their per-image predictions, in one
+** transaction (after deleting the run's earlier ones). */
 static int evaluate(trainer *t) {
-  size_t kk = (size_t)t->k * (size_t)t->k;
+  size_t kk = (size_t)t->k * (size_t)t->k, m_eval = (size_t)t->eval.n + 1;
   int64_t *cells = cur_calloc(4 * kk, sizeof *cells);
+  int *preds = cur_calloc(2 * m_eval, sizeof *preds);
+  float *confs = cur_calloc(2 * m_eval, sizeof *confs);
   head_class_metrics *m = cur_calloc((size_t)t->k, sizeof *m);
-  if (!cells || !m) {
+  if (!cells || !preds || !confs || !m) {
     cur_free(cells);
+    cur_free(preds);
+    cur_free(confs);
     cur_free(m);
     return CUR_ENOMEM;
   }
-  scored curated = {cells, cells + kk}, raw = {cells + 2 * kk, cells + 3 * kk};
+  scored curated = {cells, cells + kk, preds, confs},
+         raw = {cells + 2 * kk, cells + 3 * kk, preds + m_eval, confs + m_eval};
   double acc, macro, a, f;
   int rc = fit_and_score(t, &t->train, &curated);
   if (rc == CUR_OK && t->raw.n > 0) rc = fit_and_score(t, &t->raw, &raw);
   cur_store *st = cur_run_store(t->run);
   if (rc == CUR_OK && (rc = cur_store_begin(st)) == CUR_OK) {
     rc = cur_store_metrics_clear(st, cur_run_id(t->run));
+    if (rc == CUR_OK) rc = cur_store_predictions_clear(st, cur_run_id(t->run));
+    if (rc == CUR_OK) rc = put_predictions(t, "curated", &curated);
+    if (rc == CUR_OK && t->raw.n > 0) rc = put_predictions(t, "raw", &raw);
     if (rc == CUR_OK) rc = put_matrix(t, "raw/val/", raw.val, 0, m, &a, &f);
     if (rc == CUR_OK) rc = put_matrix(t, "raw/", raw.test, 0, m, &a, &f);
     if (rc == CUR_OK && !isnan(f)) cur_info("train: raw labels (%d rows): test accuracy %.4f, macro-F1 %.4f", t->raw.n, a, f);
@@ -528,6 +563,8 @@ static int evaluate(trainer *t) {
   if (rc == CUR_OK) report(t, m, acc, macro, curated.test);
   cur_free(m);
   cur_free(cells);
+  cur_free(preds);
+  cur_free(confs);
   return rc;
 }
 

@@ -7,9 +7,13 @@
 //            and their thumbnails load as images.
 // browser-3: keyboard review: r + a class name relabels the selected image
 //            (labels table: a review label of that class, flag relabelled),
-//            u undoes it (flag pending again), a accepts the next one.
+//            u undoes it (a retraction: the label before, with its source,
+//            is current again, and the flag pending), a accepts the next one.
 // browser-4: `curate report`'s snapshot opens from file://: the overview's
 //            chart, the first flags with their thumbnails, no controls.
+// browser-5: clicking an off-diagonal confusion cell (the curated head's)
+//            shows the test images behind it: the predictions rows of that
+//            cell (sqlite3), as many as the cell counts, thumbnails loaded.
 // With CURATE_SCREENSHOTS=1 it also writes docs/serve-*.jpg.
 //
 // Arguments, as every CTest test gets them: the shared data folder, the
@@ -104,6 +108,7 @@ try {
   check(mislabelled.length > 0, `the gallery filtered to aum flags shows ${mislabelled.length} cards`);
   const first = mislabelled[0];
   const target = await page.$eval('figure.thumb .suggested', s => s.textContent);
+  const before = sql(`SELECT class || '|' || source FROM current_labels WHERE image_id = ${first}`);
   await page.keyboard.press('r');
   await page.waitForSelector('.picker input');
   await page.keyboard.type(target);
@@ -118,6 +123,10 @@ try {
   await page.waitForFunction(() => /undone/.test(document.getElementById('status').textContent));
   check(sql(`SELECT group_concat(DISTINCT review_status) FROM flagged WHERE image_id = ${first}`) === 'pending',
         'u puts its flag back to pending');
+  const after = sql(`SELECT class || '|' || source FROM current_labels WHERE image_id = ${first}`);
+  check(after === before, `u makes the label before current again with its source (${after}, was ${before})`);
+  check(sql(`SELECT count(*) FROM label_retractions r JOIN labels l ON l.id = r.label_id
+             WHERE l.image_id = ${first}`) === '1', 'u wrote one retraction, and the relabel stays in labels');
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('a');
   await page.waitForFunction(() => /accept image|not recorded/.test(document.getElementById('status').textContent));
@@ -129,6 +138,31 @@ try {
     await page.screenshot({path: path.join(shots, 'serve-image.jpg'), quality: 70, fullPage: true});
     await page.goto(base + '/confusion', {waitUntil: 'networkidle0'});
     await page.screenshot({path: path.join(shots, 'serve-confusion.jpg'), quality: 70});
+  }
+
+  // browser-5: a click on an off-diagonal cell of the curated head's matrix
+  await page.goto(base + '/confusion', {waitUntil: 'networkidle0'});
+  const cells = await page.$$eval('.confusion[data-head="curated"] a.cell', as => as.map(a => ({
+    t: a.dataset.true, p: a.dataset.pred, title: a.querySelector('title').textContent})));
+  const off = cells.filter(c => c.t !== c.p).sort((a, b) => Number(b.title.split(': ').pop()) -
+                                                           Number(a.title.split(': ').pop()))[0];
+  check(off !== undefined, `the curated matrix links ${cells.length} cells, some off the diagonal`);
+  if (off) {
+    await Promise.all([page.waitForNavigation({waitUntil: 'networkidle0'}),
+                       page.click(`.confusion[data-head="curated"] a.cell[data-true="${off.t}"][data-pred="${off.p}"]`)]);
+    const cellShown = await page.$$eval('figure.thumb[data-image]', f => f.map(x => x.dataset.image));
+    const cellWant = sql(`SELECT p.image_id FROM predictions p
+        JOIN classes t ON t.id = p.true_class_id JOIN classes c ON c.id = p.predicted_class_id
+        WHERE p.run_id = (SELECT max(id) FROM runs WHERE stage = 'train' AND status = 'complete')
+        AND p.head = 'curated' AND p.split = 'test' AND t.idx = ${off.t} AND c.idx = ${off.p}
+        ORDER BY p.confidence DESC, p.image_id`).split('\n');
+    const count = Number(off.title.split(': ').pop());
+    check(cellShown.join(',') === cellWant.join(',') && cellShown.length === count,
+          `the cell ${off.title} shows its ${count} test images, the predictions rows (${cellShown.length} shown)`);
+    await page.evaluate(() => Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null))));
+    check((await page.$$eval('figure.thumb img', im => im.filter(i => i.naturalWidth > 0).length)) === cellShown.length,
+          'their thumbnails load');
+    if (shots) await page.screenshot({path: path.join(shots, 'serve-cell.jpg'), quality: 70});
   }
 
   // browser-4: the snapshot of `curate report` read from file://

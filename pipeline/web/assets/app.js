@@ -1,6 +1,7 @@
 // app.js -- keyboard review on the pages of `curate serve` (compiled into
 // the binary).  Arrows move between cards; a accepts, d drops, r relabels
-// (a class picker with type-ahead), u undoes the last decision of this page.
+// (a class picker with type-ahead), u takes back the last decision of this
+// page (the server retracts it: the label before it is current again).
 // Decisions go to POST /api/decide, which records them as `curate review`
 // does.  In a snapshot (`curate report`) or --read-only, only arrows work.
 'use strict';
@@ -80,9 +81,11 @@
   async function undo() {
     const last = done.pop();
     if (!last) { say('nothing to undo'); return; }
-    if (!(await send(last.card, 'undo', last.before.label))) { done.push(last); return; }
-    mark(last.card, 'pending', last.before.label);
-    say('undone: image ' + last.card.dataset.image + ' is pending again');
+    // the server takes the decision back (a retraction: the label before it
+    // is current again, whatever its source), so the card shows what it did
+    if (!(await send(last.card, 'undo'))) { done.push(last); return; }
+    mark(last.card, last.before.status, last.before.label);
+    say('undone: image ' + last.card.dataset.image + ' is ' + last.before.status + ' again');
     select(cards().indexOf(last.card));
   }
 
