@@ -1,4 +1,4 @@
-/* audit_detect.c -- modified z-score limits, union-find, pHash pairs and kNN scores. */
+/* audit_detect.c -- modified z-score limits, union-find and kNN scores (pHash pairs: audit_hash.c). */
 #include "audit_detect.h"
 
 #include <math.h>
@@ -88,30 +88,6 @@ void audit_groups_union(audit_groups *g, int64_t a, int64_t b) {
   if (ra == rb) return;
   if (ra < rb) g->parent[rb] = ra;
   else g->parent[ra] = rb;
-}
-
-int audit_hash_distance(uint64_t full_a, uint64_t centre_a, uint64_t full_b, uint64_t centre_b) {
-  int d = __builtin_popcountll(full_a ^ full_b);
-  int ab = __builtin_popcountll(full_a ^ centre_b), ba = __builtin_popcountll(centre_a ^ full_b);
-  return d < ab ? (d < ba ? d : ba) : (ab < ba ? ab : ba);
-}
-
-int audit_hash_pairs(const uint64_t *full, const uint64_t *centre, int64_t n, int max_hamming,
-                     audit_pair **pairs, int64_t *n_pairs, int64_t *cap) {
-  for (int64_t a = 0; a < n; a++)
-    for (int64_t b = a + 1; b < n; b++) {
-      int d = audit_hash_distance(full[a], centre[a], full[b], centre[b]);
-      if (d > max_hamming) continue;
-      if (*n_pairs == *cap) {
-        int64_t grown = *cap ? 2 * *cap : 256;
-        audit_pair *p = cur_reallocarray(*pairs, (size_t)grown, sizeof *p);
-        if (!p) return CUR_ENOMEM;
-        *pairs = p;
-        *cap = grown;
-      }
-      (*pairs)[(*n_pairs)++] = (audit_pair){a, b, NAN, d};
-    }
-  return CUR_OK;
 }
 
 void audit_knn_scores(const int64_t *nbr, const float *sim, int64_t n, int k, const int *label,

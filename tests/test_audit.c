@@ -136,30 +136,6 @@ TEST(union_find_groups_are_named_by_their_smallest_member) {
   audit_groups_free(NULL);
 }
 
-/* Whole hashes 0, 0b111, 0b1111111111 (10 bits), ~0: distances 3, 10, 64,
-** 7, 61, 54; at most 9 bits: (0,1) and (1,2).  With centre hashes M (the
-** low 32 bits: 22 or more from every whole hash) for rows 0..2 and the top
-** two bits for row 3: row 3's centre is 2 bits from row 0's whole hash and
-** 5 from row 1's, 12 from row 2's, so (0,3) and (1,3) join. */
-TEST(hash_pairs_within_the_distance) {
-  const uint64_t M = 0xFFFFFFFFull, top2 = 3ull << 62;
-  uint64_t h[] = {0, 7, 1023, ~(uint64_t)0}, centre[] = {M, M, M, top2};
-  audit_pair *pairs = NULL;
-  int64_t n = 0, cap = 0;
-  REQUIRE_OK(audit_hash_pairs(h, h, 4, 9, &pairs, &n, &cap));
-  REQUIRE(n == 2);
-  CHECK(pairs[0].a == 0 && pairs[0].b == 1 && pairs[0].hamming == 3);
-  CHECK(pairs[1].a == 1 && pairs[1].b == 2 && pairs[1].hamming == 7);
-  n = 0;
-  REQUIRE_OK(audit_hash_pairs(h, centre, 4, 9, &pairs, &n, &cap));
-  REQUIRE(n == 4);
-  static const int want[4][3] = {{0, 1, 3}, {0, 3, 2}, {1, 2, 7}, {1, 3, 5}};
-  for (int i = 0; i < 4; i++)
-    CHECK(pairs[i].a == want[i][0] && pairs[i].b == want[i][1] && pairs[i].hamming == want[i][2]);
-  CHECK_INT(audit_hash_distance(1023, M, ~(uint64_t)0, top2), 12);
-  cur_free(pairs);
-}
-
 /* Unit vectors at 0, 10, 90 and 180 degrees.  Nearest other by cosine: 0 ->
 ** 10 deg (cos 10), 10 -> 0, 90 -> 10 deg (cos 80 = sin 10, above cos 90 = 0),
 ** 180 -> 90 deg (0, above cos 170 and cos 180).  IVF with one cell is exact. */
@@ -494,7 +470,6 @@ int main(int argc, char **argv) {
   RUN(colourfulness_of_red_and_grey);
   RUN(modified_z_limits);
   RUN(union_find_groups_are_named_by_their_smallest_member);
-  RUN(hash_pairs_within_the_distance);
   RUN(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours);
   RUN(knn_label_consistency_and_distance);
   RUN(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image);

@@ -96,9 +96,9 @@ TEST(other_schema_version_is_refused_with_a_clear_message) {
 
 /* A version 3 database (the current schema without what version 4 added)
 ** is migrated on open: the audit tables and view exist, runs has its
-** inputs column where a new database has it (last), the version is 4, and
-** the rows it held are kept. */
-TEST(version_3_database_is_migrated_to_4_on_open) {
+** inputs column where a new database has it (last), the version is the
+** current one (each migration in turn), and the rows it held are kept. */
+TEST(version_3_database_is_migrated_to_the_current_version_on_open) {
   cur_store *st = fresh("v3.db");
   REQUIRE(st);
   cur_store_close(st);
@@ -110,13 +110,43 @@ TEST(version_3_database_is_migrated_to_4_on_open) {
   REQUIRE_OK(cur_store_open(path, &st));
   cur_store_close(st);
   cur_free(path);
-  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), 4);
+  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), CUR_SCHEMA_VERSION);
   CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM sqlite_schema WHERE name IN "
                              "('image_stats', 'duplicate_pairs', 'duplicate_members', "
                              "'duplicate_groups', 'flagged', 'training_labels')"), 6);
   CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM tasks WHERE name = 'kept'"), 1);
   CHECK_INT(sql_int("v3.db", "SELECT cid FROM pragma_table_info('runs') WHERE name = 'inputs'"),
             sql_int("v3.db", "SELECT max(cid) FROM pragma_table_info('runs')"));
+}
+
+/* A version 4 database, whose image_stats held one centre hash
+** (phash_centre) and a row of it, is migrated on open: image_stats has the
+** phash_views column instead and no rows (the next audit measures every
+** image again), the version is 5, and the images are kept. */
+TEST(version_4_database_drops_its_image_stats_on_open) {
+  cur_store *st = fresh("v4.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  REQUIRE(sql_exec("v4.db",
+                   "DROP TABLE image_stats; "
+                   "CREATE TABLE image_stats(image_id INTEGER PRIMARY KEY, phash INTEGER NOT NULL, "
+                   "phash_centre INTEGER NOT NULL, sharpness REAL NOT NULL, "
+                   "sharpness_reblur REAL NOT NULL, bright_p01 REAL NOT NULL, "
+                   "bright_p99 REAL NOT NULL, entropy REAL NOT NULL, colourfulness REAL NOT NULL, "
+                   "run_id INTEGER NOT NULL); "
+                   "INSERT INTO image_stats VALUES (1, 5, 6, 1, 1, 0, 255, 7, 20, 1); "
+                   "INSERT INTO tasks(name) VALUES ('kept'); PRAGMA user_version = 4") == SQLITE_OK);
+  char *path = test_scratch_path("v4.db");
+  REQUIRE_OK(cur_store_open(path, &st));
+  cur_store_close(st);
+  cur_free(path);
+  CHECK_INT(sql_int("v4.db", "PRAGMA user_version"), 5);
+  CHECK_INT(sql_int("v4.db", "SELECT count(*) FROM image_stats"), 0);
+  CHECK_INT(sql_int("v4.db", "SELECT count(*) FROM pragma_table_info('image_stats') "
+                             "WHERE name = 'phash_views'"), 1);
+  CHECK_INT(sql_int("v4.db", "SELECT count(*) FROM pragma_table_info('image_stats') "
+                             "WHERE name = 'phash_centre'"), 0);
+  CHECK_INT(sql_int("v4.db", "SELECT count(*) FROM tasks WHERE name = 'kept'"), 1);
 }
 
 /* One image with labels from several sources; returns its id. */
@@ -249,7 +279,8 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(init_creates_schema_in_wal_mode_with_version);
   RUN(other_schema_version_is_refused_with_a_clear_message);
-  RUN(version_3_database_is_migrated_to_4_on_open);
+  RUN(version_3_database_is_migrated_to_the_current_version_on_open);
+  RUN(version_4_database_drops_its_image_stats_on_open);
   RUN(current_label_follows_precedence_and_history_is_kept);
   RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
   RUN(second_writer_is_refused_by_the_lock);

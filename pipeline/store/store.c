@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 extern const char cur_schema_sql[];
-extern const char cur_migrate_4_sql[];
+extern const char cur_migrate_4_sql[], cur_migrate_5_sql[];
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -144,24 +144,37 @@ cleanup:
   return rc;
 }
 
-/* Brings a version 3 database to version 4 in one transaction. */
+/* The migrations, each from the version before it, and what each adds. */
+static const struct {
+  const char *sql, *what;
+} migrations[] = {
+    [4] = {cur_migrate_4_sql, "the audit stage's tables"},
+    [5] = {cur_migrate_5_sql, "the audit's pHash views: image statistics are measured again"},
+};
+
+/* Brings a database of version 3 or later up to CUR_SCHEMA_VERSION, each
+** step in one transaction. */
 static int migrate(cur_store *st, int64_t *version) {
-  char *err = NULL;
-  if (*version != 3) return CUR_OK;
-  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-    return cur__db_error(st, "cannot start the migration to schema version 4");
-  if (sqlite3_exec(st->db, cur_migrate_4_sql, NULL, NULL, &err) != SQLITE_OK) {
-    int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version 4: %s", st->path, err ? err : "?");
-    sqlite3_free(err);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+  _Static_assert(CUR_ARRAY_LEN(migrations) == CUR_SCHEMA_VERSION + 1, "a migration per version");
+  while (*version >= 3 && *version < CUR_SCHEMA_VERSION) {
+    int64_t to = *version + 1;
+    char *err = NULL;
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+      return cur__db_error(st, "cannot start a schema migration");
+    if (sqlite3_exec(st->db, migrations[to].sql, NULL, NULL, &err) != SQLITE_OK) {
+      int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version %lld: %s", st->path,
+                          (long long)to, err ? err : "?");
+      sqlite3_free(err);
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
+    int rc = cur_store_commit(st);
+    if (rc) return rc;
+    cur_info("%s: migrated from schema version %lld to %lld (%s)", st->path, (long long)*version,
+             (long long)to, migrations[to].what);
+    *version = to;
   }
-  int rc = cur_store_commit(st);
-  if (rc == CUR_OK) {
-    cur_info("%s: migrated from schema version 3 to 4 (the audit stage's tables)", st->path);
-    *version = 4;
-  }
-  return rc;
+  return CUR_OK;
 }
 
 /* Opens PATH with FLAGS and PRAGMAS and checks its schema version. */

@@ -98,10 +98,13 @@ static int measure_one(void *ctx, int64_t id, int width, int height, const void 
   }
   int rc = imstats_compute(sc->pix, w, h, 3, &st);
   if (rc) return rc;
-  sc->ids[sc->n] = id;
-  sc->stats[sc->n++] = (cur_image_stats){st.phash, st.phash_centre, st.sharpness,
-                                         st.sharpness_reblur, st.bright_p01, st.bright_p99,
-                                         st.entropy, st.colourfulness};
+  _Static_assert(IMSTATS_VIEWS == CUR_PHASH_VIEWS, "the store keeps every view's hash");
+  cur_image_stats *out = &sc->stats[sc->n];
+  sc->ids[sc->n++] = id;
+  *out = (cur_image_stats){.sharpness = st.sharpness, .sharpness_reblur = st.sharpness_reblur,
+                           .bright_p01 = st.bright_p01, .bright_p99 = st.bright_p99,
+                           .entropy = st.entropy, .colourfulness = st.colourfulness};
+  memcpy(out->phash, st.phash, sizeof out->phash);
   return CUR_OK;
 }
 

@@ -1,8 +1,9 @@
 /* audit_find.c -- the audit stage's judging pass: rows in, pairs, groups, kNN scores and limits out.
 **
 ** Near-duplicate pairs are the union of two sets: kNN-graph pairs whose
-** embedding cosine reaches audit.cosine, and pairs whose pHashes differ in
-** at most audit.phash_distance bits.  Each pair's cosine is recomputed in
+** embedding cosine reaches audit.cosine, and pairs whose pHash distance
+** (whole image against the other's whole, mirror and crop views,
+** models/audit_detect.h) is at most audit.phash_distance bits.  Each pair's cosine is recomputed in
 ** double precision from the stored vectors, so what is written does not
 ** depend on faiss's summation order.  Groups are the connected components
 ** of the pairs (union-find).
@@ -174,11 +175,11 @@ static int cmp_pair(const void *x, const void *y) {
 /* pHash pairs plus kNN pairs at or above the cosine, sorted, unique, each
 ** with both its cosine and its Hamming distance. */
 static int find_pairs(audit_state *a) {
-  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), 2 * sizeof *hash);
+  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof a->stats->phash);
   if (!hash) return CUR_ENOMEM;
   for (int64_t i = 0; i < a->n; i++)
-    hash[i] = a->stats[i].phash, hash[a->n + i] = a->stats[i].phash_centre;
-  int rc = audit_hash_pairs(hash, hash + a->n, a->n, (int)cur_opt_int(a->opt, "phash_distance"),
+    memcpy(hash + i * CUR_PHASH_VIEWS, a->stats[i].phash, sizeof a->stats->phash);
+  int rc = audit_hash_pairs(hash, a->n, CUR_PHASH_VIEWS, (int)cur_opt_int(a->opt, "phash_distance"),
                             &a->pairs, &a->n_pairs, &a->cap_pairs);
   double cos_min = cur_opt_num(a->opt, "cosine");
   for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
@@ -203,8 +204,7 @@ static int find_pairs(audit_state *a) {
     if (out && cmp_pair(&a->pairs[out - 1], &a->pairs[i]) == 0) continue;
     audit_pair p = a->pairs[i];
     p.cosine = (float)pair_cosine(a, p.a, p.b);
-    p.hamming = audit_hash_distance(a->stats[p.a].phash, a->stats[p.a].phash_centre,
-                                    a->stats[p.b].phash, a->stats[p.b].phash_centre);
+    p.hamming = audit_hash_distance(a->stats[p.a].phash, a->stats[p.b].phash, CUR_PHASH_VIEWS);
     a->pairs[out++] = p;
   }
   a->n_pairs = out;
