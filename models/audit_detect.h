@@ -48,22 +48,27 @@ typedef struct audit_pair {
 
 /* pHashes come VIEWS to an image (row-major, n x VIEWS): hash 0 of the
 ** whole image, the others of views of it (models/imstats.h: its mirror,
-** centre crops).  The distance of two images is the least Hamming distance
-** between one's whole-image hash and any hash of the other: a copy made by
-** one of those edits has a whole-image hash near its original's hash of
-** that view.  Symmetric; with VIEWS 1, the plain Hamming distance. */
+** centre crops).  A copy made by one of those edits has a whole-image hash
+** near its original's hash of that view.  The distance of two images is
+** the least Hamming distance between one's whole-image hash and any hash of
+** the other (symmetric; with VIEWS 1, the plain Hamming distance). */
 int audit_hash_distance(const uint64_t *a, const uint64_t *b, int views);
+/* Whether two images pair: whole hashes at most MAX_WHOLE bits apart, or
+** one's whole hash at most MAX_VIEW bits from one of the other's views (a
+** stricter limit: each view is one more chance for two different pictures
+** to meet). */
+int audit_hash_is_pair(const uint64_t *a, const uint64_t *b, int views, int max_whole,
+                       int max_view);
 
-/* The pairs among N images whose distance (above) is at most MAX_HAMMING
-** (0..64), sorted by (a, b), each once, appended to *PAIRS (*n_pairs, *cap
-** grow; the caller frees *pairs with cur_free).  Multi-index hashing
-** (Norouzi, Punjani & Fleet, "Fast search in Hamming space with multi-index
-** hashing", CVPR 2012): every hash is filed under each of its four 16-bit
-** bands; two hashes within distance d agree within d/4 bits on some band
-** (pigeonhole), so each whole-image hash needs looking up only under the
-** band values within that many bits of its own, not compared with all.
-** CUR_OK or CUR_ENOMEM. */
-int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_hamming,
+/* The pairs among N images (above), sorted by (a, b), each once, with
+** their distance, appended to *PAIRS (*n_pairs, *cap grow; the caller frees
+** *pairs with cur_free).  Multi-index hashing (Norouzi, Punjani & Fleet,
+** "Fast search in Hamming space with multi-index hashing", CVPR 2012):
+** every hash is filed under each of its four 16-bit bands; two hashes
+** within d bits agree within d/4 bits on some band (pigeonhole), so each
+** whole-image hash is looked up only under the band values within that
+** many bits of its own, not compared with all.  CUR_OK or CUR_ENOMEM. */
+int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_whole, int max_view,
                      audit_pair **pairs, int64_t *n_pairs, int64_t *cap);
 
 /* Per row of a kNN graph (n x k neighbour indices, -1 unused, and

@@ -4,13 +4,14 @@
 ** BANDS 16-bit bands, as one counting-sorted list per band: start[v] ..
 ** start[v + 1] are the images with a hash whose band equals v.  A query is
 ** an image's whole-image hash: for each band, every value within r = d /
-** BANDS bits of the query's band is looked up.  If two hashes are within d
-** bits, some band differs in at most r (pigeonhole: otherwise every band
-** differs in r + 1 or more, BANDS (r + 1) > d bits in all), so every image
-** one of whose hashes is within d of the query's whole hash is found.  A
-** pair whose distance is reached only by the other image's whole hash
-** against this one's views is found when the other image is the query; a
-** pair found from both sides is kept from the smaller one only.
+** BANDS bits of the query's band is looked up, d the larger of the two
+** thresholds.  If two hashes are within d bits, some band differs in at
+** most r (pigeonhole: otherwise every band differs in r + 1 or more,
+** BANDS (r + 1) > d bits in all), so every image one of whose hashes is
+** within d of the query's whole hash is found.  A pair whose distance is
+** reached only by the other image's whole hash against this one's views is
+** found when the other image is the query; a pair both queries meet is
+** kept from the smaller one only.
 */
 #include "audit_detect.h"
 
@@ -29,10 +30,10 @@ static unsigned band_of(uint64_t h, int band) {
   return (unsigned)(h >> (BAND_BITS * band)) & (BAND_VALUES - 1);
 }
 
-/* The least distance between whole-image hash W and any hash of image B. */
-static int whole_to_views(uint64_t w, const uint64_t *b, int views) {
+/* The least distance between whole-image hash W and hashes FROM..VIEWS of image B. */
+static int whole_to_views(uint64_t w, const uint64_t *b, int from, int views) {
   int best = 64;
-  for (int v = 0; v < views; v++) {
+  for (int v = from; v < views; v++) {
     int d = popcount64(w ^ b[v]);
     if (d < best) best = d;
   }
@@ -40,8 +41,15 @@ static int whole_to_views(uint64_t w, const uint64_t *b, int views) {
 }
 
 int audit_hash_distance(const uint64_t *a, const uint64_t *b, int views) {
-  int ab = whole_to_views(a[0], b, views), ba = whole_to_views(b[0], a, views);
+  int ab = whole_to_views(a[0], b, 0, views), ba = whole_to_views(b[0], a, 0, views);
   return ab < ba ? ab : ba;
+}
+
+int audit_hash_is_pair(const uint64_t *a, const uint64_t *b, int views, int max_whole,
+                       int max_view) {
+  if (popcount64(a[0] ^ b[0]) <= max_whole) return 1;
+  return whole_to_views(a[0], b, 1, views) <= max_view ||
+         whole_to_views(b[0], a, 1, views) <= max_view;
 }
 
 typedef struct hash_index {
@@ -86,24 +94,32 @@ typedef struct query {
   const hash_index *ix;
   const uint64_t *hash;
   int64_t a;                   /* the querying image */
-  int views, max_hamming;
+  int views, max_whole, max_view;
+  int r;                       /* bits probed per band */
   int64_t *seen;               /* per image: the last query + 1 that looked at it */
   audit_pair **pairs;
   int64_t *n_pairs, *cap;
 } query;
 
-/* Candidate B of query A: kept when within the distance and, if B's own
-** query also finds A, when A is the smaller. */
+/* Whether the query of whole hash W looks at image B (one of B's hashes
+** within R bits of W on some band). */
+static int meets(uint64_t w, const uint64_t *b, int views, int r) {
+  for (int v = 0; v < views; v++)
+    for (int band = 0; band < BANDS; band++)
+      if (popcount64((uint64_t)(band_of(w, band) ^ band_of(b[v], band))) <= r) return 1;
+  return 0;
+}
+
+/* Candidate B of query A: kept when a pair and, if B's own query also
+** meets A, when A is the smaller. */
 static int consider(query *q, int64_t b) {
   if (b == q->a || q->seen[b] == q->a + 1) return CUR_OK;
   q->seen[b] = q->a + 1;
   const uint64_t *ha = q->hash + q->a * q->views, *hb = q->hash + b * q->views;
-  int from_a = whole_to_views(ha[0], hb, q->views);
-  if (from_a > q->max_hamming) return CUR_OK;
-  int from_b = whole_to_views(hb[0], ha, q->views);
-  if (from_b <= q->max_hamming && b < q->a) return CUR_OK;   /* B's query keeps it */
-  int d = from_a < from_b ? from_a : from_b;
-  audit_pair p = {q->a < b ? q->a : b, q->a < b ? b : q->a, NAN, d};
+  if (!audit_hash_is_pair(ha, hb, q->views, q->max_whole, q->max_view)) return CUR_OK;
+  if (b < q->a && meets(hb[0], ha, q->views, q->r)) return CUR_OK;   /* B's query keeps it */
+  audit_pair p = {q->a < b ? q->a : b, q->a < b ? b : q->a, NAN,
+                  audit_hash_distance(ha, hb, q->views)};
   return append_pair(q->pairs, q->n_pairs, q->cap, p);
 }
 
@@ -127,17 +143,18 @@ static int cmp_pair(const void *x, const void *y) {
   return (p->b > q->b) - (p->b < q->b);
 }
 
-int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_hamming,
+int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_whole, int max_view,
                      audit_pair **pairs, int64_t *n_pairs, int64_t *cap) {
-  if (n < 2 || views < 1 || max_hamming < 0) return CUR_OK;
+  if (n < 2 || views < 1 || (max_whole < 0 && max_view < 0)) return CUR_OK;
   hash_index ix = {{0}, {0}};
   int64_t first = *n_pairs, *seen = cur_calloc((size_t)n, sizeof *seen);
   int rc = seen ? index_build(&ix, hash, n, views) : CUR_ENOMEM;
-  query q = {&ix, hash, 0, views, max_hamming, seen, pairs, n_pairs, cap};
-  int r = max_hamming / BANDS;
+  int d = max_whole > max_view ? max_whole : max_view, r = d / BANDS;
+  query q = {&ix, hash, 0, views, max_whole, max_view, r > BAND_BITS ? BAND_BITS : r, seen,
+             pairs, n_pairs, cap};
   for (q.a = 0; rc == CUR_OK && q.a < n; q.a++)
     for (int b = 0; rc == CUR_OK && b < BANDS; b++)
-      rc = probe(&q, b, band_of(hash[q.a * views], b), 0, r > BAND_BITS ? BAND_BITS : r);
+      rc = probe(&q, b, band_of(hash[q.a * views], b), 0, q.r);
   index_free(&ix);
   cur_free(seen);
   if (rc == CUR_OK && *n_pairs > first)

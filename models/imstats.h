@@ -9,9 +9,7 @@
 **   compares two hashes.  Each image is hashed in IMSTATS_VIEWS views: the
 **   whole image, its horizontal mirror, and centred crops to each share of
 **   imstats_crop_share (each side), so that a mirrored or cropped copy's
-**   whole-image hash meets its original's hash of that view.  One view
-**   matches crops within about 3% of its share (measured on a development
-**   run, docs/stages/audit.md), hence crops 4% apart.
+**   whole-image hash meets its original's hash of that view.
 **   sharpness: variance of the 4-neighbour Laplacian of the grey image
 **   (Pech-Pacheco et al., ICPR 2000), low for blurred images;
 **   sharpness_reblur: the same after a 5-tap binomial blur (sigma 1).  Their
@@ -33,7 +31,7 @@
 
 /* The views hashed: phash[IMSTATS_WHOLE], phash[IMSTATS_MIRROR], then the
 ** crops in imstats_crop_share order. */
-enum { IMSTATS_WHOLE, IMSTATS_MIRROR, IMSTATS_CROPS = 5, IMSTATS_VIEWS = 2 + IMSTATS_CROPS };
+enum { IMSTATS_WHOLE, IMSTATS_MIRROR, IMSTATS_CROPS = 6, IMSTATS_VIEWS = 2 + IMSTATS_CROPS };
 extern const double imstats_crop_share[IMSTATS_CROPS];
 
 typedef struct imstats {

@@ -16,6 +16,7 @@
 #include "image.h"
 #include "imstats.h"
 #include "knn.h"
+#include "rng.h"
 #include "store_export.h"
 #include "testlib.h"
 
@@ -418,6 +419,68 @@ TEST(ivf_probing_every_cell_matches_exact_search) {
   cur_free(a), cur_free(b), cur_free(cfg_path), cur_free(ivf), cur_free(exact);
 }
 
+/* 3,000 points in 16 dimensions around 30 random centres, unit length:
+** clustered like real embeddings, so IVF cells matter.  The nprobe chosen
+** for a recall target on held-out rows reaches it there (recomputed here),
+** and the step before it on the grid (1, 2, 3, 4, 6, 9, ...) does not. */
+TEST(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows) {
+  enum { N = 3000, D = 16, K = 10, Q = 200 };
+  float *X = cur_mallocarray(N, D * sizeof *X), centre[30][D];
+  int64_t rows[Q], exact[Q * K], nbr[Q * K];
+  float sim[Q * K];
+  REQUIRE(X);
+  cur_rng r;
+  cur_rng_seed(&r, 5);
+  for (int c = 0; c < 30; c++)
+    for (int j = 0; j < D; j++) centre[c][j] = (float)cur_rng_normal(&r);
+  for (int i = 0; i < N; i++) {
+    double norm = 0;
+    int c = (int)cur_rng_below(&r, 30);
+    for (int j = 0; j < D; j++) {
+      X[i * D + j] = centre[c][j] + 0.6f * (float)cur_rng_normal(&r);
+      norm += (double)X[i * D + j] * X[i * D + j];
+    }
+    for (int j = 0; j < D; j++) X[i * D + j] = (float)(X[i * D + j] / sqrt(norm));
+  }
+  REQUIRE_OK(knn_sample_rows(N, Q, 3, rows));
+  knn_config ex = {.k = K, .threads = 1};
+  REQUIRE_OK(knn_search(&ex, X, N, D, rows, Q, exact, sim));
+  knn_ivf *ix = NULL;
+  REQUIRE_OK(knn_ivf_new(X, N, D, 0, 9, 1, &ix));
+  CHECK_INT(knn_ivf_nlist(ix), 219);           /* round(4 sqrt(3000)) */
+  int nprobe = 0, before = 0;
+  double recall = 0;
+  REQUIRE_OK(knn_ivf_tune(ix, K, rows, Q, exact, 0.9, &nprobe, &recall));
+  CHECK(recall >= 0.9 && nprobe > 1 && nprobe < 219);
+  REQUIRE_OK(knn_ivf_search(ix, nprobe, K, rows, Q, nbr, sim));
+  CHECK_NEAR(knn_recall(exact, nbr, Q, K), recall, 1e-12);
+  for (int p = 1; p < nprobe; p = p < 4 ? p + 1 : p + p / 2) before = p;
+  REQUIRE_OK(knn_ivf_search(ix, before, K, rows, Q, nbr, sim));
+  CHECK(knn_recall(exact, nbr, Q, K) < 0.9);
+  knn_ivf_free(ix);
+  knn_ivf_free(NULL);
+  int64_t drawn[N];
+  REQUIRE_OK(knn_sample_rows(N, N, 4, drawn));   /* every row once */
+  int64_t sum = 0;
+  for (int i = 0; i < N; i++) sum += drawn[i];
+  CHECK(sum == (int64_t)N * (N - 1) / 2);
+  cur_free(X);
+}
+
+/* Above exact_max with ivf_nprobe at its default (0), the stage chooses
+** nprobe on held-out images and reports it; recall@k on the other images
+** reaches the default target 0.95 (a small set: the tuning rows predict it). */
+TEST(stage_chooses_ivf_nprobe_for_the_recall_target) {
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"exact_max\": 10}}";
+  char *cfg_path = test_scratch_path("tune.json"), *db = test_scratch_path("tune.db");
+  REQUIRE(cfg_path && db && test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
+  REQUIRE(prepared_with("tune.json", "tune.db", "src", "audit") == 0);
+  CHECK(fx_sql_int(db, "SELECT count(*) FROM metrics WHERE name = 'ivf_nprobe' AND value >= 1") == 1);
+  CHECK(fx_sql_int(db, "SELECT value >= 0.95 FROM metrics WHERE name = 'knn_recall'") == 1);
+  cur_free(cfg_path), cur_free(db);
+}
+
 TEST(two_fresh_runs_give_the_same_database) {
   REQUIRE(audited("b.db") == 0);
   char *a = test_scratch_path("a.db"), *b = test_scratch_path("b.db");
@@ -477,6 +540,8 @@ int main(int argc, char **argv) {
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
   RUN(manifest_rows_leave_out_the_leak_only);
   RUN(ivf_probing_every_cell_matches_exact_search);
+  RUN(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows);
+  RUN(stage_chooses_ivf_nprobe_for_the_recall_target);
   RUN(two_fresh_runs_give_the_same_database);
   RUN(killed_and_resumed_run_equals_a_run_never_killed);
   return test_finish();

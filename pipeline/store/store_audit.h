@@ -9,7 +9,7 @@
 /* pHashes per image: the whole image's (column phash), then the other views
 ** (column phash_views); models/imstats.h IMSTATS_VIEWS, which the stage
 ** checks agrees. */
-#define CUR_PHASH_VIEWS 7
+#define CUR_PHASH_VIEWS 8
 
 /* An image_stats row (schema.sql; models/imstats.h computes the values). */
 typedef struct cur_image_stats {

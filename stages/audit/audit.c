@@ -45,7 +45,10 @@ static const cur_option audit_options[] = {
     {"cosine", CUR_OPT_NUM, "0.95",
      "near-duplicates: embedding cosine similarity at or above this", check_cosine},
     {"phash_distance", CUR_OPT_INT, "9",
-     "near-duplicates: pHashes differing in at most this many of 64 bits", check_bits},
+     "near-duplicates: whole-image pHashes differing in at most this many of 64 bits", check_bits},
+    {"phash_view_distance", CUR_OPT_INT, "6",
+     "near-duplicates: one's whole-image pHash at most this many bits from the other's mirror "
+     "or centre-crop hash", check_bits},
     {"max_duplicate_share", CUR_OPT_NUM, "0.1",
      "when more of the images than this share sit in near-duplicate groups of more than 10, "
      "the signals chain different pictures: pairs and groups are kept, no near_duplicate or "
@@ -55,10 +58,15 @@ static const cur_option audit_options[] = {
     {"exact_max", CUR_OPT_INT, "100000",
      "images with embeddings up to which the kNN search is exact; above: IVF",
      cur_option_check_positive},
-    {"ivf_nprobe", CUR_OPT_INT, "16", "IVF cells searched per query", cur_option_check_positive},
+    {"ivf_nprobe", CUR_OPT_INT, "0",
+     "IVF cells searched per query; 0: the least that reaches ivf_recall on held-out images",
+     cur_option_check_nonnegative},
+    {"ivf_recall", CUR_OPT_NUM, "0.95",
+     "IVF: the recall@k against exact search that choosing ivf_nprobe aims at",
+     cur_option_check_fraction},
     {"ivf_check", CUR_OPT_INT, "1000",
-     "IVF: images whose neighbours are checked against exact search (recall@k)",
-     cur_option_check_positive},
+     "IVF: images used to choose nprobe, and as many others whose neighbours are checked "
+     "against exact search (recall@k)", cur_option_check_positive},
     {"batch_size", CUR_OPT_INT, "256", "images measured per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 

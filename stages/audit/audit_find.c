@@ -1,9 +1,10 @@
 /* audit_find.c -- the audit stage's judging pass: rows in, pairs, groups, kNN scores and limits out.
 **
 ** Near-duplicate pairs are the union of two sets: kNN-graph pairs whose
-** embedding cosine reaches audit.cosine, and pairs whose pHash distance
-** (whole image against the other's whole, mirror and crop views,
-** models/audit_detect.h) is at most audit.phash_distance bits.  Each pair's cosine is recomputed in
+** embedding cosine reaches audit.cosine, and pHash pairs: whole-image
+** hashes at most audit.phash_distance bits apart, or one's whole hash at
+** most audit.phash_view_distance from the other's mirror or crop views
+** (models/audit_detect.h).  Each pair's cosine is recomputed in
 ** double precision from the stored vectors, so what is written does not
 ** depend on faiss's summation order.  Groups are the connected components
 ** of the pairs (union-find).
@@ -122,47 +123,73 @@ static double pair_cosine(const audit_state *a, int64_t r1, int64_t r2) {
   return s;
 }
 
-/* The kNN graph over the vectors: exact up to exact_max rows, else IVF with
-** its recall@k measured against exact search on a seeded sample of rows.
-** Similarities are recomputed in double (see the file comment). */
+/* The exact neighbours of ROWS[0..s) into EXACT (s x k). */
+static int exact_of(const audit_state *a, int k, const int64_t *rows, int64_t s, int64_t *exact) {
+  float *sim = cur_mallocarray((size_t)(s ? s : 1), (size_t)k * sizeof *sim);
+  if (!sim) return CUR_ENOMEM;
+  knn_config ex = {.k = k, .threads = cur_run_threads(a->run)};
+  int rc = knn_search(&ex, a->X, a->n_vec, a->dim, rows, s, exact, sim);
+  cur_free(sim);
+  return rc;
+}
+
+/* The IVF graph: cells trained on a seeded sample; nprobe is ivf_nprobe,
+** or (0) the least that reaches ivf_recall on ivf_check held-out rows;
+** then the recall@k of the graph is measured on ivf_check other rows. */
+static int ivf_graph(audit_state *a) {
+  int64_t m = a->n_vec, s = cur_opt_int(a->opt, "ivf_check"), *rows = NULL, *exact = NULL;
+  int k = a->k, nprobe = (int)cur_opt_int(a->opt, "ivf_nprobe");
+  if (2 * s > m) s = m / 2;
+  knn_ivf *ix = NULL;
+  uint64_t seed = cur_run_seed(a->run);
+  int rc = knn_ivf_new(a->X, m, a->dim, 0, seed, cur_run_threads(a->run), &ix);
+  rows = cur_mallocarray((size_t)(2 * s + 1), sizeof *rows);
+  exact = cur_mallocarray((size_t)(2 * s + 1), (size_t)k * sizeof *exact);
+  if (rc == CUR_OK && (!rows || !exact)) rc = CUR_ENOMEM;
+  /* rows[0..s): tuning; rows[s..2s): the check */
+  if (rc == CUR_OK) rc = knn_sample_rows(m, 2 * s, seed ^ 0x6976665f636865ull, rows);
+  if (rc == CUR_OK) rc = exact_of(a, k, rows, 2 * s, exact);
+  double tuned = NAN;
+  if (rc == CUR_OK && nprobe == 0)
+    rc = knn_ivf_tune(ix, k, rows, s, exact, cur_opt_num(a->opt, "ivf_recall"), &nprobe, &tuned);
+  if (rc == CUR_OK) rc = knn_ivf_search(ix, nprobe, k, NULL, m, a->nbr, a->sim);
+  if (rc == CUR_OK) {
+    int64_t *approx = cur_mallocarray((size_t)(s + 1), (size_t)k * sizeof *approx);
+    if (!approx) rc = CUR_ENOMEM;
+    for (int64_t i = 0; rc == CUR_OK && i < s; i++)
+      memcpy(approx + i * k, a->nbr + rows[s + i] * k, (size_t)k * sizeof *approx);
+    if (rc == CUR_OK) a->knn_recall = knn_recall(exact + s * k, approx, s, k);
+    cur_free(approx);
+  }
+  if (rc == CUR_OK) {
+    a->ivf_nprobe = nprobe;
+    cur_info("audit: IVF kNN, %d cells, %d probed (recall@%d %.3f on %lld tuning images); "
+             "recall@%d against exact search on %lld other images: %.3f", knn_ivf_nlist(ix),
+             nprobe, k, tuned, (long long)s, k, (long long)s, a->knn_recall);
+  }
+  knn_ivf_free(ix);
+  cur_free(rows), cur_free(exact);
+  return rc;
+}
+
+/* The kNN graph over the vectors: exact up to exact_max rows, else IVF
+** (above).  Similarities are recomputed in double (see the file comment). */
 static int knn_graph(audit_state *a) {
-  int64_t exact_max = cur_opt_int(a->opt, "exact_max"), m = a->n_vec;
-  knn_config cfg = {.k = (int)cur_opt_int(a->opt, "k"), .ivf = m > exact_max,
-                    .nprobe = (int)cur_opt_int(a->opt, "ivf_nprobe"),
-                    .threads = cur_run_threads(a->run)};
+  int64_t m = a->n_vec;
   a->knn_recall = NAN;
   if (m < 2) return CUR_OK;
-  if (cfg.k > m - 1) cfg.k = (int)(m - 1);
-  a->k = cfg.k;
-  a->nbr = cur_mallocarray((size_t)m, (size_t)cfg.k * sizeof *a->nbr);
-  a->sim = cur_mallocarray((size_t)m, (size_t)cfg.k * sizeof *a->sim);
+  a->k = (int)cur_opt_int(a->opt, "k");
+  if (a->k > m - 1) a->k = (int)(m - 1);
+  int k = a->k;
+  a->nbr = cur_mallocarray((size_t)m, (size_t)k * sizeof *a->nbr);
+  a->sim = cur_mallocarray((size_t)m, (size_t)k * sizeof *a->sim);
   if (!a->nbr || !a->sim) return CUR_ENOMEM;
-  int rc = knn_search(&cfg, a->X, m, a->dim, NULL, m, a->nbr, a->sim);
-  if (rc == CUR_OK && cfg.ivf) {
-    int64_t s = cur_opt_int(a->opt, "ivf_check"), *rows, *exact, *approx;
-    if (s > m) s = m;
-    rows = cur_mallocarray((size_t)s, sizeof *rows);
-    exact = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *exact);
-    approx = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *approx);
-    float *sim = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *sim);
-    if (!rows || !exact || !approx || !sim) rc = CUR_ENOMEM;
-    cur_rng r;
-    cur_rng_seed_keys(&r, (uint64_t[]){cur_run_seed(a->run), 0x6976665f636865ull}, 2);
-    for (int64_t i = 0; rc == CUR_OK && i < s; i++) {
-      rows[i] = (int64_t)cur_rng_below(&r, (uint64_t)m);  /* with replacement: a plain sample */
-      memcpy(approx + i * cfg.k, a->nbr + rows[i] * cfg.k, (size_t)cfg.k * sizeof *approx);
-    }
-    knn_config ex = cfg;
-    ex.ivf = 0;
-    if (rc == CUR_OK) rc = knn_search(&ex, a->X, m, a->dim, rows, s, exact, sim);
-    if (rc == CUR_OK) a->knn_recall = knn_recall(exact, approx, s, cfg.k);
-    if (rc == CUR_OK)
-      cur_info("audit: IVF kNN recall@%d against exact search on %lld images: %.3f", cfg.k,
-               (long long)s, a->knn_recall);
-    cur_free(rows), cur_free(exact), cur_free(approx), cur_free(sim);
-  }
-  for (int64_t i = 0; rc == CUR_OK && i < m * cfg.k; i++)
-    if (a->nbr[i] >= 0) a->sim[i] = (float)pair_cosine(a, a->vec_of[i / cfg.k], a->vec_of[a->nbr[i]]);
+  knn_config cfg = {.k = k, .threads = cur_run_threads(a->run)};
+  int rc = m > cur_opt_int(a->opt, "exact_max") ? ivf_graph(a)
+                                                 : knn_search(&cfg, a->X, m, a->dim, NULL, m,
+                                                              a->nbr, a->sim);
+  for (int64_t i = 0; rc == CUR_OK && i < m * k; i++)
+    if (a->nbr[i] >= 0) a->sim[i] = (float)pair_cosine(a, a->vec_of[i / k], a->vec_of[a->nbr[i]]);
   return rc;
 }
 
@@ -180,7 +207,8 @@ static int find_pairs(audit_state *a) {
   for (int64_t i = 0; i < a->n; i++)
     memcpy(hash + i * CUR_PHASH_VIEWS, a->stats[i].phash, sizeof a->stats->phash);
   int rc = audit_hash_pairs(hash, a->n, CUR_PHASH_VIEWS, (int)cur_opt_int(a->opt, "phash_distance"),
-                            &a->pairs, &a->n_pairs, &a->cap_pairs);
+                            (int)cur_opt_int(a->opt, "phash_view_distance"), &a->pairs,
+                            &a->n_pairs, &a->cap_pairs);
   double cos_min = cur_opt_num(a->opt, "cosine");
   for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
     for (int j = 0; rc == CUR_OK && j < a->k; j++) {

@@ -41,6 +41,7 @@ typedef struct audit_state {
   int64_t *nbr;                /* n_vec x k vector indices */
   float *sim;
   double knn_recall;           /* IVF against exact on a sample; NAN when exact */
+  int ivf_nprobe;              /* IVF cells probed (0 when exact) */
   int pairs_weak;              /* too many rows paired to trust the pairs (audit_write.c) */
   double *measure[Q_COUNT];    /* per row (Q_OUTLIER: per vector), the value tested */
   audit_limits limits[Q_COUNT];

@@ -268,6 +268,7 @@ static int write_limits_and_counts(audit_state *a) {
     if (rc == CUR_OK && isfinite(l->hi)) rc = put_metric(a, name, l->hi);
   }
   if (rc == CUR_OK && !isnan(a->knn_recall)) rc = put_metric(a, "knn_recall", a->knn_recall);
+  if (rc == CUR_OK && a->ivf_nprobe) rc = put_metric(a, "ivf_nprobe", a->ivf_nprobe);
   static const char *const extra[] = {"near_duplicate", "leak"};
   for (int q = 0; rc == CUR_OK && q < Q_COUNT + 2; q++) {
     const char *reason = q < Q_COUNT ? audit_reason[q] : extra[q - Q_COUNT];

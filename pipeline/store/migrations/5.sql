@@ -11,8 +11,8 @@ DROP TABLE image_stats;
 CREATE TABLE image_stats(
   image_id INTEGER PRIMARY KEY REFERENCES images(id),
   phash INTEGER NOT NULL,             -- 64-bit DCT perceptual hash (two's complement)
-  phash_views BLOB NOT NULL,          -- the same of the mirror and of centre crops to 96, 92,
-                                      -- 88, 84, 80% a side: 8 bytes each, little-endian
+  phash_views BLOB NOT NULL,          -- the same of the mirror and of centre crops to 97, 94,
+                                      -- 91, 88, 85, 82% a side: 8 bytes each, little-endian
   sharpness REAL NOT NULL,            -- variance of the Laplacian of grey
   sharpness_reblur REAL NOT NULL,     -- the same after a binomial blur of sigma 1
   bright_p01 REAL NOT NULL,           -- 1st percentile of perceived brightness, 0..255
