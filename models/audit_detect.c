@@ -49,6 +49,34 @@ double audit_limits_z(const audit_limits *l, double x) {
   return l->scale > 0 ? (x - l->median) / l->scale : 0;
 }
 
+/* Sorted values with their positions, for the windows of audit_share_near. */
+typedef struct ranked {
+  double x;
+  int64_t at;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+  const ranked *p = a, *q = b;
+  return (p->x > q->x) - (p->x < q->x);
+}
+
+/* Two pointers over the sorted values: [lo, hi) is the window of the i-th. */
+int audit_share_near(const double *x, int64_t n, double width, double *share) {
+  if (n <= 0) return CUR_OK;
+  ranked *r = cur_mallocarray((size_t)n, sizeof *r);
+  if (!r) return CUR_ENOMEM;
+  for (int64_t i = 0; i < n; i++) r[i] = (ranked){x[i], i};
+  qsort(r, (size_t)n, sizeof *r, cmp_ranked);
+  int64_t lo = 0, hi = 0;
+  for (int64_t i = 0; i < n; i++) {
+    while (r[lo].x < r[i].x - width) lo++;
+    while (hi < n && r[hi].x <= r[i].x + width) hi++;
+    share[r[i].at] = (double)(hi - lo) / (double)n;
+  }
+  cur_free(r);
+  return CUR_OK;
+}
+
 struct audit_groups {
   int64_t n;
   int64_t *parent;

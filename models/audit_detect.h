@@ -31,6 +31,12 @@ int audit_limits_out(const audit_limits *l, double x);
 /* Its modified z-score (0 when the scale is 0). */
 double audit_limits_z(const audit_limits *l, double x);
 
+/* Per value, the share of the N values (itself included) within WIDTH of
+** it: how common its kind is in the dataset, whatever the dataset's shape
+** (several modes, such as portrait and landscape photos, each common).
+** CUR_OK or CUR_ENOMEM. */
+int audit_share_near(const double *x, int64_t n, double width, double *share);
+
 /* Union-find over N items; each group is named by its smallest member. */
 typedef struct audit_groups audit_groups;
 audit_groups *audit_groups_new(int64_t n);        /* NULL on ENOMEM */

@@ -121,6 +121,18 @@ TEST(modified_z_limits) {
 
 /* Pairs (5,3), (3,9), (2,1), (8,6), (6,0) in any order: groups {0,6,8},
 ** {1,2}, {3,5,9}, the rest alone; each named by its smallest member. */
+/* Values 0, 0.05, 0.3, 1, 1 with width 0.1: 0 and 0.05 see each other (2
+** of 5), 0.3 only itself (1 of 5), the two 1s each other; a window's edge
+** counts (0.05 is within 0.05 of 0.1). */
+TEST(share_near_counts_the_values_within_the_width) {
+  const double x[] = {1.0, 0.05, 0.3, 0.0, 1.0}, edge[] = {0.05, 0.1};
+  double share[5], want[] = {0.4, 0.4, 0.2, 0.4, 0.4};
+  REQUIRE_OK(audit_share_near(x, 5, 0.1, share));
+  for (int i = 0; i < 5; i++) CHECK_NEAR(share[i], want[i], 1e-12);
+  REQUIRE_OK(audit_share_near(edge, 2, 0.05 + 1e-12, share));
+  CHECK_NEAR(share[0], 1.0, 1e-12);
+}
+
 TEST(union_find_groups_are_named_by_their_smallest_member) {
   static const int pairs[][2] = {{5, 3}, {3, 9}, {2, 1}, {8, 6}, {6, 0}};
   static const int want[10] = {0, 1, 1, 3, 4, 3, 0, 7, 0, 3};
@@ -230,9 +242,9 @@ static void blur(uint8_t *px) {
   }
 }
 
-/* Writes scratch/REL from PX as PNG, or as JPEG at QUALITY when above 0. */
-static int write_image(const char *rel, uint8_t *px, int quality) {
-  cur_image_pixels im = {px, SIDE, SIDE, 3};
+/* Writes scratch/REL from the W x H image PX as PNG, or as JPEG at QUALITY when above 0. */
+static int write_image_sized(const char *rel, uint8_t *px, int w, int h, int quality) {
+  cur_image_pixels im = {px, w, h, 3};
   unsigned char *buf = NULL;
   size_t len = 0;
   char *path = test_scratch_path(rel);
@@ -242,6 +254,10 @@ static int write_image(const char *rel, uint8_t *px, int quality) {
   cur_free(buf);
   cur_free(path);
   return rc;
+}
+
+static int write_image(const char *rel, uint8_t *px, int quality) {
+  return write_image_sized(rel, px, SIDE, SIDE, quality);
 }
 
 /* ROOT/train/{a,b}/NN.png (seeds 1..40, and 1000.. for EXTRA more);
@@ -339,6 +355,35 @@ TEST(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image) {
   CHECK_STR(leaks, "label.leak.a=1.0\nlabel.leak.b=0.0\n");
   cur_free(leak), cur_free(dup), cur_free(dark), cur_free(blurry), cur_free(others);
   cur_free(detail), cur_free(groups), cur_free(leaks), cur_free(db);
+}
+
+/* A dataset of three common aspects, as the clothing photos have (120
+** portrait 3:4, 10 landscape 4:3, 14 widescreen 16:9: 9.7%), and one 3:1
+** strip (0.7%): odd_aspect is the strip only, the rare kind (under 1% of
+** the images within 10% of its aspect).  The median/MAD limit flagged the
+** 14 16:9 images too: their log aspect 0.58 is 0.86 from the median -0.29,
+** past 3.5 x 0.2 (MAD 0; the mean-deviation scale 0.17 is under the floor
+** 0.2). */
+TEST(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode) {
+  static const struct { int n, w, h; } kinds[] = {{120, 30, 40}, {10, 40, 30}, {14, 48, 27},
+                                                  {1, 45, 15}};
+  uint8_t px[SIDE * SIDE * 3], cut[SIDE * SIDE * 3];
+  char rel[64];
+  int rc = test_sh("cd '%s' && rm -rf aspects", T.scratch);
+  unsigned seed = 3000;
+  for (size_t k = 0; k < CUR_ARRAY_LEN(kinds); k++)
+    for (int i = 0; rc == 0 && i < kinds[k].n; i++, seed++) {
+      pattern(px, seed);
+      for (int y = 0; y < kinds[k].h; y++)
+        memcpy(cut + (size_t)y * kinds[k].w * 3, px + (size_t)y * SIDE * 3, (size_t)kinds[k].w * 3);
+      snprintf(rel, sizeof rel, "aspects/train/%s/%u.png", i % 2 ? "a" : "b", seed);
+      rc = write_image_sized(rel, cut, kinds[k].w, kinds[k].h, 0);
+    }
+  REQUIRE(rc == 0);
+  REQUIRE(prepared("aspects.db", "aspects", "audit") == 0);
+  char *odd = flagged("aspects.db", "odd_aspect");
+  CHECK_STR(odd, "train/b/3144.png\n");
+  cur_free(odd);
 }
 
 /* The flags are the newest complete audit run's only, and audit flags do
@@ -532,6 +577,7 @@ int main(int argc, char **argv) {
   RUN(brightness_percentiles_and_entropy);
   RUN(colourfulness_of_red_and_grey);
   RUN(modified_z_limits);
+  RUN(share_near_counts_the_values_within_the_width);
   RUN(union_find_groups_are_named_by_their_smallest_member);
   RUN(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours);
   RUN(knn_label_consistency_and_distance);
@@ -539,6 +585,7 @@ int main(int argc, char **argv) {
   RUN(pairs_chaining_many_images_raise_no_pair_flags);
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
   RUN(manifest_rows_leave_out_the_leak_only);
+  RUN(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode);
   RUN(ivf_probing_every_cell_matches_exact_search);
   RUN(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows);
   RUN(stage_chooses_ivf_nprobe_for_the_recall_target);

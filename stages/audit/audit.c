@@ -55,6 +55,9 @@ static const cur_option audit_options[] = {
      "leak flag is raised", cur_option_check_fraction},
     {"z", CUR_OPT_NUM, "3.5",
      "outlier and quality flags: modified z-score (median/MAD) beyond this", cur_option_check_positive},
+    {"aspect_share", CUR_OPT_NUM, "0.01",
+     "odd_aspect: flagged when fewer than this share of the images have an aspect ratio "
+     "within 10% of the image's", cur_option_check_fraction},
     {"exact_max", CUR_OPT_INT, "100000",
      "images with embeddings up to which the kNN search is exact; above: IVF",
      cur_option_check_positive},

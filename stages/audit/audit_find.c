@@ -26,7 +26,7 @@ const char *const audit_reason[Q_COUNT] = {"blurry", "dark", "bright", "low_info
 void audit_state_free(audit_state *a) {
   for (int64_t i = 0; a->paths && i < a->n; i++) cur_free(a->paths[i]);
   void *owned[] = {a->ids, a->split, a->paths, a->width, a->height, a->stats, a->vec_row,
-                   a->vec_of, a->X, a->pairs, a->group, a->nbr, a->sim};
+                   a->vec_of, a->X, a->pairs, a->group, a->nbr, a->sim, a->aspect_share};
   for (size_t i = 0; i < CUR_ARRAY_LEN(owned); i++) cur_free(owned[i]);
   for (int q = 0; q < Q_COUNT; q++) cur_free(a->measure[q]);
 }
@@ -298,7 +298,15 @@ static int fit_limits(audit_state *a) {
     int rc = audit_limits_fit(a->measure[q], m, detector_side[q], z, scale_floor[q], &a->limits[q]);
     if (rc) return rc;
   }
-  return CUR_OK;
+  /* odd_aspect is rarity, not distance from the median: a set of portrait
+  ** photos with landscape groups has two or three common aspects, and
+  ** the median/MAD limit called a whole group (the clothing photos' 84
+  ** 16:9 shots) odd */
+  a->limits[Q_ODD_ASPECT].lo = -INFINITY;
+  a->limits[Q_ODD_ASPECT].hi = INFINITY;
+  a->aspect_share = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof *a->aspect_share);
+  if (!a->aspect_share) return CUR_ENOMEM;
+  return audit_share_near(a->measure[Q_ODD_ASPECT], a->n, ASPECT_WIDTH, a->aspect_share);
 }
 
 int audit_find(audit_state *a) {
