@@ -162,6 +162,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_knn: bad arguments\n");
     return 2;
   }
+  setvbuf(stdout, NULL, _IOLBF, 0);   /* each phase shows as it ends: the run is long */
   if (load(argv[1], &e)) return fail();
   print_load("before");
   clocks c = start();
