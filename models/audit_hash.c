@@ -1,17 +1,22 @@
-/* audit_hash.c -- pHash distances between images and the pairs within a distance, by multi-index hashing.
+/* audit_hash.c -- pHash distances between images and the pairs within them, by multi-index hashing.
 **
-** The index files every hash of every image (all its views) under each of
-** BANDS 16-bit bands, as one counting-sorted list per band: start[v] ..
-** start[v + 1] are the images with a hash whose band equals v.  A query is
-** an image's whole-image hash: for each band, every value within r = d /
-** BANDS bits of the query's band is looked up, d the larger of the two
-** thresholds.  If two hashes are within d bits, some band differs in at
-** most r (pigeonhole: otherwise every band differs in r + 1 or more,
-** BANDS (r + 1) > d bits in all), so every image one of whose hashes is
-** within d of the query's whole hash is found.  A pair whose distance is
-** reached only by the other image's whole hash against this one's views is
-** found when the other image is the query; a pair both queries meet is
-** kept from the smaller one only.
+** Two indexes: the whole-image hashes, searched within max_whole bits, and
+** the other views' hashes, searched within max_view bits; each image's
+** whole-image hash is the query in both.  An index files every hash it
+** holds under each of m bands (m contiguous bit ranges of the 64 bits), as
+** one counting-sorted list per band: start[v] .. start[v + 1] are the
+** images with a hash whose band equals v.  A query looks up, for each band,
+** every band value within r = d / m bits of its own.  If two hashes are
+** within d bits, some band differs in at most r (pigeonhole: otherwise
+** every band differs in r + 1 or more, m (r + 1) > d bits in all), so every
+** image one of whose hashes is within d of the query is met.  m (3 to 8)
+** is the one with the least expected work per query for hashes spread
+** evenly: the values looked up, plus the hashes filed under them.  Short
+** bands put many hashes under each value, long ones need many values looked
+** up (Norouzi, Punjani & Fleet take bands of about log2(hashes) bits).  A pair whose distance is reached only
+** by the other image's whole hash against this one's views is met when the
+** other image is the query; a pair both queries meet is kept from the
+** smaller one only.
 */
 #include "audit_detect.h"
 
@@ -20,15 +25,10 @@
 
 #include "curate.h"
 
-#define BANDS 4
-#define BAND_BITS 16
-#define BAND_VALUES (1 << BAND_BITS)
+#define MAX_BANDS 8
+#define MIN_BANDS 3            /* bands of at most 22 bits: 4M offsets a band */
 
 static int popcount64(uint64_t x) { return __builtin_popcountll(x); }
-
-static unsigned band_of(uint64_t h, int band) {
-  return (unsigned)(h >> (BAND_BITS * band)) & (BAND_VALUES - 1);
-}
 
 /* The least distance between whole-image hash W and hashes FROM..VIEWS of image B. */
 static int whole_to_views(uint64_t w, const uint64_t *b, int from, int views) {
@@ -52,30 +52,81 @@ int audit_hash_is_pair(const uint64_t *a, const uint64_t *b, int views, int max_
          whole_to_views(b[0], a, 1, views) <= max_view;
 }
 
+/* One index: the hashes FROM..TO of each image (of VIEWS), searched within R bits a band. */
 typedef struct hash_index {
-  int64_t *start[BANDS];       /* BAND_VALUES + 1 offsets per band */
-  int64_t *image[BANDS];       /* n x views image indices per band, by band value */
+  int from, to, views;
+  int bands, r;
+  int shift[MAX_BANDS], bits[MAX_BANDS];
+  int64_t *start[MAX_BANDS];   /* 2^bits + 1 offsets per band */
+  int64_t *image[MAX_BANDS];   /* image indices per band, by band value */
 } hash_index;
 
-static void index_free(hash_index *ix) {
-  for (int b = 0; b < BANDS; b++) cur_free(ix->start[b]), cur_free(ix->image[b]);
+static unsigned band_of(const hash_index *ix, uint64_t h, int band) {
+  return (unsigned)(h >> ix->shift[band]) & ((1u << ix->bits[band]) - 1);
 }
 
-static int index_build(hash_index *ix, const uint64_t *hash, int64_t n, int views) {
-  size_t entries = (size_t)n * (size_t)views;
-  for (int b = 0; b < BANDS; b++) {
-    ix->start[b] = cur_calloc(BAND_VALUES + 1, sizeof *ix->start[b]);
+static void index_free(hash_index *ix) {
+  for (int b = 0; b < MAX_BANDS; b++) cur_free(ix->start[b]), cur_free(ix->image[b]);
+}
+
+/* The number of values within R bits of one of BITS bits. */
+static double ball(int bits, int r) {
+  double total = 0, term = 1;             /* term = C(bits, i) */
+  for (int i = 0; i <= r && i <= bits; i++) {
+    total += term;
+    term = term * (bits - i) / (i + 1);
+  }
+  return total;
+}
+
+/* The band count with the least expected work per query (file comment). */
+static int best_bands(double entries, int d) {
+  int best = MIN_BANDS;
+  double best_cost = INFINITY;
+  for (int m = MIN_BANDS; m <= MAX_BANDS; m++) {
+    double cost = 0;
+    for (int b = 0; b < m; b++) {
+      int bits = 64 * (b + 1) / m - 64 * b / m;
+      cost += ball(bits, d / m) * (1 + entries / ldexp(1.0, bits));
+    }
+    if (cost < best_cost) best = m, best_cost = cost;
+  }
+  return best;
+}
+
+/* Files hashes FROM..TO of N images, for a search within D bits. */
+static int index_build(hash_index *ix, const uint64_t *hash, int64_t n, int views, int from,
+                       int to, int d) {
+  size_t per = (size_t)(to - from), entries = (size_t)n * per;
+  int m = best_bands((double)entries, d);
+  *ix = (hash_index){.from = from, .to = to, .views = views, .bands = m, .r = d / m};
+  for (int b = 0; b < m; b++) {
+    ix->shift[b] = 64 * b / m;
+    ix->bits[b] = 64 * (b + 1) / m - ix->shift[b];
+    size_t values = (size_t)1 << ix->bits[b];
+    ix->start[b] = cur_calloc(values + 1, sizeof *ix->start[b]);
     ix->image[b] = cur_mallocarray(entries ? entries : 1, sizeof *ix->image[b]);
     if (!ix->start[b] || !ix->image[b]) return CUR_ENOMEM;
     int64_t *start = ix->start[b];
-    for (size_t e = 0; e < entries; e++) start[band_of(hash[e], b) + 1]++;
-    for (int v = 0; v < BAND_VALUES; v++) start[v + 1] += start[v];
-    for (size_t e = 0; e < entries; e++)   /* fill, then shift the offsets back */
-      ix->image[b][start[band_of(hash[e], b)]++] = (int64_t)(e / (size_t)views);
-    for (int v = BAND_VALUES; v > 0; v--) start[v] = start[v - 1];
+    for (int64_t i = 0; i < n; i++)
+      for (int v = from; v < to; v++) start[band_of(ix, hash[i * views + v], b) + 1]++;
+    for (size_t v = 0; v < values; v++) start[v + 1] += start[v];
+    for (int64_t i = 0; i < n; i++)      /* fill, then shift the offsets back */
+      for (int v = from; v < to; v++) ix->image[b][start[band_of(ix, hash[i * views + v], b)]++] = i;
+    for (size_t v = values; v > 0; v--) start[v] = start[v - 1];
     start[0] = 0;
   }
   return CUR_OK;
+}
+
+/* Whether index IX's query of whole hash W meets image B (one of B's
+** filed hashes within r bits of W on some band). */
+static int meets(const hash_index *ix, uint64_t w, const uint64_t *b) {
+  for (int v = ix->from; v < ix->to; v++)
+    for (int band = 0; band < ix->bands; band++)
+      if (popcount64((uint64_t)(band_of(ix, w, band) ^ band_of(ix, b[v], band))) <= ix->r)
+        return 1;
+  return 0;
 }
 
 static int append_pair(audit_pair **pairs, int64_t *n_pairs, int64_t *cap, audit_pair p) {
@@ -91,24 +142,14 @@ static int append_pair(audit_pair **pairs, int64_t *n_pairs, int64_t *cap, audit
 }
 
 typedef struct query {
-  const hash_index *ix;
+  const hash_index *ix[2];     /* whole hashes; views (NULL when VIEWS is 1) */
   const uint64_t *hash;
   int64_t a;                   /* the querying image */
   int views, max_whole, max_view;
-  int r;                       /* bits probed per band */
   int64_t *seen;               /* per image: the last query + 1 that looked at it */
   audit_pair **pairs;
   int64_t *n_pairs, *cap;
 } query;
-
-/* Whether the query of whole hash W looks at image B (one of B's hashes
-** within R bits of W on some band). */
-static int meets(uint64_t w, const uint64_t *b, int views, int r) {
-  for (int v = 0; v < views; v++)
-    for (int band = 0; band < BANDS; band++)
-      if (popcount64((uint64_t)(band_of(w, band) ^ band_of(b[v], band))) <= r) return 1;
-  return 0;
-}
 
 /* Candidate B of query A: kept when a pair and, if B's own query also
 ** meets A, when A is the smaller. */
@@ -117,21 +158,22 @@ static int consider(query *q, int64_t b) {
   q->seen[b] = q->a + 1;
   const uint64_t *ha = q->hash + q->a * q->views, *hb = q->hash + b * q->views;
   if (!audit_hash_is_pair(ha, hb, q->views, q->max_whole, q->max_view)) return CUR_OK;
-  if (b < q->a && meets(hb[0], ha, q->views, q->r)) return CUR_OK;   /* B's query keeps it */
+  if (b < q->a && (meets(q->ix[0], hb[0], ha) || (q->ix[1] && meets(q->ix[1], hb[0], ha))))
+    return CUR_OK;             /* B's query keeps it */
   audit_pair p = {q->a < b ? q->a : b, q->a < b ? b : q->a, NAN,
                   audit_hash_distance(ha, hb, q->views)};
   return append_pair(q->pairs, q->n_pairs, q->cap, p);
 }
 
-/* Every band value within R bits of VALUE (flipping bits from FROM up), looked up in BAND. */
-static int probe(query *q, int band, unsigned value, int from, int r) {
-  const int64_t *start = q->ix->start[band], *image = q->ix->image[band];
+/* Every value within R bits of VALUE on BAND of IX (flipping bits from FROM up), looked up. */
+static int probe(query *q, const hash_index *ix, int band, unsigned value, int from, int r) {
+  const int64_t *start = ix->start[band], *image = ix->image[band];
   for (int64_t e = start[value]; e < start[value + 1]; e++) {
     int rc = consider(q, image[e]);
     if (rc) return rc;
   }
-  for (int bit = from; r > 0 && bit < BAND_BITS; bit++) {
-    int rc = probe(q, band, value ^ (1u << bit), bit + 1, r - 1);
+  for (int bit = from; r > 0 && bit < ix->bits[band]; bit++) {
+    int rc = probe(q, ix, band, value ^ (1u << bit), bit + 1, r - 1);
     if (rc) return rc;
   }
   return CUR_OK;
@@ -145,17 +187,23 @@ static int cmp_pair(const void *x, const void *y) {
 
 int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_whole, int max_view,
                      audit_pair **pairs, int64_t *n_pairs, int64_t *cap) {
-  if (n < 2 || views < 1 || (max_whole < 0 && max_view < 0)) return CUR_OK;
-  hash_index ix = {{0}, {0}};
+  if (n < 2 || views < 1) return CUR_OK;
+  hash_index whole = {0}, other = {0};
   int64_t first = *n_pairs, *seen = cur_calloc((size_t)n, sizeof *seen);
-  int rc = seen ? index_build(&ix, hash, n, views) : CUR_ENOMEM;
-  int d = max_whole > max_view ? max_whole : max_view, r = d / BANDS;
-  query q = {&ix, hash, 0, views, max_whole, max_view, r > BAND_BITS ? BAND_BITS : r, seen,
+  int rc = seen ? CUR_OK : CUR_ENOMEM;
+  /* a negative limit searches nothing: an index built for it is skipped */
+  int use_whole = max_whole >= 0, use_views = views > 1 && max_view >= 0;
+  if (rc == CUR_OK && use_whole) rc = index_build(&whole, hash, n, views, 0, 1, max_whole);
+  if (rc == CUR_OK && use_views) rc = index_build(&other, hash, n, views, 1, views, max_view);
+  const hash_index *ix[2] = {use_whole ? &whole : NULL, use_views ? &other : NULL};
+  query q = {{&whole, use_views ? &other : NULL}, hash, 0, views, max_whole, max_view, seen,
              pairs, n_pairs, cap};
   for (q.a = 0; rc == CUR_OK && q.a < n; q.a++)
-    for (int b = 0; rc == CUR_OK && b < BANDS; b++)
-      rc = probe(&q, b, band_of(hash[q.a * views], b), 0, q.r);
-  index_free(&ix);
+    for (int i = 0; i < 2; i++)
+      for (int b = 0; rc == CUR_OK && ix[i] && b < ix[i]->bands; b++)
+        rc = probe(&q, ix[i], b, band_of(ix[i], hash[q.a * views], b), 0, ix[i]->r);
+  index_free(&whole);
+  index_free(&other);
   cur_free(seen);
   if (rc == CUR_OK && *n_pairs > first)
     qsort(*pairs + first, (size_t)(*n_pairs - first), sizeof **pairs, cmp_pair);
