@@ -138,6 +138,19 @@ int knn_ivf_search(knn_ivf *ix, int nprobe, int k, const int64_t *query, int64_t
                                        nbr, sim, err, sizeof err), err, ix->n, ix->d);
 }
 
+/* Mean recall@k over the M rows and its standard error (per-row spread / sqrt(M)). */
+static void recall_and_error(const int64_t *exact, const int64_t *approx, int64_t m, int k,
+                             double *mean, double *se) {
+  double sum = 0, sum2 = 0;
+  for (int64_t i = 0; i < m; i++) {
+    double r = knn_recall(exact + i * k, approx + i * k, 1, k);
+    sum += r, sum2 += r * r;
+  }
+  *mean = m ? sum / (double)m : 1.0;
+  double var = m > 1 ? (sum2 - sum * sum / (double)m) / (double)(m - 1) : 0;
+  *se = m ? sqrt(var > 0 ? var : 0) / sqrt((double)m) : 0;
+}
+
 int knn_ivf_tune(knn_ivf *ix, int k, const int64_t *query, int64_t m, const int64_t *exact,
                  double target, int *nprobe, double *recall) {
   int64_t *nbr = cur_mallocarray((size_t)(m ? m : 1), (size_t)k * sizeof *nbr);
@@ -147,9 +160,10 @@ int knn_ivf_tune(knn_ivf *ix, int k, const int64_t *query, int64_t m, const int6
     if (p > ix->nlist) p = ix->nlist;
     rc = knn_ivf_search(ix, p, k, query, m, nbr, sim);
     if (rc) break;
+    double se;
     *nprobe = p;
-    *recall = knn_recall(exact, nbr, m, k);
-    if (*recall >= target || p == ix->nlist) break;
+    recall_and_error(exact, nbr, m, k, recall, &se);
+    if (*recall - 2 * se >= target || p == ix->nlist) break;
   }
   cur_free(nbr);
   cur_free(sim);
