@@ -75,7 +75,7 @@ static int quality_flags(task_rows *t, int64_t i) {
   if (a->aspect_share[i] < rare) {
     double x = a->measure[Q_ODD_ASPECT][i];
     snprintf(detail, sizeof detail, "%s %.3f (%d x %d): %.2f%% of the images have an aspect "
-             "within %.0f%% of it, below audit.aspect_share %.2f%%", what[Q_ODD_ASPECT], x,
+             "within %.1f%% of it, below audit.aspect_share %.2f%%", what[Q_ODD_ASPECT], x,
              a->width[i], a->height[i], 100 * a->aspect_share[i], 100 * (exp(ASPECT_WIDTH) - 1),
              100 * rare);
     rc = flag(t, audit_reason[Q_ODD_ASPECT], i, a->aspect_share[i], detail);
