@@ -373,7 +373,8 @@ WHERE cl.class_id IS NOT NULL
 CREATE TABLE image_stats(
   image_id INTEGER PRIMARY KEY REFERENCES images(id),
   phash INTEGER NOT NULL,             -- 64-bit DCT perceptual hash (two's complement)
-  phash_centre INTEGER NOT NULL,      -- the same of the central 85% of each side
+  phash_views BLOB NOT NULL,          -- the same of the mirror and of centre crops to 97, 94,
+                                      -- 91, 88, 85, 82% a side: 8 bytes each, little-endian
   sharpness REAL NOT NULL,            -- variance of the Laplacian of grey
   sharpness_reblur REAL NOT NULL,     -- the same after a binomial blur of sigma 1
   bright_p01 REAL NOT NULL,           -- 1st percentile of perceived brightness, 0..255
@@ -435,4 +436,4 @@ CREATE TABLE predictions(
 CREATE INDEX predictions_cell ON predictions(run_id, head, split, true_class_id,
                                              predicted_class_id);
 
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;

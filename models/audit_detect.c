@@ -1,4 +1,4 @@
-/* audit_detect.c -- modified z-score limits, union-find, pHash pairs and kNN scores. */
+/* audit_detect.c -- modified z-score limits, union-find and kNN scores (pHash pairs: audit_hash.c). */
 #include "audit_detect.h"
 
 #include <math.h>
@@ -49,6 +49,34 @@ double audit_limits_z(const audit_limits *l, double x) {
   return l->scale > 0 ? (x - l->median) / l->scale : 0;
 }
 
+/* Sorted values with their positions, for the windows of audit_share_near. */
+typedef struct ranked {
+  double x;
+  int64_t at;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+  const ranked *p = a, *q = b;
+  return (p->x > q->x) - (p->x < q->x);
+}
+
+/* Two pointers over the sorted values: [lo, hi) is the window of the i-th. */
+int audit_share_near(const double *x, int64_t n, double width, double *share) {
+  if (n <= 0) return CUR_OK;
+  ranked *r = cur_mallocarray((size_t)n, sizeof *r);
+  if (!r) return CUR_ENOMEM;
+  for (int64_t i = 0; i < n; i++) r[i] = (ranked){x[i], i};
+  qsort(r, (size_t)n, sizeof *r, cmp_ranked);
+  int64_t lo = 0, hi = 0;
+  for (int64_t i = 0; i < n; i++) {
+    while (r[lo].x < r[i].x - width) lo++;
+    while (hi < n && r[hi].x <= r[i].x + width) hi++;
+    share[r[i].at] = (double)(hi - lo) / (double)n;
+  }
+  cur_free(r);
+  return CUR_OK;
+}
+
 struct audit_groups {
   int64_t n;
   int64_t *parent;
@@ -88,30 +116,6 @@ void audit_groups_union(audit_groups *g, int64_t a, int64_t b) {
   if (ra == rb) return;
   if (ra < rb) g->parent[rb] = ra;
   else g->parent[ra] = rb;
-}
-
-int audit_hash_distance(uint64_t full_a, uint64_t centre_a, uint64_t full_b, uint64_t centre_b) {
-  int d = __builtin_popcountll(full_a ^ full_b);
-  int ab = __builtin_popcountll(full_a ^ centre_b), ba = __builtin_popcountll(centre_a ^ full_b);
-  return d < ab ? (d < ba ? d : ba) : (ab < ba ? ab : ba);
-}
-
-int audit_hash_pairs(const uint64_t *full, const uint64_t *centre, int64_t n, int max_hamming,
-                     audit_pair **pairs, int64_t *n_pairs, int64_t *cap) {
-  for (int64_t a = 0; a < n; a++)
-    for (int64_t b = a + 1; b < n; b++) {
-      int d = audit_hash_distance(full[a], centre[a], full[b], centre[b]);
-      if (d > max_hamming) continue;
-      if (*n_pairs == *cap) {
-        int64_t grown = *cap ? 2 * *cap : 256;
-        audit_pair *p = cur_reallocarray(*pairs, (size_t)grown, sizeof *p);
-        if (!p) return CUR_ENOMEM;
-        *pairs = p;
-        *cap = grown;
-      }
-      (*pairs)[(*n_pairs)++] = (audit_pair){a, b, NAN, d};
-    }
-  return CUR_OK;
 }
 
 void audit_knn_scores(const int64_t *nbr, const float *sim, int64_t n, int k, const int *label,

@@ -1,4 +1,4 @@
-/* audit_detect.h -- the audit stage's decisions on plain arrays: limits, groups, kNN scores.
+/* audit_detect.h -- the audit stage's decisions on plain arrays: limits, groups, pHash pairs, kNN scores.
 **
 ** Thresholds are relative to the dataset's own distribution: a value is an
 ** outlier when its modified z-score, (x - median) / s with s = 1.4826 x MAD
@@ -31,6 +31,12 @@ int audit_limits_out(const audit_limits *l, double x);
 /* Its modified z-score (0 when the scale is 0). */
 double audit_limits_z(const audit_limits *l, double x);
 
+/* Per value, the share of the N values (itself included) within WIDTH of
+** it: how common its kind is in the dataset, whatever the dataset's shape
+** (several modes, such as portrait and landscape photos, each common).
+** CUR_OK or CUR_ENOMEM. */
+int audit_share_near(const double *x, int64_t n, double width, double *share);
+
 /* Union-find over N items; each group is named by its smallest member. */
 typedef struct audit_groups audit_groups;
 audit_groups *audit_groups_new(int64_t n);        /* NULL on ENOMEM */
@@ -46,15 +52,29 @@ typedef struct audit_pair {
   int hamming;                 /* of their pHashes */
 } audit_pair;
 
-/* The pHash distance of two images: the least Hamming distance between
-** whole-image hashes (FULL) and between one's whole and the other's centre
-** hash (CENTRE, models/imstats.h), so a cropped copy meets its original. */
-int audit_hash_distance(uint64_t full_a, uint64_t centre_a, uint64_t full_b, uint64_t centre_b);
+/* pHashes come VIEWS to an image (row-major, n x VIEWS): hash 0 of the
+** whole image, the others of views of it (models/imstats.h: its mirror,
+** centre crops).  A copy made by one of those edits has a whole-image hash
+** near its original's hash of that view.  The distance of two images is
+** the least Hamming distance between one's whole-image hash and any hash of
+** the other (symmetric; with VIEWS 1, the plain Hamming distance). */
+int audit_hash_distance(const uint64_t *a, const uint64_t *b, int views);
+/* Whether two images pair: whole hashes at most MAX_WHOLE bits apart, or
+** one's whole hash at most MAX_VIEW bits from one of the other's views (a
+** stricter limit: each view is one more chance for two different pictures
+** to meet). */
+int audit_hash_is_pair(const uint64_t *a, const uint64_t *b, int views, int max_whole,
+                       int max_view);
 
-/* The pairs among N rows whose pHash distance (above) is at most
-** MAX_HAMMING (all pairs compared: O(n^2) popcounts), appended to *PAIRS
-** (*n_pairs, *cap grow; the caller frees *pairs with cur_free). */
-int audit_hash_pairs(const uint64_t *full, const uint64_t *centre, int64_t n, int max_hamming,
+/* The pairs among N images (above), sorted by (a, b), each once, with
+** their distance, appended to *PAIRS (*n_pairs, *cap grow; the caller frees
+** *pairs with cur_free).  Multi-index hashing (Norouzi, Punjani & Fleet,
+** "Fast search in Hamming space with multi-index hashing", CVPR 2012):
+** every hash is filed under each of its four 16-bit bands; two hashes
+** within d bits agree within d/4 bits on some band (pigeonhole), so each
+** whole-image hash is looked up only under the band values within that
+** many bits of its own, not compared with all.  CUR_OK or CUR_ENOMEM. */
+int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_whole, int max_view,
                      audit_pair **pairs, int64_t *n_pairs, int64_t *cap);
 
 /* Per row of a kNN graph (n x k neighbour indices, -1 unused, and

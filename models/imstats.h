@@ -6,9 +6,10 @@
 **   its 2-D DCT-II, the 8 x 8 coefficients of rows and columns 1..8 (the DC
 **   row and column left out), one bit each: above their median.  Re-encoded,
 **   resized and lightly edited copies keep most bits; Hamming distance
-**   compares two hashes.  phash_centre is the hash of the central 85% (each
-**   side) of the image, so that a cropped copy's whole-image hash can meet
-**   its original's centre hash.
+**   compares two hashes.  Each image is hashed in IMSTATS_VIEWS views: the
+**   whole image, its horizontal mirror, and centred crops to each share of
+**   imstats_crop_share (each side), so that a mirrored or cropped copy's
+**   whole-image hash meets its original's hash of that view.
 **   sharpness: variance of the 4-neighbour Laplacian of the grey image
 **   (Pech-Pacheco et al., ICPR 2000), low for blurred images;
 **   sharpness_reblur: the same after a 5-tap binomial blur (sigma 1).  Their
@@ -28,8 +29,13 @@
 
 #include <stdint.h>
 
+/* The views hashed: phash[IMSTATS_WHOLE], phash[IMSTATS_MIRROR], then the
+** crops in imstats_crop_share order. */
+enum { IMSTATS_WHOLE, IMSTATS_MIRROR, IMSTATS_CROPS = 6, IMSTATS_VIEWS = 2 + IMSTATS_CROPS };
+extern const double imstats_crop_share[IMSTATS_CROPS];
+
 typedef struct imstats {
-  uint64_t phash, phash_centre;
+  uint64_t phash[IMSTATS_VIEWS];
   double sharpness, sharpness_reblur;
   double bright_p01, bright_p99;   /* 0..255 */
   double entropy;                  /* bits, 0..8 */

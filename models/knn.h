@@ -7,8 +7,13 @@
 ** Douze & Schmid, "Product quantization for nearest neighbor search", TPAMI
 ** 2011) clusters the rows into nlist k-means cells and compares a query only
 ** with the rows of its nprobe nearest cells: approximate, much faster on
-** large sets.  faiss trains its k-means with a fixed seed, so a search
-** gives the same neighbours every time for the same rows and threads.
+** large sets.  Its cells are trained (k-means) on a seeded sample of the
+** rows, 64 per cell: faiss's k-means wants at least 39 and gains little
+** from more than a few dozen, while training on every row was most of the
+** time on 200,000 rows.  How many cells to probe is chosen on held-out
+** queries (knn_ivf_tune), not on the rows whose recall is reported.
+** faiss's k-means has a fixed seed, so a search gives the same neighbours
+** every time for the same rows, sample and threads.
 **
 ** Output arrays are caller-owned, one row of k per query; a row with fewer than k other
 ** rows reachable gets -1 and -INFINITY in the unused slots.
@@ -35,5 +40,26 @@ int knn_search(const knn_config *cfg, const float *X, int64_t n, int d, const in
 /* recall@k of APPROX against EXACT neighbour lists (n x k each): the share of
 ** each row's exact neighbours that the approximate list also holds, averaged. */
 double knn_recall(const int64_t *exact, const int64_t *approx, int64_t n, int k);
+
+/* M distinct rows of 0..N) drawn with SEED, in draw order, into ROWS (M <= N). */
+int knn_sample_rows(int64_t n, int64_t m, uint64_t seed, int64_t *rows);
+
+/* An IVF index over rows it does not own (X must outlive it). */
+typedef struct knn_ivf knn_ivf;
+/* NLIST cells (0: about 4 x sqrt(n), at most n) trained on 64 rows per cell
+** (all when fewer) drawn with SEED.  CUR_OK, CUR_ENOMEM or CUR_ERR. */
+int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int threads,
+                knn_ivf **out);
+void knn_ivf_free(knn_ivf *ix);                 /* NULL-safe */
+int knn_ivf_nlist(const knn_ivf *ix);
+/* As knn_search, probing NPROBE cells (clamped to 1..nlist). */
+int knn_ivf_search(knn_ivf *ix, int nprobe, int k, const int64_t *query, int64_t m,
+                   int64_t *nbr, float *sim);
+/* The least nprobe of 1, 2, 3, 4, 6, 8, 12, ... (about x1.5 a step) up to
+** nlist whose recall@k against EXACT (m x k, the exact neighbours of the
+** held-out rows QUERY) reaches TARGET, nlist when none does; its recall in
+** *RECALL. */
+int knn_ivf_tune(knn_ivf *ix, int k, const int64_t *query, int64_t m, const int64_t *exact,
+                 double target, int *nprobe, double *recall);
 
 #endif

@@ -16,6 +16,7 @@
 #include "image.h"
 #include "imstats.h"
 #include "knn.h"
+#include "rng.h"
 #include "store_export.h"
 #include "testlib.h"
 
@@ -120,6 +121,18 @@ TEST(modified_z_limits) {
 
 /* Pairs (5,3), (3,9), (2,1), (8,6), (6,0) in any order: groups {0,6,8},
 ** {1,2}, {3,5,9}, the rest alone; each named by its smallest member. */
+/* Values 0, 0.05, 0.3, 1, 1 with width 0.1: 0 and 0.05 see each other (2
+** of 5), 0.3 only itself (1 of 5), the two 1s each other; a window's edge
+** counts (0.05 is within 0.05 of 0.1). */
+TEST(share_near_counts_the_values_within_the_width) {
+  const double x[] = {1.0, 0.05, 0.3, 0.0, 1.0}, edge[] = {0.05, 0.1};
+  double share[5], want[] = {0.4, 0.4, 0.2, 0.4, 0.4};
+  REQUIRE_OK(audit_share_near(x, 5, 0.1, share));
+  for (int i = 0; i < 5; i++) CHECK_NEAR(share[i], want[i], 1e-12);
+  REQUIRE_OK(audit_share_near(edge, 2, 0.05 + 1e-12, share));
+  CHECK_NEAR(share[0], 1.0, 1e-12);
+}
+
 TEST(union_find_groups_are_named_by_their_smallest_member) {
   static const int pairs[][2] = {{5, 3}, {3, 9}, {2, 1}, {8, 6}, {6, 0}};
   static const int want[10] = {0, 1, 1, 3, 4, 3, 0, 7, 0, 3};
@@ -134,30 +147,6 @@ TEST(union_find_groups_are_named_by_their_smallest_member) {
     audit_groups_free(g);
   }
   audit_groups_free(NULL);
-}
-
-/* Whole hashes 0, 0b111, 0b1111111111 (10 bits), ~0: distances 3, 10, 64,
-** 7, 61, 54; at most 9 bits: (0,1) and (1,2).  With centre hashes M (the
-** low 32 bits: 22 or more from every whole hash) for rows 0..2 and the top
-** two bits for row 3: row 3's centre is 2 bits from row 0's whole hash and
-** 5 from row 1's, 12 from row 2's, so (0,3) and (1,3) join. */
-TEST(hash_pairs_within_the_distance) {
-  const uint64_t M = 0xFFFFFFFFull, top2 = 3ull << 62;
-  uint64_t h[] = {0, 7, 1023, ~(uint64_t)0}, centre[] = {M, M, M, top2};
-  audit_pair *pairs = NULL;
-  int64_t n = 0, cap = 0;
-  REQUIRE_OK(audit_hash_pairs(h, h, 4, 9, &pairs, &n, &cap));
-  REQUIRE(n == 2);
-  CHECK(pairs[0].a == 0 && pairs[0].b == 1 && pairs[0].hamming == 3);
-  CHECK(pairs[1].a == 1 && pairs[1].b == 2 && pairs[1].hamming == 7);
-  n = 0;
-  REQUIRE_OK(audit_hash_pairs(h, centre, 4, 9, &pairs, &n, &cap));
-  REQUIRE(n == 4);
-  static const int want[4][3] = {{0, 1, 3}, {0, 3, 2}, {1, 2, 7}, {1, 3, 5}};
-  for (int i = 0; i < 4; i++)
-    CHECK(pairs[i].a == want[i][0] && pairs[i].b == want[i][1] && pairs[i].hamming == want[i][2]);
-  CHECK_INT(audit_hash_distance(1023, M, ~(uint64_t)0, top2), 12);
-  cur_free(pairs);
 }
 
 /* Unit vectors at 0, 10, 90 and 180 degrees.  Nearest other by cosine: 0 ->
@@ -253,9 +242,9 @@ static void blur(uint8_t *px) {
   }
 }
 
-/* Writes scratch/REL from PX as PNG, or as JPEG at QUALITY when above 0. */
-static int write_image(const char *rel, uint8_t *px, int quality) {
-  cur_image_pixels im = {px, SIDE, SIDE, 3};
+/* Writes scratch/REL from the W x H image PX as PNG, or as JPEG at QUALITY when above 0. */
+static int write_image_sized(const char *rel, uint8_t *px, int w, int h, int quality) {
+  cur_image_pixels im = {px, w, h, 3};
   unsigned char *buf = NULL;
   size_t len = 0;
   char *path = test_scratch_path(rel);
@@ -265,6 +254,10 @@ static int write_image(const char *rel, uint8_t *px, int quality) {
   cur_free(buf);
   cur_free(path);
   return rc;
+}
+
+static int write_image(const char *rel, uint8_t *px, int quality) {
+  return write_image_sized(rel, px, SIDE, SIDE, quality);
 }
 
 /* ROOT/train/{a,b}/NN.png (seeds 1..40, and 1000.. for EXTRA more);
@@ -364,6 +357,35 @@ TEST(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image) {
   cur_free(detail), cur_free(groups), cur_free(leaks), cur_free(db);
 }
 
+/* A dataset of three common aspects, as the clothing photos have (120
+** portrait 3:4, 10 landscape 4:3, 14 widescreen 16:9: 9.7%), and one 3:1
+** strip (0.7%): odd_aspect is the strip only, the rare kind (under 1% of
+** the images within 10% of its aspect).  The median/MAD limit flagged the
+** 14 16:9 images too: their log aspect 0.58 is 0.86 from the median -0.29,
+** past 3.5 x 0.2 (MAD 0; the mean-deviation scale 0.17 is under the floor
+** 0.2). */
+TEST(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode) {
+  static const struct { int n, w, h; } kinds[] = {{120, 30, 40}, {10, 40, 30}, {14, 48, 27},
+                                                  {1, 45, 15}};
+  uint8_t px[SIDE * SIDE * 3], cut[SIDE * SIDE * 3];
+  char rel[64];
+  int rc = test_sh("cd '%s' && rm -rf aspects", T.scratch);
+  unsigned seed = 3000;
+  for (size_t k = 0; k < CUR_ARRAY_LEN(kinds); k++)
+    for (int i = 0; rc == 0 && i < kinds[k].n; i++, seed++) {
+      pattern(px, seed);
+      for (int y = 0; y < kinds[k].h; y++)
+        memcpy(cut + (size_t)y * kinds[k].w * 3, px + (size_t)y * SIDE * 3, (size_t)kinds[k].w * 3);
+      snprintf(rel, sizeof rel, "aspects/train/%s/%u.png", i % 2 ? "a" : "b", seed);
+      rc = write_image_sized(rel, cut, kinds[k].w, kinds[k].h, 0);
+    }
+  REQUIRE(rc == 0);
+  REQUIRE(prepared("aspects.db", "aspects", "audit") == 0);
+  char *odd = flagged("aspects.db", "odd_aspect");
+  CHECK_STR(odd, "train/b/3144.png\n");
+  cur_free(odd);
+}
+
 /* The flags are the newest complete audit run's only, and audit flags do
 ** not hold training rows back (training_labels). */
 TEST(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it) {
@@ -442,6 +464,84 @@ TEST(ivf_probing_every_cell_matches_exact_search) {
   cur_free(a), cur_free(b), cur_free(cfg_path), cur_free(ivf), cur_free(exact);
 }
 
+/* The standard error of the mean per-row recall@k: the sample spread of
+** the rows' recalls (each hits / k) over sqrt(n). */
+static double recall_se(const int64_t *exact, const int64_t *approx, int n, int k) {
+  double r[200], mean = 0, var = 0;
+  for (int i = 0; i < n; i++) {
+    int hits = 0;
+    for (int a = 0; a < k; a++)
+      for (int b = 0; b < k; b++) hits += exact[i * k + a] == approx[i * k + b];
+    mean += (r[i] = (double)hits / k) / n;
+  }
+  for (int i = 0; i < n; i++) var += (r[i] - mean) * (r[i] - mean) / (n - 1);
+  return sqrt(var / n);
+}
+
+/* 3,000 points in 16 dimensions around 30 random centres, unit length:
+** clustered like real embeddings, so IVF cells matter.  The nprobe chosen
+** for a recall target on held-out rows reaches it there (recomputed here)
+** with two standard errors to spare, and the step before it on the grid
+** (1, 2, 3, 4, 6, 9, ...) does not. */
+TEST(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows) {
+  enum { N = 3000, D = 16, K = 10, Q = 200 };
+  float *X = cur_mallocarray(N, D * sizeof *X), centre[30][D];
+  int64_t rows[Q], exact[Q * K], nbr[Q * K];
+  float sim[Q * K];
+  REQUIRE(X);
+  cur_rng r;
+  cur_rng_seed(&r, 5);
+  for (int c = 0; c < 30; c++)
+    for (int j = 0; j < D; j++) centre[c][j] = (float)cur_rng_normal(&r);
+  for (int i = 0; i < N; i++) {
+    double norm = 0;
+    int c = (int)cur_rng_below(&r, 30);
+    for (int j = 0; j < D; j++) {
+      X[i * D + j] = centre[c][j] + 0.6f * (float)cur_rng_normal(&r);
+      norm += (double)X[i * D + j] * X[i * D + j];
+    }
+    for (int j = 0; j < D; j++) X[i * D + j] = (float)(X[i * D + j] / sqrt(norm));
+  }
+  REQUIRE_OK(knn_sample_rows(N, Q, 3, rows));
+  knn_config ex = {.k = K, .threads = 1};
+  REQUIRE_OK(knn_search(&ex, X, N, D, rows, Q, exact, sim));
+  knn_ivf *ix = NULL;
+  REQUIRE_OK(knn_ivf_new(X, N, D, 0, 9, 1, &ix));
+  CHECK_INT(knn_ivf_nlist(ix), 219);           /* round(4 sqrt(3000)) */
+  int nprobe = 0, before = 0;
+  double recall = 0;
+  REQUIRE_OK(knn_ivf_tune(ix, K, rows, Q, exact, 0.9, &nprobe, &recall));
+  CHECK(recall >= 0.9 && nprobe > 1 && nprobe < 219);
+  REQUIRE_OK(knn_ivf_search(ix, nprobe, K, rows, Q, nbr, sim));
+  CHECK_NEAR(knn_recall(exact, nbr, Q, K), recall, 1e-12);
+  CHECK(recall - 2 * recall_se(exact, nbr, Q, K) >= 0.9);
+  for (int p = 1; p < nprobe; p = p < 4 ? p + 1 : p + p / 2) before = p;
+  REQUIRE_OK(knn_ivf_search(ix, before, K, rows, Q, nbr, sim));
+  CHECK(knn_recall(exact, nbr, Q, K) - 2 * recall_se(exact, nbr, Q, K) < 0.9);
+  knn_ivf_free(ix);
+  knn_ivf_free(NULL);
+  int64_t drawn[N];
+  REQUIRE_OK(knn_sample_rows(N, N, 4, drawn));   /* every row once */
+  int64_t sum = 0;
+  for (int i = 0; i < N; i++) sum += drawn[i];
+  CHECK(sum == (int64_t)N * (N - 1) / 2);
+  cur_free(X);
+}
+
+/* Above exact_max with ivf_nprobe at its default (0), the stage chooses
+** nprobe on held-out images and reports it; recall@k on the other images
+** reaches the default target 0.95 (a small set: the tuning rows predict it). */
+TEST(stage_chooses_ivf_nprobe_for_the_recall_target) {
+  const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"exact_max\": 10}}";
+  char *cfg_path = test_scratch_path("tune.json"), *db = test_scratch_path("tune.db");
+  REQUIRE(cfg_path && db && test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
+  REQUIRE(prepared_with("tune.json", "tune.db", "src", "audit") == 0);
+  CHECK(fx_sql_int(db, "SELECT count(*) FROM metrics WHERE name = 'ivf_nprobe' AND value >= 1") == 1);
+  CHECK(fx_sql_int(db, "SELECT value >= 0.95 FROM metrics WHERE name = 'knn_recall'") == 1);
+  cur_free(cfg_path), cur_free(db);
+}
+
 TEST(two_fresh_runs_give_the_same_database) {
   REQUIRE(audited("b.db") == 0);
   char *a = test_scratch_path("a.db"), *b = test_scratch_path("b.db");
@@ -493,15 +593,18 @@ int main(int argc, char **argv) {
   RUN(brightness_percentiles_and_entropy);
   RUN(colourfulness_of_red_and_grey);
   RUN(modified_z_limits);
+  RUN(share_near_counts_the_values_within_the_width);
   RUN(union_find_groups_are_named_by_their_smallest_member);
-  RUN(hash_pairs_within_the_distance);
   RUN(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours);
   RUN(knn_label_consistency_and_distance);
   RUN(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image);
   RUN(pairs_chaining_many_images_raise_no_pair_flags);
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
   RUN(manifest_rows_leave_out_the_leak_only);
+  RUN(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode);
   RUN(ivf_probing_every_cell_matches_exact_search);
+  RUN(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows);
+  RUN(stage_chooses_ivf_nprobe_for_the_recall_target);
   RUN(two_fresh_runs_give_the_same_database);
   RUN(killed_and_resumed_run_equals_a_run_never_killed);
   return test_finish();

@@ -116,9 +116,9 @@ static const char to_version_4[] =
 /* A version 3 database (the current schema without what versions 4 and 5
 ** added) is migrated on open, one version at a time: the audit tables and
 ** view exist, runs has its inputs column where a new database has it
-** (last), the version 5 objects exist, the version is 5, and the rows it
-** held are kept. */
-TEST(version_3_database_is_migrated_to_5_on_open) {
+** (last), the version 5 objects exist, the version is the current one, and
+** the rows it held are kept. */
+TEST(version_3_database_is_migrated_to_the_current_version_on_open) {
   cur_store *st = fresh("v3.db");
   REQUIRE(st);
   cur_store_close(st);
@@ -131,7 +131,7 @@ TEST(version_3_database_is_migrated_to_5_on_open) {
   REQUIRE_OK(cur_store_open(path, &st));
   cur_store_close(st);
   cur_free(path);
-  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), 5);
+  CHECK_INT(sql_int("v3.db", "PRAGMA user_version"), CUR_SCHEMA_VERSION);
   CHECK_INT(sql_int("v3.db", "SELECT count(*) FROM sqlite_schema WHERE name IN "
                              "('image_stats', 'duplicate_pairs', 'duplicate_members', "
                              "'duplicate_groups', 'flagged', 'training_labels')"), 6);
@@ -141,10 +141,10 @@ TEST(version_3_database_is_migrated_to_5_on_open) {
             sql_int("v3.db", "SELECT max(cid) FROM pragma_table_info('runs')"));
 }
 
-/* A version 4 database with a review label is migrated to 5: the label is
+/* A version 4 database with a review label is migrated: the label is
 ** still current, and retracting it gives back the human label, so the
 ** migrated current_labels reads standing_labels. */
-TEST(version_4_database_is_migrated_to_5_and_retractions_count) {
+TEST(version_4_database_is_migrated_and_retractions_count) {
   cur_store *st = fresh("v4.db");
   REQUIRE(st);
   cur_store_close(st);
@@ -161,7 +161,7 @@ TEST(version_4_database_is_migrated_to_5_and_retractions_count) {
   char *path = test_scratch_path("v4.db");
   REQUIRE_OK(cur_store_open(path, &st));
   cur_free(path);
-  CHECK_INT(sql_int("v4.db", "PRAGMA user_version"), 5);
+  CHECK_INT(sql_int("v4.db", "PRAGMA user_version"), CUR_SCHEMA_VERSION);
   CHECK_INT(sql_int("v4.db", V5_OBJECTS), 4);
   CHECK_INT(sql_int("v4.db", "SELECT class_id FROM current_labels"), 2);
   int64_t label_id;
@@ -171,6 +171,36 @@ TEST(version_4_database_is_migrated_to_5_and_retractions_count) {
   CHECK_INT(sql_int("v4.db", "SELECT class_id = 1 AND source = 'human' FROM current_labels"), 1);
   CHECK_INT(sql_int("v4.db", "SELECT count(*) FROM labels"), 2);
   cur_store_close(st);
+}
+
+/* A version 5 database, whose image_stats held one centre hash
+** (phash_centre) and a row of it, is migrated on open: image_stats has the
+** phash_views column instead and no rows (the next audit measures every
+** image again), the version is 6, and the rest is kept. */
+TEST(version_5_database_drops_its_image_stats_on_open) {
+  cur_store *st = fresh("v5.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  REQUIRE(sql_exec("v5.db",
+                   "DROP TABLE image_stats; "
+                   "CREATE TABLE image_stats(image_id INTEGER PRIMARY KEY, phash INTEGER NOT NULL, "
+                   "phash_centre INTEGER NOT NULL, sharpness REAL NOT NULL, "
+                   "sharpness_reblur REAL NOT NULL, bright_p01 REAL NOT NULL, "
+                   "bright_p99 REAL NOT NULL, entropy REAL NOT NULL, colourfulness REAL NOT NULL, "
+                   "run_id INTEGER NOT NULL); "
+                   "INSERT INTO image_stats VALUES (1, 5, 6, 1, 1, 0, 255, 7, 20, 1); "
+                   "INSERT INTO tasks(name) VALUES ('kept'); PRAGMA user_version = 5") == SQLITE_OK);
+  char *path = test_scratch_path("v5.db");
+  REQUIRE_OK(cur_store_open(path, &st));
+  cur_store_close(st);
+  cur_free(path);
+  CHECK_INT(sql_int("v5.db", "PRAGMA user_version"), 6);
+  CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM image_stats"), 0);
+  CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM pragma_table_info('image_stats') "
+                             "WHERE name = 'phash_views'"), 1);
+  CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM pragma_table_info('image_stats') "
+                             "WHERE name = 'phash_centre'"), 0);
+  CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM tasks WHERE name = 'kept'"), 1);
 }
 
 /* One image with labels from several sources; returns its id. */
@@ -303,8 +333,9 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(init_creates_schema_in_wal_mode_with_version);
   RUN(other_schema_version_is_refused_with_a_clear_message);
-  RUN(version_3_database_is_migrated_to_5_on_open);
-  RUN(version_4_database_is_migrated_to_5_and_retractions_count);
+  RUN(version_3_database_is_migrated_to_the_current_version_on_open);
+  RUN(version_4_database_is_migrated_and_retractions_count);
+  RUN(version_5_database_drops_its_image_stats_on_open);
   RUN(current_label_follows_precedence_and_history_is_kept);
   RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
   RUN(second_writer_is_refused_by_the_lock);

@@ -23,8 +23,7 @@
 #include <unistd.h>
 
 extern const char cur_schema_sql[];
-extern const char cur_migrate_4_sql[];
-extern const char cur_migrate_5_sql[];
+extern const char cur_migrate_4_sql[], cur_migrate_5_sql[], cur_migrate_6_sql[];
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -145,36 +144,35 @@ cleanup:
   return rc;
 }
 
-/* The migrations, each from the version before: what it adds, for the log. */
+/* The migrations, each from the version before it, and what each adds. */
 static const struct {
-  int to;
-  const char *sql;
-  const char *what;
+  const char *sql, *what;
 } migrations[] = {
-    {4, cur_migrate_4_sql, "the audit stage's tables"},
-    {5, cur_migrate_5_sql, "review undo and the train stage's predictions"},
+    [4] = {cur_migrate_4_sql, "the audit stage's tables"},
+    [5] = {cur_migrate_5_sql, "review undo and the train stage's predictions"},
+    [6] = {cur_migrate_6_sql, "the audit's pHash views: image statistics are measured again"},
 };
 
-/* Brings a database of an older version to this one, a migration per
-** version, each in one transaction. */
+/* Brings a database of version 3 or later up to CUR_SCHEMA_VERSION, each
+** step in one transaction. */
 static int migrate(cur_store *st, int64_t *version) {
-  for (size_t i = 0; i < CUR_ARRAY_LEN(migrations); i++) {
+  _Static_assert(CUR_ARRAY_LEN(migrations) == CUR_SCHEMA_VERSION + 1, "a migration per version");
+  while (*version >= 3 && *version < CUR_SCHEMA_VERSION) {
+    int64_t to = *version + 1;
     char *err = NULL;
-    int to = migrations[i].to;
-    if (*version != to - 1) continue;
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-      return cur__db_error(st, "cannot start the migration to a new schema version");
-    if (sqlite3_exec(st->db, migrations[i].sql, NULL, NULL, &err) != SQLITE_OK) {
-      int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version %d: %s", st->path, to,
-                          err ? err : "?");
+      return cur__db_error(st, "cannot start a schema migration");
+    if (sqlite3_exec(st->db, migrations[to].sql, NULL, NULL, &err) != SQLITE_OK) {
+      int rc = cur_errorc(CUR_EDB, "%s: migrating to schema version %lld: %s", st->path,
+                          (long long)to, err ? err : "?");
       sqlite3_free(err);
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
       return rc;
     }
     int rc = cur_store_commit(st);
     if (rc) return rc;
-    cur_info("%s: migrated from schema version %d to %d (%s)", st->path, to - 1, to,
-             migrations[i].what);
+    cur_info("%s: migrated from schema version %lld to %lld (%s)", st->path, (long long)*version,
+             (long long)to, migrations[to].what);
     *version = to;
   }
   return CUR_OK;

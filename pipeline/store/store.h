@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define CUR_SCHEMA_VERSION 5
+#define CUR_SCHEMA_VERSION 6
 
 typedef struct cur_store cur_store;
 

@@ -27,21 +27,42 @@ int cur_store_audit_next(cur_store *st, int64_t after_id, int limit,
   return rc;
 }
 
+/* The views after the whole image's, 8 bytes each, little-endian. */
+#define VIEWS_BYTES (8 * (CUR_PHASH_VIEWS - 1))
+
 int cur_store_audit_stats_put(cur_store *st, int64_t image_id, const cur_image_stats *s,
                               int64_t run_id) {
+  uint8_t views[VIEWS_BYTES];
+  for (int v = 1; v < CUR_PHASH_VIEWS; v++)
+    for (int b = 0; b < 8; b++) views[8 * (v - 1) + b] = (uint8_t)(s->phash[v] >> (8 * b));
   return cur__exec(st,
-      "INSERT INTO image_stats(image_id, phash, phash_centre, sharpness, sharpness_reblur, "
+      "INSERT INTO image_stats(image_id, phash, phash_views, sharpness, sharpness_reblur, "
       "bright_p01, bright_p99, entropy, colourfulness, run_id) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-      "iiiddddddi", image_id, (int64_t)s->phash, (int64_t)s->phash_centre, s->sharpness,
-      s->sharpness_reblur, s->bright_p01, s->bright_p99, s->entropy, s->colourfulness, run_id);
+      "iibddddddi", image_id, (int64_t)s->phash[0], (const void *)views, (int64_t)VIEWS_BYTES,
+      s->sharpness, s->sharpness_reblur, s->bright_p01, s->bright_p99, s->entropy,
+      s->colourfulness, run_id);
+}
+
+/* Reads the views of column COL into S; CUR_EDB naming the image when the
+** blob does not hold CUR_PHASH_VIEWS - 1 hashes. */
+static int read_views(cur_store *st, sqlite3_stmt *q, int col, int64_t id, cur_image_stats *s) {
+  const uint8_t *b = sqlite3_column_blob(q, col);
+  if (sqlite3_column_bytes(q, col) != VIEWS_BYTES || !b)
+    return cur_errorc(CUR_EDB, "%s: image_stats of image %lld: phash_views has %d bytes, not %d",
+                      st->path, (long long)id, sqlite3_column_bytes(q, col), VIEWS_BYTES);
+  for (int v = 1; v < CUR_PHASH_VIEWS; v++) {
+    s->phash[v] = 0;
+    for (int k = 0; k < 8; k++) s->phash[v] |= (uint64_t)b[8 * (v - 1) + k] << (8 * k);
+  }
+  return CUR_OK;
 }
 
 int cur_store_audit_rows(cur_store *st, const char *model,
                          int (*fn)(void *ctx, const cur_audit_row *row), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT i.id, i.split, i.source_path, coalesce(i.width, 0), coalesce(i.height, 0), "
-      "s.phash, s.phash_centre, s.sharpness, s.sharpness_reblur, s.bright_p01, s.bright_p99, "
+      "s.phash, s.phash_views, s.sharpness, s.sharpness_reblur, s.bright_p01, s.bright_p99, "
       "s.entropy, s.colourfulness, e.dim, e.vector "
       "FROM images i JOIN image_stats s ON s.image_id = i.id "
       "LEFT JOIN embeddings e ON e.image_id = i.id AND e.model = ?1 "
@@ -55,12 +76,16 @@ int cur_store_audit_rows(cur_store *st, const char *model,
         .path = (const char *)sqlite3_column_text(s, 2),
         .width = sqlite3_column_int(s, 3),
         .height = sqlite3_column_int(s, 4),
-        .stats = {(uint64_t)sqlite3_column_int64(s, 5), (uint64_t)sqlite3_column_int64(s, 6),
-                  sqlite3_column_double(s, 7), sqlite3_column_double(s, 8),
-                  sqlite3_column_double(s, 9), sqlite3_column_double(s, 10),
-                  sqlite3_column_double(s, 11), sqlite3_column_double(s, 12)},
+        .stats = {.phash = {(uint64_t)sqlite3_column_int64(s, 5)},
+                  .sharpness = sqlite3_column_double(s, 7),
+                  .sharpness_reblur = sqlite3_column_double(s, 8),
+                  .bright_p01 = sqlite3_column_double(s, 9),
+                  .bright_p99 = sqlite3_column_double(s, 10),
+                  .entropy = sqlite3_column_double(s, 11),
+                  .colourfulness = sqlite3_column_double(s, 12)},
         .dim = sqlite3_column_int(s, 13),
         .vector = sqlite3_column_type(s, 14) == SQLITE_NULL ? NULL : sqlite3_column_blob(s, 14)};
+    if ((rc = read_views(st, s, 6, r.id, &r.stats))) break;
     if (r.vector && sqlite3_column_bytes(s, 14) != 2 * r.dim) {
       rc = cur_errorc(CUR_EDB, "%s: embedding of image %lld under %s has %d bytes for %d values",
                       st->path, (long long)r.id, model, sqlite3_column_bytes(s, 14), r.dim);

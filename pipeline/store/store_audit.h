@@ -6,9 +6,14 @@
 
 #include "store.h"
 
+/* pHashes per image: the whole image's (column phash), then the other views
+** (column phash_views); models/imstats.h IMSTATS_VIEWS, which the stage
+** checks agrees. */
+#define CUR_PHASH_VIEWS 8
+
 /* An image_stats row (schema.sql; models/imstats.h computes the values). */
 typedef struct cur_image_stats {
-  uint64_t phash, phash_centre;
+  uint64_t phash[CUR_PHASH_VIEWS];
   double sharpness, sharpness_reblur, bright_p01, bright_p99, entropy, colourfulness;
 } cur_image_stats;
 

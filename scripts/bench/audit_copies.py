@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """audit_copies.py -- seeded modified copies of training images, for scripts/bench/audit.
 
-Usage: audit_copies.py ORIGINALS.tsv SOURCE OUT_DIR SEED PER_MOD
+Usage: audit_copies.py ORIGINALS.tsv SOURCE OUT_DIR SEED PER_MOD [MODS]
 
 ORIGINALS.tsv: one line per candidate training image, "source_path<TAB>class"
 (paths inside SOURCE, a tar file or a folder).  For each of the seven
-modifications it draws PER_MOD distinct originals (none shared between
+modifications (or MODS, a comma-separated list of
+them, where cropNN is any centre crop to NN%) it draws PER_MOD distinct originals (none shared between
 modifications, so copies never pair with each other) and writes
 OUT_DIR/<class>/<mod>__<n>.<ext>, and OUT_DIR/../copies.tsv:
 "copy_path<TAB>modification<TAB>original source_path".  JPEG re-encoding is
@@ -29,8 +30,9 @@ def modify(img, mod):
         return img
     if mod == "resize50":
         return img.resize((max(1, w // 2), max(1, h // 2)), Image.LANCZOS)
-    if mod == "crop90":
-        cw, ch = round(w * 0.9), round(h * 0.9)
+    if mod.startswith("crop"):
+        share = int(mod[4:]) / 100
+        cw, ch = round(w * share), round(h * share)
         left, top = (w - cw) // 2, (h - ch) // 2
         return img.crop((left, top, left + cw, top + ch))
     if mod == "bright115":
@@ -47,15 +49,16 @@ def modify(img, mod):
 def main():
     originals_tsv, source, out_dir, seed, per_mod = sys.argv[1:6]
     per_mod = int(per_mod)
+    mods = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] else MODS
     rows = [line.rstrip("\n").split("\t") for line in open(originals_tsv, encoding="utf-8") if line.strip()]
     rows.sort()
     rng = random.Random(int(seed))
-    picked = rng.sample(rows, min(len(rows), per_mod * len(MODS)))
+    picked = rng.sample(rows, min(len(rows), per_mod * len(mods)))
     tar = tarfile.open(source) if os.path.isfile(source) else None
     members = {m.name.lstrip("./"): m for m in tar.getmembers()} if tar else {}
     manifest = []
     for i, (path, cls) in enumerate(picked):
-        mod = MODS[i % len(MODS)]
+        mod = mods[i % len(mods)]
         data = tar.extractfile(members[path.lstrip("./")]).read() if tar else open(os.path.join(source, path), "rb").read()
         img = modify(Image.open(io.BytesIO(data)).convert("RGB"), mod)
         ext = "jpg" if mod == "jpeg40" else "png"

@@ -48,10 +48,7 @@ def main():
         by_mod[mod].append((c, o))
     print(f"{'modification':<12} {'copies':>6} {'dup recall':>10} {'dup prec':>8} {'leak recall':>11} "
           f"{'leak prec':>9} {'blurry':>7} {'dark':>6}")
-    for mod in ["jpeg40", "resize50", "crop90", "bright115", "hflip", "blur2", "dark15"]:
-        rows = by_mod.get(mod, [])
-        if not rows:
-            continue
+    for mod, rows in by_mod.items():
         n = len(rows)
         found = sum(o in pairs[c] for c, o in rows)
         touching = sum(len(pairs[c]) for c, _ in rows)

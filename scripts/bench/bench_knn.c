@@ -8,16 +8,24 @@
 ** cluster structure (a vector stays near its main embedding) while giving
 ** N distinct points; uniform random vectors have no clusters and no IVF
 ** reaches a useful recall on them (/work/shared/notes/faiss.md).
-** It runs the self-kNN over all N with IVF (timed), exact search for a
-** seeded sample of QUERIES rows (timed; the full exact time is that
-** scaled by N / QUERIES), and prints recall@k of IVF on the sample.
+** As the audit stage does (models/knn.h): it trains the IVF cells on a
+** seeded sample (64 rows a cell), chooses nprobe on QUERIES held-out rows
+** (the least reaching recall@10 TARGET; NPROBE > 0 fixes it instead), runs
+** the self-kNN over all N rows (SELF 1; SELF 0 searches only the measured
+** rows, and the time for all rows is that scaled by N / QUERIES: a query's
+** neighbours do not depend on the other queries), and measures recall@10
+** against exact search on QUERIES other rows (the full exact time is that
+** scaled by N / QUERIES too).  Each phase's wall and CPU time is printed, with the load
+** average before and after (the machine may be shared).
 **
-**   bench_knn DB N [DIM=512] [QUERIES=1000] [NPROBE=16] [NLIST=0: 4 sqrt(N)] [THREADS=2]
+**   bench_knn DB N [DIM=512] [QUERIES=1000] [NPROBE=0] [NLIST=0: 4 sqrt(N)] [THREADS=2]
+**             [TARGET=0.95] [SELF=1]
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "curate.h"
@@ -69,6 +77,33 @@ static double now(void) {
   return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* CPU seconds (user + system) of this process so far. */
+static double cpu(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec +
+         u.ru_stime.tv_usec * 1e-6;
+}
+
+static void print_load(const char *when) {
+  char line[128] = "?";
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f && fgets(line, sizeof line, f)) line[strcspn(line, "\n")] = 0;
+  if (f) fclose(f);
+  printf("load average %s: %s\n", when, line);
+}
+
+/* A phase's clocks. */
+typedef struct clocks {
+  double wall, cpu;
+} clocks;
+
+static clocks start(void) { return (clocks){now(), cpu()}; }
+
+static void report(const char *what, clocks c) {
+  printf("%-34s wall %8.1f s  cpu %8.1f s\n", what, now() - c.wall, cpu() - c.cpu);
+}
+
 /* The N x DIM mixed projections of the centred embeddings (file comment).
 ** Projection is linear, so the embeddings are projected once and the
 ** projections mixed. */
@@ -110,56 +145,74 @@ static float *make_vectors(const emb *e, int64_t n, int dim, uint64_t seed) {
   return X;
 }
 
+static int fail(void) {
+  fprintf(stderr, "bench_knn: %s\n", cur_error());
+  return 1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: bench_knn DB N [DIM] [QUERIES] [NPROBE] [NLIST] [THREADS]\n");
+    fprintf(stderr, "usage: bench_knn DB N [DIM] [QUERIES] [NPROBE] [NLIST] [THREADS] [TARGET] "
+                    "[SELF]\n");
     return 2;
   }
   int64_t n = atoll(argv[2]);
-  int dim = argc > 3 ? atoi(argv[3]) : 512, q = argc > 4 ? atoi(argv[4]) : 1000;
-  knn_config ivf = {.k = 10, .ivf = 1, .nprobe = argc > 5 ? atoi(argv[5]) : 16,
-                    .nlist = argc > 6 ? atoi(argv[6]) : 0, .threads = argc > 7 ? atoi(argv[7]) : 2};
+  int dim = argc > 3 ? atoi(argv[3]) : 512, q = argc > 4 ? atoi(argv[4]) : 1000, k = 10;
+  int nprobe = argc > 5 ? atoi(argv[5]) : 0, nlist = argc > 6 ? atoi(argv[6]) : 0;
+  int threads = argc > 7 ? atoi(argv[7]) : 2;
+  double target = argc > 8 ? atof(argv[8]) : 0.95, tuned = NAN;
+  int self = argc > 9 ? atoi(argv[9]) : 1;
   emb e = {0};
-  if (n < 2 || dim < 1 || q < 1 || q > n || load(argv[1], &e)) {
-    fprintf(stderr, "bench_knn: %s\n", cur_error());
-    return 1;
+  if (n < 2 || dim < 1 || q < 1 || 2 * (int64_t)q > n || threads < 1) {
+    fprintf(stderr, "bench_knn: bad arguments\n");
+    return 2;
   }
-  double t0 = now();
+  setvbuf(stdout, NULL, _IOLBF, 0);   /* each phase shows as it ends: the run is long */
+  if (load(argv[1], &e)) return fail();
+  print_load("before");
+  clocks c = start();
   float *X = make_vectors(&e, n, dim, 20261206);
-  int64_t *nbr = cur_mallocarray((size_t)n, 10 * sizeof *nbr);
-  int64_t *rows = cur_mallocarray((size_t)q, sizeof *rows);
-  int64_t *exact = cur_mallocarray((size_t)q, 10 * sizeof *exact);
-  int64_t *approx = cur_mallocarray((size_t)q, 10 * sizeof *approx);
-  float *sim = cur_mallocarray((size_t)n, 10 * sizeof *sim);
-  if (!X || !nbr || !rows || !exact || !approx || !sim) return 1;
-  printf("vectors: %lld x %d from %lld embeddings of %d values (%.1f s)\n", (long long)n, dim,
-         (long long)e.n, e.d, now() - t0);
-  t0 = now();
-  if (knn_search(&ivf, X, n, dim, NULL, n, nbr, sim)) {
-    fprintf(stderr, "bench_knn: %s\n", cur_error());
-    return 1;
+  int64_t *nbr = cur_mallocarray((size_t)n, (size_t)k * sizeof *nbr);
+  int64_t *rows = cur_mallocarray((size_t)q * 2, sizeof *rows);
+  int64_t *exact = cur_mallocarray((size_t)q * 2, (size_t)k * sizeof *exact);
+  int64_t *approx = cur_mallocarray((size_t)q, (size_t)k * sizeof *approx);
+  float *sim = cur_mallocarray((size_t)n, (size_t)k * sizeof *sim);
+  if (!X || !nbr || !rows || !exact || !approx || !sim) return fail();
+  printf("vectors: %lld x %d from %lld embeddings of %d values\n", (long long)n, dim,
+         (long long)e.n, e.d);
+  report("making the vectors", c);
+  /* rows[0..q): tuning; rows[q..2q): the measured queries */
+  knn_config ex = {.k = k, .threads = threads};
+  c = start();
+  if (knn_sample_rows(n, 2 * (int64_t)q, 7, rows) || knn_search(&ex, X, n, dim, rows, 2 * q, exact, sim))
+    return fail();
+  report("exact search, tuning + measured rows", c);
+  knn_ivf *ix = NULL;
+  c = start();
+  if (knn_ivf_new(X, n, dim, nlist, 11, threads, &ix)) return fail();
+  report("IVF: k-means on a sample, filing", c);
+  c = start();
+  if (nprobe == 0 && knn_ivf_tune(ix, k, rows, q, exact, target, &nprobe, &tuned)) return fail();
+  report("IVF: choosing nprobe", c);
+  c = start();
+  if (self) {
+    if (knn_ivf_search(ix, nprobe, k, NULL, n, nbr, sim)) return fail();
+    report("IVF: self-kNN of every row", c);
+    for (int i = 0; i < q; i++)
+      memcpy(approx + (size_t)i * k, nbr + rows[q + i] * k, (size_t)k * sizeof *approx);
+  } else {
+    if (knn_ivf_search(ix, nprobe, k, rows + q, q, approx, sim)) return fail();
+    double wall = now() - c.wall, used = cpu() - c.cpu;
+    report("IVF: the measured rows only", c);
+    printf("IVF: every row would take about wall %.0f s, cpu %.0f s (x %.0f)\n",
+           wall * (double)n / q, used * (double)n / q, (double)n / q);
   }
-  double t_ivf = now() - t0;
-  cur_rng r;
-  cur_rng_seed(&r, 7);
-  for (int i = 0; i < q; i++) {
-    rows[i] = (int64_t)cur_rng_below(&r, (uint64_t)n);
-    memcpy(approx + (size_t)i * 10, nbr + rows[i] * 10, 10 * sizeof *approx);
-  }
-  knn_config ex = ivf;
-  ex.ivf = 0;
-  t0 = now();
-  if (knn_search(&ex, X, n, dim, rows, q, exact, sim)) {
-    fprintf(stderr, "bench_knn: %s\n", cur_error());
-    return 1;
-  }
-  double t_exact = now() - t0;
-  int nlist = ivf.nlist ? ivf.nlist : (int)fmax(1.0, round(4.0 * sqrt((double)n)));
-  printf("IVF (nlist %d, nprobe %d, %d threads): self-kNN k=10 of all %lld rows in %.1f s\n", nlist,
-         ivf.nprobe, ivf.threads, (long long)n, t_ivf);
-  printf("exact: %d queries in %.2f s (all %lld rows would take about %.0f s)\n", q, t_exact,
-         (long long)n, t_exact * (double)n / q);
-  printf("recall@10 of IVF against exact on %d queries: %.4f\n", q, knn_recall(exact, approx, q, 10));
+  printf("IVF: nlist %d, nprobe %d (recall@%d %.4f on %d tuning rows, target %.2f), %d threads\n",
+         knn_ivf_nlist(ix), nprobe, k, tuned, q, target, threads);
+  printf("recall@%d of IVF against exact on %d other rows: %.4f\n", k, q,
+         knn_recall(exact + (size_t)q * k, approx, q, k));
+  print_load("after");
+  knn_ivf_free(ix);
   cur_free(X), cur_free(nbr), cur_free(rows), cur_free(exact), cur_free(approx);
   cur_free(sim), cur_free(e.E);
   return 0;

@@ -45,20 +45,31 @@ static const cur_option audit_options[] = {
     {"cosine", CUR_OPT_NUM, "0.95",
      "near-duplicates: embedding cosine similarity at or above this", check_cosine},
     {"phash_distance", CUR_OPT_INT, "9",
-     "near-duplicates: pHashes differing in at most this many of 64 bits", check_bits},
+     "near-duplicates: whole-image pHashes differing in at most this many of 64 bits", check_bits},
+    {"phash_view_distance", CUR_OPT_INT, "6",
+     "near-duplicates: one's whole-image pHash at most this many bits from the other's mirror "
+     "or centre-crop hash", check_bits},
     {"max_duplicate_share", CUR_OPT_NUM, "0.1",
      "when more of the images than this share sit in near-duplicate groups of more than 10, "
      "the signals chain different pictures: pairs and groups are kept, no near_duplicate or "
      "leak flag is raised", cur_option_check_fraction},
     {"z", CUR_OPT_NUM, "3.5",
      "outlier and quality flags: modified z-score (median/MAD) beyond this", cur_option_check_positive},
+    {"aspect_share", CUR_OPT_NUM, "0.01",
+     "odd_aspect: flagged when fewer than this share of the images have an aspect ratio "
+     "within 10% of the image's", cur_option_check_fraction},
     {"exact_max", CUR_OPT_INT, "100000",
      "images with embeddings up to which the kNN search is exact; above: IVF",
      cur_option_check_positive},
-    {"ivf_nprobe", CUR_OPT_INT, "16", "IVF cells searched per query", cur_option_check_positive},
+    {"ivf_nprobe", CUR_OPT_INT, "0",
+     "IVF cells searched per query; 0: the least that reaches ivf_recall on held-out images",
+     cur_option_check_nonnegative},
+    {"ivf_recall", CUR_OPT_NUM, "0.95",
+     "IVF: the recall@k against exact search that choosing ivf_nprobe aims at",
+     cur_option_check_fraction},
     {"ivf_check", CUR_OPT_INT, "1000",
-     "IVF: images whose neighbours are checked against exact search (recall@k)",
-     cur_option_check_positive},
+     "IVF: images used to choose nprobe, and as many others whose neighbours are checked "
+     "against exact search (recall@k)", cur_option_check_positive},
     {"batch_size", CUR_OPT_INT, "256", "images measured per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
@@ -98,10 +109,13 @@ static int measure_one(void *ctx, int64_t id, int width, int height, const void 
   }
   int rc = imstats_compute(sc->pix, w, h, 3, &st);
   if (rc) return rc;
-  sc->ids[sc->n] = id;
-  sc->stats[sc->n++] = (cur_image_stats){st.phash, st.phash_centre, st.sharpness,
-                                         st.sharpness_reblur, st.bright_p01, st.bright_p99,
-                                         st.entropy, st.colourfulness};
+  _Static_assert(IMSTATS_VIEWS == CUR_PHASH_VIEWS, "the store keeps every view's hash");
+  cur_image_stats *out = &sc->stats[sc->n];
+  sc->ids[sc->n++] = id;
+  *out = (cur_image_stats){.sharpness = st.sharpness, .sharpness_reblur = st.sharpness_reblur,
+                           .bright_p01 = st.bright_p01, .bright_p99 = st.bright_p99,
+                           .entropy = st.entropy, .colourfulness = st.colourfulness};
+  memcpy(out->phash, st.phash, sizeof out->phash);
   return CUR_OK;
 }
 

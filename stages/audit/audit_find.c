@@ -1,8 +1,10 @@
 /* audit_find.c -- the audit stage's judging pass: rows in, pairs, groups, kNN scores and limits out.
 **
 ** Near-duplicate pairs are the union of two sets: kNN-graph pairs whose
-** embedding cosine reaches audit.cosine, and pairs whose pHashes differ in
-** at most audit.phash_distance bits.  Each pair's cosine is recomputed in
+** embedding cosine reaches audit.cosine, and pHash pairs: whole-image
+** hashes at most audit.phash_distance bits apart, or one's whole hash at
+** most audit.phash_view_distance from the other's mirror or crop views
+** (models/audit_detect.h).  Each pair's cosine is recomputed in
 ** double precision from the stored vectors, so what is written does not
 ** depend on faiss's summation order.  Groups are the connected components
 ** of the pairs (union-find).
@@ -24,7 +26,7 @@ const char *const audit_reason[Q_COUNT] = {"blurry", "dark", "bright", "low_info
 void audit_state_free(audit_state *a) {
   for (int64_t i = 0; a->paths && i < a->n; i++) cur_free(a->paths[i]);
   void *owned[] = {a->ids, a->split, a->paths, a->width, a->height, a->stats, a->vec_row,
-                   a->vec_of, a->X, a->pairs, a->group, a->nbr, a->sim};
+                   a->vec_of, a->X, a->pairs, a->group, a->nbr, a->sim, a->aspect_share};
   for (size_t i = 0; i < CUR_ARRAY_LEN(owned); i++) cur_free(owned[i]);
   for (int q = 0; q < Q_COUNT; q++) cur_free(a->measure[q]);
 }
@@ -121,47 +123,73 @@ static double pair_cosine(const audit_state *a, int64_t r1, int64_t r2) {
   return s;
 }
 
-/* The kNN graph over the vectors: exact up to exact_max rows, else IVF with
-** its recall@k measured against exact search on a seeded sample of rows.
-** Similarities are recomputed in double (see the file comment). */
+/* The exact neighbours of ROWS[0..s) into EXACT (s x k). */
+static int exact_of(const audit_state *a, int k, const int64_t *rows, int64_t s, int64_t *exact) {
+  float *sim = cur_mallocarray((size_t)(s ? s : 1), (size_t)k * sizeof *sim);
+  if (!sim) return CUR_ENOMEM;
+  knn_config ex = {.k = k, .threads = cur_run_threads(a->run)};
+  int rc = knn_search(&ex, a->X, a->n_vec, a->dim, rows, s, exact, sim);
+  cur_free(sim);
+  return rc;
+}
+
+/* The IVF graph: cells trained on a seeded sample; nprobe is ivf_nprobe,
+** or (0) the least that reaches ivf_recall on ivf_check held-out rows;
+** then the recall@k of the graph is measured on ivf_check other rows. */
+static int ivf_graph(audit_state *a) {
+  int64_t m = a->n_vec, s = cur_opt_int(a->opt, "ivf_check"), *rows = NULL, *exact = NULL;
+  int k = a->k, nprobe = (int)cur_opt_int(a->opt, "ivf_nprobe");
+  if (2 * s > m) s = m / 2;
+  knn_ivf *ix = NULL;
+  uint64_t seed = cur_run_seed(a->run);
+  int rc = knn_ivf_new(a->X, m, a->dim, 0, seed, cur_run_threads(a->run), &ix);
+  rows = cur_mallocarray((size_t)(2 * s + 1), sizeof *rows);
+  exact = cur_mallocarray((size_t)(2 * s + 1), (size_t)k * sizeof *exact);
+  if (rc == CUR_OK && (!rows || !exact)) rc = CUR_ENOMEM;
+  /* rows[0..s): tuning; rows[s..2s): the check */
+  if (rc == CUR_OK) rc = knn_sample_rows(m, 2 * s, seed ^ 0x6976665f636865ull, rows);
+  if (rc == CUR_OK) rc = exact_of(a, k, rows, 2 * s, exact);
+  double tuned = NAN;
+  if (rc == CUR_OK && nprobe == 0)
+    rc = knn_ivf_tune(ix, k, rows, s, exact, cur_opt_num(a->opt, "ivf_recall"), &nprobe, &tuned);
+  if (rc == CUR_OK) rc = knn_ivf_search(ix, nprobe, k, NULL, m, a->nbr, a->sim);
+  if (rc == CUR_OK) {
+    int64_t *approx = cur_mallocarray((size_t)(s + 1), (size_t)k * sizeof *approx);
+    if (!approx) rc = CUR_ENOMEM;
+    for (int64_t i = 0; rc == CUR_OK && i < s; i++)
+      memcpy(approx + i * k, a->nbr + rows[s + i] * k, (size_t)k * sizeof *approx);
+    if (rc == CUR_OK) a->knn_recall = knn_recall(exact + s * k, approx, s, k);
+    cur_free(approx);
+  }
+  if (rc == CUR_OK) {
+    a->ivf_nprobe = nprobe;
+    cur_info("audit: IVF kNN, %d cells, %d probed (recall@%d %.3f on %lld tuning images); "
+             "recall@%d against exact search on %lld other images: %.3f", knn_ivf_nlist(ix),
+             nprobe, k, tuned, (long long)s, k, (long long)s, a->knn_recall);
+  }
+  knn_ivf_free(ix);
+  cur_free(rows), cur_free(exact);
+  return rc;
+}
+
+/* The kNN graph over the vectors: exact up to exact_max rows, else IVF
+** (above).  Similarities are recomputed in double (see the file comment). */
 static int knn_graph(audit_state *a) {
-  int64_t exact_max = cur_opt_int(a->opt, "exact_max"), m = a->n_vec;
-  knn_config cfg = {.k = (int)cur_opt_int(a->opt, "k"), .ivf = m > exact_max,
-                    .nprobe = (int)cur_opt_int(a->opt, "ivf_nprobe"),
-                    .threads = cur_run_threads(a->run)};
+  int64_t m = a->n_vec;
   a->knn_recall = NAN;
   if (m < 2) return CUR_OK;
-  if (cfg.k > m - 1) cfg.k = (int)(m - 1);
-  a->k = cfg.k;
-  a->nbr = cur_mallocarray((size_t)m, (size_t)cfg.k * sizeof *a->nbr);
-  a->sim = cur_mallocarray((size_t)m, (size_t)cfg.k * sizeof *a->sim);
+  a->k = (int)cur_opt_int(a->opt, "k");
+  if (a->k > m - 1) a->k = (int)(m - 1);
+  int k = a->k;
+  a->nbr = cur_mallocarray((size_t)m, (size_t)k * sizeof *a->nbr);
+  a->sim = cur_mallocarray((size_t)m, (size_t)k * sizeof *a->sim);
   if (!a->nbr || !a->sim) return CUR_ENOMEM;
-  int rc = knn_search(&cfg, a->X, m, a->dim, NULL, m, a->nbr, a->sim);
-  if (rc == CUR_OK && cfg.ivf) {
-    int64_t s = cur_opt_int(a->opt, "ivf_check"), *rows, *exact, *approx;
-    if (s > m) s = m;
-    rows = cur_mallocarray((size_t)s, sizeof *rows);
-    exact = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *exact);
-    approx = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *approx);
-    float *sim = cur_mallocarray((size_t)s, (size_t)cfg.k * sizeof *sim);
-    if (!rows || !exact || !approx || !sim) rc = CUR_ENOMEM;
-    cur_rng r;
-    cur_rng_seed_keys(&r, (uint64_t[]){cur_run_seed(a->run), 0x6976665f636865ull}, 2);
-    for (int64_t i = 0; rc == CUR_OK && i < s; i++) {
-      rows[i] = (int64_t)cur_rng_below(&r, (uint64_t)m);  /* with replacement: a plain sample */
-      memcpy(approx + i * cfg.k, a->nbr + rows[i] * cfg.k, (size_t)cfg.k * sizeof *approx);
-    }
-    knn_config ex = cfg;
-    ex.ivf = 0;
-    if (rc == CUR_OK) rc = knn_search(&ex, a->X, m, a->dim, rows, s, exact, sim);
-    if (rc == CUR_OK) a->knn_recall = knn_recall(exact, approx, s, cfg.k);
-    if (rc == CUR_OK)
-      cur_info("audit: IVF kNN recall@%d against exact search on %lld images: %.3f", cfg.k,
-               (long long)s, a->knn_recall);
-    cur_free(rows), cur_free(exact), cur_free(approx), cur_free(sim);
-  }
-  for (int64_t i = 0; rc == CUR_OK && i < m * cfg.k; i++)
-    if (a->nbr[i] >= 0) a->sim[i] = (float)pair_cosine(a, a->vec_of[i / cfg.k], a->vec_of[a->nbr[i]]);
+  knn_config cfg = {.k = k, .threads = cur_run_threads(a->run)};
+  int rc = m > cur_opt_int(a->opt, "exact_max") ? ivf_graph(a)
+                                                 : knn_search(&cfg, a->X, m, a->dim, NULL, m,
+                                                              a->nbr, a->sim);
+  for (int64_t i = 0; rc == CUR_OK && i < m * k; i++)
+    if (a->nbr[i] >= 0) a->sim[i] = (float)pair_cosine(a, a->vec_of[i / k], a->vec_of[a->nbr[i]]);
   return rc;
 }
 
@@ -174,12 +202,13 @@ static int cmp_pair(const void *x, const void *y) {
 /* pHash pairs plus kNN pairs at or above the cosine, sorted, unique, each
 ** with both its cosine and its Hamming distance. */
 static int find_pairs(audit_state *a) {
-  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), 2 * sizeof *hash);
+  uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof a->stats->phash);
   if (!hash) return CUR_ENOMEM;
   for (int64_t i = 0; i < a->n; i++)
-    hash[i] = a->stats[i].phash, hash[a->n + i] = a->stats[i].phash_centre;
-  int rc = audit_hash_pairs(hash, hash + a->n, a->n, (int)cur_opt_int(a->opt, "phash_distance"),
-                            &a->pairs, &a->n_pairs, &a->cap_pairs);
+    memcpy(hash + i * CUR_PHASH_VIEWS, a->stats[i].phash, sizeof a->stats->phash);
+  int rc = audit_hash_pairs(hash, a->n, CUR_PHASH_VIEWS, (int)cur_opt_int(a->opt, "phash_distance"),
+                            (int)cur_opt_int(a->opt, "phash_view_distance"), &a->pairs,
+                            &a->n_pairs, &a->cap_pairs);
   double cos_min = cur_opt_num(a->opt, "cosine");
   for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
     for (int j = 0; rc == CUR_OK && j < a->k; j++) {
@@ -203,8 +232,7 @@ static int find_pairs(audit_state *a) {
     if (out && cmp_pair(&a->pairs[out - 1], &a->pairs[i]) == 0) continue;
     audit_pair p = a->pairs[i];
     p.cosine = (float)pair_cosine(a, p.a, p.b);
-    p.hamming = audit_hash_distance(a->stats[p.a].phash, a->stats[p.a].phash_centre,
-                                    a->stats[p.b].phash, a->stats[p.b].phash_centre);
+    p.hamming = audit_hash_distance(a->stats[p.a].phash, a->stats[p.b].phash, CUR_PHASH_VIEWS);
     a->pairs[out++] = p;
   }
   a->n_pairs = out;
@@ -270,7 +298,15 @@ static int fit_limits(audit_state *a) {
     int rc = audit_limits_fit(a->measure[q], m, detector_side[q], z, scale_floor[q], &a->limits[q]);
     if (rc) return rc;
   }
-  return CUR_OK;
+  /* odd_aspect is rarity, not distance from the median: a set of portrait
+  ** photos with landscape groups has two or three common aspects, and
+  ** the median/MAD limit called a whole group (the clothing photos' 84
+  ** 16:9 shots) odd */
+  a->limits[Q_ODD_ASPECT].lo = -INFINITY;
+  a->limits[Q_ODD_ASPECT].hi = INFINITY;
+  a->aspect_share = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof *a->aspect_share);
+  if (!a->aspect_share) return CUR_ENOMEM;
+  return audit_share_near(a->measure[Q_ODD_ASPECT], a->n, ASPECT_WIDTH, a->aspect_share);
 }
 
 int audit_find(audit_state *a) {

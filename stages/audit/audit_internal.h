@@ -12,6 +12,11 @@
 #include "stage.h"
 #include "store_audit.h"
 
+/* odd_aspect judges rarity: the share of the images whose log aspect ratio
+** is within this of an image's (10%: 4:3 and 3:2 apart, framing variations
+** of one format together). */
+#define ASPECT_WIDTH 0.1
+
 /* The image-level detectors, in flag order. */
 enum { Q_BLURRY, Q_DARK, Q_BRIGHT, Q_LOW_INFORMATION, Q_ODD_ASPECT, Q_ODD_SIZE, Q_GRAYSCALE,
        Q_OUTLIER, Q_COUNT };
@@ -41,8 +46,10 @@ typedef struct audit_state {
   int64_t *nbr;                /* n_vec x k vector indices */
   float *sim;
   double knn_recall;           /* IVF against exact on a sample; NAN when exact */
+  int ivf_nprobe;              /* IVF cells probed (0 when exact) */
   int pairs_weak;              /* too many rows paired to trust the pairs (audit_write.c) */
   double *measure[Q_COUNT];    /* per row (Q_OUTLIER: per vector), the value tested */
+  double *aspect_share;        /* per row: share of rows with an aspect within ASPECT_WIDTH */
   audit_limits limits[Q_COUNT];
 } audit_state;
 

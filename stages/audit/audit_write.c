@@ -71,6 +71,15 @@ static int quality_flags(task_rows *t, int64_t i) {
   audit_state *a = t->a;
   char detail[256];
   int rc = CUR_OK;
+  double rare = cur_opt_num(a->opt, "aspect_share");
+  if (a->aspect_share[i] < rare) {
+    double x = a->measure[Q_ODD_ASPECT][i];
+    snprintf(detail, sizeof detail, "%s %.3f (%d x %d): %.2f%% of the images have an aspect "
+             "within %.1f%% of it, below audit.aspect_share %.2f%%", what[Q_ODD_ASPECT], x,
+             a->width[i], a->height[i], 100 * a->aspect_share[i], 100 * (exp(ASPECT_WIDTH) - 1),
+             100 * rare);
+    rc = flag(t, audit_reason[Q_ODD_ASPECT], i, a->aspect_share[i], detail);
+  }
   for (int q = 0; rc == CUR_OK && q < Q_COUNT; q++) {
     int64_t at = q == Q_OUTLIER ? a->vec_row[i] : i;
     if (at < 0 || (q == Q_OUTLIER && !a->k)) continue;
@@ -268,6 +277,7 @@ static int write_limits_and_counts(audit_state *a) {
     if (rc == CUR_OK && isfinite(l->hi)) rc = put_metric(a, name, l->hi);
   }
   if (rc == CUR_OK && !isnan(a->knn_recall)) rc = put_metric(a, "knn_recall", a->knn_recall);
+  if (rc == CUR_OK && a->ivf_nprobe) rc = put_metric(a, "ivf_nprobe", a->ivf_nprobe);
   static const char *const extra[] = {"near_duplicate", "leak"};
   for (int q = 0; rc == CUR_OK && q < Q_COUNT + 2; q++) {
     const char *reason = q < Q_COUNT ? audit_reason[q] : extra[q - Q_COUNT];
