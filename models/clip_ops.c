@@ -67,12 +67,29 @@ static inline uint16_t to_bf16(float x) {
   return (uint16_t)(u >> 16);
 }
 
+/* Sum of x[0..n) in 16 interleaved partial sums: a plain loop is one
+** serial chain of additions (GCC keeps float order without -ffast-math),
+** this one vectorises.  Fixed order, so the result is deterministic. */
+static inline float sum16(const float *x, int n) {
+  float acc[16] = {0};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] += x[i + j];
+  for (; i < n; i++) acc[i & 15] += x[i];
+  float s = 0;
+  for (int j = 0; j < 16; j++) s += acc[j];
+  return s;
+}
+
 /* Mean and 1 / standard deviation of one row. */
 CLONES static void row_stats(const float *xr, int n, float eps, float *mean, float *inv) {
-  float m = 0, var = 0;
-  for (int i = 0; i < n; i++) m += xr[i];
-  m /= (float)n;
-  for (int i = 0; i < n; i++) var += (xr[i] - m) * (xr[i] - m);
+  float m = sum16(xr, n) / (float)n, acc[16] = {0};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] += (xr[i + j] - m) * (xr[i + j] - m);
+  for (; i < n; i++) acc[i & 15] += (xr[i] - m) * (xr[i] - m);
+  float var = 0;
+  for (int j = 0; j < 16; j++) var += acc[j];
   *mean = m;
   *inv = 1.0f / sqrtf(var / (float)n + eps);
 }
@@ -111,10 +128,10 @@ CLONES void clip__to_bf16(const float *x, size_t n, uint16_t *y) {
 }
 
 CLONES void clip__softmax_row(float *row, int n, float scale) {
-  float mx = row[0], sum = 0;
+  float mx = row[0], sum;
   for (int s = 1; s < n; s++) mx = row[s] > mx ? row[s] : mx;
   for (int s = 0; s < n; s++) row[s] = exp_poly((row[s] - mx) * scale);
-  for (int s = 0; s < n; s++) sum += row[s];
+  sum = sum16(row, n);
   float inv = 1.0f / sum;
   for (int s = 0; s < n; s++) row[s] *= inv;
 }
