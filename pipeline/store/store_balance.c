@@ -116,17 +116,19 @@ int cur_store_plan_size(cur_store *st, int64_t plan_run_id, int64_t *n) {
                             "FROM augment_plan WHERE run_id = ?1)", n, &found, "i", plan_run_id);
 }
 
+/* GROUP BY walks the plan's primary key in order and stops at LIMIT; a
+** SELECT DISTINCT subquery was materialised whole (every pair after AFTER)
+** for each batch: 0.4 s a batch for 58,569 pairs at 10^6 images. */
 int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, cur_plan_pos after,
                            int limit, int (*fn)(void *ctx, const cur_variant_job *job), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT p.parent_id, p.variant, i.bytes, i.format, i.source_path, i.split, i.group_key, "
       "coalesce(i.width, 0), coalesce(i.height, 0), coalesce(i.bands, 0) "
-      "FROM (SELECT DISTINCT parent_id, variant FROM augment_plan WHERE run_id = ?1 "
-      "      AND (parent_id > ?4 OR (parent_id = ?4 AND variant > ?5))) p "
-      "JOIN images i ON i.id = p.parent_id "
-      "WHERE NOT EXISTS (SELECT 1 FROM augment_variants v WHERE v.run_id = ?2 "
-      "                  AND v.parent_id = p.parent_id AND v.variant = p.variant) "
-      "ORDER BY p.parent_id, p.variant LIMIT ?3");
+      "FROM augment_plan p JOIN images i ON i.id = p.parent_id "
+      "WHERE p.run_id = ?1 AND (p.parent_id > ?4 OR (p.parent_id = ?4 AND p.variant > ?5)) "
+      "AND NOT EXISTS (SELECT 1 FROM augment_variants v WHERE v.run_id = ?2 "
+      "                AND v.parent_id = p.parent_id AND v.variant = p.variant) "
+      "GROUP BY p.parent_id, p.variant ORDER BY p.parent_id, p.variant LIMIT ?3");
   int rc = s ? cur__bind(st, s, "iiiii", plan_run_id, run_id, (int64_t)limit, after.parent_id,
                          (int64_t)after.variant) : CUR_EDB;
   int step = SQLITE_DONE;
