@@ -226,7 +226,8 @@ int cur_runner_merge(cur_store *st, const cur_config *cfg, const cur_runner_opts
   merge_run *runs = cur_calloc((size_t)list.n, sizeof *runs);
   int rc = runs ? CUR_OK : CUR_ENOMEM;
   int *waiting = cur_calloc((size_t)n + 1, sizeof *waiting);
-  if (!waiting) rc = CUR_ENOMEM;
+  char (*why)[600] = cur_calloc((size_t)n + 1, sizeof *why);  /* a waiting file's reason */
+  if (!waiting || !why) rc = CUR_ENOMEM;
   *input_errors = 0;
   *refused = 0;
   /* passes over the files that must wait for others, while one goes in */
@@ -237,7 +238,10 @@ int cur_runner_merge(cur_store *st, const cur_config *cfg, const cur_runner_opts
       if (cur_interrupted()) rc = cur_errorc(CUR_EINTR, "merge: interrupted before %s", files[i]);
       else rc = merge_file(st, cfg, o, runs, files[i], refused);
       int waits = rc == CUR_ESTATE;
-      if (waits) rc = CUR_OK;
+      if (waits) {
+        snprintf(why[i], sizeof why[i], "%s", cur_error());
+        rc = CUR_OK;
+      }
       progress |= waiting[i] && !waits;
       waiting[i] = waits;
       if (pass == 0 && !waits) progress = 1;
@@ -245,11 +249,11 @@ int cur_runner_merge(cur_store *st, const cur_config *cfg, const cur_runner_opts
   }
   for (int i = 0; rc == CUR_OK && i < n; i++) {
     if (!waiting[i]) continue;
-    merge_file(st, cfg, o, runs, files[i], refused);  /* the same refusal, for its message */
-    fprintf(stderr, "error: merge: %s; not merged\n", cur_error());
+    fprintf(stderr, "error: merge: %s; not merged\n", why[i]);
     ++*refused;
   }
   cur_free(waiting);
+  cur_free(why);
   for (int i = 0; runs && i < list.n; i++) {
     if (runs[i].started) {
       int frc = finish(&runs[i]);
