@@ -161,7 +161,9 @@ static int import(merge_run *mr, cur_shard *sh) {
   return rc;
 }
 
-/* Checks and imports one file; refusals are counted, other errors returned. */
+/* Checks and imports one file; refusals are counted, other errors returned.
+** CUR_ESTATE from the stage's merge means "not yet": the file must wait for
+** others (augment's shards go in in the plan's order); the caller retries. */
 static int merge_file(cur_store *st, const cur_config *cfg, const cur_runner_opts *o, merge_run *runs,
                       const char *file, int *refused) {
   cur_shard *sh = NULL;
@@ -188,6 +190,7 @@ static int merge_file(cur_store *st, const cur_config *cfg, const cur_runner_opt
   if (rc == CUR_OK) rc = import(mr, sh);
   if (rc == CUR_OK && !mr->key[0]) snprintf(mr->key, sizeof mr->key, "%s", cur_shard_meta(sh, "key") ? cur_shard_meta(sh, "key") : "");
   cur_shard_close(sh);
+  if (rc == CUR_ESTATE) return rc;
   if (rc == CUR_EINPUT) {
     fprintf(stderr, "error: merge: %s; not merged\n", cur_error());
     ++*refused;
@@ -222,12 +225,35 @@ int cur_runner_merge(cur_store *st, const cur_config *cfg, const cur_runner_opts
   cur_stage_list list = cur_config_stages(cfg);
   merge_run *runs = cur_calloc((size_t)list.n, sizeof *runs);
   int rc = runs ? CUR_OK : CUR_ENOMEM;
+  int *waiting = cur_calloc((size_t)n + 1, sizeof *waiting);
+  char (*why)[600] = cur_calloc((size_t)n + 1, sizeof *why);  /* a waiting file's reason */
+  if (!waiting || !why) rc = CUR_ENOMEM;
   *input_errors = 0;
   *refused = 0;
-  for (int i = 0; rc == CUR_OK && i < n; i++) {
-    if (cur_interrupted()) rc = cur_errorc(CUR_EINTR, "merge: interrupted before %s", files[i]);
-    else rc = merge_file(st, cfg, o, runs, files[i], refused);
+  /* passes over the files that must wait for others, while one goes in */
+  for (int pass = 0, progress = 1; rc == CUR_OK && progress; pass++) {
+    progress = 0;
+    for (int i = 0; rc == CUR_OK && i < n; i++) {
+      if (pass > 0 && !waiting[i]) continue;
+      if (cur_interrupted()) rc = cur_errorc(CUR_EINTR, "merge: interrupted before %s", files[i]);
+      else rc = merge_file(st, cfg, o, runs, files[i], refused);
+      int waits = rc == CUR_ESTATE;
+      if (waits) {
+        snprintf(why[i], sizeof why[i], "%s", cur_error());
+        rc = CUR_OK;
+      }
+      progress |= waiting[i] && !waits;
+      waiting[i] = waits;
+      if (pass == 0 && !waits) progress = 1;
+    }
   }
+  for (int i = 0; rc == CUR_OK && i < n; i++) {
+    if (!waiting[i]) continue;
+    fprintf(stderr, "error: merge: %s; not merged\n", why[i]);
+    ++*refused;
+  }
+  cur_free(waiting);
+  cur_free(why);
   for (int i = 0; runs && i < list.n; i++) {
     if (runs[i].started) {
       int frc = finish(&runs[i]);

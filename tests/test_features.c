@@ -317,6 +317,92 @@ TEST(png_bytes_decode_to_resized_rgb_and_grey) {
   cur_free(png);
 }
 
+/* Encodes a w x h x bands uchar image as a JPEG (libvips, quality 90) into
+** a cur_malloc buffer, without metadata (libvips writes an Exif segment
+** otherwise). */
+static uint8_t *make_jpeg(const uint8_t *pix, int w, int h, int bands, size_t *len) {
+  if (cur_image_init() != CUR_OK) return NULL;
+  VipsImage *im = vips_image_new_from_memory_copy(pix, (size_t)w * h * bands, w, h, bands,
+                                                  VIPS_FORMAT_UCHAR);
+  void *buf = NULL;
+  uint8_t *out = NULL;
+  if (im && vips_jpegsave_buffer(im, &buf, len, "Q", 90, "strip", TRUE, NULL) == 0 &&
+      (out = cur_malloc(*len)))
+    memcpy(out, buf, *len);
+  g_free(buf);
+  if (im) g_object_unref(im);
+  return out;
+}
+
+/* JPG (LEN bytes) with an Exif segment saying "rotate by 90 degrees"
+** (orientation 6) after its SOI marker, as a camera writes it; the caller
+** frees the new buffer. */
+static uint8_t *with_exif_orientation(const uint8_t *jpg, size_t len, size_t *out_len) {
+  static const uint8_t app1[] = {
+      0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,   /* APP1, 34 bytes, "Exif" */
+      'M', 'M', 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,       /* big-endian TIFF, IFD at 8 */
+      0x00, 0x01,                                         /* one entry: */
+      0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,     /* Orientation, SHORT, 1 */
+      0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};    /* = 6; no next IFD */
+  uint8_t *out = cur_malloc(len + sizeof app1);
+  if (!out) return NULL;
+  memcpy(out, jpg, 2);
+  memcpy(out + 2, app1, sizeof app1);
+  memcpy(out + 2 + sizeof app1, jpg + 2, len - 2);
+  *out_len = len + sizeof app1;
+  return out;
+}
+
+/* libvips' own decode of a JPEG, full size (the oracle of the exact path). */
+static int vips_jpeg_pixels(const uint8_t *jpg, size_t len, uint8_t *out, size_t cap) {
+  VipsImage *im = NULL;
+  size_t size = 0;
+  void *mem = NULL;
+  if (vips_jpegload_buffer((void *)jpg, len, &im, NULL) == 0) mem = vips_image_write_to_memory(im, &size);
+  int ok = mem && size == cap;
+  if (ok) memcpy(out, mem, cap);
+  g_free(mem);
+  if (im) g_object_unref(im);
+  return ok;
+}
+
+/* A JPEG already at the features' size is decoded by libjpeg, without a
+** libvips pipeline (most of embed's time on 16 x 16 images): the same
+** pixels as libvips' decode; a file libvips would rotate (Exif orientation)
+** or resize still goes through libvips. */
+TEST(jpeg_at_the_features_size_decodes_through_libjpeg_to_libvips_pixels) {
+  enum { W = 16, H = 12 };
+  static uint8_t pix[W * H * 3], got[W * H * 3], want[W * H * 3];
+  cur_rng r;
+  cur_rng_seed(&r, 5);
+  for (size_t i = 0; i < sizeof pix; i++) pix[i] = (uint8_t)(40 + cur_rng_below(&r, 150) + (i % 48));
+  for (int bands = 1; bands <= 3; bands += 2) {
+    size_t len, n = (size_t)W * H * bands;
+    uint8_t *jpg = make_jpeg(pix, W, H, bands, &len);
+    REQUIRE(jpg != NULL);
+    REQUIRE(vips_jpeg_pixels(jpg, len, want, n));
+    memset(got, 0, sizeof got);
+    CHECK_INT(cur_image_jpeg_decode_exact(jpg, len, W, H, bands, got), 1);
+    CHECK(memcmp(got, want, n) == 0);
+    memset(got, 0, sizeof got);
+    REQUIRE_OK(feat_image_decode(jpg, len, W, H, bands, got));
+    CHECK(memcmp(got, want, n) == 0);
+    /* another size, or grey asked of colour: libvips' job */
+    CHECK_INT(cur_image_jpeg_decode_exact(jpg, len, W / 2, H / 2, bands, got), 0);
+    CHECK_INT(cur_image_jpeg_decode_exact(jpg, len, W, H, 4 - bands, got), 0);
+    CHECK_INT(cur_image_jpeg_decode_exact(jpg, len - len / 3, W, H, bands, got), 0);
+    if (bands == 3) {
+      size_t rlen;
+      uint8_t *rotated = with_exif_orientation(jpg, len, &rlen);
+      REQUIRE(rotated != NULL);
+      CHECK(vips_jpeg_pixels(rotated, rlen, want, n));  /* still a sound JPEG */
+      CHECK_INT(cur_image_jpeg_decode_exact(rotated, rlen, W, H, 3, got), 0);
+      cur_free(rotated);
+    }
+    cur_free(jpg);
+  }
+}
+
 static int keep_pngs(void *ctx, const char *path) {
   int *seen = ctx;
   (*seen)++;
@@ -398,6 +484,7 @@ int main(int argc, char **argv) {
   RUN(patches_thread_count_and_seed_reuse_change_no_bit);
   RUN(patches_model_round_trips_and_corrupt_blobs_are_rejected);
   RUN(png_bytes_decode_to_resized_rgb_and_grey);
+  RUN(jpeg_at_the_features_size_decodes_through_libjpeg_to_libvips_pixels);
   RUN(archive_entries_the_filter_keeps_are_decoded);
   RUN(image_folder_labels_follow_sorted_class_names);
   return test_finish();

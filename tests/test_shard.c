@@ -25,9 +25,15 @@
 ** shard-9.*: scripts/slurm/submit-embed refuses a database whose WAL holds
 **            writes not yet in the database file (nodes on a network
 **            filesystem cannot read them), before submitting anything.
+** shard-10.*: augment in 4 shards, merged in any order (a shard whose plan
+**            pairs come after unmerged ones waits, or is refused alone and
+**            goes in later) equals one augment run; the later stages agree.
+** shard-11.*: a shard run removes the temporary files that killed runs of
+**            the same shard left (their process is gone), not a live one's.
 */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -393,6 +399,96 @@ TEST(submit_refuses_a_database_with_an_unfolded_wal) {
   CHECK_INT(test_sh("test -e '%s/sbatch.called'", T.scratch), 0);
 }
 
+/* Three unbalanced classes (30, 9, 5 PNGs) and balance up to the largest:
+** about 23 variants planned for the 4/5 in train, so that each of 4 shards
+** makes some. */
+static const char augment_config[] =
+    "{\"embed\": {\"features\": \"pixels\", \"size\": 8}, \"balance\": {\"target\": \"max\"}}";
+
+static int augment_corpus(void) {
+  static const char *const classes[] = {"a", "b", "c"};
+  static const int counts[] = {30, 9, 5};
+  int rc = write_config("aug.json", augment_config);
+  rc |= test_sh("cd '%s' && rm -rf img-aug aug.db*", T.scratch);
+  rc |= fx_image_tree("img-aug", classes, counts, 3, 16, 16, "png", 77);
+  rc |= fx_curate("aug-init.log", "--db aug.db --config aug.json init");
+  rc |= fx_curate("aug-ingest.log", "--db aug.db --config aug.json ingest img-aug");
+  return rc ? rc : fx_curate("aug-until.log", "--db aug.db --config aug.json run --until balance");
+}
+
+static int augment_shard(const char *db, int i) {
+  return fx_curate("aug-shard.log", "--db %s --config aug.json run --stage augment --shard %d/%d", db, i, SHARDS);
+}
+
+TEST(augment_shards_merged_in_any_order_equal_one_run) {
+  REQUIRE(augment_corpus() == 0);
+  REQUIRE(test_sh("cd '%s' && rm -f aug1.db* aug4.db* && cp aug.db aug1.db && cp aug.db aug4.db", T.scratch) == 0);
+  long long planned = count("aug.db", "SELECT count(*) FROM (SELECT DISTINCT parent_id, variant FROM augment_plan)");
+  REQUIRE(planned >= 20);
+  CHECK_INT(fx_curate("aug1.log", "--db aug1.db --config aug.json run --stage augment"), 0);
+  CHECK_INT(count("aug1.db", "SELECT count(*) FROM augment_variants WHERE outcome = 'made'"), planned);
+  long long images = count("aug.db", "SELECT count(*) FROM images");
+  for (int i = SHARDS - 1; i >= 0; i--) CHECK_INT(augment_shard("aug4.db", i), 0);
+  /* the shards only read: nothing of augment in the database yet */
+  CHECK_INT(count("aug4.db", "SELECT count(*) FROM images"), images);
+  long long made = 0;
+  for (int i = 0; i < SHARDS; i++) {
+    char *f = cur_asprintf("aug4.db.augment-shard-%d-of-%d.sqlite", i, SHARDS);
+    long long n = f ? count(f, "SELECT count(*) FROM variants") : 0;
+    /* consecutive quarters of the plan */
+    CHECK_MSG(n == planned * (i + 1) / SHARDS - planned * i / SHARDS, "shard %d holds %lld of the %lld "
+              "variants", i, n, planned);
+    made += n;
+    cur_free(f);
+  }
+  CHECK_INT(made, planned);
+  /* shard 2 alone must wait for 0 and 1: refused, nothing added */
+  CHECK_INT(fx_curate("aug-m2.log", "--db aug4.db --config aug.json merge aug4.db.augment-shard-2-of-4.sqlite"), 3);
+  CHECK(log_has("aug-m2.log", "merge the shards before it first"));
+  CHECK_INT(count("aug4.db", "SELECT count(*) FROM images"), images);
+  /* the others in reverse order, shard 2 again among them: the merge
+  ** takes each once the pairs before it are in */
+  CHECK_INT(fx_curate("aug-m.log", "--db aug4.db --config aug.json merge aug4.db.augment-shard-3-of-4.sqlite "
+                                   "aug4.db.augment-shard-2-of-4.sqlite aug4.db.augment-shard-1-of-4.sqlite "
+                                   "aug4.db.augment-shard-0-of-4.sqlite"), 0);
+  CHECK_SAME("aug4.db", "aug1.db");
+  CHECK_INT(fx_curate("aug-status.log", "--db aug4.db --config aug.json status"), 0);
+  CHECK(log_has("aug-status.log", "augment      up to date"));
+  /* merging them again adds nothing */
+  CHECK_INT(fx_curate("aug-again.log", "--db aug4.db --config aug.json merge aug4.db.augment-shard-*"), 0);
+  CHECK_SAME("aug4.db", "aug1.db");
+  /* and the stages after augment give the same rows */
+  CHECK_INT(fx_curate("aug-after1.log", "--db aug1.db --config aug.json run --until export"), 0);
+  CHECK_INT(fx_curate("aug-after4.log", "--db aug4.db --config aug.json run --until export"), 0);
+  CHECK_SAME("aug4.db", "aug1.db");
+}
+
+/* A pid that ran and is gone: a child that exited and was reaped. */
+static int dead_pid(void) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  return (int)pid;
+}
+
+TEST(rerun_shard_removes_temporary_files_that_killed_runs_left) {
+  REQUIRE(prepare() == 0);
+  REQUIRE(copy_db("corpus.db", "temps.db") == 0);
+  int gone = dead_pid(), live = (int)getpid();
+  REQUIRE(gone > 0);
+  /* what a SIGKILLed shard 1 leaves (its pid gone), and the temporary file
+  ** of a run of it still going (this test's own pid stands in for it) */
+  REQUIRE(test_sh("cd '%s' && echo partial > temps.db.embed-shard-1-of-4.sqlite.tmp-%d && "
+                  "echo going > temps.db.embed-shard-1-of-4.sqlite.tmp-%d && "
+                  "echo other > temps.db.embed-shard-2-of-4.sqlite.tmp-%d", T.scratch, gone, live, gone) == 0);
+  CHECK_INT(shard("temps.db", 1), 3);
+  CHECK_MSG(!temp_exists("temps.db", 1, gone), "the killed shard's temporary file is still there");
+  CHECK_MSG(temp_exists("temps.db", 1, live), "a live shard's temporary file was removed");
+  CHECK_MSG(temp_exists("temps.db", 2, gone), "another shard's temporary file was removed");
+  CHECK(log_has("shard.log", "left by a shard that was killed"));
+  CHECK_INT(test_sh("test -e '%s/temps.db.embed-shard-1-of-4.sqlite'", T.scratch), 0);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(four_shards_merged_equal_one_run);
@@ -404,5 +500,7 @@ int main(int argc, char **argv) {
   RUN(clip_shards_equal_one_run);
   RUN(shard_command_line_is_checked);
   RUN(submit_refuses_a_database_with_an_unfolded_wal);
+  RUN(augment_shards_merged_in_any_order_equal_one_run);
+  RUN(rerun_shard_removes_temporary_files_that_killed_runs_left);
   return test_finish();
 }

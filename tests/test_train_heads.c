@@ -176,6 +176,9 @@ TEST(unlabelled_variants_follow_uda_and_are_checked) {
                   "(SELECT max(id) FROM runs WHERE stage = 'augment')"),
             2 * q_int("SELECT count(*) FROM images WHERE split = 'train' AND parent_id IS NULL "
                       "AND source_path LIKE 'unlabeled/%'"));
+  /* a shard makes part of balance's plan only: asked for unlabelled variants, it says so */
+  CHECK(fx_curate("shard.log", "--db %s --config h.json run --stage augment --shard 1/2", db) != 0);
+  check_log("shard.log", "a sharded run makes balance's plan only");
   REQUIRE(test_sh("cd '%s' && printf '%%s' '{\"augment\": {\"unlabelled_variants\": -2}}' > "
                   "h.json", T.scratch) == 0);
   CHECK(fx_curate("bad.log", "--db %s --config h.json run --stage augment", db) != 0);

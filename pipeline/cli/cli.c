@@ -25,7 +25,7 @@ static const command commands[] = {
     {"sources", cur_cmd_sources, "list the registered sources with their state, or remove one"},
     {"split", cur_cmd_split, "place every unpinned group in train, val or test again"},
     {"run", cur_cmd_run, "run every stage that is not up to date (or chosen ones)"},
-    {"merge", cur_cmd_merge, "import shard files made by `run --stage embed --shard I/N`"},
+    {"merge", cur_cmd_merge, "import shard files made by `run --stage embed|augment --shard I/N`"},
     {"status", cur_cmd_status, "stage states, images per split and class, quarantine"},
     {"flagged", cur_cmd_flagged, "list images flagged as likely mislabelled, worst first"},
     {"review", cur_cmd_review, "accept, drop or relabel flagged images"},

@@ -9,14 +9,17 @@
 static const char merge_help[] =
     "Usage: curate merge FILE...\n"
     "\n"
-    "Imports shard files made by `curate run --stage embed --shard I/N`, each\n"
-    "in one transaction. A file made from another database state (new images,\n"
-    "another split) or with other options, seed or model than the ones in\n"
-    "force is refused by name with what differs, as is a damaged or\n"
-    "unfinished one; the others are imported (exit 3). Merging a file again\n"
-    "changes nothing. Once every image is in, the stage's run is recorded as\n"
-    "complete, so `curate status` shows it up to date and `curate run` goes\n"
-    "on with the next stages; until then it shows it interrupted.\n";
+    "Imports shard files made by `curate run --stage embed|augment --shard I/N`,\n"
+    "each in one transaction. A file made from another database state (new\n"
+    "images, another split) or with other options, seed or model than the ones\n"
+    "in force is refused by name with what differs, as is a damaged or\n"
+    "unfinished one; the others are imported (exit 3). Augment's shards go in\n"
+    "in the plan's order: one whose part comes after a part not merged yet\n"
+    "waits for it among the files given, else is refused (merge it later).\n"
+    "Merging a file again changes nothing. Once the stage's work is all in,\n"
+    "its run is recorded as complete, so `curate status` shows it up to date\n"
+    "and `curate run` goes on with the next stages; until then it shows it\n"
+    "interrupted.\n";
 
 int cur_cmd_merge(const cur_globals *g, int argc, char **argv) {
   int n_files = 0;

@@ -22,7 +22,7 @@
 static const char run_help[] =
     "Usage: curate run [--stage NAME | --from NAME | --until NAME] [--force]\n"
     "                  [--json] [--strict]\n"
-    "       curate run --stage embed --shard I/N\n"
+    "       curate run --stage embed|augment --shard I/N\n"
     "\n"
     "Runs, in pipeline order, every stage that is not up to date: a stage is up\n"
     "to date when its options, the seed and what it reads (earlier stages'\n"
@@ -39,9 +39,10 @@ static const char run_help[] =
     "  --force        run the chosen stages even when up to date\n"
     "  --json         print the report as JSON on stdout\n"
     "  --strict       exit 5 when the report has warnings (for CI pipelines)\n"
-    "  --shard I/N    do share I of N (0 <= I < N: the images whose id modulo N\n"
-    "                 is I) of the stage's work, reading the database only, into\n"
-    "                 DB.STAGE-shard-I-of-N.sqlite beside it; `curate merge`\n"
+    "  --shard I/N    do share I of N (0 <= I < N) of the stage's work (embed:\n"
+    "                 the images whose id modulo N is I; augment: the I-th of N\n"
+    "                 consecutive parts of the plan), reading the database only,\n"
+    "                 into DB.STAGE-shard-I-of-N.sqlite beside it; `curate merge`\n"
     "                 imports the shard files (docs/scale.md)\n"
     "\n"
     "Stages, in order (their options: `curate config show`, docs/stages/):\n";

@@ -75,6 +75,13 @@ int cur_image_png_decode_exact(const void *buf, size_t len, int w, int h, int ba
 ** writes why into REASON; *OUT is set only on CUR_OK. */
 int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_image_pixels *out,
                           char *reason, size_t reason_cap);
+/* Decodes a JPEG into OUT (W x H x BANDS, BANDS 1 or 3) when that is what
+** libvips' thumbnail to W x H would give without resizing: the JPEG is
+** W x H, grey (1) or YCbCr (3), with no Exif or ICC segment (which libvips
+** would honour) and not truncated.  Returns 1 when it did, 0 when the
+** caller must go through libvips (OUT may then hold partial rows). */
+int cur_image_jpeg_decode_exact(const void *buf, size_t len, int w, int h, int bands,
+                                unsigned char *out);
 /* Encodes IN (1, 3 or 4 bands) as baseline JPEG at QUALITY with libjpeg's
 ** defaults (4:2:0 chroma for colour), no metadata but the JFIF header: equal
 ** pixels give equal bytes.  *OUT is a new buffer the caller frees with

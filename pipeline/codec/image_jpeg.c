@@ -231,6 +231,51 @@ int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_i
   return rc;
 }
 
+/* 1 when the file carries an Exif (APP1) or ICC (APP2) segment: libvips
+** honours both (rotates by the orientation, converts from the profile), so
+** the exact path below must leave such files to it. */
+static int has_exif_or_icc(const struct jpeg_decompress_struct *cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 || m->marker == JPEG_APP0 + 2) return 1;
+  return 0;
+}
+
+int cur_image_jpeg_decode_exact(const void *buf, size_t len, int w, int h, int bands,
+                                unsigned char *out) {
+  struct jpeg_decompress_struct cinfo;
+  check_err err;
+  if (!cur_image_is_jpeg(buf, len) || (bands != 1 && bands != 3)) return 0;
+  cinfo.err = err_init(&err);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 16);  /* 0 would skip them unrecorded */
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 16);
+  jpeg_read_header(&cinfo, TRUE);
+  /* only a straight decode: the size, grey for 1 band or YCbCr for 3,
+  ** nothing libvips would rotate or colour-convert */
+  J_COLOR_SPACE want = bands == 1 ? JCS_GRAYSCALE : JCS_YCbCr;
+  int exact = cinfo.image_width == (JDIMENSION)w && cinfo.image_height == (JDIMENSION)h &&
+              cinfo.jpeg_color_space == want && cinfo.num_components == bands &&
+              !has_exif_or_icc(&cinfo);
+  if (exact) {
+    cinfo.out_color_space = bands == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    exact = cinfo.output_width == (JDIMENSION)w && cinfo.output_components == bands;
+    while (exact && cinfo.output_scanline < cinfo.output_height) {
+      JSAMPROW row = out + (size_t)cinfo.output_scanline * (size_t)w * (size_t)bands;
+      jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    if (exact) jpeg_finish_decompress(&cinfo);
+    exact = exact && !err.truncated;  /* a truncated file: libvips decides */
+  }
+  jpeg_destroy_decompress(&cinfo);
+  return exact;
+}
+
 int cur_image_jpeg_encode(const cur_image_pixels *in, int quality, unsigned char **out,
                           size_t *out_len) {
   static const J_COLOR_SPACE spaces[5] = {JCS_UNKNOWN, JCS_GRAYSCALE, JCS_UNKNOWN, JCS_RGB, JCS_CMYK};

@@ -116,17 +116,21 @@ int cur_store_plan_size(cur_store *st, int64_t plan_run_id, int64_t *n) {
                             "FROM augment_plan WHERE run_id = ?1)", n, &found, "i", plan_run_id);
 }
 
-int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, int limit,
-                           int (*fn)(void *ctx, const cur_variant_job *job), void *ctx) {
+/* GROUP BY walks the plan's primary key in order and stops at LIMIT; a
+** SELECT DISTINCT subquery was materialised whole (every pair after AFTER)
+** for each batch: 0.4 s a batch for 58,569 pairs at 10^6 images. */
+int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, cur_plan_pos after,
+                           int limit, int (*fn)(void *ctx, const cur_variant_job *job), void *ctx) {
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT p.parent_id, p.variant, i.bytes, i.format, i.source_path, i.split, i.group_key, "
       "coalesce(i.width, 0), coalesce(i.height, 0), coalesce(i.bands, 0) "
-      "FROM (SELECT DISTINCT parent_id, variant FROM augment_plan WHERE run_id = ?1) p "
-      "JOIN images i ON i.id = p.parent_id "
-      "WHERE NOT EXISTS (SELECT 1 FROM augment_variants v WHERE v.run_id = ?2 "
-      "                  AND v.parent_id = p.parent_id AND v.variant = p.variant) "
-      "ORDER BY p.parent_id, p.variant LIMIT ?3");
-  int rc = s ? cur__bind(st, s, "iii", plan_run_id, run_id, (int64_t)limit) : CUR_EDB;
+      "FROM augment_plan p JOIN images i ON i.id = p.parent_id "
+      "WHERE p.run_id = ?1 AND (p.parent_id > ?4 OR (p.parent_id = ?4 AND p.variant > ?5)) "
+      "AND NOT EXISTS (SELECT 1 FROM augment_variants v WHERE v.run_id = ?2 "
+      "                AND v.parent_id = p.parent_id AND v.variant = p.variant) "
+      "GROUP BY p.parent_id, p.variant ORDER BY p.parent_id, p.variant LIMIT ?3");
+  int rc = s ? cur__bind(st, s, "iiiii", plan_run_id, run_id, (int64_t)limit, after.parent_id,
+                         (int64_t)after.variant) : CUR_EDB;
   int step = SQLITE_DONE;
   while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
     cur_variant_job job = {
@@ -142,6 +146,29 @@ int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, i
   }
   if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading the augment plan");
   if (s) sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_plan_at(cur_store *st, int64_t plan_run_id, int64_t rank, cur_plan_pos *pos, int *found) {
+  sqlite3_stmt *s = cur__stmt(st, "SELECT DISTINCT parent_id, variant FROM augment_plan WHERE run_id = ?1 "
+                                  "ORDER BY parent_id, variant LIMIT 1 OFFSET ?2");
+  int rc = s ? cur__bind(st, s, "ii", plan_run_id, rank) : CUR_EDB, step = SQLITE_DONE;
+  *found = 0;
+  if (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    *pos = (cur_plan_pos){sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1)};
+    *found = 1;
+  } else if (rc == CUR_OK && step != SQLITE_DONE) {
+    rc = cur__db_error(st, "reading the augment plan");
+  }
+  if (s) sqlite3_reset(s);
+  return rc;
+}
+
+int cur_store_variant_recorded(cur_store *st, int64_t run_id, int64_t parent_id, int variant, int *found) {
+  int64_t n = 0;
+  int rc = cur__query_i64(st, "SELECT count(*) FROM augment_variants WHERE run_id = ?1 AND parent_id = ?2 "
+                              "AND variant = ?3", &n, found, "iii", run_id, parent_id, (int64_t)variant);
+  *found = rc == CUR_OK && n > 0;
   return rc;
 }
 

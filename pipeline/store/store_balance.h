@@ -59,11 +59,23 @@ int cur_store_balance_totals(cur_store *st, int64_t run_id, int64_t *kept, int64
 
 /* Distinct (parent, variant) pairs in the plan of balance run PLAN_RUN_ID. */
 int cur_store_plan_size(cur_store *st, int64_t plan_run_id, int64_t *n);
-/* Calls FN, in (parent, variant) order, for up to LIMIT planned pairs that
-** augment run RUN_ID has not recorded yet.  FN returns CUR_OK or an error
-** that stops the walk. */
-int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, int limit,
-                           int (*fn)(void *ctx, const cur_variant_job *job), void *ctx);
+/* A place in the plan's (parent, variant) order; {0, 0} is before the first. */
+typedef struct cur_plan_pos {
+  int64_t parent_id;
+  int variant;
+} cur_plan_pos;
+/* Calls FN, in (parent, variant) order, for up to LIMIT planned pairs after
+** AFTER that augment run RUN_ID has not recorded yet (0: none recorded).  FN
+** returns CUR_OK or an error that stops the walk.  A caller walking the plan
+** passes the last pair it got, so each batch reads from there on instead of
+** passing over every pair recorded before it (which made augment quadratic
+** in the plan's size). */
+int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, cur_plan_pos after,
+                           int limit, int (*fn)(void *ctx, const cur_variant_job *job), void *ctx);
+/* The pair at 0-based RANK in the plan's order (*found 0 past its end). */
+int cur_store_plan_at(cur_store *st, int64_t plan_run_id, int64_t rank, cur_plan_pos *pos, int *found);
+/* Whether augment run RUN_ID recorded the pair (PARENT_ID, VARIANT). */
+int cur_store_variant_recorded(cur_store *st, int64_t run_id, int64_t parent_id, int variant, int *found);
 /* Records what became of a planned pair: OUTCOME made, reused or failed,
 ** IMAGE_ID 0 when failed, REASON may be NULL. */
 int cur_store_variant_add(cur_store *st, int64_t run_id, int64_t plan_run_id, int64_t parent_id,

@@ -13,14 +13,15 @@
 ** rows with a pending or dropped flag are left out; of the audit stage's
 ** flags only the newest complete audit run's leak flags count (a val or test
 ** image whose near-duplicate is in train stays out of the curated figures),
-** the others being advice for review. */
+** the others being advice for review.  The policy's rows are joined through
+** their primary key: as a CTE, SQLite scanned them whole for every label
+** row (quadratic: train at 10,000 images spent 60% of its time there). */
 static const char export_rows_sql[] =
     "WITH b AS (SELECT max(id) AS id FROM runs WHERE stage = 'balance' AND status = 'complete'), "
     "balanced AS (SELECT DISTINCT bc.task_id FROM balance_classes bc JOIN b ON bc.run_id = b.id), "
     "tr AS (SELECT task_id, image_id, max(weight) AS weight FROM training_rows "
     "       GROUP BY task_id, image_id), "
     "p AS (SELECT max(id) AS id FROM runs WHERE stage = 'policy' AND status = 'complete'), "
-    "pr AS (SELECT task_id, image_id, weight FROM policy_rows JOIN p ON run_id = p.id), "
     "decided AS (SELECT DISTINCT d.task_id FROM policy_decisions d JOIN p ON d.run_id = p.id) "
     "SELECT i.id, i.sha256, i.split, i.format, par.sha256, cl.task_id, cl.task, cl.class, c.idx, "
     "       cl.source, cl.confidence, coalesce(pr.weight, tr.weight, 1.0), i.source_path, i.group_key, "
@@ -30,7 +31,8 @@ static const char export_rows_sql[] =
     "JOIN classes c ON c.id = cl.class_id "
     "LEFT JOIN images par ON par.id = i.parent_id "
     "LEFT JOIN tr ON tr.task_id = cl.task_id AND tr.image_id = cl.image_id "
-    "LEFT JOIN pr ON pr.task_id = cl.task_id AND pr.image_id = cl.image_id "
+    "LEFT JOIN policy_rows pr ON pr.run_id = (SELECT id FROM p) AND pr.task_id = cl.task_id "
+    "                        AND pr.image_id = cl.image_id "
     "WHERE i.status = 'ok' "
     "AND (?1 IS NULL OR cl.task IN (SELECT value FROM json_each(?1))) "
     "AND CASE WHEN i.split = 'train' AND cl.task_id IN (SELECT task_id FROM decided) "

@@ -15,16 +15,19 @@
 #include "store_shard.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sha256.h"
 
 #define SHARD_APP_ID 0x43555253  /* "CURS" */
-#define SHARD_FORMAT 1
+#define SHARD_FORMAT 2          /* 2: the variants table (augment shards) */
 #define DIGEST_KEY "digest"
 #define MAX_DIM (1 << 20)       /* far above any model's; a bigger one is a broken file */
 
@@ -36,13 +39,17 @@ struct cur_shard {
 };
 
 static const char shard_schema[] =
-    "PRAGMA application_id = 1129665107; PRAGMA user_version = 1;"
+    "PRAGMA application_id = 1129665107; PRAGMA user_version = 2;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE vectors(image_id INTEGER PRIMARY KEY, dim INTEGER NOT NULL, vector BLOB NOT NULL);"
     "CREATE TABLE failed(image_id INTEGER PRIMARY KEY, reason TEXT NOT NULL);"
     "CREATE TABLE blobs(key TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL, "
-    "                   data BLOB NOT NULL);";
+    "                   data BLOB NOT NULL);"
+    "CREATE TABLE variants(parent_id INTEGER NOT NULL, variant INTEGER NOT NULL, "
+    "                      error TEXT, format TEXT, sha256 TEXT, transform TEXT, bytes BLOB, "
+    "                      PRIMARY KEY (parent_id, variant));";
 
+_Static_assert(SHARD_FORMAT == 2, "the schema text spells the format version");
 _Static_assert(SHARD_APP_ID == 1129665107, "the schema text spells the application id");
 
 void cur_shard_close(cur_shard *sh) {
@@ -55,6 +62,34 @@ void cur_shard_close(cur_shard *sh) {
   cur_free(sh);
 }
 
+/* Removes the temporary files PATH.tmp-PID that shards of PATH killed
+** before finishing left behind (a process of that id no longer runs here);
+** those of a live process are left to it.  A rerun of the shard cleans up
+** after the run that died. */
+static int remove_stale_temps(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? cur_asprintf("%.*s", (int)(slash - path + 1), path) : cur_strdup(".");
+  char *prefix = cur_asprintf("%s.tmp-", slash ? slash + 1 : path);
+  DIR *d = dir && prefix ? opendir(dir) : NULL;
+  int rc = !dir || !prefix ? CUR_ENOMEM : CUR_OK;
+  for (struct dirent *e; d && rc == CUR_OK && (e = readdir(d));) {
+    size_t n = strlen(prefix);
+    char *end;
+    if (strncmp(e->d_name, prefix, n) != 0 || !e->d_name[n]) continue;
+    long pid = strtol(e->d_name + n, &end, 10);
+    if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    char *stale = cur_asprintf("%s%s", slash ? dir : "", e->d_name);
+    if (!stale) rc = CUR_ENOMEM;
+    else if (unlink(stale) == 0) cur_info("removed %s, left by a shard that was killed", stale);
+    else if (errno != ENOENT) rc = cur_errorc(CUR_EIO, "%s: cannot remove: %s", stale, strerror(errno));
+    cur_free(stale);
+  }
+  if (d) closedir(d);
+  cur_free(dir);
+  cur_free(prefix);
+  return rc;
+}
+
 int cur_shard_create(const char *path, cur_shard **out) {
   cur_shard *sh = cur_calloc(1, sizeof *sh);
   int rc = sh ? CUR_OK : CUR_ENOMEM;
@@ -63,6 +98,7 @@ int cur_shard_create(const char *path, cur_shard **out) {
     rc = CUR_ENOMEM;
   if (rc == CUR_OK && unlink(sh->tmp) != 0 && errno != ENOENT)
     rc = cur_errorc(CUR_EIO, "%s: cannot remove: %s", sh->tmp, strerror(errno));
+  if (rc == CUR_OK) rc = remove_stale_temps(path);
   /* no journal: a shard that fails is deleted whole, never rolled back */
   if (rc == CUR_OK)
     rc = cur__connect(sh->tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -98,6 +134,37 @@ int cur_shard_blob_put(cur_shard *sh, const char *key, const char *kind, const c
                        const void *data, size_t len) {
   return cur__exec(sh->db, "INSERT INTO blobs(key, kind, config, data) VALUES (?1, ?2, ?3, ?4)", "tttb",
                    key, kind, config, data, (int64_t)len);
+}
+
+int cur_shard_variant_put(cur_shard *sh, const cur_shard_variant *v) {
+  return cur__exec(sh->db,
+                   "INSERT INTO variants(parent_id, variant, error, format, sha256, transform, bytes) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                   "iittttb", v->parent_id, (int64_t)v->variant, v->error, v->format, v->sha256,
+                   v->transform, v->bytes, (int64_t)v->len);
+}
+
+int cur_shard_variants(cur_shard *sh, int (*fn)(void *ctx, const cur_shard_variant *v), void *ctx) {
+  sqlite3_stmt *s = cur__stmt(sh->db, "SELECT parent_id, variant, error, format, sha256, transform, bytes "
+                                      "FROM variants ORDER BY parent_id, variant");
+  if (!s) return CUR_EDB;
+  int rc = CUR_OK, step = SQLITE_DONE;
+  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    cur_shard_variant v = {
+        .parent_id = sqlite3_column_int64(s, 0), .variant = sqlite3_column_int(s, 1),
+        .error = (const char *)sqlite3_column_text(s, 2), .format = (const char *)sqlite3_column_text(s, 3),
+        .sha256 = (const char *)sqlite3_column_text(s, 4),
+        .transform = (const char *)sqlite3_column_text(s, 5), .bytes = sqlite3_column_blob(s, 6),
+        .len = (size_t)sqlite3_column_bytes(s, 6)};
+    /* a made variant has all of these (the digest vouches for the rest) */
+    if (!v.error && (!v.format || !v.sha256 || strlen(v.sha256) != 64 || !v.transform || !v.len))
+      rc = cur_errorc(CUR_EINPUT, "%s: variant %d of image %lld: a row missing its bytes or fields",
+                      sh->path, v.variant, (long long)v.parent_id);
+    else rc = fn(ctx, &v);
+  }
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(sh->db, "reading the shard's variants");
+  sqlite3_reset(s);
+  return rc;
 }
 
 /* Adds every row of the cached statement SQL to H, column by column
@@ -137,6 +204,9 @@ static int digest(cur_shard *sh, char hex[65]) {
     rc = digest_rows(sh, "SELECT image_id, dim, vector FROM vectors ORDER BY image_id", 1, &h);
   if (rc == CUR_OK) rc = digest_rows(sh, "SELECT image_id, reason FROM failed ORDER BY image_id", 0, &h);
   if (rc == CUR_OK) rc = digest_rows(sh, "SELECT key, kind, config, data FROM blobs ORDER BY key", 0, &h);
+  if (rc == CUR_OK)
+    rc = digest_rows(sh, "SELECT parent_id, variant, error, format, sha256, transform, bytes "
+                         "FROM variants ORDER BY parent_id, variant", 0, &h);
   if (rc == CUR_OK) cur_sha256_hex(&h, hex);
   return rc;
 }

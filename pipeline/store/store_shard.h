@@ -2,9 +2,9 @@
 **
 ** A shard file is a small SQLite file of its own beside the database: key
 ** and value text (meta: which stage, share, config hash, input fingerprint,
-** model key ...), the results (embeddings), the images that failed with
-** why, and learned blobs (a patches dictionary), with a sha256 digest of all
-** of it in meta.  It is written under a temporary name and renamed when
+** model key ...), the results (embeddings, or augment's variants), the
+** images that failed with why, and learned blobs (a patches dictionary),
+** with a sha256 digest of all of it in meta.  It is written under a temporary name and renamed when
 ** complete, so a killed shard leaves no file that looks finished.
 */
 #ifndef CURATE_STORE_SHARD_H
@@ -18,7 +18,9 @@
 typedef struct cur_shard cur_shard;
 
 /* Starts a shard file that cur_shard_finish renames to PATH (it is written
-** to PATH.tmp-PID meanwhile).  Close it with cur_shard_close. */
+** to PATH.tmp-PID meanwhile), first removing the PATH.tmp-PID files of
+** processes no longer running (killed shards).  Close it with
+** cur_shard_close. */
 int cur_shard_create(const char *path, cur_shard **out);
 int cur_shard_meta_put(cur_shard *sh, const char *key, const char *value);
 int cur_shard_vector_put(cur_shard *sh, int64_t image_id, int dim, const void *vector, size_t len);
@@ -27,6 +29,21 @@ int cur_shard_vector_put(cur_shard *sh, int64_t image_id, int dim, const void *v
 int cur_shard_failed_put(cur_shard *sh, int64_t image_id, const char *reason, int *added);
 int cur_shard_blob_put(cur_shard *sh, const char *key, const char *kind, const char *config,
                        const void *data, size_t len);
+/* One variant an augment shard made: its encoded bytes, format, sha256
+** (hex) and parameters (JSON); or, for a parent that cannot be decoded,
+** only ERROR (the others NULL). */
+typedef struct cur_shard_variant {
+  int64_t parent_id;
+  int variant;
+  const char *error, *format, *sha256, *transform;
+  const void *bytes;
+  size_t len;
+} cur_shard_variant;
+int cur_shard_variant_put(cur_shard *sh, const cur_shard_variant *v);
+/* Calls FN for each variant of the shard, in (parent, variant) order; a
+** made variant missing its bytes or fields is CUR_EINPUT naming the file. */
+int cur_shard_variants(cur_shard *sh, int (*fn)(void *ctx, const cur_shard_variant *v), void *ctx);
+
 /* Stores the digest, writes the file to disk and renames it to its path. */
 int cur_shard_finish(cur_shard *sh);
 /* NULL-safe.  A shard created and not finished has its temporary file removed. */

@@ -16,6 +16,14 @@
 ** train.task (train originals without a person's label): the other half of
 ** UDA's pairs.  They are numbered -1, -2, ... and get no label, so they
 ** never join the balanced training set or the manifest (store_uda.h).
+**
+** Shards (`curate run --stage augment --shard I/N`, docs/scale.md): share I
+** is the I-th of N consecutive runs of the plan's order (pairs
+** [I*P/N, (I+1)*P/N) of P), made as above and written with their bytes to
+** the shard file instead of the database.  The merge records them in the
+** plan's order, so a shard goes in only once every pair before its first is
+** recorded (the runner retries a shard that must wait): the image, label
+** and variant rows are then those of one run, byte for byte.
 */
 #include <assert.h>
 #include <stddef.h>
@@ -32,6 +40,7 @@
 #include "store_labels.h"
 #include "store_runs.h"
 #include "store_uda.h"
+#include "store_shard.h"
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -164,6 +173,8 @@ typedef struct augment {
   cur_store *st;
   cur_augment_options opts;
   int64_t plan_run_id;     /* the balance run whose plan is made */
+  cur_plan_pos last;       /* the last pair taken: the next batch starts after it */
+  int64_t left;            /* pairs still to take (a shard's share ends) */
   job *jobs;               /* batch_size of them; n in use */
   int n;
   int *group;              /* batch_size + 1: the first job of each parent's run of jobs */
@@ -285,7 +296,33 @@ static int record_job(augment *g, const job *j) {
   return rc || j->variant < 0 ? rc : cur_store_labels_inherit(g->st, j->parent_id, id, run_id);
 }
 
+/* A sharded run's batch, into its shard file: each variant's bytes and
+** parameters, or why its parent could not be read. */
+static int shard_batch(augment *g) {
+  cur_shard *sh = cur_run_shard(g->run);
+  int rc = CUR_OK;
+  for (int i = 0; rc == CUR_OK && i < g->n; i++) {
+    const job *j = &g->jobs[i];
+    cur_shard_variant v = {.parent_id = j->parent_id, .variant = j->variant};
+    if (j->rc == CUR_EINPUT) {
+      cur_run_input_error(g->run, "augment: image %lld (%s): variant %d: %s; recorded when the shard "
+                          "is merged", (long long)j->parent_id, j->source_path, j->variant, j->error);
+      v.error = j->error;
+    } else if (j->rc) {
+      return cur_errorc(j->rc, "augment: image %lld: variant %d: %s", (long long)j->parent_id,
+                        j->variant, j->error);
+    } else {
+      v.format = j->format == CUR_AUGMENT_FORMAT_PNG ? "png" : "jpeg";
+      v.sha256 = j->sha, v.transform = j->json, v.bytes = j->out, v.len = j->out_len;
+    }
+    rc = cur_shard_variant_put(sh, &v);
+  }
+  if (rc == CUR_OK) cur_run_progress_add(g->run, g->n);
+  return rc;
+}
+
 static int record_batch(augment *g) {
+  if (cur_run_shard(g->run)) return shard_batch(g);
   int rc = cur_store_begin(g->st);
   for (int i = 0; rc == CUR_OK && i < g->n; i++) rc = record_job(g, &g->jobs[i]);
   if (rc == CUR_OK) rc = cur_store_commit(g->st);
@@ -294,31 +331,38 @@ static int record_batch(augment *g) {
   return rc;
 }
 
-/* The next batch of up to CAP pending variants: balance's plan first, then
-** the unlabelled rows' (g->per of each). */
-static int next_batch(augment *g, int cap) {
-  int rc = cur_store_plan_pending(g->st, g->plan_run_id, cur_run_id(g->run), cap, take_job, g);
-  if (rc == CUR_OK && g->n == 0 && g->per > 0)
-    rc = cur_store_uda_pending(g->st, g->uda_task, g->per, cur_run_id(g->run), cap, take_job, g);
+/* The next batch of up to CAP pairs of balance's plan (of this shard's
+** share), after the last one taken. */
+static int plan_batch(augment *g, int cap) {
+  if (g->left <= 0) return CUR_OK;
+  int rc = cur_store_plan_pending(g->st, g->plan_run_id, cur_run_id(g->run), g->last,
+                                  (int)(g->left < cap ? g->left : cap), take_job, g);
+  if (rc == CUR_OK && g->n > 0) {
+    g->last = (cur_plan_pos){g->jobs[g->n - 1].parent_id, g->jobs[g->n - 1].variant};
+    g->left -= g->n;
+  }
   return rc;
 }
 
-/* Batches until the plan is made, Ctrl-C or an error. */
-static int make_plan(augment *g, int cap) {
-  int rc = CUR_OK;
-  while (rc == CUR_OK) {
+/* The next batch of up to CAP variants of unlabelled rows (g->per of each). */
+static int unlabelled_batch(augment *g, int cap) {
+  return cur_store_uda_pending(g->st, g->uda_task, g->per, cur_run_id(g->run), cap, take_job, g);
+}
+
+/* Makes the batches NEXT gives until it gives none, Ctrl-C or an error. */
+static int make_batches(augment *g, int cap, int (*next)(augment *, int)) {
+  for (;;) {
     g->n = 0;
-    rc = next_batch(g, cap);
-    if (rc == CUR_OK && g->n == 0) break;
-    if (rc == CUR_OK) {
+    int rc = next(g, cap);
+    if (rc == CUR_OK && g->n > 0) {
       group_jobs(g);
       cur_parallel_for((size_t)g->ngroups, cur_run_threads(g->run), make_group, g);
       rc = record_batch(g);
     }
     for (int i = 0; i < g->n; i++) job_clear(&g->jobs[i]);
-    if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;
+    if (rc != CUR_OK || g->n == 0) return rc;
+    if (cur_interrupted()) return CUR_EINTR;
   }
-  return rc;
 }
 
 static void add_done(void *ctx, const char *outcome, int64_t n) {
@@ -351,6 +395,17 @@ static int unlabelled_plan(augment *g) {
   return rc;
 }
 
+/* A shard's pairs: [I*P/N, (I+1)*P/N) of the plan's P, into G's start
+** (after the pair before the first) and count. */
+static int shard_range(augment *g, cur_share share, int64_t total) {
+  int64_t first = total * share.index / share.count, end = total * (share.index + 1) / share.count;
+  int found = 1, rc = CUR_OK;
+  g->left = end - first;
+  if (first > 0) rc = cur_store_plan_at(g->st, g->plan_run_id, first - 1, &g->last, &found);
+  if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ESTATE, "augment: the plan ended before pair %lld", (long long)first);
+  return rc;
+}
+
 static int augment_run(cur_run *run) {
   const cJSON *opt = cur_run_options(run);
   int cap = (int)cur_opt_int(opt, "batch_size"), found, rc;
@@ -372,11 +427,22 @@ static int augment_run(cur_run *run) {
       (g.per && (rc = cur_store_uda_plan_size(g.st, g.uda_task, g.per, &unlabelled))) ||
       (rc = cur_store_variant_counts(g.st, cur_run_id(run), add_done, &done)))
     goto cleanup;
-  total += unlabelled;
-  cur_run_progress_start(run, "augment", total);
+  g.left = total;
+  if (cur_run_shard(run) && g.per > 0)
+    rc = cur_errorc(CUR_ECONFIG, "augment: a sharded run makes balance's plan only, not the %d "
+                    "variants of each unlabelled row UDA asks for (augment.unlabelled_variants): "
+                    "run augment without --shard", g.per);
+  if (rc == CUR_OK && cur_run_shard(run)) rc = shard_range(&g, cur_run_share(run), total);
+  if (rc) goto cleanup;
+  cur_run_progress_start(run, "augment", cur_run_shard(run) ? g.left : total + unlabelled);
   cur_run_progress_add(run, done);
-  rc = make_plan(&g, cap);
-  if (rc == CUR_OK || rc == CUR_EINTR) {
+  rc = make_batches(&g, cap, plan_batch);
+  if (rc == CUR_OK && g.per > 0) rc = make_batches(&g, cap, unlabelled_batch);
+  if (cur_run_shard(run)) {
+    char key[64];
+    snprintf(key, sizeof key, "plan of balance run %lld", (long long)plan.id);
+    if (rc == CUR_OK) rc = cur_shard_meta_put(cur_run_shard(run), "key", key);
+  } else if (rc == CUR_OK || rc == CUR_EINTR) {
     /* counts come from the database, so a resumed run reports the same */
     int crc = cur_store_variant_counts(g.st, cur_run_id(run), set_count, run);
     if (rc == CUR_OK) rc = crc;
@@ -384,6 +450,97 @@ static int augment_run(cur_run *run) {
 cleanup:
   cur_free(g.jobs);
   cur_free(g.group);
+  return rc;
+}
+
+/* ---- merging shards -------------------------------------------------------- */
+
+/* A shard being merged: the variant in hand, the plan's place, what it added. */
+typedef struct merging {
+  augment g;
+  const cur_shard_variant *v;
+  int matched;             /* the plan's next pending pair is V's */
+  int64_t added;
+} merging;
+
+/* The plan's next pending pair (with its parent's fields): recorded from
+** the shard's variant when it is that pair. */
+static int merge_pending(void *ctx, const cur_variant_job *p) {
+  merging *m = ctx;
+  const cur_shard_variant *v = m->v;
+  if (p->parent_id != v->parent_id || p->variant != v->variant) return CUR_OK;
+  job j = {.parent_id = p->parent_id, .variant = p->variant, .width = p->width, .height = p->height,
+           .bands = p->bands, .source_path = (char *)p->source_path, .split = (char *)p->split,
+           .group_key = (char *)p->group_key, .out = (unsigned char *)v->bytes, .out_len = v->len,
+           .json = (char *)v->transform, .rc = v->error ? CUR_EINPUT : CUR_OK};
+  if (v->error) snprintf(j.error, sizeof j.error, "%s", v->error);
+  else if (strcmp(v->format, "png") == 0) j.format = CUR_AUGMENT_FORMAT_PNG;
+  else if (strcmp(v->format, "jpeg") == 0) j.format = CUR_AUGMENT_FORMAT_JPEG;
+  else return cur_errorc(CUR_EINPUT, "variant %d of image %lld: format '%s'", v->variant,
+                         (long long)v->parent_id, v->format);
+  if (!v->error) snprintf(j.sha, sizeof j.sha, "%s", v->sha256);
+  m->matched = 1;
+  return record_job(&m->g, &j);  /* J borrows every pointer: nothing to free */
+}
+
+/* One variant of the shard: skipped when recorded, else it must be the
+** plan's next pending pair (the first one may wait for earlier shards). */
+static int merge_variant(void *ctx, const cur_shard_variant *v) {
+  merging *m = ctx;
+  int found, rc = cur_store_variant_recorded(m->g.st, cur_run_id(m->g.run), v->parent_id, v->variant, &found);
+  if (rc || found) return rc;
+  m->v = v;
+  m->matched = 0;
+  rc = cur_store_plan_pending(m->g.st, m->g.plan_run_id, cur_run_id(m->g.run), m->g.last, 1, merge_pending, m);
+  if (rc == CUR_OK && !m->matched && m->added == 0)
+    return cur_errorc(CUR_ESTATE, "its variants come after pairs of the plan not merged yet (variant %d "
+                      "of image %lld): merge the shards before it first", v->variant, (long long)v->parent_id);
+  if (rc == CUR_OK && !m->matched)
+    return cur_errorc(CUR_EINPUT, "variant %d of image %lld does not follow the plan", v->variant,
+                      (long long)v->parent_id);
+  m->g.last = (cur_plan_pos){v->parent_id, v->variant};
+  m->added++;
+  return rc;
+}
+
+static int augment_merge(cur_run *run, cur_shard *in, int64_t *added) {
+  merging m = {.g = {.run = run, .st = cur_run_store(run)}};
+  cur_run_info plan;
+  int found, rc = cur_store_run_last(m.g.st, "balance", 1, &plan, &found);
+  if (rc == CUR_OK && !found) rc = cur_errorc(CUR_ESTATE, "augment: no complete balance run");
+  m.g.plan_run_id = plan.id;
+  /* a complete augment run of the shard's options and inputs holds every
+  ** pair already: merging again adds nothing (a new run would record them
+  ** all as reused) */
+  cur_run_info done;
+  const char *chash = cur_shard_meta(in, "config_hash"), *fp = cur_shard_meta(in, "fingerprint");
+  if (rc == CUR_OK) rc = cur_store_run_last(m.g.st, "augment", 1, &done, &found);
+  if (rc == CUR_OK && found && chash && fp && strcmp(done.config_hash, chash) == 0 &&
+      strcmp(done.fingerprint, fp) == 0) {
+    *added = 0;
+    return CUR_OK;
+  }
+  if (rc == CUR_OK) rc = cur_shard_variants(in, merge_variant, &m);
+  if (rc && rc != CUR_ENOMEM && rc != CUR_EDB) {
+    char why[400];
+    snprintf(why, sizeof why, "%s", cur_error());
+    cur_errorc(rc, "%s: %s", cur_shard_path(in), why);
+  }
+  *added = m.added;
+  return rc;
+}
+
+static int augment_merge_done(cur_run *run, const char *key, int *done) {
+  cur_store *st = cur_run_store(run);
+  cur_run_info plan;
+  int64_t total = 0, recorded = 0;
+  int found;
+  (void)key;
+  int rc = cur_store_run_last(st, "balance", 1, &plan, &found);
+  if (rc == CUR_OK && found) rc = cur_store_plan_size(st, plan.id, &total);
+  if (rc == CUR_OK) rc = cur_store_variant_counts(st, cur_run_id(run), add_done, &recorded);
+  if (rc == CUR_OK) rc = cur_store_variant_counts(st, cur_run_id(run), set_count, run);
+  *done = rc == CUR_OK && found && recorded == total;
   return rc;
 }
 
@@ -409,4 +566,6 @@ const cur_stage stage_augment = {
     .fingerprint = augment_fingerprint,
     .fingerprint_what = "train.uda_weight (on or off) and train.task",
     .run = augment_run,
+    .merge = augment_merge,
+    .merge_done = augment_merge_done,
 };
