@@ -315,7 +315,7 @@ CREATE TABLE policy_decisions(
   run_id INTEGER NOT NULL REFERENCES runs(id),  -- the policy run
   task_id INTEGER NOT NULL REFERENCES tasks(id),
   step INTEGER NOT NULL,              -- 0: the raw-label baseline, then each decision
-  decision TEXT NOT NULL,             -- raw, drop_flagged, pseudolabels, balance
+  decision TEXT NOT NULL,             -- raw, drop_flagged, pseudolabels, balance, ema, multitask, uda
   rows INTEGER NOT NULL,              -- training rows with the decision applied
   changed INTEGER NOT NULL,           -- rows the decision removes, adds or re-weights
   macro_f1 REAL,                      -- held-out macro-F1 with it (NULL: not measured)

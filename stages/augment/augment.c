@@ -559,7 +559,7 @@ static int augment_fingerprint(cur_run *run, cur_sha256 *h) {
 
 const cur_stage stage_augment = {
     .name = "augment",
-    .summary = "make the variants balance planned (affine transforms, labels inherited)",
+    .summary = "make the variants balance planned (affine transforms, labels inherited); for UDA, unlabelled rows' too",
     .needs = augment_needs,
     .options = augment_options,
     .unhashed = augment_unhashed,
