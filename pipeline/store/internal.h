@@ -54,6 +54,12 @@ int cur__group_counts(cur_store *st, const char *sql, int64_t run_id,
                       void (*fn)(void *ctx, const char *name, int64_t n), void *ctx);
 /* Sets the message from SQLite's and returns CUR_EDB. */
 int cur__db_error(cur_store *st, const char *what);
+/* Steps S, whose columns are (parent id, variant, bytes, format, source
+** path, split, group key, width, height, bands), calling FN with each row
+** as a variant job; resets S.  WHAT names the read in an error. */
+struct cur_variant_job;
+int cur__variant_jobs(cur_store *st, sqlite3_stmt *s, const char *what,
+                      int (*fn)(void *ctx, const struct cur_variant_job *job), void *ctx);
 /* Steps the bound statement S and appends one object per row to ARR, keyed
 ** by column name: integers and reals as numbers, NULL as null, the rest as
 ** text.  Resets S. */

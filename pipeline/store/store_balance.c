@@ -116,6 +116,26 @@ int cur_store_plan_size(cur_store *st, int64_t plan_run_id, int64_t *n) {
                             "FROM augment_plan WHERE run_id = ?1)", n, &found, "i", plan_run_id);
 }
 
+int cur__variant_jobs(cur_store *st, sqlite3_stmt *s, const char *what,
+                      int (*fn)(void *ctx, const cur_variant_job *job), void *ctx) {
+  int rc = CUR_OK, step;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    cur_variant_job job = {
+        .parent_id = sqlite3_column_int64(s, 0), .variant = sqlite3_column_int(s, 1),
+        .bytes = sqlite3_column_blob(s, 2), .len = (size_t)sqlite3_column_bytes(s, 2),
+        .format = (const char *)sqlite3_column_text(s, 3),
+        .source_path = (const char *)sqlite3_column_text(s, 4),
+        .split = (const char *)sqlite3_column_text(s, 5),
+        .group_key = (const char *)sqlite3_column_text(s, 6),
+        .width = sqlite3_column_int(s, 7), .height = sqlite3_column_int(s, 8),
+        .bands = sqlite3_column_int(s, 9)};
+    if ((rc = fn(ctx, &job)) != CUR_OK) break;
+  }
+  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, what);
+  sqlite3_reset(s);
+  return rc;
+}
+
 /* GROUP BY walks the plan's primary key in order and stops at LIMIT; a
 ** SELECT DISTINCT subquery was materialised whole (every pair after AFTER)
 ** for each batch: 0.4 s a batch for 58,569 pairs at 10^6 images. */
@@ -131,22 +151,7 @@ int cur_store_plan_pending(cur_store *st, int64_t plan_run_id, int64_t run_id, c
       "GROUP BY p.parent_id, p.variant ORDER BY p.parent_id, p.variant LIMIT ?3");
   int rc = s ? cur__bind(st, s, "iiiii", plan_run_id, run_id, (int64_t)limit, after.parent_id,
                          (int64_t)after.variant) : CUR_EDB;
-  int step = SQLITE_DONE;
-  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-    cur_variant_job job = {
-        .parent_id = sqlite3_column_int64(s, 0), .variant = sqlite3_column_int(s, 1),
-        .bytes = sqlite3_column_blob(s, 2), .len = (size_t)sqlite3_column_bytes(s, 2),
-        .format = (const char *)sqlite3_column_text(s, 3),
-        .source_path = (const char *)sqlite3_column_text(s, 4),
-        .split = (const char *)sqlite3_column_text(s, 5),
-        .group_key = (const char *)sqlite3_column_text(s, 6),
-        .width = sqlite3_column_int(s, 7), .height = sqlite3_column_int(s, 8),
-        .bands = sqlite3_column_int(s, 9)};
-    rc = fn(ctx, &job);
-  }
-  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading the augment plan");
-  if (s) sqlite3_reset(s);
-  return rc;
+  return rc ? rc : cur__variant_jobs(st, s, "reading the augment plan", fn, ctx);
 }
 
 int cur_store_plan_at(cur_store *st, int64_t plan_run_id, int64_t rank, cur_plan_pos *pos, int *found) {

@@ -32,22 +32,7 @@ int cur_store_uda_pending(cur_store *st, int64_t task_id, int per, int64_t run_i
       "                AND v.parent_id = p.id AND v.variant = -k.n) "
       "ORDER BY p.id, k.n LIMIT ?4");
   int rc = s ? cur__bind(st, s, "iiii", task_id, (int64_t)per, run_id, (int64_t)limit) : CUR_EDB;
-  int step = SQLITE_DONE;
-  while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-    cur_variant_job job = {
-        .parent_id = sqlite3_column_int64(s, 0), .variant = sqlite3_column_int(s, 1),
-        .bytes = sqlite3_column_blob(s, 2), .len = (size_t)sqlite3_column_bytes(s, 2),
-        .format = (const char *)sqlite3_column_text(s, 3),
-        .source_path = (const char *)sqlite3_column_text(s, 4),
-        .split = (const char *)sqlite3_column_text(s, 5),
-        .group_key = (const char *)sqlite3_column_text(s, 6),
-        .width = sqlite3_column_int(s, 7), .height = sqlite3_column_int(s, 8),
-        .bands = sqlite3_column_int(s, 9)};
-    rc = fn(ctx, &job);
-  }
-  if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading the unlabelled rows");
-  if (s) sqlite3_reset(s);
-  return rc;
+  return rc ? rc : cur__variant_jobs(st, s, "reading the unlabelled rows", fn, ctx);
 }
 
 int cur_store_uda_pairs(cur_store *st, int64_t task_id, cur_uda_pair **pairs, size_t *n) {
