@@ -4,17 +4,8 @@
 #include <math.h>
 
 #include "curate.h"
+#include "knn_faiss_internal.h"
 #include "rng.h"
-
-int knn__faiss_exact(int threads, int k, const float *X, int64_t n, int d, const int64_t *query,
-                     int64_t m, int64_t *nbr, float *sim, char *err, size_t err_cap);
-int knn__faiss_ivf_new(int threads, const float *X, int64_t n, int d, int nlist,
-                       const int64_t *train, int64_t n_train, void **out, char *err,
-                       size_t err_cap);
-int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, const float *X, int d,
-                          const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
-                          size_t err_cap);
-void knn__faiss_ivf_free(void *ivf);
 
 /* Rows per cell the IVF is trained on (knn.h). */
 #define TRAIN_PER_CELL 64

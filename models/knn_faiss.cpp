@@ -19,17 +19,7 @@
 #include <new>
 #include <vector>
 
-extern "C" {
-int knn__faiss_exact(int threads, int k, const float *X, int64_t n, int d, const int64_t *query,
-                     int64_t m, int64_t *nbr, float *sim, char *err, size_t err_cap);
-int knn__faiss_ivf_new(int threads, const float *X, int64_t n, int d, int nlist,
-                       const int64_t *train, int64_t n_train, void **out, char *err,
-                       size_t err_cap);
-int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, const float *X, int d,
-                          const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
-                          size_t err_cap);
-void knn__faiss_ivf_free(void *ivf);
-}
+#include "knn_faiss_internal.h"
 
 /* An IVF index with the quantizer it points to. */
 struct ivf_index {

@@ -1,0 +1,32 @@
+/* knn_faiss_internal.h -- the extern "C" functions knn_faiss.cpp exports to knn.c.
+**
+** One declaration for both languages, so a change on either side of the
+** C/C++ boundary fails to compile instead of mismatching at link time.
+** Each returns 0 on success, -2 out of memory, -1 another failure (message
+** in ERR).
+*/
+#ifndef CURATE_KNN_FAISS_INTERNAL_H
+#define CURATE_KNN_FAISS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int knn__faiss_exact(int threads, int k, const float *X, int64_t n, int d, const int64_t *query,
+                     int64_t m, int64_t *nbr, float *sim, char *err, size_t err_cap);
+int knn__faiss_ivf_new(int threads, const float *X, int64_t n, int d, int nlist,
+                       const int64_t *train, int64_t n_train, void **out, char *err,
+                       size_t err_cap);
+int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, const float *X, int d,
+                          const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
+                          size_t err_cap);
+void knn__faiss_ivf_free(void *ivf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
