@@ -224,12 +224,22 @@ TEST(folder_without_config_is_refused) {
   clip_model_free(NULL);
 }
 
+/* A misspelt backend override is refused by name, not taken as the default. */
+TEST(unknown_fp32_gemm_override_is_refused) {
+  char *dir = test_shared_path("clip/tiny-hf");
+  setenv("CURATE_FP32_GEMM", "mkl", 1);
+  if (dir) expect_open_fails(dir, "CURATE_FP32_GEMM is 'mkl': it must be openblas or onednn");
+  unsetenv("CURATE_FP32_GEMM");
+  cur_free(dir);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(hf_f32_quick_gelu_matches_reference);
   RUN(openclip_f16_gelu_matches_reference);
   RUN(bf16_features_keep_cosine_to_fp32_hf);
   RUN(bf16_features_keep_cosine_to_fp32_openclip);
+  RUN(unknown_fp32_gemm_override_is_refused);
   RUN(shape_mismatch_with_config_is_refused);
   RUN(missing_tensor_is_refused);
   RUN(folder_without_config_is_refused);
