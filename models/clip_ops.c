@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu_clones.h"
 #include "curate.h"
 
 #ifdef _OPENMP
@@ -22,13 +23,6 @@ static int worker_id(void) { return omp_get_thread_num(); }
 static int worker_id(void) { return 0; }
 #endif
 
-#ifdef __clang__
-/* clang 14 (the libFuzzer build's compiler) accepts gcc's arch= clones but
-** emits no symbol for them; the fuzz build does not need the speed. */
-#define CLONES
-#else
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
 
 /* Cephes' expf: 2^n * p(r) with r = x - n ln2, |r| <= ln2 / 2. */
 static inline float exp_poly(float x) {

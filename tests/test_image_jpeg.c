@@ -6,11 +6,16 @@
 **           however wide: a 60,000-wide 10-component file once overran the probe's
 **           fixed row buffer on the stack.
 ** jpeg-3.*: such a file in a folder is quarantined by ingest, and embed goes on.
+** jpeg-4.*: cur_image_decode_pixels, which reads grey and colour JPEGs with
+**           libjpeg itself, gives libvips' loader's pixels for every layout
+**           (CMYK through libvips' conversion to sRGB); truncated and
+**           oversized files are refused with the reason.
 */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <jpeglib.h>  /* after stdio.h, which it needs */
+#include <vips/vips.h>
 
 #include "fixtures.h"
 #include "image.h"
@@ -125,6 +130,62 @@ TEST(decoder_refuses_unknown_components_too) {
   free(buf);
 }
 
+/* The oracle: libvips' own loader, then what cur_image_decode_pixels
+** promises (8-bit, CMYK converted to sRGB), written to memory. */
+static unsigned char *vips_pixels(const unsigned char *buf, size_t len, int *w, int *h, int *bands) {
+  VipsImage *in = vips_image_new_from_buffer(buf, len, "", NULL), *rgb = NULL;
+  if (!in) return NULL;
+  if (vips_image_get_interpretation(in) == VIPS_INTERPRETATION_CMYK) {
+    if (vips_colourspace(in, &rgb, VIPS_INTERPRETATION_sRGB, NULL)) rgb = NULL;
+  } else {
+    rgb = in;
+    g_object_ref(rgb);
+  }
+  size_t size = 0;
+  unsigned char *mem = rgb ? vips_image_write_to_memory(rgb, &size) : NULL;
+  if (mem) {
+    *w = rgb->Xsize;
+    *h = rgb->Ysize;
+    *bands = rgb->Bands;
+  }
+  if (rgb) g_object_unref(rgb);
+  g_object_unref(in);
+  return mem;
+}
+
+TEST(decoded_pixels_are_libvips_pixels_in_every_layout) {
+  static const struct { int nc; J_COLOR_SPACE cs; int bands; } kinds[] = {
+      {1, JCS_GRAYSCALE, 1}, {3, JCS_YCbCr, 3}, {3, JCS_RGB, 3}, {4, JCS_CMYK, 3}};
+  REQUIRE(cur_image_init() == CUR_OK);
+  for (size_t i = 0; i < CUR_ARRAY_LEN(kinds); i++) {
+    unsigned char *buf;
+    unsigned long len;
+    REQUIRE(write_jpeg(53, 29, kinds[i].nc, kinds[i].cs, 3, &buf, &len) == 0);
+    cur_image_pixels px = {0};
+    char reason[256] = "";
+    int w = 0, h = 0, bands = 0;
+    unsigned char *want = vips_pixels(buf, len, &w, &h, &bands);
+    REQUIRE(want != NULL);
+    CHECK_INT(cur_image_decode_pixels(buf, len, 1 << 20, &px, reason, sizeof reason), CUR_OK);
+    CHECK_INT(px.width, 53);
+    CHECK_INT(px.height, 29);
+    CHECK_INT(px.bands, kinds[i].bands);
+    CHECK_INT(bands, kinds[i].bands);
+    if (px.data && w == 53 && h == 29 && bands == px.bands)
+      CHECK(memcmp(px.data, want, (size_t)53 * 29 * (size_t)bands) == 0);
+    g_free(want);
+    cur_free(px.data);
+    /* cut in the middle of the entropy-coded data */
+    px.data = NULL;
+    CHECK_INT(cur_image_decode_pixels(buf, len / 2, 1 << 20, &px, reason, sizeof reason), CUR_EINPUT);
+    CHECK(px.data == NULL && reason[0] != 0);
+    /* over the pixel limit, refused from the header */
+    CHECK_INT(cur_image_decode_pixels(buf, len, 53 * 29 - 1, &px, reason, sizeof reason), CUR_EINPUT);
+    CHECK(px.data == NULL && strstr(reason, "53 x 29") != NULL);
+    free(buf);
+  }
+}
+
 TEST(ingest_quarantines_such_a_file_and_embed_goes_on) {
   REQUIRE(test_sh("cd '%s' && rm -rf img j.db* && mkdir -p img/a img/b", T.scratch) == 0);
   for (int i = 0; i < 6; i++) {
@@ -161,6 +222,7 @@ int main(int argc, char **argv) {
   RUN(grey_ycbcr_and_cmyk_are_sound_with_their_bands);
   RUN(unknown_components_are_refused_however_wide);
   RUN(decoder_refuses_unknown_components_too);
+  RUN(decoded_pixels_are_libvips_pixels_in_every_layout);
   RUN(ingest_quarantines_such_a_file_and_embed_goes_on);
   return test_finish();
 }

@@ -1,5 +1,5 @@
 /* image_crop.c -- whole-image decoding to 8-bit pixels, and rectangles cut
-** from them (ingest's crops of detection boxes).
+** from them (ingest's crops of detection boxes; CLIP's preprocessing).
 **
 ** Pixels are the stored orientation's: no EXIF rotation is applied, since
 ** box files give coordinates in the pixel grid the decoder returns (as
@@ -26,8 +26,20 @@ static int to_8bit(VipsImage *in, VipsImage **out) {
   return 0;
 }
 
+/* A grey or colour JPEG goes through libjpeg: the pixels libvips' loader
+** gives (it runs libjpeg with the same settings) without its pipeline,
+** which cost more than the decode itself (CLIP's embed decodes every image
+** whole).  CMYK goes to libvips below, which converts it to sRGB. */
 int cur_image_decode_pixels(const void *buf, size_t len, int64_t max_pixels, cur_image_pixels *out,
                             char *reason, size_t cap) {
+  int64_t bytes = 0;
+  int bands = cur_image_is_jpeg(buf, len) ? cur__image_jpeg_frame(buf, len, &bytes) : 0;
+  if (bands == 1 || bands == 3) {
+    int big = cur_image_big_enter(bytes);
+    int rc = cur_image_jpeg_decode(buf, len, max_pixels, out, reason, cap);
+    cur_image_big_leave(big);
+    return rc;
+  }
   VipsImage *img = len ? vips_image_new_from_buffer(buf, len, "", "fail_on",
                                                     VIPS_FAIL_ON_TRUNCATED, NULL) : NULL;
   VipsImage *u8 = NULL;

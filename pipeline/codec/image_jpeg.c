@@ -22,6 +22,7 @@
 
 #include "curate.h"
 #include "image.h"
+#include "image_internal.h"
 
 typedef struct check_err {
   struct jpeg_error_mgr mgr;
@@ -171,6 +172,27 @@ static int out_bands(struct jpeg_decompress_struct *cinfo) {
   case JCS_YCCK: cinfo->out_color_space = JCS_CMYK; return 4;
   default: cinfo->out_color_space = JCS_RGB; return 3;
   }
+}
+
+int cur__image_jpeg_frame(const void *buf, size_t len, int64_t *bytes) {
+  struct jpeg_decompress_struct cinfo;
+  check_err err;
+  volatile int bands = 0;
+  *bytes = 0;
+  cinfo.err = err_init(&err);
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+  jpeg_read_header(&cinfo, TRUE);
+  if (known_colour(&cinfo)) {
+    bands = out_bands(&cinfo);
+    *bytes = (int64_t)cinfo.image_width * cinfo.image_height * bands + held_bytes(&cinfo);
+  }
+  jpeg_destroy_decompress(&cinfo);
+  return bands;
 }
 
 int cur_image_jpeg_decode(const void *buf, size_t len, int64_t max_pixels, cur_image_pixels *out,
