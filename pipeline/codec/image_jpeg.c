@@ -145,24 +145,6 @@ int cur_image_probe_jpeg(const void *buf, size_t len, int64_t max_pixels, cur_im
   return rc;
 }
 
-int64_t cur_image_jpeg_held_bytes(const void *buf, size_t len) {
-  struct jpeg_decompress_struct cinfo;
-  check_err err;
-  volatile int64_t held = 0;
-  if (!cur_image_is_jpeg(buf, len)) return 0;
-  cinfo.err = err_init(&err);
-  if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    return 0;
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, buf, (unsigned long)len);
-  jpeg_read_header(&cinfo, TRUE);
-  held = held_bytes(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
-  return held;
-}
-
 /* JPEG colour spaces to bands: grey stays grey and CMYK (and YCCK) comes
 ** out as CMYK; everything else is decoded to RGB. */
 static int out_bands(struct jpeg_decompress_struct *cinfo) {
@@ -174,24 +156,42 @@ static int out_bands(struct jpeg_decompress_struct *cinfo) {
   }
 }
 
-int cur__image_jpeg_frame(const void *buf, size_t len, int64_t *bytes) {
+/* From BUF's header: the bands cur_image_jpeg_decode gives it (0 when
+** libjpeg refuses the header or the colour space), in *HELD what its decoder
+** holds whatever the output (held_bytes), in *FRAME its decoded pixels. */
+static int header_facts(const void *buf, size_t len, int64_t *held, int64_t *frame) {
   struct jpeg_decompress_struct cinfo;
   check_err err;
   volatile int bands = 0;
-  *bytes = 0;
+  *held = *frame = 0;
   cinfo.err = err_init(&err);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
+    *held = *frame = 0;
     return 0;
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, buf, (unsigned long)len);
   jpeg_read_header(&cinfo, TRUE);
+  *held = held_bytes(&cinfo);
   if (known_colour(&cinfo)) {
     bands = out_bands(&cinfo);
-    *bytes = (int64_t)cinfo.image_width * cinfo.image_height * bands + held_bytes(&cinfo);
+    *frame = (int64_t)cinfo.image_width * cinfo.image_height * bands;
   }
   jpeg_destroy_decompress(&cinfo);
+  return bands;
+}
+
+int64_t cur_image_jpeg_held_bytes(const void *buf, size_t len) {
+  int64_t held = 0, frame;
+  if (cur_image_is_jpeg(buf, len)) header_facts(buf, len, &held, &frame);
+  return held;
+}
+
+int cur__image_jpeg_frame(const void *buf, size_t len, int64_t *bytes) {
+  int64_t held, frame;
+  int bands = header_facts(buf, len, &held, &frame);
+  *bytes = held + frame;
   return bands;
 }
 
