@@ -299,6 +299,12 @@ int fx_wait(int pid) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+int fx_interrupt_once(int pid, const char *db, const char *count_sql) {
+  for (int i = 0; i < 3000 && fx_sql_int(db, count_sql) <= 0; i++) usleep(5000);
+  kill((pid_t)pid, SIGINT);
+  return fx_wait(pid);
+}
+
 int fx_wait_rss(int pid, long *peak_kb) {
   int st;
   struct rusage use;

@@ -37,6 +37,10 @@ int fx_curate(const char *log, const char *fmt, ...) __attribute__((format(print
 int fx_spawn(const char *log, const char *const *args);
 /* Waits for PID: its exit status, or 128 + the signal that ended it. */
 int fx_wait(int pid);
+/* Ctrl-C drill: presses Ctrl-C (SIGINT) on PID once COUNT_SQL, a count on
+** DB, is above 0 (polled every 5 ms, for at most 15 s), and returns
+** fx_wait's status: 130 when curate stopped as asked. */
+int fx_interrupt_once(int pid, const char *db, const char *count_sql);
 /* fx_wait, also giving the peak resident memory of PID (and of the children
 ** it waited for) in kilobytes. */
 int fx_wait_rss(int pid, long *peak_kb);

@@ -4,9 +4,7 @@
 ** boxes-resume-1.*: SIGKILL at random moments, then Ctrl-C, over 3,000 boxes
 **                   committed 16 at a time.
 */
-#include <signal.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "fixtures.h"
 #include "testlib.h"
@@ -75,10 +73,8 @@ TEST(box_crops_killed_at_random_moments_end_as_if_never_killed) {
   REQUIRE(fx_curate("i3.log", "--db stopped.db --config small.json init") == 0);
   char *stopped = test_scratch_path("stopped.db");
   int pid = fx_spawn("stopped.log", INGEST_ARGS("stopped.db"));
-  for (int i = 0; i < 3000 && fx_sql_int(stopped, "SELECT count(*) FROM images WHERE transform IS NOT NULL") <= 0; i++)
-    usleep(5000);
-  kill((pid_t)pid, SIGINT);
-  CHECK_INT(fx_wait(pid), 130);
+  CHECK_INT(fx_interrupt_once(pid, stopped, "SELECT count(*) FROM images WHERE transform IS NOT NULL"),
+            130);
   CHECK_INT(fx_wait(fx_spawn("/dev/null", INGEST_ARGS("stopped.db"))), 0);
   char *resumed = fx_dump(stopped);
   CHECK(resumed && strcmp(want, resumed) == 0);

@@ -6,7 +6,6 @@
 **             Ctrl-C stops at a batch boundary and resumes the same way.
 ** resume-2.*: the same for embed (patches dictionary learned, then vectors in batches).
 */
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,10 +56,7 @@ TEST(ingest_killed_at_random_moments_ends_as_if_never_killed) {
   int pid = fx_spawn("stopped.log", INGEST_ARGS("stopped.db", tar, labels));
   char *stopped = test_scratch_path("stopped.db");
   /* Ctrl-C once the first batch (256 of 1,400 entries) is committed */
-  for (int i = 0; i < 3000 && fx_sql_int(stopped, "SELECT count(*) FROM source_entries") <= 0; i++)
-    usleep(10000);
-  kill((pid_t)pid, SIGINT);
-  CHECK_INT(fx_wait(pid), 130);
+  CHECK_INT(fx_interrupt_once(pid, stopped, "SELECT count(*) FROM source_entries"), 130);
   char *log = fx_read("stopped.log");
   CHECK(log && strstr(log, "ingest: interrupted; the finished batches are saved") != NULL);
   cur_free(log);
