@@ -239,23 +239,17 @@ static int image_neighbours(cur_web *w, int64_t id, cur_buf *b) {
   return rc;
 }
 
+static void variant_caption(const cJSON *row, cur_buf *cap) {
+  cur_buf_puts(cap, "<code>");
+  cur_buf_html(cap, cur_json_str(row, "transform", ""));
+  cur_buf_puts(cap, "</code>");
+}
+
 static int image_variants(cur_web *w, int64_t id, cur_buf *b) {
   cJSON *arr = cJSON_CreateArray();
   int rc = arr ? cur_store_web_variants(w->st, id, arr) : CUR_ENOMEM;
-  if (rc == CUR_OK && cJSON_GetArraySize(arr) > 0) {
-    const cJSON *r;
-    cur_buf_puts(b, "<h2>Augmented variants</h2><div class=\"grid variants\">");
-    cJSON_ArrayForEach(r, arr) {
-      cur_buf cap = {0};
-      cur_buf_puts(&cap, "<code>");
-      cur_buf_html(&cap, cur_json_str(r, "transform", ""));
-      cur_buf_puts(&cap, "</code>");
-      if (cap.failed) b->failed = 1;
-      else web_thumb(w, b, (int64_t)cur_json_num(r, "id", 0), CUR_THUMB_SMALL, cap.data, NULL);
-      cur_buf_free(&cap);
-    }
-    cur_buf_puts(b, "</div>");
-  }
+  if (rc == CUR_OK)
+    web_thumb_grid(w, b, arr, "Augmented variants", "grid variants", "id", variant_caption);
   cJSON_Delete(arr);
   return rc;
 }

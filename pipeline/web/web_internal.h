@@ -17,6 +17,12 @@ void web_href_image(const cur_web *w, cur_buf *b, int64_t id);
 ** caller built, text in them escaped with cur_buf_html). */
 void web_thumb(const cur_web *w, cur_buf *b, int64_t id, int size, const char *caption_html,
                const char *extra_attrs);
+/* An <h2> HEADING (HTML) over a grid (class GRID_CLASS) of small thumbnails,
+** one per row of ROWS: the image id in the row's ID_KEY, the caption (HTML)
+** CAPTION writes for the row.  Nothing when ROWS is empty. */
+void web_thumb_grid(const cur_web *w, cur_buf *b, const cJSON *rows, const char *heading,
+                    const char *grid_class, const char *id_key,
+                    void (*caption)(const cJSON *row, cur_buf *cap));
 /* A table of the rows in ARR: COLS[i] keys, HEADS[i] column titles. */
 void web_table(cur_buf *b, const cJSON *arr, const char *const *cols, const char *const *heads,
                int n_cols);

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "curate.h"
+#include "text.h"
 #include "web_internal.h"
+#include "web_thumb.h"
 
 static const char *const nav_items[][3] = {
     {"overview", "/", "index.html"},
@@ -60,6 +62,22 @@ void web_thumb(const cur_web *w, cur_buf *b, int64_t id, int size, const char *c
   cur_buf_printf(b, " alt=\"image %lld\" loading=\"lazy\" class=\"s%d\">", (long long)id, size);
   if (linked) cur_buf_puts(b, "</a>");
   cur_buf_printf(b, "<figcaption>%s</figcaption></figure>", caption_html ? caption_html : "");
+}
+
+void web_thumb_grid(const cur_web *w, cur_buf *b, const cJSON *rows, const char *heading,
+                    const char *grid_class, const char *id_key,
+                    void (*caption)(const cJSON *row, cur_buf *cap)) {
+  if (cJSON_GetArraySize(rows) == 0) return;
+  cur_buf_printf(b, "<h2>%s</h2><div class=\"%s\">", heading, grid_class);
+  const cJSON *r;
+  cJSON_ArrayForEach(r, rows) {
+    cur_buf cap = {0};
+    caption(r, &cap);
+    if (cap.failed) b->failed = 1;
+    else web_thumb(w, b, (int64_t)cur_json_num(r, id_key, 0), CUR_THUMB_SMALL, cap.data, NULL);
+    cur_buf_free(&cap);
+  }
+  cur_buf_puts(b, "</div>");
 }
 
 void web_value(cur_buf *b, const cJSON *v) {

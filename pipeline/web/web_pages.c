@@ -279,23 +279,18 @@ static int score_histogram(cur_web *w, cur_buf *b, const char *kind, const char 
   return rc;
 }
 
+static void pseudo_caption(const cJSON *row, cur_buf *cap) {
+  cur_buf_html(cap, cur_json_str(row, "class", ""));
+  cur_buf_printf(cap, " %.3f", cur_json_num(row, "confidence", NAN));
+}
+
 /* A few pseudo-labelled images per class, surest first, with their confidence. */
 static int pseudo_samples(cur_web *w, cur_buf *b) {
   cJSON *arr = cJSON_CreateArray();
   int rc = arr ? cur_store_web_pseudo_samples(w->st, 4, arr) : CUR_ENOMEM;
-  if (rc == CUR_OK && cJSON_GetArraySize(arr) > 0) {
-    const cJSON *r;
-    cur_buf_puts(b, "<h2>Pseudo-label samples (the 4 surest per class)</h2><div class=\"grid\">");
-    cJSON_ArrayForEach(r, arr) {
-      cur_buf cap = {0};
-      cur_buf_html(&cap, cur_json_str(r, "class", ""));
-      cur_buf_printf(&cap, " %.3f", cur_json_num(r, "confidence", NAN));
-      if (cap.failed) b->failed = 1;
-      else web_thumb(w, b, (int64_t)cur_json_num(r, "image_id", 0), CUR_THUMB_SMALL, cap.data, NULL);
-      cur_buf_free(&cap);
-    }
-    cur_buf_puts(b, "</div>");
-  }
+  if (rc == CUR_OK)
+    web_thumb_grid(w, b, arr, "Pseudo-label samples (the 4 surest per class)", "grid", "image_id",
+                   pseudo_caption);
   cJSON_Delete(arr);
   return rc;
 }
