@@ -75,6 +75,11 @@ CREATE TABLE images(
 );
 CREATE INDEX images_split ON images(split, status);
 CREATE INDEX images_parent ON images(parent_id);
+-- The scene each box crop (an original row whose transform is {"crop": ...},
+-- ingest --boxes) was cut from: pseudolabel, prelabel and UDA leave scenes
+-- out of the unlabelled images they label or train on.
+CREATE INDEX images_crop_scene ON images(json_extract(transform, '$.crop.parent'))
+  WHERE parent_id IS NULL AND transform IS NOT NULL;
 
 -- Every entry ingest saw, and what became of it.
 CREATE TABLE source_entries(
@@ -436,4 +441,4 @@ CREATE TABLE predictions(
 CREATE INDEX predictions_cell ON predictions(run_id, head, split, true_class_id,
                                              predicted_class_id);
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

@@ -22,6 +22,7 @@
 #include "curate.h"
 #include "half.h"
 #include "stages.h"
+#include "store_crops.h"
 #include "store_embed.h"
 #include "store_labels.h"
 #include "store_runs.h"
@@ -140,6 +141,10 @@ static int judge(prelabel *p, int64_t image_id) {
   if (rc) return rc;
   if (!found || strcmp(source, "zeroshot") == 0) {
     if (p->probs[top] < cur_opt_num(opt, "threshold")) return CUR_OK;
+    /* a scene box crops were cut from holds several objects: its crops are
+    ** the examples, the scene gets no class of its own */
+    int scene;
+    if ((rc = cur_store_image_is_scene(p->st, image_id, &scene)) || scene) return rc;
     /* a new row only when the zero-shot answer changed: reruns stay idempotent */
     if (found && (rc = cur_store_label_latest(p->st, image_id, p->task_id, "zeroshot", &latest, &found))) return rc;
     if (found && latest == p->class_ids[top]) return CUR_OK;

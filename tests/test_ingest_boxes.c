@@ -11,6 +11,9 @@
 **            and line (or JSON path) and skipped, the good boxes kept, exit 3.
 ** boxes-5.*: the same boxes ingested again add nothing; crops share their
 **            scene's split and group; export and embed take crop rows.
+** boxes-6.*: an unlabelled scene is not in the unlabelled pile pseudolabel
+**            and UDA train on (its crops are the examples), while an
+**            unlabelled image without boxes still is.
 */
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -19,6 +22,10 @@
 
 #include "fixtures.h"
 #include "image.h"
+#include "store_crops.h"
+#include "store_labels.h"
+#include "store_teacher.h"
+#include "store_uda.h"
 #include "testlib.h"
 
 /* The fixture's boxes, in pixels from the top-left corner. */
@@ -506,6 +513,60 @@ TEST(same_boxes_again_add_nothing_and_crops_go_through_export_and_embed) {
   cur_free(manifest);
 }
 
+/* Teacher-row callback: records each row's (trusted, unlabelled) by path. */
+typedef struct seen_rows {
+  int scene0_unlabelled, plain_unlabelled, scene0_trusted, rows;
+} seen_rows;
+
+static int see_row(void *ctx, const cur_teacher_row *row) {
+  seen_rows *s = ctx;
+  s->rows++;
+  if (strcmp(row->source_path, "scene0.png") == 0) {
+    s->scene0_unlabelled = row->unlabelled;
+    s->scene0_trusted = row->trusted;
+  } else if (strcmp(row->source_path, "plain.png") == 0) {
+    s->plain_unlabelled = row->unlabelled;
+  }
+  return CUR_OK;
+}
+
+/* boxes-6.1: scene0.png (no label, three boxes) is a scene; plain.png (no
+** label, no box) is an ordinary unlabelled image; all in train. */
+TEST(an_unlabelled_scene_is_left_out_of_the_unlabelled_pile) {
+  REQUIRE(write_scenes() == 0);
+  REQUIRE(write_scene("scenes/plain.png", 2, 40, 30) == 0);
+  REQUIRE(write_table("b.csv", 0) == 0);
+  REQUIRE(ingest("pile.db", "--boxes b.csv --split train") == 0);
+  char *path = test_scratch_path("pile.db");
+  cur_store *st = NULL;
+  REQUIRE_OK(cur_store_open(path, &st));
+  int64_t task, scene0 = fx_sql_int(path, "SELECT id FROM images WHERE source_path = 'scene0.png'");
+  int64_t plain = fx_sql_int(path, "SELECT id FROM images WHERE source_path = 'plain.png'");
+  int64_t crop = fx_sql_int(path, "SELECT min(id) FROM images WHERE transform IS NOT NULL");
+  int found, scene = -1;
+  CHECK_OK(cur_store_task_find(st, "label", &task, &found));
+  REQUIRE(found);
+  seen_rows seen = {-1, -1, -2, 0};
+  CHECK_OK(cur_store_teacher_rows(st, task, "train", "none", see_row, &seen));
+  CHECK_INT(seen.rows, 3 + N_BOXES);
+  CHECK_INT(seen.scene0_unlabelled, 0);
+  CHECK_INT(seen.scene0_trusted, -1);
+  CHECK_INT(seen.plain_unlabelled, 1);
+  /* UDA's pile: plain.png alone (scene1.png has its folder's label) */
+  int64_t pile = -1;
+  CHECK_OK(cur_store_uda_plan_size(st, task, 1, &pile));
+  CHECK_INT(pile, 1);
+  /* prelabel's test, image by image */
+  CHECK_OK(cur_store_image_is_scene(st, scene0, &scene));
+  CHECK_INT(scene, 1);
+  CHECK_OK(cur_store_image_is_scene(st, plain, &scene));
+  CHECK_INT(scene, 0);
+  CHECK_OK(cur_store_image_is_scene(st, crop, &scene));
+  CHECK_INT(scene, 0);
+  cur_store_close(st);
+  cur_free(path);
+}
+
 /* ingest's state in `curate status --json` for DB: 1 pending, 0 not, -1 unknown. */
 static int ingest_pending(const char *db) {
   if (test_sh("cd '%s' && '%s' --db %s --config none.json status --json > %s.status", T.scratch,
@@ -548,6 +609,7 @@ int main(int argc, char **argv) {
   RUN(hostile_yolo_lines_are_reported_by_line);
   RUN(hostile_voc_files_are_reported_and_skipped);
   RUN(same_boxes_again_add_nothing_and_crops_go_through_export_and_embed);
+  RUN(an_unlabelled_scene_is_left_out_of_the_unlabelled_pile);
   RUN(an_edited_box_file_makes_ingest_pending);
   return test_finish();
 }

@@ -95,10 +95,13 @@ TEST(other_schema_version_is_refused_with_a_clear_message) {
   cur_free(path);
 }
 
-/* What version 5 added, taken away again: a version 4 database, with the
-** version 4 current_labels (over labels, not standing_labels). */
+/* What version 7 added, taken away again: a version 6 database. */
+#define TO_VERSION_6 "DROP INDEX images_crop_scene; PRAGMA user_version = 6; "
+
+/* What versions 5 to 7 added, taken away again: a version 4 database, with
+** the version 4 current_labels (over labels, not standing_labels). */
 static const char to_version_4[] =
-    "DROP TABLE predictions; DROP VIEW current_labels; DROP VIEW standing_labels; "
+    TO_VERSION_6 "DROP TABLE predictions; DROP VIEW current_labels; DROP VIEW standing_labels; "
     "DROP TABLE label_retractions; "
     "CREATE VIEW current_labels AS "
     "SELECT image_id, task_id, task, class_id, class, source, confidence, run_id, label_id FROM ("
@@ -176,13 +179,13 @@ TEST(version_4_database_is_migrated_and_retractions_count) {
 /* A version 5 database, whose image_stats held one centre hash
 ** (phash_centre) and a row of it, is migrated on open: image_stats has the
 ** phash_views column instead and no rows (the next audit measures every
-** image again), the version is 6, and the rest is kept. */
+** image again), the version is the current one, and the rest is kept. */
 TEST(version_5_database_drops_its_image_stats_on_open) {
   cur_store *st = fresh("v5.db");
   REQUIRE(st);
   cur_store_close(st);
   REQUIRE(sql_exec("v5.db",
-                   "DROP TABLE image_stats; "
+                   TO_VERSION_6 "DROP TABLE image_stats; "
                    "CREATE TABLE image_stats(image_id INTEGER PRIMARY KEY, phash INTEGER NOT NULL, "
                    "phash_centre INTEGER NOT NULL, sharpness REAL NOT NULL, "
                    "sharpness_reblur REAL NOT NULL, bright_p01 REAL NOT NULL, "
@@ -194,13 +197,48 @@ TEST(version_5_database_drops_its_image_stats_on_open) {
   REQUIRE_OK(cur_store_open(path, &st));
   cur_store_close(st);
   cur_free(path);
-  CHECK_INT(sql_int("v5.db", "PRAGMA user_version"), 6);
+  CHECK_INT(sql_int("v5.db", "PRAGMA user_version"), CUR_SCHEMA_VERSION);
   CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM image_stats"), 0);
   CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM pragma_table_info('image_stats') "
                              "WHERE name = 'phash_views'"), 1);
   CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM pragma_table_info('image_stats') "
                              "WHERE name = 'phash_centre'"), 0);
   CHECK_INT(sql_int("v5.db", "SELECT count(*) FROM tasks WHERE name = 'kept'"), 1);
+}
+
+/* sqlite3_exec callback over EXPLAIN QUERY PLAN rows (id, parent, notused,
+** detail): counts the steps that search images_crop_scene. */
+static int plan_uses_scene_index(void *ctx, int n, char **v, char **names) {
+  (void)names;
+  if (n >= 4 && v[3] && strstr(v[3], "USING INDEX images_crop_scene")) (*(int *)ctx)++;
+  return 0;
+}
+
+/* A version 6 database is migrated on open: the index of box crops' scenes
+** exists, and the scene test's lookup (CUR__CROP_SCENE) goes through it
+** rather than through every image. */
+TEST(version_6_database_gets_the_crop_scene_index_on_open) {
+  cur_store *st = fresh("v6.db");
+  REQUIRE(st);
+  cur_store_close(st);
+  REQUIRE(sql_exec("v6.db", TO_VERSION_6) == SQLITE_OK);
+  CHECK_INT(sql_int("v6.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'images_crop_scene'"), 0);
+  char *path = test_scratch_path("v6.db");
+  REQUIRE_OK(cur_store_open(path, &st));
+  cur_store_close(st);
+  cur_free(path);
+  CHECK_INT(sql_int("v6.db", "PRAGMA user_version"), CUR_SCHEMA_VERSION);
+  CHECK_INT(sql_int("v6.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'images_crop_scene'"), 1);
+  int uses = 0;
+  char *v6 = test_scratch_path("v6.db");
+  sqlite3 *db;
+  REQUIRE(sqlite3_open(v6, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "EXPLAIN QUERY PLAN SELECT 1 FROM images c WHERE c.parent_id IS NULL "
+                         "AND c.transform IS NOT NULL AND json_extract(c.transform, '$.crop.parent') = 5",
+                     plan_uses_scene_index, &uses, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+  cur_free(v6);
+  CHECK_INT(uses, 1);
 }
 
 /* One image with labels from several sources; returns its id. */
@@ -336,6 +374,7 @@ int main(int argc, char **argv) {
   RUN(version_3_database_is_migrated_to_the_current_version_on_open);
   RUN(version_4_database_is_migrated_and_retractions_count);
   RUN(version_5_database_drops_its_image_stats_on_open);
+  RUN(version_6_database_gets_the_crop_scene_index_on_open);
   RUN(current_label_follows_precedence_and_history_is_kept);
   RUN(reader_sees_committed_batches_while_a_writer_holds_a_transaction);
   RUN(second_writer_is_refused_by_the_lock);

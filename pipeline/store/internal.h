@@ -64,6 +64,15 @@ int cur__variant_jobs(cur_store *st, sqlite3_stmt *s, const char *what,
 ** by column name: integers and reals as numbers, NULL as null, the rest as
 ** text.  Resets S. */
 int cur__rows_json(cur_store *st, sqlite3_stmt *s, cJSON *arr);
+/* SQL true when image P (an alias of images) is a box crop's scene: some
+** original row's transform names it as $.crop.parent (ingest --boxes).
+** A scene is where objects were found, not an example of one class, so the
+** unlabelled images pseudolabel, prelabel and UDA label or train on leave
+** it out.  The conditions match the partial index images_crop_scene. */
+#define CUR__CROP_SCENE(p)                                                               \
+  "EXISTS (SELECT 1 FROM images c WHERE c.parent_id IS NULL AND c.transform IS NOT NULL " \
+  "        AND json_extract(c.transform, '$.crop.parent') = " p ".id)"
+
 /* Duplicates a column's text (NULL stays NULL); *err set on allocation failure. */
 char *cur__column_dup(sqlite3_stmt *s, int col, int *err);
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 extern const char cur_schema_sql[];
-extern const char cur_migrate_4_sql[], cur_migrate_5_sql[], cur_migrate_6_sql[];
+extern const char cur_migrate_4_sql[], cur_migrate_5_sql[], cur_migrate_6_sql[], cur_migrate_7_sql[];
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -151,6 +151,7 @@ static const struct {
     [4] = {cur_migrate_4_sql, "the audit stage's tables"},
     [5] = {cur_migrate_5_sql, "review undo and the train stage's predictions"},
     [6] = {cur_migrate_6_sql, "the audit's pHash views: image statistics are measured again"},
+    [7] = {cur_migrate_7_sql, "an index of box crops' scenes"},
 };
 
 /* Brings a database of version 3 or later up to CUR_SCHEMA_VERSION, each

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define CUR_SCHEMA_VERSION 6
+#define CUR_SCHEMA_VERSION 7
 
 typedef struct cur_store cur_store;
 

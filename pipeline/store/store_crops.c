@@ -1,4 +1,4 @@
-/* store_crops.c -- SQL for ingest's box crops: the parent image's row. */
+/* store_crops.c -- SQL for ingest's box crops: the parent image's row; which images are scenes. */
 #include <string.h>
 
 #include "internal.h"
@@ -40,4 +40,13 @@ void cur_store_crop_parent_clear(cur_crop_parent *p) {
 int cur_store_crop_group(cur_store *st, int64_t id, const char *key) {
   return cur__exec(st, "UPDATE images SET group_key = ?2 WHERE id = ?1 AND group_key IS NULL",
                    "it", id, key);
+}
+
+int cur_store_image_is_scene(cur_store *st, int64_t id, int *scene) {
+  int found;
+  int64_t v = 0;
+  int rc = cur__query_i64(st, "SELECT " CUR__CROP_SCENE("i") " FROM images i WHERE i.id = ?1", &v,
+                          &found, "i", id);
+  *scene = rc == CUR_OK && found && v;
+  return rc;
 }

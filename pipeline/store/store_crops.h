@@ -1,4 +1,4 @@
-/* store_crops.h -- what ingest reads and sets of an image it cuts box crops from. */
+/* store_crops.h -- what ingest reads and sets of an image it cuts box crops from, and which images are such scenes. */
 #ifndef CURATE_STORE_CROPS_H
 #define CURATE_STORE_CROPS_H
 
@@ -21,5 +21,8 @@ void cur_store_crop_parent_clear(cur_crop_parent *p);
 /* Gives image ID the group KEY when it has none, so that its crops and it
 ** form one group for the split stage. */
 int cur_store_crop_group(cur_store *st, int64_t id, const char *key);
+/* *SCENE = 1 when box crops were cut from image ID (it is their scene):
+** prelabel gives such an image no zero-shot label of its own. */
+int cur_store_image_is_scene(cur_store *st, int64_t id, int *scene);
 
 #endif

@@ -8,7 +8,8 @@ int cur_store_teacher_rows(cur_store *st, int64_t task_id, const char *split, co
   sqlite3_stmt *s = cur__stmt(st,
       "SELECT i.id, i.sha256, i.source_path, coalesce(tl.idx, -1), "
       "       NOT EXISTS (SELECT 1 FROM standing_labels l WHERE l.image_id = i.id AND l.task_id = ?1 "
-      "                   AND l.source IN ('human', 'review')), e.dim, e.vector "
+      "                   AND l.source IN ('human', 'review')) AND NOT " CUR__CROP_SCENE("i") ", "
+      "       e.dim, e.vector "
       "FROM images i "
       "LEFT JOIN (SELECT t.image_id, c.idx FROM training_labels t "
       "           JOIN classes c ON c.id = t.class_id "

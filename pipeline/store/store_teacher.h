@@ -9,7 +9,8 @@
 ** current human or review label that no pending flag holds back, else -1.
 ** UNLABELLED is 1 when it never had a human or review label for the task (a
 ** flagged or review-dropped row has had one: it is neither trusted nor
-** unlabelled).  VECTOR (DIM half floats) is NULL when the image has no
+** unlabelled) and is not a scene box crops were cut from (a scene is where
+** objects were found, not an example of one class).  VECTOR (DIM half floats) is NULL when the image has no
 ** embedding under the model; all pointers are valid during the call. */
 typedef struct cur_teacher_row {
   int64_t image_id;
