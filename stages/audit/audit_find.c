@@ -4,13 +4,12 @@
 ** embedding cosine reaches audit.cosine and whose cosine distance is at
 ** most audit.cosine_ratio times each image's distance to its k-th nearest
 ** neighbour (a cosine ordinary in the images' neighbourhoods does not
-** count), and pHash pairs: whole-image
-** hashes at most audit.phash_distance bits apart, or one's whole hash at
-** most audit.phash_view_distance from the other's mirror or crop views
-** (models/audit_detect.h).  Each pair's cosine is recomputed in
-** double precision from the stored vectors, so what is written does not
-** depend on faiss's summation order.  Groups are the connected components
-** of the pairs (union-find).
+** count), and pHash pairs: whole-image hashes at most audit.phash_distance
+** bits apart, or one's whole hash at most audit.phash_view_distance from
+** the other's mirror or crop views (models/audit_detect.h).  Each pair's
+** cosine is recomputed in double precision from the stored vectors, so
+** what is written does not depend on faiss's summation order.  Groups are
+** the connected components of the pairs (union-find).
 */
 #include <math.h>
 #include <stdio.h>
