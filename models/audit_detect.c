@@ -1,4 +1,4 @@
-/* audit_detect.c -- modified z-score limits, union-find and kNN scores (pHash pairs: audit_hash.c). */
+/* audit_detect.c -- modified z-score limits, union-find, kNN scores and the kNN pair test (pHash pairs: audit_hash.c). */
 #include "audit_detect.h"
 
 #include <math.h>
@@ -141,4 +141,18 @@ void audit_knn_scores(const int64_t *nbr, const float *sim, int64_t n, int k, co
       consistency[i] = label && label[i] >= 0 && labelled ? (double)same / labelled : NAN;
     if (majority) majority[i] = best;
   }
+}
+
+double audit_knn_reach(const int64_t *nbr, const float *sim, int k, int64_t row) {
+  double least = NAN;
+  for (int j = 0; j < k; j++) {
+    double s = sim[row * k + j];
+    if (nbr[row * k + j] >= 0 && (isnan(least) || s < least)) least = s;
+  }
+  return least;
+}
+
+int audit_knn_distinct(double cosine, double reach_a, double reach_b, double ratio) {
+  double d = 1.0 - cosine;
+  return d <= ratio * (1.0 - reach_a) && d <= ratio * (1.0 - reach_b);
 }

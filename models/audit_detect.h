@@ -85,4 +85,19 @@ int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_whole, 
 void audit_knn_scores(const int64_t *nbr, const float *sim, int64_t n, int k, const int *label,
                       double *distance, double *consistency, int *majority);
 
+/* The reach of row ROW of a kNN graph: the least similarity among its
+** neighbours (its k-th nearest's), NAN when it has none. */
+double audit_knn_reach(const int64_t *nbr, const float *sim, int k, int64_t row);
+
+/* Whether a kNN pair of cosine COSINE stands out from both images'
+** neighbourhoods: its cosine distance 1 - COSINE is at most RATIO times
+** each image's distance to its k-th nearest neighbour (1 - REACH_A,
+** 1 - REACH_B; a NAN reach fails).  Features that put whole regions of a
+** dataset close together (plain backgrounds to weak features) make a high
+** cosine ordinary there: only a pair much closer than the image's other
+** close neighbours is singled out as a copy.  The ratio test of Lowe
+** ("Distinctive image features from scale-invariant keypoints", IJCV 2004)
+** against the k-th neighbour rather than the second. */
+int audit_knn_distinct(double cosine, double reach_a, double reach_b, double ratio);
+
 #endif

@@ -198,6 +198,32 @@ TEST(knn_label_consistency_and_distance) {
   CHECK_NEAR(dist[3], 0.7, 1e-6);
 }
 
+/* The kNN pair test, k 3.  Rows 0..3 are a dense region (plain backgrounds
+** to weak features): each one's neighbours are the others at 0.96 to 0.98,
+** its reach (third nearest) 0.96.  Rows 4 and 5 are a copy pair at 0.995
+** whose third nearest are at 0.70.  Row 4 also lists row 0 at 0.96. */
+TEST(knn_pair_must_stand_out_from_both_neighbourhoods) {
+  int64_t nbr[18] = {1, 2, 3, 0, 2, 3, 0, 1, 3, 0, 1, 2, 5, 0, -1, 4, 1, 2};
+  float sim[18] = {0.98f, 0.97f, 0.96f, 0.98f, 0.97f, 0.96f, 0.97f, 0.97f, 0.96f,
+                   0.96f, 0.96f, 0.96f, 0.995f, 0.96f, 0.f, 0.995f, 0.71f, 0.70f};
+  double reach[6];
+  for (int r = 0; r < 6; r++) reach[r] = audit_knn_reach(nbr, sim, 3, r);
+  CHECK_NEAR(reach[0], 0.96, 1e-6);
+  CHECK_NEAR(reach[4], 0.96, 1e-6);   /* the unused slot (-1) is skipped */
+  CHECK_NEAR(reach[5], 0.70, 1e-6);
+  /* 0 ~ 1 at 0.98: distance 0.02 against 0.04 at both ends, a ratio of 0.5 */
+  CHECK(!audit_knn_distinct(0.98, reach[0], reach[1], 0.25));
+  CHECK(audit_knn_distinct(0.98, reach[0], reach[1], 0.6));
+  /* 4 ~ 5 at 0.995: 0.005 against row 4's 0.04 (a ratio of 0.125) and row 5's 0.30 */
+  CHECK(audit_knn_distinct(0.995, reach[4], reach[5], 0.25));
+  CHECK(!audit_knn_distinct(0.995, reach[4], reach[5], 0.1));
+  /* 4 ~ 0 at 0.96: ordinary for row 0, whose third nearest is as close */
+  CHECK(!audit_knn_distinct(0.96, reach[4], reach[0], 0.25));
+  CHECK(!audit_knn_distinct(0.999, NAN, reach[5], 0.25));   /* no neighbours: no verdict */
+  int64_t none[2] = {-1, -1};
+  CHECK(isnan(audit_knn_reach(none, sim, 2, 0)));
+}
+
 /* ---- audit-2.*: the stage on a generated dataset ---- */
 
 #define SIDE 48
@@ -422,13 +448,14 @@ TEST(manifest_rows_leave_out_the_leak_only) {
   cur_free(path);
 }
 
-/* With a cosine threshold of 0.01 nearly every kNN neighbour is a "pair",
+/* With a cosine threshold of 0.01 and the ratio test off (cosine_ratio
+** 1000) nearly every kNN neighbour is a "pair",
 ** so the pairs chain most of the 51 images into groups far above 10: the
 ** audit keeps them but raises no pair flag and says why.  (The default
 ** dataset's one copy, a group of 2, keeps its flags: the case above.) */
 TEST(pairs_chaining_many_images_raise_no_pair_flags) {
   const char *cfg = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
-                    "\"audit\": {\"cosine\": 0.01}}";
+                    "\"audit\": {\"cosine\": 0.01, \"cosine_ratio\": 1000}}";
   char *cfg_path = test_scratch_path("weak.json"), *db = test_scratch_path("weak.db");
   REQUIRE(build_dataset("src", 0) == 0);
   REQUIRE(cfg_path && db && test_write_file(cfg_path, cfg, strlen(cfg)) == 0);
@@ -444,6 +471,66 @@ TEST(pairs_chaining_many_images_raise_no_pair_flags) {
   char *log = fx_read("audit.log");
   CHECK(log && strstr(log, "no near_duplicate or leak flag is raised"));
   cur_free(log), cur_free(cfg_path), cur_free(db);
+}
+
+/* A SIDE x SIDE image of one light grey (190) with noise of +-6 drawn from
+** SEED and a 3 x 3 square darker by 80 at place I of a 4 x 4 grid: to
+** pixel features (16 x 16: a square is one of their pixels) such images
+** are alike, all at about one cosine after centring; to pHash they differ
+** (its low frequencies are the square's).  The squares are left of the
+** centre, so no image is another's mirror. */
+static void plain(uint8_t *px, unsigned i, unsigned seed) {
+  srand(seed);
+  int sx = 3 + 6 * (int)(i % 4), sy = 3 + 9 * (int)(i / 4 % 4);
+  for (int y = 0; y < SIDE; y++)
+    for (int x = 0; x < SIDE; x++)
+      for (int c = 0; c < 3; c++) {
+        int dark = x >= sx && x < sx + 3 && y >= sy && y < sy + 3;
+        px[(y * SIDE + x) * 3 + c] = (uint8_t)(190 - 80 * dark + rand() % 13 - 6);
+      }
+}
+
+/* The generated dataset (one JPEG copy of a train image in test) with 16
+** plain images, 12 in train and 4 in test: more than k (10) of them, so
+** each one's ten nearest are plain images at about its cosine to any other.
+** Counted as pairs (the ratio test off), they chain into one group and
+** the plain test images are called leaks of plain train images; with the
+** default audit.cosine_ratio no pair joins two plain images, and the copy
+** is the one leak and the one near-duplicate. */
+TEST(embedding_pairs_ordinary_in_their_neighbourhood_do_not_count) {
+  uint8_t px[SIDE * SIDE * 3];
+  char rel[64];
+  int rc = build_dataset("plain", 0);
+  for (unsigned i = 0; rc == 0 && i < 16; i++) {
+    plain(px, i, 7000 + i);
+    snprintf(rel, sizeof rel, "plain/%s/%s/p%02u.png", i < 12 ? "train" : "test", i % 2 ? "a" : "b",
+             i);
+    rc = write_image(rel, px, 0);
+  }
+  const char *off = "{\"embed\": {\"features\": \"pixels\", \"size\": 16}, "
+                    "\"audit\": {\"cosine_ratio\": 1000, \"max_duplicate_share\": 1}}";
+  char *cfg_path = test_scratch_path("plain_off.json");
+  char *on = test_scratch_path("plain.db"), *was = test_scratch_path("plain_off.db");
+  REQUIRE(rc == 0 && cfg_path && on && was && test_write_file(cfg_path, off, strlen(off)) == 0);
+  REQUIRE(prepared_with("plain_off.json", "plain_off.db", "plain", "audit") == 0);
+  const char *plain_pairs = "SELECT count(*) FROM duplicate_pairs p JOIN images a ON a.id = image_a "
+                            "JOIN images b ON b.id = image_b WHERE a.source_path LIKE '%/p__.png' "
+                            "AND b.source_path LIKE '%/p__.png'";
+  /* the case is real: without the test the plain images pair and leak */
+  CHECK(fx_sql_int(was, plain_pairs) >= 15);
+  CHECK(fx_sql_int(was, "SELECT max(images) FROM duplicate_groups") >= 16);
+  CHECK(fx_sql_int(was, "SELECT count(*) FROM flagged WHERE reason = 'leak' "
+                        "AND source_path LIKE 'test/%/p__.png'") >= 1);
+  REQUIRE(prepared("plain.db", "plain", "audit") == 0);
+  CHECK_INT(fx_sql_int(on, plain_pairs), 0);
+  char *leak = flagged("plain.db", "leak"), *dup = flagged("plain.db", "near_duplicate");
+  CHECK_STR(leak, "test/a/copy.jpg\n");
+  CHECK_STR(dup, "test/a/copy.jpg\n");
+  CHECK(fx_sql_int(on, "SELECT value FROM metrics WHERE name = 'cosine_pairs'") >= 15);
+  CHECK(fx_sql_int(on, "SELECT value FROM metrics WHERE name = 'cosine_pairs_distinct'") <= 1);
+  char *log = fx_read("audit.log");
+  CHECK(log && strstr(log, "so those pairs are not counted"));
+  cur_free(leak), cur_free(dup), cur_free(log), cur_free(cfg_path), cur_free(on), cur_free(was);
 }
 
 /* IVF over every image (exact_max 10) probing every cell searches what the
@@ -597,8 +684,10 @@ int main(int argc, char **argv) {
   RUN(union_find_groups_are_named_by_their_smallest_member);
   RUN(knn_exact_and_single_cell_ivf_agree_with_hand_neighbours);
   RUN(knn_label_consistency_and_distance);
+  RUN(knn_pair_must_stand_out_from_both_neighbourhoods);
   RUN(stage_flags_the_leak_the_duplicate_the_dark_and_the_blurred_image);
   RUN(pairs_chaining_many_images_raise_no_pair_flags);
+  RUN(embedding_pairs_ordinary_in_their_neighbourhood_do_not_count);
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
   RUN(manifest_rows_leave_out_the_leak_only);
   RUN(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode);

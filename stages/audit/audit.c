@@ -44,6 +44,10 @@ static const cur_option audit_options[] = {
     {"k", CUR_OPT_INT, "10", "neighbours per image in the kNN graph", cur_option_check_positive},
     {"cosine", CUR_OPT_NUM, "0.95",
      "near-duplicates: embedding cosine similarity at or above this", check_cosine},
+    {"cosine_ratio", CUR_OPT_NUM, "0.25",
+     "near-duplicates by embedding: the pair's cosine distance at most this times each image's "
+     "distance to its k-th nearest neighbour (0.25: half the Euclidean distance)",
+     cur_option_check_positive},
     {"phash_distance", CUR_OPT_INT, "9",
      "near-duplicates: whole-image pHashes differing in at most this many of 64 bits", check_bits},
     {"phash_view_distance", CUR_OPT_INT, "6",

@@ -1,13 +1,15 @@
 /* audit_find.c -- the audit stage's judging pass: rows in, pairs, groups, kNN scores and limits out.
 **
 ** Near-duplicate pairs are the union of two sets: kNN-graph pairs whose
-** embedding cosine reaches audit.cosine, and pHash pairs: whole-image
-** hashes at most audit.phash_distance bits apart, or one's whole hash at
-** most audit.phash_view_distance from the other's mirror or crop views
-** (models/audit_detect.h).  Each pair's cosine is recomputed in
-** double precision from the stored vectors, so what is written does not
-** depend on faiss's summation order.  Groups are the connected components
-** of the pairs (union-find).
+** embedding cosine reaches audit.cosine and whose cosine distance is at
+** most audit.cosine_ratio times each image's distance to its k-th nearest
+** neighbour (a cosine ordinary in the images' neighbourhoods does not
+** count), and pHash pairs: whole-image hashes at most audit.phash_distance
+** bits apart, or one's whole hash at most audit.phash_view_distance from
+** the other's mirror or crop views (models/audit_detect.h).  Each pair's
+** cosine is recomputed in double precision from the stored vectors, so
+** what is written does not depend on faiss's summation order.  Groups are
+** the connected components of the pairs (union-find).
 */
 #include <math.h>
 #include <stdio.h>
@@ -199,7 +201,63 @@ static int cmp_pair(const void *x, const void *y) {
   return (p->b > q->b) - (p->b < q->b);
 }
 
-/* pHash pairs plus kNN pairs at or above the cosine, sorted, unique, each
+static int push_pair(audit_state *a, int64_t r1, int64_t r2) {
+  if (a->n_pairs == a->cap_pairs) {
+    int64_t grown = a->cap_pairs ? 2 * a->cap_pairs : 256;
+    audit_pair *p = cur_reallocarray(a->pairs, (size_t)grown, sizeof *p);
+    if (!p) return CUR_ENOMEM;
+    a->pairs = p, a->cap_pairs = grown;
+  }
+  a->pairs[a->n_pairs++] = (audit_pair){r1 < r2 ? r1 : r2, r1 < r2 ? r2 : r1, NAN, 0};
+  return CUR_OK;
+}
+
+/* Whether vector W lists V among its neighbours at or above COS_MIN. */
+static int lists(const audit_state *a, int64_t w, int64_t v, double cos_min) {
+  for (int j = 0; j < a->k; j++)
+    if (a->nbr[w * a->k + j] == v && a->sim[w * a->k + j] >= cos_min) return 1;
+  return 0;
+}
+
+/* The kNN pairs at or above audit.cosine that stand out from both images'
+** neighbourhoods (audit_knn_distinct, audit.cosine_ratio).  Weak features
+** put whole regions close together: on CIFAR-10 the patches features gave
+** different plain-sky pictures cosines of 0.95 to 0.99 and chained 165 of
+** them into one group, while such a cosine was ordinary among each image's
+** ten nearest.  Counted once per pair (both ends may list it); the verdict
+** is symmetric, since the cosine is recomputed from the vectors. */
+static int embedding_pairs(audit_state *a) {
+  double cos_min = cur_opt_num(a->opt, "cosine"), ratio = cur_opt_num(a->opt, "cosine_ratio");
+  double *reach = cur_mallocarray((size_t)(a->n_vec ? a->n_vec : 1), sizeof *reach);
+  if (!reach) return CUR_ENOMEM;
+  for (int64_t v = 0; v < a->n_vec; v++) reach[v] = audit_knn_reach(a->nbr, a->sim, a->k, v);
+  int rc = CUR_OK;
+  for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
+    for (int j = 0; rc == CUR_OK && j < a->k; j++) {
+      int64_t w = a->nbr[v * a->k + j];
+      double c = a->sim[v * a->k + j];
+      if (w < 0 || c < cos_min || (w < v && lists(a, w, v, cos_min))) continue;
+      a->cosine_pairs++;
+      if (!audit_knn_distinct(c, reach[v], reach[w], ratio)) continue;
+      a->cosine_distinct++;
+      rc = push_pair(a, a->vec_of[v], a->vec_of[w]);
+    }
+  cur_free(reach);
+  int64_t dropped = a->cosine_pairs - a->cosine_distinct;
+  if (rc == CUR_OK && a->cosine_pairs)
+    cur_info("audit: %lld embedding pairs at cosine %.2f or more, %lld of them distinct from "
+             "their images' %d nearest (audit.cosine_ratio %.2f)", (long long)a->cosine_pairs,
+             cos_min, (long long)a->cosine_distinct, a->k, ratio);
+  if (rc == CUR_OK && 2 * dropped > a->cosine_pairs)
+    cur_warn("audit: %lld of %lld embedding pairs at cosine %.2f or more are no closer than "
+             "audit.cosine_ratio times their distance to the farthest of their %d nearest: the "
+             "embeddings put different images that close here, so those pairs are not counted "
+             "(the pHash pairs are)", (long long)dropped, (long long)a->cosine_pairs, cos_min,
+             a->k);
+  return rc;
+}
+
+/* pHash pairs plus the kNN pairs that count (above), sorted, unique, each
 ** with both its cosine and its Hamming distance. */
 static int find_pairs(audit_state *a) {
   uint64_t *hash = cur_mallocarray((size_t)(a->n ? a->n : 1), sizeof a->stats->phash);
@@ -209,21 +267,7 @@ static int find_pairs(audit_state *a) {
   int rc = audit_hash_pairs(hash, a->n, CUR_PHASH_VIEWS, (int)cur_opt_int(a->opt, "phash_distance"),
                             (int)cur_opt_int(a->opt, "phash_view_distance"), &a->pairs,
                             &a->n_pairs, &a->cap_pairs);
-  double cos_min = cur_opt_num(a->opt, "cosine");
-  for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
-    for (int j = 0; rc == CUR_OK && j < a->k; j++) {
-      int64_t w = a->nbr[v * a->k + j];
-      if (w < 0 || a->sim[v * a->k + j] < cos_min) continue;
-      int64_t r1 = a->vec_of[v], r2 = a->vec_of[w];
-      if (a->n_pairs == a->cap_pairs) {
-        int64_t grown = a->cap_pairs ? 2 * a->cap_pairs : 256;
-        audit_pair *p = cur_reallocarray(a->pairs, (size_t)grown, sizeof *p);
-        if (!p) rc = CUR_ENOMEM;
-        else a->pairs = p, a->cap_pairs = grown;
-      }
-      if (rc == CUR_OK)
-        a->pairs[a->n_pairs++] = (audit_pair){r1 < r2 ? r1 : r2, r1 < r2 ? r2 : r1, NAN, 0};
-    }
+  if (rc == CUR_OK && a->k) rc = embedding_pairs(a);
   cur_free(hash);
   if (rc) return rc;
   if (a->n_pairs) qsort(a->pairs, (size_t)a->n_pairs, sizeof *a->pairs, cmp_pair);

@@ -41,6 +41,8 @@ typedef struct audit_state {
   /* findings */
   audit_pair *pairs;           /* near-duplicate pairs, sorted by (a, b) */
   int64_t n_pairs, cap_pairs;
+  int64_t cosine_pairs;        /* kNN pairs at or above audit.cosine */
+  int64_t cosine_distinct;     /* those that passed the ratio test (audit_knn_distinct) */
   int64_t *group;              /* row -> its group's smallest row */
   int k;                       /* kNN neighbours (0: no embeddings) */
   int64_t *nbr;                /* n_vec x k vector indices */

@@ -257,6 +257,8 @@ static int write_pairs(audit_state *a) {
   if (rc == CUR_OK) rc = put_metric(a, "cross_split_pairs", (double)cross);
   if (rc == CUR_OK) rc = put_metric(a, "groups", (double)groups);
   if (rc == CUR_OK) rc = put_metric(a, "grouped_images", (double)grouped);
+  if (rc == CUR_OK && a->k) rc = put_metric(a, "cosine_pairs", (double)a->cosine_pairs);
+  if (rc == CUR_OK && a->k) rc = put_metric(a, "cosine_pairs_distinct", (double)a->cosine_distinct);
   cur_info("audit: %lld near-duplicate pairs (%lld across splits) in %lld groups of %lld images",
            (long long)a->n_pairs, (long long)cross, (long long)groups, (long long)grouped);
   return rc;
