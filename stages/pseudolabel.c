@@ -292,11 +292,17 @@ static int joint_scores(teacher *t, int j) {
   return rc;
 }
 
+/* The task's place among the shared teacher's, or -1 (no shared teacher, or not one of its tasks). */
+static int joint_index(const teacher *t) {
+  for (int j = 0; t->joint && j < t->n_joint; j++)
+    if (t->joint_ids[j] == t->task_id) return j;
+  return -1;
+}
+
 /* The task's teacher: the shared one when it learnt the task, else its own. */
 static int teach(teacher *t) {
-  for (int j = 0; t->joint && j < t->n_joint; j++)
-    if (t->joint_ids[j] == t->task_id) return joint_scores(t, j);
-  return train_teacher(t);
+  int j = joint_index(t);
+  return j >= 0 ? joint_scores(t, j) : train_teacher(t);
 }
 
 /* Fits T on the val rows and the OOD threshold on their scores. */
@@ -434,8 +440,7 @@ static int write_task(teacher *t, double ece_val[2], double ece_test[2]) {
   if (rc == CUR_OK) rc = put_ece(t, &t->test, "test", ece_test);
   if (rc == CUR_OK && isfinite(t->ood_threshold)) rc = put_metric(t, "ood_threshold", t->ood_threshold);
   if (rc == CUR_OK) rc = put_metric(t, "teacher_rows", t->train.n);
-  for (int j = 0; rc == CUR_OK && t->joint && j < t->n_joint; j++)
-    if (t->joint_ids[j] == t->task_id) rc = put_metric(t, "teacher_tasks", t->n_joint);
+  if (rc == CUR_OK && joint_index(t) >= 0) rc = put_metric(t, "teacher_tasks", t->n_joint);
   if (rc == CUR_OK) rc = put_metric(t, "calibration_rows", t->val.n);
   if (rc == CUR_OK) rc = put_metric(t, "accepted", (double)counts[ACCEPTED]);
   if (rc == CUR_OK) rc = put_metric(t, "below_threshold", (double)counts[BELOW_THRESHOLD]);
