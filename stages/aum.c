@@ -342,9 +342,10 @@ static int load_task(scorer *s, int *need) {
     rc = cur_store_labelled_vectors(st, s->task_id, cur_opt_str(s->opt, "split"), s->model, take_row, s);
   int folds = (int)cur_opt_int(s->opt, "folds");
   *need = s->k + 1 > folds ? s->k + 1 : folds;
-  if (s->k >= 2 && s->n >= *need) *need = 0;
-  else return rc;
-  cur_info("aum: task %s: %d rows, %d classes, %d values per row", s->task, s->n, s->k, s->dim);
+  if (rc == CUR_OK && s->k >= 2 && s->n >= *need) {
+    *need = 0;
+    cur_info("aum: task %s: %d rows, %d classes, %d values per row", s->task, s->n, s->k, s->dim);
+  }
   return rc;
 }
 
@@ -395,8 +396,11 @@ static int compute_union(scorer **task, int T) {
   hc.n_tasks = T;
   hc.task_classes = task_k;
   if (rc == CUR_OK) {
-    cur_info("aum: %d tasks, from %s, together: one multi-task head over %d rows, %d classes in "
-             "all", T, task[0]->task, u.n, k);
+    char names[HEAD_MAX_TASKS * 130] = "";
+    for (int j = 0, len = 0; j < T && len < (int)sizeof names; j++)
+      len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", j ? ", " : "", task[j]->task);
+    cur_info("aum: tasks %s together: one multi-task head over %d rows, %d classes in all", names,
+             u.n, k);
     rc = standardise(u.X, u.n, dim);
   }
   if (rc == CUR_OK) rc = run_methods(task[0]->opt, &hc, u.X, u.n, dim, u.y, k, aum, conf, thr, secs);

@@ -473,8 +473,8 @@ TEST(the_stage_checks_the_tasks_together_with_aum_multitask) {
   CHECK(wrong >= 26);
   CHECK(q_int(MISLABEL_FLAGS) <= wrong + 4);
   char *log = fx_read("run.log");
-  CHECK(log && strstr(log, "2 tasks, from label, together: one multi-task head over 300 rows, 6 "
-                           "classes in all"));
+  CHECK(log && strstr(log, "aum: tasks label, clean together: one multi-task head over 300 rows, "
+                           "6 classes in all"));
   cur_free(log);
 }
 
