@@ -11,14 +11,17 @@
 **          that memorises its rows puts most of them below the threshold.
 **          A run cut off between two tasks' transactions and resumed ends
 **          with the same database as the uninterrupted run.
+** aum-3.*: `curate flagged` lists the worst first; `curate review` accept,
+**          drop and relabel change current_labels, flagged and
+**          training_labels; bad ids and classes record nothing.
 ** aum-4.*: a multi-task head (Caruana 1997): margins are taken within each
 **          task's block of logits (a hand computation); on two tasks, one
 **          labelled on three rows in four, each task's flipped rows are
 **          flagged by AUM and confident learning, and a row without a label
-**          for a task gets no score for it (NaN, no suggestion, no flag).
-** aum-3.*: `curate flagged` lists the worst first; `curate review` accept,
-**          drop and relabel change current_labels, flagged and
-**          training_labels; bad ids and classes record nothing.
+**          for a task gets no score for it (NaN, no suggestion, no flag);
+**          through the stage (aum.multitask), likewise, with one head over
+**          both tasks, and a run cut off between the tasks resumes to the
+**          same database.
 */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
