@@ -2,7 +2,21 @@
 **
 ** Both methods take standardised features X (n x d, row-major) with the
 ** given labels y[n] in [0, k) and train heads (head.h) on them; neither
-** touches a database.  Everything random derives from cfg->seed, so the
+** touches a database.
+**
+** Several tasks (cfg->n_tasks > 1, Caruana, "Multitask Learning", 1997):
+** y is n x T (row-major), -1 where a row has no label for a task, k the
+** tasks' classes together (cfg->task_classes), and out and threshold hold T
+** entries, task by task.  One multi-task head per training learns every
+** task (a softmax per task block, a shared hidden layer with the MLP); each
+** task's margins, probabilities, threshold samples, threshold, noise
+** estimate and cap are its own, computed over the rows labelled for it, as
+** a head of that task alone would have them: AUM gives each task its own
+** fake class at the end of its block and its own threshold subsets (drawn
+** among its labelled rows); confident learning takes each task's block of
+** the out-of-fold probabilities.  A row without a label for a task gets no
+** margin for it: score NaN, suggestion -1, no flag.  With one task
+** everything is as above, bit for bit.  Everything random derives from cfg->seed, so the
 ** same inputs and seed give the same scores.
 **
 **   AUM (Pleiss, Zhang, Elenberg & Weinberger, "Identifying Mislabeled Data
@@ -70,9 +84,16 @@ int head_aum_subsets(int n, int k, uint64_t seed, signed char *sub, int *per_sub
 
 /* AUM of every row (see above); *threshold receives the flagging threshold,
 ** the `percentile` (0..100) of the threshold rows' AUMs; flags, noise and
-** counts as above.  Needs n >= k + 1. */
+** counts as above.  Needs n >= k + 1 (per task: its labelled rows >= k_t + 1). */
 int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
              double percentile, head_noise_out *out, float *threshold);
+
+/* Adds to MARGIN (n x T) each row's margin in LOGITS (n x sum of TASK_K)
+** under its labels LABEL (n x T): within each task's block of TASK_K[t]
+** logits, the label's logit minus the largest other of the block; nothing
+** where the label is -1.  AUM's epoch callback. */
+void head_aum_margins_add(const float *logits, int n, const int *task_k, int T, const int *label,
+                          double *margin);
 
 /* Confident learning with `folds` >= 2 folds (each fold must hold a row). */
 int head_confident(const head_config *cfg, const float *X, int n, int d, const int *y, int k,

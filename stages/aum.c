@@ -14,6 +14,14 @@
 ** label are "uncertain": scored, not flagged.  Rows whose current label
 ** comes from a review are scored but never flagged: a reviewer already
 ** decided them, and the runner re-runs this stage after every review.
+**
+** With aum.multitask (off by default), the tasks checked learn together:
+** one multi-task head per training over the union of their rows (each row
+** with the labels it has; task_union.h), each task scored within its own
+** block of logits (head_noise.h).  Each task is still written in its own
+** transaction; a resumed run trains the same joint heads again (the tasks
+** in them do not depend on which are done) and writes the tasks not done.
+** Why an option and not the policy's multitask decision: docs/stages/aum.md.
 */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +34,7 @@
 #include "head_noise.h"
 #include "head_options.h"
 #include "stages.h"
+#include "task_union.h"
 #include "store_labels.h"
 #include "store_embed.h"
 #include "store_metrics.h"
@@ -69,6 +78,9 @@ static const cur_option aum_options[] = {
     {"model", CUR_OPT_STR, "\"\"",
      "embeddings model key; empty: the model with vectors for the most ok images", NULL},
     {"tasks", CUR_OPT_STRS, "[]", "tasks to check; empty: every task", NULL},
+    {"multitask", CUR_OPT_BOOL, "false",
+     "check the tasks together with one multi-task head (a softmax per task) instead of a head "
+     "per task", NULL},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* One task's rows and results. */
@@ -86,7 +98,15 @@ typedef struct scorer {
   int64_t *class_ids;          /* k: class id of each idx */
   head_noise_out aum, conf;    /* results; arrays NULL when the method is off */
   float threshold;             /* AUM flagging threshold */
+  int joint_tasks;             /* tasks of the multi-task head that scored it; 0: its own head */
 } scorer;
+
+static void out_free(head_noise_out *o) {
+  cur_free(o->score);
+  cur_free(o->suggest);
+  cur_free(o->flag);
+  memset(o, 0, sizeof *o);
+}
 
 static void scorer_clear(scorer *s) {
   cur_free(s->ids);
@@ -94,12 +114,8 @@ static void scorer_clear(scorer *s) {
   cur_free(s->reviewed);
   cur_free(s->X);
   cur_free(s->class_ids);
-  head_noise_out *outs[2] = {&s->aum, &s->conf};
-  for (int i = 0; i < 2; i++) {
-    cur_free(outs[i]->score);
-    cur_free(outs[i]->suggest);
-    cur_free(outs[i]->flag);
-  }
+  out_free(&s->aum);
+  out_free(&s->conf);
   cur_run *run = s->run;
   const cJSON *opt = s->opt;
   const char *model = s->model;
@@ -156,40 +172,66 @@ static double seconds_since(const struct timespec *t0) {
 /* The most rows a method may flag: its noise estimate in rows (head_noise.h). */
 static int noise_rows(const head_noise_out *o, int n) { return (int)floor(o->noise * n + 1e-9); }
 
-/* Standardises the rows and runs the configured methods. */
-static int compute(scorer *s) {
-  const char *mode = cur_opt_str(s->opt, "mode");
-  head_config hc;
+/* Standardises X (n rows of dim values) in place. */
+static int standardise(float *X, int n, int dim) {
   feat_scaler *sc = NULL;
-  struct timespec t0;
-  cur_head_options_config(s->opt, cur_run_seed(s->run), s->task_id, &hc);
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   /* variance + 0.01, as Coates et al. standardise their features */
-  int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);
+  int rc = feat_scaler_fit(X, (size_t)n, dim, 0.01f, &sc);
   if (rc) return rc;
-  feat_scaler_apply(sc, s->X, (size_t)s->n);
+  feat_scaler_apply(sc, X, (size_t)n);
   feat_scaler_free(sc);
-  if (strcmp(mode, "confident") != 0) {
-    if ((rc = out_alloc(&s->aum, s->n)) ||
-        (rc = head_aum(&hc, s->X, s->n, s->dim, s->y, s->k, cur_opt_num(s->opt, "percentile"),
-                       &s->aum, &s->threshold)))
-      return rc;
-    cur_info("aum: task %s: AUM in %.1f s, threshold %.3f; noise estimate %.1f%% (%d rows): "
-             "%d below the threshold suggest another class, %d suggest their own label "
-             "(uncertain, not flagged)", s->task, seconds_since(&t0), s->threshold,
-             100 * s->aum.noise, noise_rows(&s->aum, s->n), s->aum.candidates, s->aum.uncertain);
+  return CUR_OK;
+}
+
+/* One call of the configured methods: labels y (n x T, T = hc's tasks), k
+** classes in all; results into aum[T] and conf[T] (allocated here, n rows
+** each; left empty for a method that is off), AUM's thresholds into
+** threshold[T] and each method's seconds into secs[2]. */
+static int run_methods(const cJSON *opt, const head_config *hc, const float *X, int n, int dim,
+                       const int *y, int k, head_noise_out *aum, head_noise_out *conf,
+                       float *threshold, double secs[2]) {
+  const char *mode = cur_opt_str(opt, "mode");
+  int T = hc->n_tasks > 1 ? hc->n_tasks : 1, rc = CUR_OK;
+  struct timespec t0;
+  secs[0] = secs[1] = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int t = 0; rc == CUR_OK && strcmp(mode, "confident") != 0 && t < T; t++) rc = out_alloc(&aum[t], n);
+  if (rc == CUR_OK && strcmp(mode, "confident") != 0) {
+    rc = head_aum(hc, X, n, dim, y, k, cur_opt_num(opt, "percentile"), aum, threshold);
+    secs[0] = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
   }
-  if (strcmp(mode, "aum") != 0) {
-    if ((rc = out_alloc(&s->conf, s->n)) ||
-        (rc = head_confident(&hc, s->X, s->n, s->dim, s->y, s->k, (int)cur_opt_int(s->opt, "folds"),
-                             &s->conf)))
-      return rc;
-    cur_info("aum: task %s: confident learning in %.1f s; noise estimate %.1f%% (%d rows): "
-             "%d confidently in another class", s->task, seconds_since(&t0), 100 * s->conf.noise,
-             noise_rows(&s->conf, s->n), s->conf.candidates);
+  for (int t = 0; rc == CUR_OK && strcmp(mode, "aum") != 0 && t < T; t++) rc = out_alloc(&conf[t], n);
+  if (rc == CUR_OK && strcmp(mode, "aum") != 0) {
+    rc = head_confident(hc, X, n, dim, y, k, (int)cur_opt_int(opt, "folds"), conf);
+    secs[1] = seconds_since(&t0);
   }
-  return CUR_OK;
+  return rc;
+}
+
+/* What the methods found for the task, with their seconds SECS. */
+static void report_task(const scorer *s, const double secs[2]) {
+  if (s->aum.score)
+    cur_info("aum: task %s: AUM in %.1f s, threshold %.3f; noise estimate %.1f%% (%d rows): "
+             "%d below the threshold suggest another class, %d suggest their own label "
+             "(uncertain, not flagged)", s->task, secs[0], s->threshold,
+             100 * s->aum.noise, noise_rows(&s->aum, s->n), s->aum.candidates, s->aum.uncertain);
+  if (s->conf.score)
+    cur_info("aum: task %s: confident learning in %.1f s; noise estimate %.1f%% (%d rows): "
+             "%d confidently in another class", s->task, secs[1], 100 * s->conf.noise,
+             noise_rows(&s->conf, s->n), s->conf.candidates);
+}
+
+/* Standardises the task's rows and runs the configured methods with a head of its own. */
+static int compute(scorer *s) {
+  head_config hc;
+  double secs[2];
+  cur_head_options_config(s->opt, cur_run_seed(s->run), s->task_id, &hc);
+  int rc = standardise(s->X, s->n, s->dim);
+  if (rc == CUR_OK)
+    rc = run_methods(s->opt, &hc, s->X, s->n, s->dim, s->y, s->k, &s->aum, &s->conf, &s->threshold, secs);
+  if (rc == CUR_OK) report_task(s, secs);
+  return rc;
 }
 
 /* Whether row I is flagged under the mode and combine rule; *by_aum says
@@ -266,6 +308,7 @@ static int write_task(scorer *s) {
   if (rc == CUR_OK && s->aum.score) rc = put_metric(s, "aum_uncertain", s->aum.uncertain);
   if (rc == CUR_OK && s->aum.score && s->conf.score) rc = put_metric(s, "agree", (double)counts[0]);
   if (rc == CUR_OK) rc = put_metric(s, "flagged", (double)(counts[1] + counts[2]));
+  if (rc == CUR_OK && s->joint_tasks) rc = put_metric(s, "head_tasks", s->joint_tasks);
   if (rc == CUR_OK) rc = put_metric(s, "rows", s->n);  /* last: marks the task done */
   if (rc == CUR_OK) return cur_store_commit(st);
   cur_store_rollback(st);
@@ -283,22 +326,122 @@ static int skip_task(scorer *s, int need) {
   return rc;
 }
 
-static int score_task(scorer *s) {
+/* Whether this run already wrote the task (a resumed run). */
+static int task_done(scorer *s, int *done) {
+  char name[256];
+  snprintf(name, sizeof name, "%s.rows", s->task);
+  return cur_store_metric_exists(cur_run_store(s->run), cur_run_id(s->run), name, done);
+}
+
+/* Reads the task's classes and rows; *need is the rows it needs to be
+** checked, 0 when it has them. */
+static int load_task(scorer *s, int *need) {
   cur_store *st = cur_run_store(s->run);
-  char done[256];
-  int found, rc;
-  snprintf(done, sizeof done, "%s.rows", s->task);
-  if ((rc = cur_store_metric_exists(st, cur_run_id(s->run), done, &found)) || found) return rc;
-  if ((rc = cur_store_class_ids(st, s->task_id, &s->class_ids, &s->k)) ||
-      (rc = cur_store_labelled_vectors(st, s->task_id, cur_opt_str(s->opt, "split"), s->model,
-                                       take_row, s)))
-    return rc;
+  int rc = cur_store_class_ids(st, s->task_id, &s->class_ids, &s->k);
+  if (rc == CUR_OK)
+    rc = cur_store_labelled_vectors(st, s->task_id, cur_opt_str(s->opt, "split"), s->model, take_row, s);
   int folds = (int)cur_opt_int(s->opt, "folds");
-  int need = s->k + 1 > folds ? s->k + 1 : folds;
-  if (s->k < 2 || s->n < need) return skip_task(s, need);
-  cur_info("aum: task %s: %d rows, %d classes, %d values per row", s->task, s->n, s->k, s->dim);
+  *need = s->k + 1 > folds ? s->k + 1 : folds;
+  if (rc == CUR_OK && s->k >= 2 && s->n >= *need) {
+    *need = 0;
+    cur_info("aum: task %s: %d rows, %d classes, %d values per row", s->task, s->n, s->k, s->dim);
+  }
+  return rc;
+}
+
+static int score_task(scorer *s) {
+  int done, need, rc = task_done(s, &done);
+  if (rc || done || (rc = load_task(s, &need))) return rc;
+  if (need) return skip_task(s, need);
   if ((rc = compute(s))) return rc;
   return write_task(s);
+}
+
+/* A method's results for the union's rows, copied to a task's N rows (AT:
+** each one's row in the union); nothing when the method is off. */
+static int copy_out(const head_noise_out *from, const int *at, int n, head_noise_out *to) {
+  if (!from->score) return CUR_OK;
+  int rc = out_alloc(to, n);
+  for (int i = 0; rc == CUR_OK && i < n; i++) {
+    to->score[i] = from->score[at[i]];
+    to->suggest[i] = from->suggest[at[i]];
+    to->flag[i] = from->flag[at[i]];
+  }
+  to->noise = from->noise;
+  to->candidates = from->candidates;
+  to->uncertain = from->uncertain;
+  return rc;
+}
+
+/* The methods on the union of the T tasks' rows (a multi-task head), each
+** task's results back in its scorer. */
+static int compute_union(scorer **task, int T) {
+  cur_task_part parts[HEAD_MAX_TASKS] = {{0}};
+  int task_k[HEAD_MAX_TASKS], k = 0, dim = task[0]->dim, rc = CUR_OK;
+  head_noise_out aum[HEAD_MAX_TASKS] = {{0}}, conf[HEAD_MAX_TASKS] = {{0}};
+  float thr[HEAD_MAX_TASKS];
+  double secs[2];
+  head_config hc;
+  cur_task_union u = {0};
+  for (int j = 0; rc == CUR_OK && j < T; j++) {
+    parts[j] = (cur_task_part){task[j]->ids, task[j]->y, task[j]->X, task[j]->n};
+    k += task_k[j] = task[j]->k;
+    if (task[j]->dim != dim)
+      rc = cur_errorc(CUR_EINPUT, "aum: tasks %s and %s have embeddings of %d and %d values",
+                      task[0]->task, task[j]->task, dim, task[j]->dim);
+  }
+  if (rc == CUR_OK) rc = cur_task_union_build(parts, T, dim, &u);
+  for (int j = 0; j < T; j++) cur_free(task[j]->X), task[j]->X = NULL;  /* the union has them */
+  cur_head_options_config(task[0]->opt, cur_run_seed(task[0]->run), task[0]->task_id, &hc);
+  hc.n_tasks = T;
+  hc.task_classes = task_k;
+  if (rc == CUR_OK) {
+    char names[HEAD_MAX_TASKS * 130] = "";
+    for (int j = 0, len = 0; j < T && len < (int)sizeof names; j++)
+      len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", j ? ", " : "", task[j]->task);
+    cur_info("aum: tasks %s together: one multi-task head over %d rows, %d classes in all", names,
+             u.n, k);
+    rc = standardise(u.X, u.n, dim);
+  }
+  if (rc == CUR_OK) rc = run_methods(task[0]->opt, &hc, u.X, u.n, dim, u.y, k, aum, conf, thr, secs);
+  for (int j = 0; rc == CUR_OK && j < T; j++) {
+    task[j]->threshold = thr[j];
+    task[j]->joint_tasks = T;
+    if ((rc = copy_out(&aum[j], u.at[j], task[j]->n, &task[j]->aum)) == CUR_OK &&
+        (rc = copy_out(&conf[j], u.at[j], task[j]->n, &task[j]->conf)) == CUR_OK)
+      report_task(task[j], secs);
+  }
+  for (int j = 0; j < T; j++) out_free(&aum[j]), out_free(&conf[j]);
+  cur_task_union_free(&u);
+  return rc;
+}
+
+/* aum.multitask: the N tasks that have enough rows are checked together
+** (one that has not, or one alone, as without the option); the tasks this
+** run already wrote take part again, so the heads are those of the
+** uninterrupted run, but are not written again. */
+static int score_together(scorer *all, int n) {
+  scorer *ready[HEAD_MAX_TASKS];
+  int done[HEAD_MAX_TASKS], T = 0, pending = 0, rc = CUR_OK;
+  for (int i = 0; rc == CUR_OK && i < n; i++) {
+    int was_done, need;
+    if ((rc = task_done(&all[i], &was_done)) || (rc = load_task(&all[i], &need))) break;
+    if (need) {
+      rc = was_done ? CUR_OK : skip_task(&all[i], need);
+      continue;
+    }
+    if (T == HEAD_MAX_TASKS)
+      return cur_errorc(CUR_ECONFIG, "aum.multitask: more than %d tasks to check together; "
+                        "choose some with aum.tasks", HEAD_MAX_TASKS);
+    ready[T] = &all[i];
+    done[T++] = was_done;
+    pending += !was_done;
+  }
+  if (rc || pending == 0) return rc;
+  rc = T == 1 ? compute(ready[0]) : compute_union(ready, T);
+  for (int j = 0; rc == CUR_OK && j < T; j++)
+    if (!done[j]) rc = write_task(ready[j]);
+  return rc;
 }
 
 /* The tasks to check: every task, or the ones the option names. */
@@ -364,7 +507,17 @@ static int aum_run(cur_run *run) {
     if ((rc = cur_store_tasks_each(st, take_task, tasks)) == CUR_OK) rc = check_tasks(tasks);
   }
   if (rc == CUR_OK) cur_info("aum: embeddings %s, split %s", s.model, cur_opt_str(opt, "split"));
-  for (int i = 0; rc == CUR_OK && i < tasks->n; i++) {
+  if (rc == CUR_OK && cur_opt_bool(opt, "multitask")) {
+    scorer *all = cur_calloc((size_t)tasks->n + 1, sizeof *all);
+    rc = all ? CUR_OK : CUR_ENOMEM;
+    for (int i = 0; all && i < tasks->n; i++)
+      all[i] = (scorer){.run = run, .opt = opt, .model = s.model, .task_id = tasks->ids[i],
+                        .task = tasks->names[i]};
+    if (rc == CUR_OK) rc = score_together(all, tasks->n);
+    for (int i = 0; all && i < tasks->n; i++) scorer_clear(&all[i]);
+    cur_free(all);
+  }
+  for (int i = 0; rc == CUR_OK && !cur_opt_bool(opt, "multitask") && i < tasks->n; i++) {
     s.task_id = tasks->ids[i];
     s.task = tasks->names[i];
     rc = score_task(&s);

@@ -18,7 +18,16 @@
 ** A task is computed in memory and written in one transaction (teacher
 ** labels, a `teacher` score per candidate, metrics, the `candidates` metric
 ** last), so a killed run resumed under its id skips finished tasks and
-** recomputes the rest from the same seed.  The current_labels view counts
+** recomputes the rest from the same seed.
+**
+** With pseudolabel.multitask (off by default) one teacher learns the tasks
+** together: a multi-task head (a softmax per task) on the union of their
+** trusted training rows, trained before the first task is labelled (and
+** again by a resumed run, from the same seed); each task then scores its
+** rows within its own block of logits, and calibration, thresholds and cap
+** stay the task's own, so an image may be pseudo-labelled for one task and
+** not another.  Why an option and not the policy's multitask decision:
+** docs/stages/pseudolabel.md.  The current_labels view counts
 ** only the newest complete pseudolabel run's teacher labels, so a rerun
 ** that accepts fewer images leaves no stale labels behind.
 */
@@ -40,6 +49,7 @@
 #include "store_metrics.h"
 #include "store_scores.h"
 #include "store_teacher.h"
+#include "task_union.h"
 #include "teacherfile.h"
 
 /* ECE bins, as Guo et al. report it */
@@ -79,6 +89,9 @@ static const cur_option pseudolabel_options[] = {
     {"teacher_file", CUR_OPT_STR, "\"\"",
      "CSV or JSONL of an external teacher's class probabilities (replaces the built-in head)", NULL},
     {"teacher_task", CUR_OPT_STR, "\"label\"", "the task teacher_file gives probabilities for", NULL},
+    {"multitask", CUR_OPT_BOOL, "false",
+     "one teacher for the tasks together: a multi-task head (a softmax per task) instead of a "
+     "head per task (not with teacher_file)", NULL},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* Rows of one role: features (built-in teacher, width = dim) until the
@@ -113,6 +126,13 @@ typedef struct teacher {
   float *conf;                 /* cand.n calibrated confidences */
   int *top, *outcome;          /* cand.n predicted class idx, outcome */
   float *ood;                  /* cand.n OOD scores */
+  /* pseudolabel.multitask: the teacher the tasks share, or NULL */
+  head *joint;
+  feat_scaler *joint_scaler;   /* fitted on its training rows */
+  int n_joint;                 /* the tasks it learnt, in its block order */
+  int64_t joint_ids[HEAD_MAX_TASKS];
+  int joint_k[HEAD_MAX_TASKS];
+  rowset joint_rows[HEAD_MAX_TASKS];  /* while it is made: each task's trusted training rows */
 } teacher;
 
 static void rowset_free(rowset *r) {
@@ -210,17 +230,22 @@ static int count_epoch(void *ctx, int epoch, const float *logits, int n, int k) 
   return head_stop_when_interrupted(NULL, epoch, logits, n, k);
 }
 
-/* Replaces the features of R by the head's logits. */
-static int to_logits(const head *h, rowset *r, int k) {
+/* Replaces the features of R by the head's logits of one task: the KT
+** from OFF of each row's (all of them for a head of one task). */
+static int to_logits(const head *h, rowset *r, int off, int kt) {
+  int k = head_n_classes(h);
   float *Z = cur_mallocarray((size_t)r->n + 1, (size_t)k * sizeof *Z);
   int rc = Z ? head_predict_logits(h, r->X, r->n, Z) : CUR_ENOMEM;
   if (rc) {
     cur_free(Z);
     return rc;
   }
+  /* row i's block moves to i x kt, never after where it was: memmove */
+  for (int i = 0; kt < k && i < r->n; i++)
+    memmove(Z + (size_t)i * kt, Z + (size_t)i * k + off, (size_t)kt * sizeof *Z);
   cur_free(r->X);
   r->X = Z;
-  r->width = k;
+  r->width = kt;
   return CUR_OK;
 }
 
@@ -246,10 +271,38 @@ static int train_teacher(teacher *t) {
     cur_run_progress_start(t->run, "training the teacher (epochs)", cfg.epochs);
     rc = head_train(h, t->train.X, t->train.n, t->train.y, NULL, count_epoch, t->run);
   }
-  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++) rc = to_logits(h, scored[i], t->k);
+  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++) rc = to_logits(h, scored[i], 0, t->k);
   head_free(h);
   feat_scaler_free(scaler);
   return rc;
+}
+
+/* The shared teacher's logits of the task (its J-th), standardised by its scaler. */
+static int joint_scores(teacher *t, int j) {
+  rowset *scored[] = {&t->val, &t->test, &t->cand};
+  int off = 0, dim = head_n_features(t->joint), rc = CUR_OK;
+  for (int i = 0; i < j; i++) off += t->joint_k[i];
+  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++) {
+    if (scored[i]->n && scored[i]->width != dim)
+      return cur_errorc(CUR_EINPUT, "pseudolabel: embeddings of %d and %d values under %s",
+                        scored[i]->width, dim, t->model);
+    feat_scaler_apply(t->joint_scaler, scored[i]->X, (size_t)scored[i]->n);
+    rc = to_logits(t->joint, scored[i], off, t->k);
+  }
+  return rc;
+}
+
+/* The task's place among the shared teacher's, or -1 (no shared teacher, or not one of its tasks). */
+static int joint_index(const teacher *t) {
+  for (int j = 0; t->joint && j < t->n_joint; j++)
+    if (t->joint_ids[j] == t->task_id) return j;
+  return -1;
+}
+
+/* The task's teacher: the shared one when it learnt the task, else its own. */
+static int teach(teacher *t) {
+  int j = joint_index(t);
+  return j >= 0 ? joint_scores(t, j) : train_teacher(t);
 }
 
 /* Fits T on the val rows and the OOD threshold on their scores. */
@@ -387,6 +440,7 @@ static int write_task(teacher *t, double ece_val[2], double ece_test[2]) {
   if (rc == CUR_OK) rc = put_ece(t, &t->test, "test", ece_test);
   if (rc == CUR_OK && isfinite(t->ood_threshold)) rc = put_metric(t, "ood_threshold", t->ood_threshold);
   if (rc == CUR_OK) rc = put_metric(t, "teacher_rows", t->train.n);
+  if (rc == CUR_OK && joint_index(t) >= 0) rc = put_metric(t, "teacher_tasks", t->n_joint);
   if (rc == CUR_OK) rc = put_metric(t, "calibration_rows", t->val.n);
   if (rc == CUR_OK) rc = put_metric(t, "accepted", (double)counts[ACCEPTED]);
   if (rc == CUR_OK) rc = put_metric(t, "below_threshold", (double)counts[BELOW_THRESHOLD]);
@@ -440,7 +494,7 @@ static int label_task(teacher *t) {
   cur_info("pseudolabel: task %s: %lld trusted training rows, %d candidates", t->task,
            (long long)trusted, t->cand.n);
   if (!t->file && t->train.n < 2) return skip_task(t);
-  if (!t->file && (rc = train_teacher(t))) return rc;
+  if (!t->file && (rc = teach(t))) return rc;
   if ((rc = calibrate(t)) || (rc = decide(t)) || (rc = write_task(t, ece_val, ece_test))) return rc;
   report(t, ece_val, ece_test);
   return CUR_OK;
@@ -503,6 +557,75 @@ static int on_any_task(void *ctx, int64_t id, const char *name) {
   return rc || n < 2 ? rc : on_task(ctx, id, name);
 }
 
+/* pseudolabel.multitask, a task the shared teacher may learn: one of two
+** or more classes with two or more trusted training rows (as for a
+** teacher of its own); its rows go to t->joint_rows. */
+static int join_task(void *ctx, int64_t id, const char *name) {
+  teacher *t = ctx;
+  int64_t classes;
+  int rc = cur_store_class_count(t->st, id, &classes);
+  if (rc || classes < 2) return rc;
+  if (t->n_joint == HEAD_MAX_TASKS)
+    return cur_errorc(CUR_ECONFIG, "pseudolabel.multitask: more than %d tasks to learn together; "
+                      "choose some with pseudolabel.tasks", HEAD_MAX_TASKS);
+  rowset *r = &t->joint_rows[t->n_joint];
+  loader l = {t, r, 0};  /* trusted rows only: the candidates are the task's own later */
+  if ((rc = cur_store_teacher_rows(t->st, id, "train", t->model, take_row, &l)) || r->n < 2) {
+    rowset_free(r);
+    return rc;
+  }
+  cur_info("pseudolabel: task %s: %d trusted training rows for the shared teacher", name, r->n);
+  t->joint_ids[t->n_joint] = id;
+  t->joint_k[t->n_joint++] = (int)classes;
+  return CUR_OK;
+}
+
+/* Trains the shared teacher on the union of the joined tasks' rows. */
+static int train_joint(teacher *t) {
+  cur_task_part parts[HEAD_MAX_TASKS];
+  cur_task_union u = {0};
+  head_config cfg;
+  int k = 0, dim = t->joint_rows[0].width, rc = CUR_OK;
+  for (int j = 0; j < t->n_joint; j++) {
+    rowset *r = &t->joint_rows[j];
+    parts[j] = (cur_task_part){r->ids, r->y, r->X, r->n};
+    k += t->joint_k[j];
+    if (r->width != dim)
+      rc = cur_errorc(CUR_EINPUT, "pseudolabel: embeddings of %d and %d values under %s",
+                      r->width, dim, t->model);
+  }
+  if (rc == CUR_OK) rc = cur_task_union_build(parts, t->n_joint, dim, &u);
+  for (int j = 0; j < t->n_joint; j++) rowset_free(&t->joint_rows[j]);  /* the union has them */
+  cur_head_options_config(t->opt, cur_run_seed(t->run), t->joint_ids[0], &cfg);
+  cfg.n_tasks = t->n_joint;
+  cfg.task_classes = t->joint_k;
+  /* the epsilon keeps constant columns (e.g. a border pixel) finite */
+  if (rc == CUR_OK) rc = feat_scaler_fit(u.X, (size_t)u.n, dim, 1e-6f, &t->joint_scaler);
+  if (rc == CUR_OK) {
+    feat_scaler_apply(t->joint_scaler, u.X, (size_t)u.n);
+    cur_info("pseudolabel: one teacher for %d tasks: a multi-task head over %d rows, %d classes "
+             "in all", t->n_joint, u.n, k);
+    rc = head_new(&cfg, dim, k, &t->joint);
+  }
+  if (rc == CUR_OK) {
+    cur_run_progress_start(t->run, "training the shared teacher (epochs)", cfg.epochs);
+    rc = head_train(t->joint, u.X, u.n, u.y, NULL, count_epoch, t->run);
+  }
+  cur_task_union_free(&u);
+  return rc;
+}
+
+/* pseudolabel.multitask: the shared teacher of the tasks pseudolabel
+** labels, when two or more of them can be learnt (one alone has its own). */
+static int make_joint(teacher *t, const cJSON *tasks) {
+  int rc = cJSON_GetArraySize(tasks) ? cur_store_tasks_listed(t->st, tasks, "pseudolabel.tasks", join_task, t)
+                                     : cur_store_tasks_each(t->st, join_task, t);
+  if (rc == CUR_OK && t->n_joint >= 2) rc = train_joint(t);
+  for (int j = 0; j < t->n_joint; j++) rowset_free(&t->joint_rows[j]);
+  if (rc == CUR_OK && t->n_joint < 2) t->n_joint = 0;
+  return rc;
+}
+
 /* The external teacher's file, hashed into the input fingerprint: a new file is new input. */
 static int pseudolabel_fingerprint(cur_run *run, cur_sha256 *h) {
   const char *path = cur_opt_str(cur_run_options(run), "teacher_file");
@@ -522,6 +645,9 @@ static int pseudolabel_run(cur_run *run) {
   if (external && strcmp(cur_opt_str(opt, "ood"), "energy") == 0)
     return cur_errorc(CUR_ECONFIG, "pseudolabel.ood: energy needs the teacher's logits and "
                                    "teacher_file gives probabilities: use max_softmax or none");
+  if (external && cur_opt_bool(opt, "multitask"))
+    return cur_errorc(CUR_ECONFIG, "pseudolabel.multitask: the teacher of teacher_file is an "
+                                   "external model's: there is no head to share; drop one of them");
   if (!external && cur_opt_str(opt, "model")[0]) t.model = cur_strdup(cur_opt_str(opt, "model"));
   else if (!external) rc = cur_store_embedding_model_default(t.st, &t.model, &found);
   if (rc == CUR_OK && !found)
@@ -534,9 +660,11 @@ static int pseudolabel_run(cur_run *run) {
   } else if (rc == CUR_OK) {
     cur_info("pseudolabel: teacher %s on embeddings %s", cur_opt_str(opt, "head"), t.model);
     const cJSON *tasks = cur_opt_json(opt, "tasks");
-    rc = cJSON_GetArraySize(tasks)
-             ? cur_store_tasks_listed(t.st, tasks, "pseudolabel.tasks", on_task, &t)
-             : cur_store_tasks_each(t.st, on_any_task, &t);
+    if (cur_opt_bool(opt, "multitask")) rc = make_joint(&t, tasks);
+    if (rc == CUR_OK)
+      rc = cJSON_GetArraySize(tasks)
+               ? cur_store_tasks_listed(t.st, tasks, "pseudolabel.tasks", on_task, &t)
+               : cur_store_tasks_each(t.st, on_any_task, &t);
   }
   int64_t labels = 0, scored = 0;
   if (rc == CUR_OK && !(rc = cur_store_run_rows(t.st, cur_run_id(run), "teacher", NULL, NULL, &labels)) &&
@@ -544,6 +672,8 @@ static int pseudolabel_run(cur_run *run) {
     cur_run_count_set(run, "accepted", labels);
     cur_run_count_set(run, "candidates", scored);
   }
+  head_free(t.joint);
+  feat_scaler_free(t.joint_scaler);
   cur_free(t.model);
   return rc;
 }

@@ -11,6 +11,10 @@
 **                  no teacher label current (the earlier run's stop counting).
 ** pseudolabel-3.*: an external teacher file: bad rows are named with their
 **                  line and skipped, the good ones (by path or sha256) label.
+** pseudolabel-4.*: pseudolabel.multitask: one teacher for tasks label and
+**                  tone (tone: dark for a, light for b, given on some images
+**                  only); each image is a candidate, and gets a teacher
+**                  label, for the tasks it lacks a label of, and no other.
 */
 #include <stdlib.h>
 
@@ -172,10 +176,80 @@ TEST(an_external_teacher_file_names_bad_rows_by_line) {
   cur_free(log);
 }
 
+/* Task tone (dark = like a, light = like b) by label files: on the val
+** images, on train's a/00-03 and b/00-03 (not 04-07), and on the
+** unlabelled unlabeled/00 (like a) and unlabeled/04 (like b), which thus
+** lack only a label of task label. */
+static int add_tone(void) {
+  char csv[2048] = "path,tone\n";
+  for (int i = 0; i < 4; i++) {
+    size_t len = strlen(csv);
+    snprintf(csv + len, sizeof csv - len, "val/a/%02d.png,dark\nval/b/%02d.png,light\n"
+             "train/a/%02d.png,dark\ntrain/b/%02d.png,light\n", i, i, i, i);
+  }
+  int rc = write_scratch("tone.csv", csv);
+  rc |= write_scratch("tone-u.csv", "path,tone\nunlabeled/00.png,dark\nunlabeled/04.png,light\n");
+  rc |= test_sh("cd '%s' && rm -rf src2 u2 && cp -r src src2 && cp -r u u2", T.scratch);
+  /* the same images again under other folders: ingest records them as
+  ** copies of those it has, and their label files add task tone */
+  rc |= fx_curate("tone.log", "--db %s --config p.json ingest src2 --labels tone.csv --task tone=tone", db);
+  rc |= fx_curate("tone-u.log", "--db %s --config p.json ingest u2 --labels tone-u.csv --task tone=tone "
+                  "--split train", db);
+  return rc;
+}
+
+/* Teacher labels of the newest run, as "path:task=class ...". */
+#define TEACHER_BY_TASK                                                                       \
+  "SELECT group_concat(p, ' ') FROM (SELECT i.source_path || ':' || cl.task || '=' || cl.class " \
+  "AS p FROM current_labels cl JOIN images i ON i.id = cl.image_id WHERE cl.source = 'teacher' " \
+  "ORDER BY i.source_path, cl.task)"
+
+TEST(one_teacher_labels_each_task_where_an_image_lacks_it) {
+  REQUIRE(build_corpus() == 0);
+  REQUIRE(add_tone() == 0);
+  REQUIRE(q_int("SELECT count(*) FROM current_labels WHERE task = 'tone'") == 18);
+  /* class_cap 3: tone's classes have 4 labelled rows and 7 candidates each
+  ** (with the default 2, the cap would choose among them) */
+  REQUIRE(write_scratch("mt.json", "{\"embed\": {\"features\": \"pixels\", \"size\": 8}, "
+                                   "\"pseudolabel\": {\"multitask\": true, \"class_cap\": 3, "
+                                   "\"ood\": \"none\"}}") == 0);
+  REQUIRE(fx_curate("mt.log", "--db %s --config mt.json run --stage pseudolabel", db) == 0);
+  char *labels = q_text(TEACHER_BY_TASK);
+  /* label: the six unlabelled images without a tone (01-03 like a, 05-07
+  ** like b) and the two with one (00, 04); tone: the eight unlabelled ones
+  ** but 00 and 04, and train's a/04-07 and b/04-07, which have a label */
+  CHECK_STR(labels,
+            "train/a/04.png:tone=dark train/a/05.png:tone=dark train/a/06.png:tone=dark "
+            "train/a/07.png:tone=dark train/b/04.png:tone=light train/b/05.png:tone=light "
+            "train/b/06.png:tone=light train/b/07.png:tone=light unlabeled/00.png:label=a "
+            "unlabeled/01.png:label=a unlabeled/01.png:tone=dark unlabeled/02.png:label=a "
+            "unlabeled/02.png:tone=dark unlabeled/03.png:label=a unlabeled/03.png:tone=dark "
+            "unlabeled/04.png:label=b unlabeled/05.png:label=b unlabeled/05.png:tone=light "
+            "unlabeled/06.png:label=b unlabeled/06.png:tone=light unlabeled/07.png:label=b "
+            "unlabeled/07.png:tone=light\n");
+  cur_free(labels);
+  /* one teacher: 16 + 2 rows labelled for label or tone (the 8 of tone on train among label's 16) */
+  char *log = fx_read("mt.log");
+  CHECK(log && strstr(log, "one teacher for 2 tasks: a multi-task head over 18 rows, 4 classes in all"));
+  cur_free(log);
+  CHECK_INT(q_int("SELECT count(*) FROM metrics WHERE name IN ('label.teacher_tasks', "
+                  "'tone.teacher_tasks') AND value = 2 AND run_id = (SELECT max(id) FROM runs)"), 2);
+  CHECK_INT(q_int("SELECT value FROM metrics WHERE name = 'tone.candidates' AND run_id = "
+                  "(SELECT max(id) FROM runs)"), 14);
+  /* an external teacher has no head to share */
+  REQUIRE(write_scratch("ext-mt.json", "{\"pseudolabel\": {\"multitask\": true, "
+                                       "\"teacher_file\": \"tone.csv\"}}") == 0);
+  CHECK(fx_curate("ext-mt.log", "--db %s --config ext-mt.json run --stage pseudolabel", db) == 1);
+  log = fx_read("ext-mt.log");
+  CHECK(log && strstr(log, "pseudolabel.multitask: the teacher of teacher_file is an external model's"));
+  cur_free(log);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(unlabelled_images_get_teacher_labels_of_the_right_class);
   RUN(the_class_cap_holds_and_stale_teacher_labels_stop_counting);
   RUN(an_external_teacher_file_names_bad_rows_by_line);
+  RUN(one_teacher_labels_each_task_where_an_image_lacks_it);
   return test_finish();
 }
