@@ -207,8 +207,8 @@ static int find_pairs(audit_state *a) {
   for (int64_t i = 0; i < a->n; i++)
     memcpy(hash + i * CUR_PHASH_VIEWS, a->stats[i].phash, sizeof a->stats->phash);
   int rc = audit_hash_pairs(hash, a->n, CUR_PHASH_VIEWS, (int)cur_opt_int(a->opt, "phash_distance"),
-                            (int)cur_opt_int(a->opt, "phash_view_distance"), &a->pairs,
-                            &a->n_pairs, &a->cap_pairs);
+                            (int)cur_opt_int(a->opt, "phash_view_distance"),
+                            cur_run_threads(a->run), &a->pairs, &a->n_pairs, &a->cap_pairs);
   double cos_min = cur_opt_num(a->opt, "cosine");
   for (int64_t v = 0; rc == CUR_OK && v < a->n_vec; v++)
     for (int j = 0; rc == CUR_OK && j < a->k; j++) {
