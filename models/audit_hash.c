@@ -264,7 +264,8 @@ static int scan_value(const hash_index *ix, int whole, int band, unsigned value,
   for (uint32_t e = ix->start[band][value + 1]; rc == CUR_OK && e > ix->start[band][value];) {
     e--;
     if (whole && image[e] <= a) break;
-    if (popcount64(w ^ hash[e]) <= ix->d && image[e] != a) rc = append_pair(&t->pairs, &t->n, &t->cap, a, image[e]);
+    if (popcount64(w ^ hash[e]) <= ix->d && image[e] != a)
+      rc = append_pair(&t->pairs, &t->n, &t->cap, a, image[e]);
   }
   return rc;
 }
