@@ -8,6 +8,7 @@
 */
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -88,6 +89,37 @@ static void add_rows(faiss::Index &index, const row_source &r) {
   }
 }
 
+/* Every row of R filed in the IVF INDEX.  faiss's add grows each cell's
+** list by doubling, which left the lists a third larger than their rows
+** on average (at 10^6 rows of 192 values, about 300 MB more than the
+** 768 MB of rows); so the cells of all rows are found first, block by
+** block (as add would find them), each list is reserved at its final
+** size, and the rows are then filed with those cells. */
+static void add_rows_ivf(faiss::IndexIVF &index, const row_source &r) {
+  std::vector<faiss::Index::idx_t> cell((size_t)r.n);
+  std::vector<float> block;
+  for (int64_t first = 0, count; first < r.n; first += count) {
+    count = block_rows(r, first);
+    fetch(r, first, count, block);
+    index.quantizer->assign(count, block.data(), cell.data() + first);
+  }
+  auto *lists = dynamic_cast<faiss::ArrayInvertedLists *>(index.invlists);
+  if (lists) {
+    std::vector<size_t> size(index.nlist);
+    for (faiss::Index::idx_t c : cell)
+      if (c >= 0) size[(size_t)c]++;
+    for (size_t l = 0; l < index.nlist; l++) {
+      lists->codes[l].reserve(size[l] * lists->code_size);
+      lists->ids[l].reserve(size[l]);
+    }
+  }
+  for (int64_t first = 0, count; first < r.n; first += count) {
+    count = block_rows(r, first);
+    fetch(r, first, count, block);
+    index.add_core(count, block.data(), nullptr, cell.data() + first);
+  }
+}
+
 /* The k + 1 nearest in INDEX of M query rows Q (QUERY[i], or FIRST + i
 ** without QUERY), self dropped. */
 static void search_block(const faiss::Index &index, int k, const float *Q, int64_t first,
@@ -156,7 +188,7 @@ int knn__faiss_ivf_new(int threads, knn__rows_fn get, void *ctx, int64_t n, int 
     gather(r, train, n_train, sample);
     made->index.train(n_train, sample.data());
     std::vector<float>().swap(sample);
-    add_rows(made->index, r);
+    add_rows_ivf(made->index, r);
     ix = made.release();
   });
   *out = ix;
