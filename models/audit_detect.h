@@ -70,12 +70,15 @@ int audit_hash_is_pair(const uint64_t *a, const uint64_t *b, int views, int max_
 ** their distance, appended to *PAIRS (*n_pairs, *cap grow; the caller frees
 ** *pairs with cur_free).  Multi-index hashing (Norouzi, Punjani & Fleet,
 ** "Fast search in Hamming space with multi-index hashing", CVPR 2012):
-** every hash is filed under each of its four 16-bit bands; two hashes
-** within d bits agree within d/4 bits on some band (pigeonhole), so each
+** every hash is filed under each of m bands of its bits; two hashes within
+** d bits agree within d/m bits on some band (pigeonhole), so each
 ** whole-image hash is looked up only under the band values within that
-** many bits of its own, not compared with all.  CUR_OK or CUR_ENOMEM. */
+** many bits of its own, not compared with all: the same pairs as a full
+** scan.  m is chosen from the hashes (models/audit_hash.c).  The queries
+** run on THREADS threads; the result does not depend on their number.
+** CUR_OK, CUR_ENOMEM, or CUR_EINPUT for more than 2^32 hashes. */
 int audit_hash_pairs(const uint64_t *hash, int64_t n, int views, int max_whole, int max_view,
-                     audit_pair **pairs, int64_t *n_pairs, int64_t *cap);
+                     int threads, audit_pair **pairs, int64_t *n_pairs, int64_t *cap);
 
 /* Per row of a kNN graph (n x k neighbour indices, -1 unused, and
 ** similarities): the mean cosine distance 1 - sim to its neighbours, and

@@ -2,6 +2,7 @@
 #include "knn.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "curate.h"
 #include "knn_faiss_internal.h"
@@ -10,12 +11,23 @@
 /* Rows per cell the IVF is trained on (knn.h). */
 #define TRAIN_PER_CELL 64
 
+/* knn_rows over a plain matrix. */
+typedef struct matrix_rows {
+  const float *X;
+  int d;
+} matrix_rows;
+
 struct knn_ivf {
   void *faiss;
-  const float *X;
-  int64_t n;
-  int d, nlist, threads;
+  knn_rows rows;
+  matrix_rows matrix;          /* knn_ivf_new's matrix, rows.ctx then points here */
+  int nlist, threads;
 };
+
+static void matrix_get(void *ctx, int64_t first, int64_t count, float *out) {
+  const matrix_rows *m = ctx;
+  memcpy(out, m->X + first * m->d, (size_t)count * (size_t)m->d * sizeof *out);
+}
 
 static int shim_rc(int rc, const char *err, int64_t n, int d) {
   if (rc == -2) return cur_errorc(CUR_ENOMEM, "knn: out of memory (%lld x %d vectors)",
@@ -35,21 +47,28 @@ static int check_request(int k, int d, int64_t n, int threads, const int64_t *qu
   return CUR_OK;
 }
 
-int knn_search(const knn_config *cfg, const float *X, int64_t n, int d, const int64_t *query,
-               int64_t m, int64_t *nbr, float *sim) {
-  if (!query) m = n;
-  int rc = check_request(cfg->k, d, n, cfg->threads, query, m);
-  if (rc || n == 0 || m == 0) return rc;
+int knn_search_rows(const knn_config *cfg, const knn_rows *rows, const int64_t *query, int64_t m,
+                    int64_t *nbr, float *sim) {
+  if (!query) m = rows->n;
+  int rc = check_request(cfg->k, rows->d, rows->n, cfg->threads, query, m);
+  if (rc || rows->n == 0 || m == 0) return rc;
   if (cfg->ivf) {
     knn_ivf *ix = NULL;
-    rc = knn_ivf_new(X, n, d, cfg->nlist, 0, cfg->threads, &ix);
+    rc = knn_ivf_new_rows(rows, cfg->nlist, 0, cfg->threads, &ix);
     if (rc == CUR_OK) rc = knn_ivf_search(ix, cfg->nprobe, cfg->k, query, m, nbr, sim);
     knn_ivf_free(ix);
     return rc;
   }
   char err[256] = "";
-  return shim_rc(knn__faiss_exact(cfg->threads, cfg->k, X, n, d, query, m, nbr, sim, err,
-                                  sizeof err), err, n, d);
+  return shim_rc(knn__faiss_exact(cfg->threads, cfg->k, rows->get, rows->ctx, rows->n, rows->d,
+                                  query, m, nbr, sim, err, sizeof err), err, rows->n, rows->d);
+}
+
+int knn_search(const knn_config *cfg, const float *X, int64_t n, int d, const int64_t *query,
+               int64_t m, int64_t *nbr, float *sim) {
+  matrix_rows mx = {X, d};
+  knn_rows rows = {matrix_get, &mx, n, d};
+  return knn_search_rows(cfg, &rows, query, m, nbr, sim);
 }
 
 double knn_recall(const int64_t *exact, const int64_t *approx, int64_t n, int k) {
@@ -83,10 +102,10 @@ int knn_sample_rows(int64_t n, int64_t m, uint64_t seed, int64_t *rows) {
   return CUR_OK;
 }
 
-int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int threads,
-                knn_ivf **out) {
+int knn_ivf_new_rows(const knn_rows *rows, int nlist, uint64_t seed, int threads, knn_ivf **out) {
   *out = NULL;
-  int rc = check_request(1, d, n, threads, NULL, 0);
+  int64_t n = rows->n;
+  int d = rows->d, rc = check_request(1, d, n, threads, NULL, 0);
   if (rc) return rc;
   if (n < 1) return cur_errorc(CUR_EINPUT, "knn: an IVF index needs rows");
   if (nlist <= 0) nlist = (int)fmax(1.0, round(4.0 * sqrt((double)n)));
@@ -98,16 +117,30 @@ int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int 
   if (rc == CUR_OK) rc = knn_sample_rows(n, n_train, seed, train);
   char err[256] = "";
   if (rc == CUR_OK)
-    rc = shim_rc(knn__faiss_ivf_new(threads, X, n, d, nlist, train, n_train, &ix->faiss, err,
-                                    sizeof err), err, n, d);
+    rc = shim_rc(knn__faiss_ivf_new(threads, rows->get, rows->ctx, n, d, nlist, train, n_train,
+                                    &ix->faiss, err, sizeof err), err, n, d);
   cur_free(train);
   if (rc) {
     knn_ivf_free(ix);
     return rc;
   }
-  *ix = (knn_ivf){ix->faiss, X, n, d, nlist, threads};
+  ix->rows = *rows;
+  ix->nlist = nlist;
+  ix->threads = threads;
   *out = ix;
   return CUR_OK;
+}
+
+int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int threads,
+                knn_ivf **out) {
+  matrix_rows mx = {X, d};
+  knn_rows rows = {matrix_get, &mx, n, d};
+  int rc = knn_ivf_new_rows(&rows, nlist, seed, threads, out);
+  if (rc == CUR_OK) {          /* the matrix outlives the index, this call's mx does not */
+    (*out)->matrix = mx;
+    (*out)->rows.ctx = &(*out)->matrix;
+  }
+  return rc;
 }
 
 void knn_ivf_free(knn_ivf *ix) {
@@ -120,13 +153,14 @@ int knn_ivf_nlist(const knn_ivf *ix) { return ix->nlist; }
 
 int knn_ivf_search(knn_ivf *ix, int nprobe, int k, const int64_t *query, int64_t m,
                    int64_t *nbr, float *sim) {
-  if (!query) m = ix->n;
-  int rc = check_request(k, ix->d, ix->n, ix->threads, query, m);
+  if (!query) m = ix->rows.n;
+  int rc = check_request(k, ix->rows.d, ix->rows.n, ix->threads, query, m);
   if (rc || m == 0) return rc;
   nprobe = nprobe < 1 ? 1 : nprobe > ix->nlist ? ix->nlist : nprobe;
   char err[256] = "";
-  return shim_rc(knn__faiss_ivf_search(ix->faiss, ix->threads, nprobe, k, ix->X, ix->d, query, m,
-                                       nbr, sim, err, sizeof err), err, ix->n, ix->d);
+  const knn_rows *r = &ix->rows;
+  return shim_rc(knn__faiss_ivf_search(ix->faiss, ix->threads, nprobe, k, r->get, r->ctx, r->n,
+                                       r->d, query, m, nbr, sim, err, sizeof err), err, r->n, r->d);
 }
 
 /* Mean recall@k over the M rows and its standard error (per-row spread / sqrt(M)). */

@@ -37,6 +37,25 @@ typedef struct knn_config {
 int knn_search(const knn_config *cfg, const float *X, int64_t n, int d, const int64_t *query,
                int64_t m, int64_t *nbr, float *sim);
 
+/* Rows handed over in blocks instead of one matrix, for a caller that
+** keeps its vectors in another form (the audit stage: half floats) and
+** makes the float rows when asked, so that they are never all in memory
+** at once: GET(CTX, FIRST, COUNT, OUT) writes rows FIRST .. FIRST + COUNT - 1
+** (COUNT x D values) into OUT, the same values every time it is asked.
+** Blocks are of KNN_BLOCK_ROWS rows (the last one up to twice that): a
+** multiple of faiss's own blocks of queries (4,096) and of rows added
+** (65,536), so the results are those of one call over the whole matrix. */
+#define KNN_BLOCK_ROWS 65536
+typedef struct knn_rows {
+  void (*get)(void *ctx, int64_t first, int64_t count, float *out);
+  void *ctx;
+  int64_t n;
+  int d;
+} knn_rows;
+/* As knn_search, over rows handed over by ROWS. */
+int knn_search_rows(const knn_config *cfg, const knn_rows *rows, const int64_t *query, int64_t m,
+                    int64_t *nbr, float *sim);
+
 /* recall@k of APPROX against EXACT neighbour lists (n x k each): the share of
 ** each row's exact neighbours that the approximate list also holds, averaged. */
 double knn_recall(const int64_t *exact, const int64_t *approx, int64_t n, int k);
@@ -44,12 +63,15 @@ double knn_recall(const int64_t *exact, const int64_t *approx, int64_t n, int k)
 /* M distinct rows of 0..N) drawn with SEED, in draw order, into ROWS (M <= N). */
 int knn_sample_rows(int64_t n, int64_t m, uint64_t seed, int64_t *rows);
 
-/* An IVF index over rows it does not own (X must outlive it). */
+/* An IVF index over rows it does not own (X, or ROWS and its context,
+** must outlive it); it holds a copy of every row, as faiss files them. */
 typedef struct knn_ivf knn_ivf;
 /* NLIST cells (0: about 4 x sqrt(n), at most n) trained on 64 rows per cell
 ** (all when fewer) drawn with SEED.  CUR_OK, CUR_ENOMEM or CUR_ERR. */
 int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int threads,
                 knn_ivf **out);
+/* The same over rows handed over by ROWS. */
+int knn_ivf_new_rows(const knn_rows *rows, int nlist, uint64_t seed, int threads, knn_ivf **out);
 void knn_ivf_free(knn_ivf *ix);                 /* NULL-safe */
 int knn_ivf_nlist(const knn_ivf *ix);
 /* As knn_search, probing NPROBE cells (clamped to 1..nlist). */

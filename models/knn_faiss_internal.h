@@ -15,14 +15,18 @@
 extern "C" {
 #endif
 
-int knn__faiss_exact(int threads, int k, const float *X, int64_t n, int d, const int64_t *query,
-                     int64_t m, int64_t *nbr, float *sim, char *err, size_t err_cap);
-int knn__faiss_ivf_new(int threads, const float *X, int64_t n, int d, int nlist,
+/* Rows come from GET(CTX, FIRST, COUNT, OUT) (knn.h's knn_rows). */
+typedef void (*knn__rows_fn)(void *ctx, int64_t first, int64_t count, float *out);
+
+int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n, int d,
+                     const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
+                     size_t err_cap);
+int knn__faiss_ivf_new(int threads, knn__rows_fn get, void *ctx, int64_t n, int d, int nlist,
                        const int64_t *train, int64_t n_train, void **out, char *err,
                        size_t err_cap);
-int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, const float *X, int d,
-                          const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
-                          size_t err_cap);
+int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, knn__rows_fn get, void *ctx,
+                          int64_t n, int d, const int64_t *query, int64_t m, int64_t *nbr,
+                          float *sim, char *err, size_t err_cap);
 void knn__faiss_ivf_free(void *ivf);
 
 #ifdef __cplusplus

@@ -615,6 +615,38 @@ TEST(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows) {
   cur_free(X);
 }
 
+/* A search of every row goes through the rows in blocks of
+** KNN_BLOCK_ROWS (models/knn.h); with more than two blocks' rows, its
+** neighbours and similarities are bit for bit those of one search with every
+** row named as a query (one faiss call), and no row is its own neighbour
+** (the block's offset is added back). */
+TEST(ivf_search_of_every_row_in_blocks_equals_one_call) {
+  enum { D = 4, K = 5 };
+  const int64_t n = 2 * KNN_BLOCK_ROWS + 1000;
+  float *X = cur_mallocarray((size_t)n, D * sizeof *X), *sim_a = NULL, *sim_b = NULL;
+  int64_t *all = cur_mallocarray((size_t)n, sizeof *all), *nbr_a = NULL, *nbr_b = NULL;
+  nbr_a = cur_mallocarray((size_t)n, K * sizeof *nbr_a);
+  nbr_b = cur_mallocarray((size_t)n, K * sizeof *nbr_b);
+  sim_a = cur_mallocarray((size_t)n, K * sizeof *sim_a);
+  sim_b = cur_mallocarray((size_t)n, K * sizeof *sim_b);
+  REQUIRE(X && all && nbr_a && nbr_b && sim_a && sim_b);
+  cur_rng r;
+  cur_rng_seed(&r, 8);
+  for (int64_t i = 0; i < n * D; i++) X[i] = (float)cur_rng_normal(&r);
+  for (int64_t i = 0; i < n; i++) all[i] = i;
+  knn_ivf *ix = NULL;
+  REQUIRE_OK(knn_ivf_new(X, n, D, 256, 3, 2, &ix));
+  REQUIRE_OK(knn_ivf_search(ix, 2, K, NULL, n, nbr_a, sim_a));
+  REQUIRE_OK(knn_ivf_search(ix, 2, K, all, n, nbr_b, sim_b));
+  CHECK(memcmp(nbr_a, nbr_b, (size_t)n * K * sizeof *nbr_a) == 0);
+  CHECK(memcmp(sim_a, sim_b, (size_t)n * K * sizeof *sim_a) == 0);
+  int64_t self = 0;
+  for (int64_t i = 0; i < n * K; i++) self += nbr_a[i] == i / K;
+  CHECK_INT(self, 0);
+  knn_ivf_free(ix);
+  cur_free(X), cur_free(all), cur_free(nbr_a), cur_free(nbr_b), cur_free(sim_a), cur_free(sim_b);
+}
+
 /* Above exact_max with ivf_nprobe at its default (0), the stage chooses
 ** nprobe on held-out images and reports it; recall@k on the other images
 ** reaches the default target 0.95 (a small set: the tuning rows predict it). */
@@ -693,6 +725,7 @@ int main(int argc, char **argv) {
   RUN(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode);
   RUN(ivf_probing_every_cell_matches_exact_search);
   RUN(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows);
+  RUN(ivf_search_of_every_row_in_blocks_equals_one_call);
   RUN(stage_chooses_ivf_nprobe_for_the_recall_target);
   RUN(two_fresh_runs_give_the_same_database);
   RUN(killed_and_resumed_run_equals_a_run_never_killed);

@@ -2,8 +2,10 @@
 **
 ** audit_hash-1.*: the distance over views, against hand-computed values.
 ** audit_hash-2.*: the multi-index search against a brute-force scan of
-**                 every pair, on generated hashes (clusters of near copies
-**                 among unrelated hashes), for several views and distances.
+**                 every pair, on generated hashes (2.1: clusters of near
+**                 copies among unrelated hashes; 2.2: skewed hashes with
+**                 repeated views, as 8 x 8 images give), for several views,
+**                 distances and thread counts.
 ** audit_hash-3.*: a mirrored and a 90% centre-cropped copy of a generated
 **                 image meet their original through its views.
 */
@@ -34,18 +36,18 @@ TEST(distance_is_the_least_over_the_other_images_views) {
   audit_pair *pairs = NULL;
   int64_t n = 0, cap = 0;
   uint64_t whole[4] = {0, 7, 1023, ~(uint64_t)0};
-  REQUIRE_OK(audit_hash_pairs(whole, 4, 1, 9, 9, &pairs, &n, &cap));
+  REQUIRE_OK(audit_hash_pairs(whole, 4, 1, 9, 9, 1, &pairs, &n, &cap));
   REQUIRE(n == 2);
   CHECK(pairs[0].a == 0 && pairs[0].b == 1 && pairs[0].hamming == 3);
   CHECK(pairs[1].a == 1 && pairs[1].b == 2 && pairs[1].hamming == 7);
   n = 0;
-  REQUIRE_OK(audit_hash_pairs(&h[0][0], 4, 2, 9, 9, &pairs, &n, &cap));
+  REQUIRE_OK(audit_hash_pairs(&h[0][0], 4, 2, 9, 9, 1, &pairs, &n, &cap));
   REQUIRE(n == 4);
   static const int want[4][3] = {{0, 1, 3}, {0, 3, 2}, {1, 2, 7}, {1, 3, 5}};
   for (int i = 0; i < 4; i++)
     CHECK(pairs[i].a == want[i][0] && pairs[i].b == want[i][1] && pairs[i].hamming == want[i][2]);
   n = 0;
-  REQUIRE_OK(audit_hash_pairs(&h[0][0], 4, 2, 9, 4, &pairs, &n, &cap));
+  REQUIRE_OK(audit_hash_pairs(&h[0][0], 4, 2, 9, 4, 1, &pairs, &n, &cap));
   REQUIRE(n == 3);
   CHECK(pairs[0].b == 1 && pairs[1].b == 3 && pairs[2].a == 1 && pairs[2].b == 2);
   CHECK(!audit_hash_is_pair(h[1], h[3], 2, 9, 4) && audit_hash_is_pair(h[1], h[3], 2, 9, 5));
@@ -72,6 +74,29 @@ static void generate(uint64_t *h, int64_t n, int views, uint64_t seed) {
   }
 }
 
+/* N images of VIEWS hashes as tiny images and plain pictures give them:
+** every whole hash is one of 8 centres with up to 12 of its low 24 bits
+** flipped (the upper 40 bits are the centre's: a few values fill most of
+** every band that lies there, and the bits go together), view 1 (the
+** mirror) another centre's near copy, views 2 and 3 equal to the whole
+** hash and the rest equal to one another (crops of a few pixels that round
+** to the whole image, or to one smaller crop). */
+static void generate_skewed(uint64_t *h, int64_t n, int views, uint64_t seed) {
+  cur_rng r;
+  uint64_t centre[8];
+  cur_rng_seed_keys(&r, (uint64_t[]){seed}, 1);
+  for (int c = 0; c < 8; c++) centre[c] = cur_rng_next(&r);
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t *img = h + i * views, crop = 0;
+    for (int v = 0; v < views && v < 2; v++) {
+      img[v] = centre[cur_rng_below(&r, 8)];
+      for (int f = (int)cur_rng_below(&r, 13); f > 0; f--) img[v] ^= 1ull << cur_rng_below(&r, 24);
+    }
+    crop = img[0] ^ (1ull << cur_rng_below(&r, 64)) ^ (1ull << cur_rng_below(&r, 64));
+    for (int v = 2; v < views; v++) img[v] = v < 4 ? img[0] : crop;
+  }
+}
+
 /* The oracle: every pair compared, whole against whole within DW, whole
 ** against the other's views within DV; the distance is the least of all. */
 static int64_t brute_force(const uint64_t *h, int64_t n, int views, int dw, int dv,
@@ -91,7 +116,25 @@ static int64_t brute_force(const uint64_t *h, int64_t n, int views, int dw, int 
   return m;
 }
 
-TEST(multi_index_search_returns_exactly_the_brute_force_pairs) {
+/* Whether the search on THREADS threads returns the M pairs WANT. */
+static int search_matches(const uint64_t *h, int64_t n, int views, int dw, int dv, int threads,
+                          int64_t (*want)[3], int64_t m) {
+  int64_t found = 0, cap = 0;
+  audit_pair *got = NULL;
+  int same = audit_hash_pairs(h, n, views, dw, dv, threads, &got, &found, &cap) == CUR_OK &&
+             found == m;
+  for (int64_t i = 0; same && i < m; i++)
+    same = got[i].a == want[i][0] && got[i].b == want[i][1] && got[i].hamming == want[i][2];
+  cur_free(got);
+  return same;
+}
+
+/* Random hashes (audit_hash-2.1) and skewed ones (2.2), at the default
+** limits and others, on THREADS threads: with the whole limit below the
+** views' (6/12), a view equal to its whole hash must still be searched at
+** the views' limit. */
+static void against_brute_force(void (*gen)(uint64_t *, int64_t, int, uint64_t), const char *kind,
+                                int threads) {
   enum { N = 1500 };
   static const int views_tried[] = {1, 2, 8};
   static const int dist_tried[][2] = {{0, 0}, {3, 3}, {9, 6}, {12, 4}, {6, 12}, {20, 20}};
@@ -101,20 +144,23 @@ TEST(multi_index_search_returns_exactly_the_brute_force_pairs) {
   for (size_t vi = 0; vi < CUR_ARRAY_LEN(views_tried); vi++)
     for (size_t di = 0; di < CUR_ARRAY_LEN(dist_tried); di++) {
       int views = views_tried[vi], dw = dist_tried[di][0], dv = dist_tried[di][1];
-      generate(h, N, views, 100 + vi);
-      int64_t m = brute_force(h, N, views, dw, dv, want), n = 0, cap = 0;
-      audit_pair *got = NULL;
-      REQUIRE_OK(audit_hash_pairs(h, N, views, dw, dv, &got, &n, &cap));
+      gen(h, N, views, 100 + vi);
+      int64_t m = brute_force(h, N, views, dw, dv, want);
       CHECK(m > 0 || dw == 0);         /* the generated copies reach every distance but 0 */
-      CHECK_INT(n, m);
-      int same = n == m;
-      for (int64_t i = 0; same && i < m; i++)
-        same = got[i].a == want[i][0] && got[i].b == want[i][1] && got[i].hamming == want[i][2];
-      if (!same) test_fail(__FILE__, __LINE__, "views %d, distances %d/%d: pairs differ", views, dw, dv);
-      cur_free(got);
+      if (!search_matches(h, N, views, dw, dv, threads, want, m))
+        test_fail(__FILE__, __LINE__, "%s hashes, views %d, distances %d/%d, %d threads: "
+                  "pairs differ", kind, views, dw, dv, threads);
     }
   cur_free(h);
   cur_free(want);
+}
+
+TEST(multi_index_search_returns_exactly_the_brute_force_pairs) {
+  against_brute_force(generate, "random", 1);
+}
+
+TEST(multi_index_search_is_exact_on_skewed_hashes_with_repeated_views) {
+  against_brute_force(generate_skewed, "skewed", 3);  /* queries split over threads */
 }
 
 /* ---- audit_hash-3.*: views of a generated image ---- */
@@ -175,6 +221,7 @@ int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(distance_is_the_least_over_the_other_images_views);
   RUN(multi_index_search_returns_exactly_the_brute_force_pairs);
+  RUN(multi_index_search_is_exact_on_skewed_hashes_with_repeated_views);
   RUN(mirrored_and_cropped_copies_meet_their_original_through_its_views);
   return test_finish();
 }

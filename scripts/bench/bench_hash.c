@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
     cur_rng_seed(&r, 1);
     generate(h, n, &r);
     double t0 = now();
-    if (audit_hash_pairs(h, n, VIEWS, 9, 6, &pairs, &found, &cap)) return 1;
+    if (audit_hash_pairs(h, n, VIEWS, 9, 6, 1, &pairs, &found, &cap)) return 1;
     double t_index = now() - t0, t_scan = -1;
     if (n <= SCAN_MAX) {
       t0 = now();

@@ -28,7 +28,8 @@ const char *const audit_reason[Q_COUNT] = {"blurry", "dark", "bright", "low_info
 void audit_state_free(audit_state *a) {
   for (int64_t i = 0; a->paths && i < a->n; i++) cur_free(a->paths[i]);
   void *owned[] = {a->ids, a->split, a->paths, a->width, a->height, a->stats, a->vec_row,
-                   a->vec_of, a->X, a->pairs, a->group, a->nbr, a->sim, a->aspect_share};
+                   a->vec_of, a->half, a->mean, a->row_a, a->row_b, a->pairs, a->group, a->nbr,
+                   a->sim, a->aspect_share};
   for (size_t i = 0; i < CUR_ARRAY_LEN(owned); i++) cur_free(owned[i]);
   for (int q = 0; q < Q_COUNT; q++) cur_free(a->measure[q]);
 }
@@ -45,9 +46,9 @@ static int grow_rows(audit_state *a, int dim) {
     if (!p) return CUR_ENOMEM;
     *slots[i] = p;
   }
-  float *X = dim ? cur_reallocarray(a->X, c, (size_t)dim * sizeof *X) : a->X;
-  if (dim && !X) return CUR_ENOMEM;
-  a->X = X;
+  unsigned char *half = dim ? cur_reallocarray(a->half, c, (size_t)dim * 2) : a->half;
+  if (dim && !half) return CUR_ENOMEM;
+  a->half = half;
   a->cap = cap;
   return CUR_OK;
 }
@@ -60,8 +61,8 @@ static int take_row(void *ctx, const cur_audit_row *r) {
     return cur_errorc(CUR_EINPUT, "audit: image %lld has %d values under %s, others %d",
                       (long long)r->id, r->dim, a->model, a->dim);
   int rc = a->n == a->cap ? grow_rows(a, a->dim) : CUR_OK;
-  /* the first vector may come after rows without one: X is allocated then */
-  if (rc == CUR_OK && a->dim && !a->X) rc = grow_rows(a, a->dim);
+  /* the first vector may come after rows without one: half is allocated then */
+  if (rc == CUR_OK && a->dim && !a->half) rc = grow_rows(a, a->dim);
   if (rc) return rc;
   int64_t i = a->n;
   a->ids[i] = r->id;
@@ -73,38 +74,56 @@ static int take_row(void *ctx, const cur_audit_row *r) {
   a->vec_row[i] = -1;
   a->n++;
   if (!r->vector) return CUR_OK;
-  cur_half_decode(r->vector, (size_t)a->dim, a->X + (size_t)a->n_vec * a->dim);
+  memcpy(a->half + (size_t)a->n_vec * a->dim * 2, r->vector, (size_t)a->dim * 2);
   a->vec_row[i] = a->n_vec++;
   return CUR_OK;
 }
 
-/* Centres the vectors on their mean and scales each to unit length, so that
-** inner products are cosines about the dataset's centre: features that are
-** all positive (the patches features, ReLU outputs) otherwise put every
-** pair above any useful threshold. */
-static int centre_vectors(audit_state *a) {
-  double *mean = cur_calloc((size_t)(a->dim ? a->dim : 1), sizeof *mean);
-  if (!mean) return CUR_ENOMEM;
-  for (int64_t v = 0; v < a->n_vec; v++)
-    for (int j = 0; j < a->dim; j++) mean[j] += a->X[(size_t)v * a->dim + j];
-  for (int j = 0; j < a->dim; j++) mean[j] /= (double)(a->n_vec ? a->n_vec : 1);
+/* The vectors are centred on their mean and scaled to unit length, so
+** that inner products are cosines about the dataset's centre: features
+** that are all positive (the patches features, ReLU outputs) otherwise put
+** every pair above any useful threshold.  The mean is summed here; each
+** unit vector is made from its stored halves when asked (audit_vector),
+** the same floats every time. */
+static int vector_mean(audit_state *a) {
+  int dim = a->dim ? a->dim : 1;
+  a->mean = cur_calloc((size_t)dim, sizeof *a->mean);
+  a->row_a = cur_mallocarray((size_t)dim, sizeof *a->row_a);
+  a->row_b = cur_mallocarray((size_t)dim, sizeof *a->row_b);
+  if (!a->mean || !a->row_a || !a->row_b) return CUR_ENOMEM;
   for (int64_t v = 0; v < a->n_vec; v++) {
-    float *x = a->X + (size_t)v * a->dim;
-    double norm = 0;
-    for (int j = 0; j < a->dim; j++) {
-      x[j] = (float)(x[j] - mean[j]);
-      norm += (double)x[j] * x[j];
-    }
-    norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
-    for (int j = 0; j < a->dim; j++) x[j] = (float)(x[j] * norm);
+    cur_half_decode(a->half + (size_t)v * a->dim * 2, (size_t)a->dim, a->row_a);
+    for (int j = 0; j < a->dim; j++) a->mean[j] += a->row_a[j];
   }
-  cur_free(mean);
+  for (int j = 0; j < a->dim; j++) a->mean[j] /= (double)(a->n_vec ? a->n_vec : 1);
   return CUR_OK;
+}
+
+/* Vector V centred on the mean and scaled to unit length, into X (dim). */
+static void audit_vector(const audit_state *a, int64_t v, float *x) {
+  cur_half_decode(a->half + (size_t)v * a->dim * 2, (size_t)a->dim, x);
+  double norm = 0;
+  for (int j = 0; j < a->dim; j++) {
+    x[j] = (float)(x[j] - a->mean[j]);
+    norm += (double)x[j] * x[j];
+  }
+  norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
+  for (int j = 0; j < a->dim; j++) x[j] = (float)(x[j] * norm);
+}
+
+/* knn_rows' source: COUNT unit vectors from FIRST into OUT. */
+static void audit_rows(void *ctx, int64_t first, int64_t count, float *out) {
+  const audit_state *a = ctx;
+  for (int64_t v = 0; v < count; v++) audit_vector(a, first + v, out + (size_t)v * a->dim);
+}
+
+static knn_rows vector_rows(audit_state *a) {
+  return (knn_rows){audit_rows, a, a->n_vec, a->dim};
 }
 
 int audit_load(audit_state *a) {
   int rc = cur_store_audit_rows(cur_run_store(a->run), a->model, take_row, a);
-  if (rc == CUR_OK) rc = centre_vectors(a);
+  if (rc == CUR_OK) rc = vector_mean(a);
   if (rc) return rc;
   a->vec_of = cur_mallocarray((size_t)(a->n_vec ? a->n_vec : 1), sizeof *a->vec_of);
   if (!a->vec_of) return CUR_ENOMEM;
@@ -115,22 +134,29 @@ int audit_load(audit_state *a) {
   return CUR_OK;
 }
 
-/* Cosine of two rows' vectors in double; NAN when either has none. */
-static double pair_cosine(const audit_state *a, int64_t r1, int64_t r2) {
-  int64_t v1 = a->vec_row[r1], v2 = a->vec_row[r2];
-  if (v1 < 0 || v2 < 0) return NAN;
-  const float *x = a->X + (size_t)v1 * a->dim, *y = a->X + (size_t)v2 * a->dim;
+/* The cosine of vectors V1 and V2 in double, given V1's unit vector X. */
+static double vector_cosine(audit_state *a, const float *x, int64_t v2) {
+  audit_vector(a, v2, a->row_b);
   double s = 0;
-  for (int j = 0; j < a->dim; j++) s += (double)x[j] * y[j];
+  for (int j = 0; j < a->dim; j++) s += (double)x[j] * a->row_b[j];
   return s;
 }
 
+/* Cosine of two rows' vectors in double; NAN when either has none. */
+static double pair_cosine(audit_state *a, int64_t r1, int64_t r2) {
+  int64_t v1 = a->vec_row[r1], v2 = a->vec_row[r2];
+  if (v1 < 0 || v2 < 0) return NAN;
+  audit_vector(a, v1, a->row_a);
+  return vector_cosine(a, a->row_a, v2);
+}
+
 /* The exact neighbours of ROWS[0..s) into EXACT (s x k). */
-static int exact_of(const audit_state *a, int k, const int64_t *rows, int64_t s, int64_t *exact) {
+static int exact_of(audit_state *a, int k, const int64_t *rows, int64_t s, int64_t *exact) {
   float *sim = cur_mallocarray((size_t)(s ? s : 1), (size_t)k * sizeof *sim);
   if (!sim) return CUR_ENOMEM;
   knn_config ex = {.k = k, .threads = cur_run_threads(a->run)};
-  int rc = knn_search(&ex, a->X, a->n_vec, a->dim, rows, s, exact, sim);
+  knn_rows all = vector_rows(a);
+  int rc = knn_search_rows(&ex, &all, rows, s, exact, sim);
   cur_free(sim);
   return rc;
 }
@@ -144,13 +170,16 @@ static int ivf_graph(audit_state *a) {
   if (2 * s > m) s = m / 2;
   knn_ivf *ix = NULL;
   uint64_t seed = cur_run_seed(a->run);
-  int rc = knn_ivf_new(a->X, m, a->dim, 0, seed, cur_run_threads(a->run), &ix);
+  knn_rows all = vector_rows(a);
   rows = cur_mallocarray((size_t)(2 * s + 1), sizeof *rows);
   exact = cur_mallocarray((size_t)(2 * s + 1), (size_t)k * sizeof *exact);
-  if (rc == CUR_OK && (!rows || !exact)) rc = CUR_ENOMEM;
-  /* rows[0..s): tuning; rows[s..2s): the check */
+  int rc = rows && exact ? CUR_OK : CUR_ENOMEM;
+  /* rows[0..s): tuning; rows[s..2s): the check; their exact neighbours
+  ** first, so that the exact search's copy of the vectors is gone before
+  ** the IVF makes its own */
   if (rc == CUR_OK) rc = knn_sample_rows(m, 2 * s, seed ^ 0x6976665f636865ull, rows);
   if (rc == CUR_OK) rc = exact_of(a, k, rows, 2 * s, exact);
+  if (rc == CUR_OK) rc = knn_ivf_new_rows(&all, 0, seed, cur_run_threads(a->run), &ix);
   double tuned = NAN;
   if (rc == CUR_OK && nprobe == 0)
     rc = knn_ivf_tune(ix, k, rows, s, exact, cur_opt_num(a->opt, "ivf_recall"), &nprobe, &tuned);
@@ -187,11 +216,15 @@ static int knn_graph(audit_state *a) {
   a->sim = cur_mallocarray((size_t)m, (size_t)k * sizeof *a->sim);
   if (!a->nbr || !a->sim) return CUR_ENOMEM;
   knn_config cfg = {.k = k, .threads = cur_run_threads(a->run)};
+  knn_rows all = vector_rows(a);
   int rc = m > cur_opt_int(a->opt, "exact_max") ? ivf_graph(a)
-                                                 : knn_search(&cfg, a->X, m, a->dim, NULL, m,
-                                                              a->nbr, a->sim);
-  for (int64_t i = 0; rc == CUR_OK && i < m * k; i++)
-    if (a->nbr[i] >= 0) a->sim[i] = (float)pair_cosine(a, a->vec_of[i / k], a->vec_of[a->nbr[i]]);
+                                                 : knn_search_rows(&cfg, &all, NULL, m, a->nbr,
+                                                                   a->sim);
+  for (int64_t v = 0; rc == CUR_OK && v < m; v++) {
+    audit_vector(a, v, a->row_a);
+    for (int64_t j = v * k; j < (v + 1) * k; j++)
+      if (a->nbr[j] >= 0) a->sim[j] = (float)vector_cosine(a, a->row_a, a->nbr[j]);
+  }
   return rc;
 }
 
@@ -265,8 +298,8 @@ static int find_pairs(audit_state *a) {
   for (int64_t i = 0; i < a->n; i++)
     memcpy(hash + i * CUR_PHASH_VIEWS, a->stats[i].phash, sizeof a->stats->phash);
   int rc = audit_hash_pairs(hash, a->n, CUR_PHASH_VIEWS, (int)cur_opt_int(a->opt, "phash_distance"),
-                            (int)cur_opt_int(a->opt, "phash_view_distance"), &a->pairs,
-                            &a->n_pairs, &a->cap_pairs);
+                            (int)cur_opt_int(a->opt, "phash_view_distance"),
+                            cur_run_threads(a->run), &a->pairs, &a->n_pairs, &a->cap_pairs);
   if (rc == CUR_OK && a->k) rc = embedding_pairs(a);
   cur_free(hash);
   if (rc) return rc;

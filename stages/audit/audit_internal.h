@@ -34,10 +34,16 @@ typedef struct audit_state {
   int *width, *height;
   cur_image_stats *stats;
   int dim;
-  int64_t *vec_row;            /* row -> its vector's index in X, -1 without one */
+  int64_t *vec_row;            /* row -> its vector's index, -1 without one */
   int64_t n_vec;
   int64_t *vec_of;             /* vector index -> row */
-  float *X;                    /* n_vec x dim, unit length */
+  /* the vectors as stored, n_vec x dim half floats (half the memory of
+  ** floats; at 10^6 images the floats and faiss's copy of them did not fit
+  ** 2 GB), made into unit floats about their mean row by row when asked
+  ** (audit_find.c, audit_vector) */
+  unsigned char *half;
+  double *mean;                /* dim */
+  float *row_a, *row_b;        /* dim each: two vectors made for a cosine */
   /* findings */
   audit_pair *pairs;           /* near-duplicate pairs, sorted by (a, b) */
   int64_t n_pairs, cap_pairs;
