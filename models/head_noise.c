@@ -88,9 +88,10 @@ static void add_real_proba(const float *logits, int n, int k, int kk, const sign
 /* Training R: threshold subset R relabelled to class k.  Writes each row's
 ** AUM under its training label into aum[n] and adds the trained head's
 ** real-class probabilities of the other rows to prob (n x k). */
-static int aum_train(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
+static int aum_train(const head_config *cfg, const head_rows *X, const int *y, int k,
                      const signed char *sub, int r, float *aum, double *prob) {
   head_config c = *cfg;
+  int n = X->n;
   head *h = NULL;
   int *label = cur_mallocarray((size_t)n, sizeof *label);
   double *sum = cur_calloc((size_t)n, sizeof *sum);
@@ -101,8 +102,8 @@ static int aum_train(const head_config *cfg, const float *X, int n, int d, const
   c.seed = derive_seed(cfg->seed, KEY_AUM, (uint64_t)r);
   c.class_weights = NULL;  /* given for k classes; this head has k + 1 */
   aum_pass pass = {label, sum};
-  if ((rc = head_new(&c, d, k + 1, &h)) || (rc = head_train(h, X, n, label, NULL, add_margins, &pass)) ||
-      (rc = head_predict_logits(h, X, n, logits)))
+  if ((rc = head_new(&c, X->d, k + 1, &h)) || (rc = head_train(h, X, label, NULL, add_margins, &pass)) ||
+      (rc = head_predict_logits(h, X, logits)))
     goto cleanup;
   for (int i = 0; i < n; i++) aum[i] = (float)(sum[i] / c.epochs);
   add_real_proba(logits, n, k, k + 1, sub, r, prob);
@@ -209,8 +210,9 @@ static int aum_combine(const float *aum2, const double *prob, const signed char 
   return flag_capped(out, n);
 }
 
-int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
-             double percentile, head_noise_out *out, float *threshold) {
+int head_aum(const head_config *cfg, const head_rows *X, const int *y, int k, double percentile,
+             head_noise_out *out, float *threshold) {
+  int n = X->n;
   if (!(percentile >= 0 && percentile <= 100))
     return cur_errorc(CUR_ECONFIG, "aum: percentile %g is not in [0, 100]", percentile);
   if (cfg->epochs < 1) return cur_errorc(CUR_ECONFIG, "aum: needs at least one epoch");
@@ -222,7 +224,7 @@ int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y,
   int rc = sub && aum2 && prob && thr ? CUR_OK : CUR_ENOMEM;
   if (rc == CUR_OK) rc = head_aum_subsets(n, k, cfg->seed, sub, &m);
   for (int r = 0; rc == CUR_OK && r < AUM_RUNS; r++)
-    rc = aum_train(cfg, X, n, d, y, k, sub, r, aum2 + (size_t)r * n, prob);
+    rc = aum_train(cfg, X, y, k, sub, r, aum2 + (size_t)r * n, prob);
   if (rc == CUR_OK) rc = aum_combine(aum2, prob, sub, y, n, k, percentile, thr, out, threshold);
   cur_free(sub);
   cur_free(aum2);
@@ -237,35 +239,34 @@ static int poll_interrupt(void *ctx, int epoch, const float *logits, int n, int 
 }
 
 /* Trains on every row outside fold F and writes the held-out rows'
-** probabilities into P (n x k). */
-static int fold_train(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
+** probabilities into P (n x k).  Both sets are index views of X. */
+static int fold_train(const head_config *cfg, const head_rows *X, const int *y, int k,
                       const int *fold, int f, float *P) {
-  int held = 0, nt = 0, nh = 0;
+  int n = X->n, nt = 0, nh = 0, held = 0;
   for (int i = 0; i < n; i++) held += fold[i] == f;
   head_config c = *cfg;
   head *h = NULL;
-  float *Xt = cur_mallocarray((size_t)(n - held) * (size_t)d, sizeof *Xt);
-  float *Xh = cur_mallocarray((size_t)held * (size_t)d, sizeof *Xh);
-  float *ph = cur_mallocarray((size_t)held * (size_t)k, sizeof *ph);
-  int *yt = cur_mallocarray((size_t)(n - held), sizeof *yt);
-  int rc = Xt && Xh && ph && yt ? CUR_OK : CUR_ENOMEM;
+  uint32_t *sel = cur_mallocarray((size_t)n, sizeof *sel);  /* training rows, then held-out ones */
+  uint32_t *idx = cur_mallocarray((size_t)n, sizeof *idx);
+  float *ph = cur_mallocarray((size_t)held + 1, (size_t)k * sizeof *ph);
+  int *yt = cur_mallocarray((size_t)(n - held) + 1, sizeof *yt);
+  int rc = sel && idx && ph && yt ? CUR_OK : CUR_ENOMEM;
   if (rc) goto cleanup;
-  for (int i = 0; i < n; i++) {
-    int in = fold[i] == f;
-    memcpy((in ? Xh + (size_t)nh * d : Xt + (size_t)nt * d), X + (size_t)i * d, (size_t)d * sizeof *X);
-    if (in) nh++;
-    else yt[nt++] = y[i];
-  }
+  for (int i = 0; i < n; i++)
+    if (fold[i] != f) yt[nt] = y[i], sel[nt++] = (uint32_t)i;
+  for (int i = 0; i < n; i++)
+    if (fold[i] == f) sel[nt + nh++] = (uint32_t)i;
+  head_rows train = head_rows_pick(X, sel, nt, idx), test = head_rows_pick(X, sel + nt, nh, idx + nt);
   c.seed = derive_seed(cfg->seed, KEY_CONFIDENT, (uint64_t)f);
-  if ((rc = head_new(&c, d, k, &h)) || (rc = head_train(h, Xt, nt, yt, NULL, poll_interrupt, NULL)) ||
-      (rc = head_predict_proba(h, Xh, nh, ph)))
+  if ((rc = head_new(&c, X->d, k, &h)) || (rc = head_train(h, &train, yt, NULL, poll_interrupt, NULL)) ||
+      (rc = head_predict_proba(h, &test, ph)))
     goto cleanup;
-  for (int i = 0, j = 0; i < n; i++)
-    if (fold[i] == f) memcpy(P + (size_t)i * k, ph + (size_t)j++ * k, (size_t)k * sizeof *P);
+  for (int j = 0; j < nh; j++)
+    memcpy(P + (size_t)sel[nt + j] * k, ph + (size_t)j * k, (size_t)k * sizeof *P);
 cleanup:
   head_free(h);
-  cur_free(Xt);
-  cur_free(Xh);
+  cur_free(sel);
+  cur_free(idx);
   cur_free(ph);
   cur_free(yt);
   return rc;
@@ -317,8 +318,9 @@ cleanup:
   return rc;
 }
 
-int head_confident(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
-                   int folds, head_noise_out *out) {
+int head_confident(const head_config *cfg, const head_rows *X, const int *y, int k, int folds,
+                   head_noise_out *out) {
+  int n = X->n;
   if (folds < 2 || folds > n)
     return cur_errorc(CUR_ECONFIG, "confident: %d folds for %d rows: need 2 <= folds <= rows",
                       folds, n);
@@ -327,7 +329,7 @@ int head_confident(const head_config *cfg, const float *X, int n, int d, const i
   uint32_t *perm = permutation(n, cfg->seed, KEY_CONFIDENT);
   int rc = fold && P && perm ? CUR_OK : CUR_ENOMEM;
   for (int j = 0; rc == CUR_OK && j < n; j++) fold[perm[j]] = j % folds;
-  for (int f = 0; rc == CUR_OK && f < folds; f++) rc = fold_train(cfg, X, n, d, y, k, fold, f, P);
+  for (int f = 0; rc == CUR_OK && f < folds; f++) rc = fold_train(cfg, X, y, k, fold, f, P);
   if (rc == CUR_OK) rc = confident_joint(P, n, y, k, out);
   cur_free(fold);
   cur_free(P);

@@ -1,8 +1,10 @@
 /* aum.c -- the aum stage: ranks likely mislabelled images by AUM and confident learning.
 **
 ** Per task, it reads the current labels of the ok original images of one
-** split that have an embedding under one model, standardises the vectors
-** and scores every row with the methods of models/head_noise.h.  All of a
+** split that have an embedding under one model, keeps the vectors as the
+** half floats they are stored as (2 bytes a value; the heads convert and
+** standardise one minibatch at a time, head.h's head_rows) and scores every
+** row with the methods of models/head_noise.h.  All of a
 ** task's work is done in memory and written in one transaction (scores,
 ** flags, metrics), so a killed run resumed under its id skips the tasks it
 ** finished and recomputes the rest from the same seed: the database ends
@@ -82,7 +84,7 @@ typedef struct scorer {
   int64_t *ids;                /* n image ids */
   int *y;                      /* n class idx */
   unsigned char *reviewed;     /* n: the label came from a review */
-  float *X;                    /* n x dim */
+  uint16_t *X;                 /* n x dim half floats, as stored */
   int64_t *class_ids;          /* k: class id of each idx */
   head_noise_out aum, conf;    /* results; arrays NULL when the method is off */
   float threshold;             /* AUM flagging threshold */
@@ -115,7 +117,7 @@ static int grow(scorer *s) {
   if (y) s->y = y;
   unsigned char *rev = cur_reallocarray(s->reviewed, (size_t)cap, 1);
   if (rev) s->reviewed = rev;
-  float *X = cur_reallocarray(s->X, (size_t)cap * (size_t)s->dim, sizeof *X);
+  uint16_t *X = cur_reallocarray(s->X, (size_t)cap * (size_t)s->dim, sizeof *X);
   if (X) s->X = X;
   if (!ids || !y || !rev || !X) return CUR_ENOMEM;
   s->cap = cap;
@@ -135,7 +137,7 @@ static int take_row(void *ctx, int64_t image_id, int class_idx, int reviewed, co
   s->ids[s->n] = image_id;
   s->y[s->n] = class_idx;
   s->reviewed[s->n] = (unsigned char)reviewed;
-  cur_half_decode(vector, (size_t)dim, s->X + (size_t)s->n * dim);
+  cur_half_unpack(vector, (size_t)dim, s->X + (size_t)s->n * dim);
   s->n++;
   return CUR_OK;
 }
@@ -156,24 +158,24 @@ static double seconds_since(const struct timespec *t0) {
 /* The most rows a method may flag: its noise estimate in rows (head_noise.h). */
 static int noise_rows(const head_noise_out *o, int n) { return (int)floor(o->noise * n + 1e-9); }
 
-/* Standardises the rows and runs the configured methods. */
+/* Runs the configured methods on the rows, standardised as the heads read them. */
 static int compute(scorer *s) {
   const char *mode = cur_opt_str(s->opt, "mode");
   head_config hc;
   feat_scaler *sc = NULL;
   struct timespec t0;
+  head_rows X = head_rows_half(s->X, s->n, s->dim);
   cur_head_options_config(s->opt, cur_run_seed(s->run), s->task_id, &hc);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* variance + 0.01, as Coates et al. standardise their features */
-  int rc = feat_scaler_fit(s->X, (size_t)s->n, s->dim, 0.01f, &sc);
+  int rc = feat_scaler_fit_rows(&X, 0.01f, &sc);
   if (rc) return rc;
-  feat_scaler_apply(sc, s->X, (size_t)s->n);
-  feat_scaler_free(sc);
+  feat_scaler_view(sc, &X);
   if (strcmp(mode, "confident") != 0) {
     if ((rc = out_alloc(&s->aum, s->n)) ||
-        (rc = head_aum(&hc, s->X, s->n, s->dim, s->y, s->k, cur_opt_num(s->opt, "percentile"),
-                       &s->aum, &s->threshold)))
-      return rc;
+        (rc = head_aum(&hc, &X, s->y, s->k, cur_opt_num(s->opt, "percentile"), &s->aum,
+                       &s->threshold)))
+      goto done;
     cur_info("aum: task %s: AUM in %.1f s, threshold %.3f; noise estimate %.1f%% (%d rows): "
              "%d below the threshold suggest another class, %d suggest their own label "
              "(uncertain, not flagged)", s->task, seconds_since(&t0), s->threshold,
@@ -182,14 +184,15 @@ static int compute(scorer *s) {
   }
   if (strcmp(mode, "aum") != 0) {
     if ((rc = out_alloc(&s->conf, s->n)) ||
-        (rc = head_confident(&hc, s->X, s->n, s->dim, s->y, s->k, (int)cur_opt_int(s->opt, "folds"),
-                             &s->conf)))
-      return rc;
+        (rc = head_confident(&hc, &X, s->y, s->k, (int)cur_opt_int(s->opt, "folds"), &s->conf)))
+      goto done;
     cur_info("aum: task %s: confident learning in %.1f s; noise estimate %.1f%% (%d rows): "
              "%d confidently in another class", s->task, seconds_since(&t0), 100 * s->conf.noise,
              noise_rows(&s->conf, s->n), s->conf.candidates);
   }
-  return CUR_OK;
+done:
+  feat_scaler_free(sc);
+  return rc;
 }
 
 /* Whether row I is flagged under the mode and combine rule; *by_aum says

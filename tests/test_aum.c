@@ -82,7 +82,8 @@ TEST(aum_flags_flipped_rows_and_repeats_itself) {
     /* the median, not the paper's 99th percentile: a linear head cannot
     ** memorise the fake class, which wins only where real classes overlap,
     ** so the top percentiles of the threshold AUMs sit in those tails */
-    REQUIRE_OK(head_aum(&c, X, N, 8, y, N_CLASSES, 50, &out, &thr[run]));
+    head_rows rows = head_rows_float(X, N, 8);
+    REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 50, &out, &thr[run]));
     FX_CHECK_FLAGS(&out, y, N);
   }
   int tp = 0, fp = 0, flipped = 0;
@@ -110,7 +111,8 @@ TEST(confident_learning_flags_flipped_rows) {
   small_head(&c);
   blobs(N, X, y, truth);
   head_noise_out out = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_confident(&c, X, N, 8, y, N_CLASSES, 5, &out));
+  head_rows rows = head_rows_float(X, N, 8);
+  REQUIRE_OK(head_confident(&c, &rows, y, N_CLASSES, 5, &out));
   FX_CHECK_FLAGS(&out, y, N);
   int tp = 0, fp = 0, flipped = 0;
   for (int i = 0; i < N; i++) {
@@ -124,7 +126,7 @@ TEST(confident_learning_flags_flipped_rows) {
   ** blob's tail miss: recall 80%; precision as for AUM */
   CHECK(tp >= 0.8 * flipped);
   CHECK(tp >= 0.9 * (tp + fp));
-  CHECK_INT(head_confident(&c, X, N, 8, y, N_CLASSES, 1, &out), CUR_ECONFIG);
+  CHECK_INT(head_confident(&c, &rows, y, N_CLASSES, 1, &out), CUR_ECONFIG);
 }
 
 TEST(aum_finds_most_of_30_percent_flipped_labels_at_its_default_percentile) {
@@ -140,7 +142,8 @@ TEST(aum_finds_most_of_30_percent_flipped_labels_at_its_default_percentile) {
   for (int i = 0; i < N; i++) y[i] = i % 10 == 1 || i % 10 == 4 || i % 10 == 7
                                          ? (truth[i] + 1 + i % 2) % N_CLASSES : truth[i];
   head_noise_out out = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_aum(&c, X, N, 8, y, N_CLASSES, 99, &out, &thr));
+  head_rows rows = head_rows_float(X, N, 8);
+  REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 99, &out, &thr));
   FX_CHECK_FLAGS(&out, y, N);
   int tp = 0, fp = 0, flipped = 0;
   for (int i = 0; i < N; i++) {
@@ -179,7 +182,8 @@ TEST(a_head_that_memorises_flags_no_row_for_being_uncertain) {
   float thr;
   small_head(&c);
   head_noise_out out = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_aum(&c, X, N, D, y, N_CLASSES, 99, &out, &thr));
+  head_rows rows = head_rows_float(X, N, D);
+  REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 99, &out, &thr));
   FX_CHECK_FLAGS(&out, y, N);
   int below = 0, flagged = 0;
   for (int i = 0; i < N; i++) {
@@ -193,7 +197,7 @@ TEST(a_head_that_memorises_flags_no_row_for_being_uncertain) {
   CHECK(out.uncertain > 0);
   CHECK(flagged < N / 10);                         /* every label is right */
   head_noise_out conf = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_confident(&c, X, N, D, y, N_CLASSES, 5, &conf));
+  REQUIRE_OK(head_confident(&c, &rows, y, N_CLASSES, 5, &conf));
   FX_CHECK_FLAGS(&conf, y, N);
 }
 

@@ -3,14 +3,15 @@
 **
 ** The rows are the export stage's (cur_store_export_rows for train.task):
 ** the balanced training rows with their weights, and the labelled test
-** rows.  Features are the rows' embeddings for train.model, standardised
-** with a scaler fitted on the training rows.  Training draws only on the
-** run's seed, so a run is repeatable.  The metrics (accuracy, macro-F1, per
-** class precision/recall/F1, the confusion matrix) and each held-out
-** image's predicted class and its probability under each head (the
-** predictions table: the rows behind every cell of the matrices) are
-** written in one transaction after deleting the run's earlier ones, so a
-** resumed run ends with the same rows.
+** rows.  Features are the rows' embeddings for train.model, held as the
+** half floats they are stored as and standardised, a minibatch at a time as
+** the head reads them, with a scaler fitted on the training rows.  Training
+** draws only on the run's seed, so a run is repeatable.  The metrics
+** (accuracy, macro-F1, per class precision/recall/F1, the confusion matrix)
+** and each held-out image's predicted class and its probability under each
+** head (the predictions table: the rows behind every cell of the matrices)
+** are written in one transaction after deleting the run's earlier ones, so
+** a resumed run ends with the same rows.
 **
 ** train.command, when set, then runs an external training job on the newest
 ** JSONL manifest (train_job.c).
@@ -78,7 +79,7 @@ static const cur_option train_options[] = {
 
 /* Rows as a feature matrix, grown as rows are added. */
 typedef struct dataset {
-  float *X;          /* n x dim */
+  uint16_t *X;       /* n x dim half floats, as stored */
   int *y;            /* n x tasks class indices, -1 for a missing label */
   float *w;          /* sample weights */
   int64_t *ids;      /* the rows' image ids */
@@ -118,7 +119,7 @@ typedef struct fetch {
 static int grow(dataset *d, int dim) {
   if (d->n < d->cap) return CUR_OK;
   int cap = d->cap ? d->cap * 2 : 256;
-  float *X = cur_reallocarray(d->X, (size_t)cap, (size_t)dim * sizeof *X);
+  uint16_t *X = cur_reallocarray(d->X, (size_t)cap, (size_t)dim * sizeof *X);
   if (X) d->X = X;
   int *y = X ? cur_reallocarray(d->y, (size_t)cap, (size_t)(d->tasks ? d->tasks : 1) * sizeof *y)
              : NULL;
@@ -142,7 +143,7 @@ static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
     return cur_errorf("train: image %lld: embedding of %zu values, expected %d (model %s)",
                       (long long)id, len / 2, t->dim, t->model);
   if (grow(d, t->dim)) return CUR_ENOMEM;
-  cur_half_decode(bytes, (size_t)t->dim, d->X + (size_t)d->n * t->dim);
+  cur_half_unpack(bytes, (size_t)t->dim, d->X + (size_t)d->n * t->dim);
   f->got = 1;
   return CUR_OK;
 }
@@ -385,22 +386,20 @@ typedef struct scored {
   float *conf;
 } scored;
 
-/* Trains a head on TRAIN (standardised in place, with a scaler fitted on
-** it) and adds its predictions for the held-out rows to OUT.  The curated
-** and the raw head share the seed stream: they differ only by their rows. */
-/* A copy of D's features standardised by SCALER (at least one row), or NULL. */
-static float *scaled_copy(const trainer *t, const dataset *d, const feat_scaler *scaler) {
-  float *X = cur_mallocarray((size_t)(d->n ? d->n : 1), (size_t)t->dim * sizeof *X);
-  if (X && d->n) memcpy(X, d->X, (size_t)d->n * t->dim * sizeof *X);
-  if (X) feat_scaler_apply(scaler, X, (size_t)d->n);
-  return X;
+/* D's rows standardised by SCALER as the head reads them. */
+static head_rows scaled_view(const trainer *t, const dataset *d, const feat_scaler *scaler) {
+  head_rows v = head_rows_half(d->X, d->n, t->dim);
+  feat_scaler_view(scaler, &v);
+  return v;
 }
 
+/* Trains a head on TRAIN (standardised with a scaler fitted on it) and adds
+** its predictions for the held-out rows to OUT.  The curated and the raw
+** head share the seed stream: they differ only by their rows. */
 static int fit_and_score(trainer *t, dataset *train, scored *out) {
   feat_scaler *scaler = NULL;
   head_config cfg;
   int m = t->eval.n, T = train->tasks, k = T > 1 ? t->k_all : t->k;
-  float *X = NULL, *Xu = NULL, *Xa = NULL;
   int *pred = cur_calloc((size_t)m + 1, (size_t)T * sizeof *pred);
   float *conf = cur_calloc((size_t)m + 1, (size_t)T * sizeof *conf);
   cur_head_options_config(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
@@ -411,19 +410,16 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     cfg.n_tasks = T;
     cfg.task_classes = t->task_k;
   }
+  head_rows X = head_rows_half(train->X, train->n, t->dim);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  int rc = pred && conf ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
+  int rc = pred && conf ? feat_scaler_fit_rows(&X, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
-    feat_scaler_apply(scaler, train->X, (size_t)train->n);
-    X = scaled_copy(t, &t->eval, scaler);
-    Xu = scaled_copy(t, &t->uda_src, scaler);
-    Xa = scaled_copy(t, &t->uda_var, scaler);
-    if (!X || !Xu || !Xa) rc = CUR_ENOMEM;
+    feat_scaler_view(scaler, &X);
+    head_rows ev = scaled_view(t, &t->eval, scaler);
+    head_unlabelled u = {scaled_view(t, &t->uda_src, scaler), scaled_view(t, &t->uda_var, scaler)};
+    rc = head_fit_predict(&cfg, &X, k, train->y, train->w, &u, &ev, pred, conf,
+                          head_stop_when_interrupted, NULL);
   }
-  head_unlabelled u = {Xu, Xa, t->uda_src.n};
-  if (rc == CUR_OK)
-    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, k, train->y, train->w, &u, X, m, pred,
-                          conf, head_stop_when_interrupted, NULL);
   /* train.task is the first of the tasks */
   for (int i = 0; rc == CUR_OK && i < m; i++) {
     out->pred[i] = pred[(size_t)i * T];
@@ -431,9 +427,6 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + out->pred[i]]++;
   }
   feat_scaler_free(scaler);
-  cur_free(X);
-  cur_free(Xu);
-  cur_free(Xa);
   cur_free(pred);
   cur_free(conf);
   return rc;
