@@ -68,7 +68,9 @@ static void scaled_portable(const uint16_t *in, size_t n, const float *shift, co
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
+#include <stdatomic.h>
 
 /* vcvtph2ps converts 8 values per instruction, exactly (a normal or
 ** subnormal half is a float with room to spare); a signalling NaN comes out
@@ -95,9 +97,22 @@ __attribute__((target("f16c,avx"))) static void scaled_f16c(const uint16_t *in, 
   scaled_portable(in + i, n - i, shift + i, scale + i, out + i);
 }
 
-/* a read of libgcc's CPU model, filled in before main */
+/* F16C and AVX in cpuid, and the OS saving the YMM registers (XGETBV);
+** asked once (clang's __builtin_cpu_supports knows no "f16c"). */
+static int detect_f16c(void) {
+  unsigned a, b, c, d, lo, hi;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+  if (!(c & bit_F16C) || !(c & bit_AVX) || !(c & bit_OSXSAVE)) return 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  (void)hi;
+  return (lo & 6) == 6;
+}
+
 static int have_f16c(void) {
-  return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static atomic_int known = -1;  /* -1 until asked; every thread finds the same */
+  int v = atomic_load_explicit(&known, memory_order_relaxed);
+  if (v < 0) atomic_store_explicit(&known, v = detect_f16c(), memory_order_relaxed);
+  return v;
 }
 
 void cur_half_to_floats(const uint16_t *in, size_t n, float *out) {
