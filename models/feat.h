@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "head.h"
+
 typedef struct feat_images {
   const uint8_t *pix;          /* n * h * w * c bytes */
   size_t n;                    /* images */
@@ -36,8 +38,16 @@ typedef struct feat_images {
 typedef struct feat_scaler feat_scaler;
 /* Fits mean and population variance of each of the d columns of X (n x d). */
 int feat_scaler_fit(const float *X, size_t n, int d, float eps, feat_scaler **out);
+/* The same fit over the rows of a view (half floats or floats, a subset by
+** row indices): the same sums in the same order, so the same scaler as
+** feat_scaler_fit on those rows converted to a float matrix. */
+int feat_scaler_fit_rows(const head_rows *X, float eps, feat_scaler **out);
 /* Standardises X (n x d, d as fitted) in place. */
 void feat_scaler_apply(const feat_scaler *s, float *X, size_t n);
+/* Makes the view X (d as fitted) standardise its rows as they are read,
+** giving the values feat_scaler_apply gives; X borrows s's arrays, so s
+** must outlive every use of X. */
+void feat_scaler_view(const feat_scaler *s, head_rows *X);
 int feat_scaler_dim(const feat_scaler *s);
 int feat_scaler_save(const feat_scaler *s, uint8_t **blob, size_t *len);
 int feat_scaler_load(const uint8_t *blob, size_t len, feat_scaler **out);

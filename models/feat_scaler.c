@@ -1,6 +1,8 @@
 /* feat_scaler.c -- per-column standardisation fitted on training rows, applied to any rows. */
 #include "feat_internal.h"
 
+#include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -40,21 +42,35 @@ int feat_scaler_dim(const feat_scaler *s) { return s->d; }
 
 int feat_scaler_fit(const float *X, size_t n, int d, float eps, feat_scaler **out) {
   *out = NULL;
-  if (n < 1 || d < 1 || !X || !(eps >= 0))
+  if (n > INT_MAX) return cur_errorc(CUR_EINPUT, "scaler: %zu rows are too many to fit", n);
+  head_rows v = head_rows_float(X, (int)n, d);
+  return feat_scaler_fit_rows(&v, eps, out);
+}
+
+int feat_scaler_fit_rows(const head_rows *X, float eps, feat_scaler **out) {
+  *out = NULL;
+  size_t n = X->n > 0 ? (size_t)X->n : 0;
+  int d = X->d;
+  if (n < 1 || d < 1 || (!X->half && !X->f32) || !(eps >= 0))
     return cur_errorc(CUR_EINPUT, "scaler: cannot fit %zu x %d rows with eps %g", n, d, eps);
   if (eps == 0 && n < 2)
     return cur_errorc(CUR_EINPUT, "scaler: one row and eps 0 give zero variance");
   feat_scaler *s;
   double *sum = cur_calloc((size_t)d, sizeof(double));
   double *sq = cur_calloc((size_t)d, sizeof(double));
-  int rc = sum && sq ? scaler_new(d, &s) : CUR_ENOMEM;
+  float *row = cur_mallocarray((size_t)d, sizeof(float));  /* one row at a time, as floats */
+  int rc = sum && sq && row ? scaler_new(d, &s) : CUR_ENOMEM;
   if (rc == CUR_OK) {
     /* Two passes (mean, then squared deviations) avoid cancellation. */
-    for (size_t i = 0; i < n; i++)
-      for (int j = 0; j < d; j++) sum[j] += X[i * d + j];
+    for (size_t i = 0; i < n; i++) {
+      head_rows_get(X, (int)i, row);
+      for (int j = 0; j < d; j++) sum[j] += row[j];
+    }
     for (int j = 0; j < d; j++) s->mean[j] = (float)(sum[j] / (double)n);
-    for (size_t i = 0; i < n; i++)
-      for (int j = 0; j < d; j++) sq[j] += pow(X[i * d + j] - s->mean[j], 2);
+    for (size_t i = 0; i < n; i++) {
+      head_rows_get(X, (int)i, row);
+      for (int j = 0; j < d; j++) sq[j] += pow(row[j] - s->mean[j], 2);
+    }
     for (int j = 0; j < d; j++) {
       double var = sq[j] / (double)n + eps;
       s->inv_sd[j] = var > 0 ? (float)(1.0 / sqrt(var)) : 1.0f;
@@ -63,7 +79,14 @@ int feat_scaler_fit(const float *X, size_t n, int d, float eps, feat_scaler **ou
   }
   cur_free(sum);
   cur_free(sq);
+  cur_free(row);
   return rc;
+}
+
+void feat_scaler_view(const feat_scaler *s, head_rows *X) {
+  assert(X->d == s->d);
+  X->mean = s->mean;
+  X->inv_sd = s->inv_sd;
 }
 
 void feat_scaler_apply(const feat_scaler *s, float *X, size_t n) {

@@ -1,4 +1,4 @@
-/* head.c -- head lifecycle, prediction, softmax cross-entropy and the shared affine layer. */
+/* head.c -- head lifecycle, feature row views, prediction, softmax cross-entropy and the shared affine layer. */
 #include "head_internal.h"
 
 #include <assert.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "curate.h"
+#include "half.h"
 
 /* Rows per forward pass in prediction: bounds scratch memory for large n. */
 #define PREDICT_CHUNK 2048
@@ -201,10 +202,72 @@ void head__work_free(head_work *w) {
   memset(w, 0, sizeof *w);
 }
 
-int head__check_rows(const head *h, const char *who, const float *X, int n, const int *y,
+head_rows head_rows_float(const float *X, int n, int d) {
+  return (head_rows){.f32 = X, .rows = n > 0 ? (size_t)n : 0, .d = d, .n = n};
+}
+
+head_rows head_rows_half(const uint16_t *X, int n, int d) {
+  return (head_rows){.half = X, .rows = n > 0 ? (size_t)n : 0, .d = d, .n = n};
+}
+
+head_rows head_rows_pick(const head_rows *X, const uint32_t *sel, int m, uint32_t *idx) {
+  head_rows v = *X;
+  for (int j = 0; j < m; j++) idx[j] = X->idx ? X->idx[sel[j]] : sel[j];
+  v.idx = idx;
+  v.n = m;
+  return v;
+}
+
+void head_rows_get(const head_rows *X, int i, float *out) {
+  size_t d = (size_t)X->d, r = X->idx ? X->idx[i] : (size_t)i;
+  if (X->half && X->mean) {
+    cur_half_to_floats_scaled(X->half + r * d, d, X->mean, X->inv_sd, out);
+    return;
+  }
+  if (X->half) cur_half_to_floats(X->half + r * d, d, out);
+  else memcpy(out, X->f32 + r * d, d * sizeof *out);
+  if (X->mean)
+    for (size_t j = 0; j < d; j++) out[j] = (out[j] - X->mean[j]) * X->inv_sd[j];
+}
+
+void head__rows_gather(const head_rows *X, const uint32_t *which, int first, int m,
+                       uint16_t *stage, float *out) {
+  size_t d = (size_t)X->d;
+  if (!X->half) {
+    for (int j = 0; j < m; j++) head_rows_get(X, which ? (int)which[j] : first + j, out + j * d);
+    return;
+  }
+  for (int j = 0; j < m; j++) {
+    size_t i = which ? which[j] : (size_t)(first + j), r = X->idx ? X->idx[i] : i;
+    memcpy(stage + j * d, X->half + r * d, d * sizeof *stage);
+  }
+  for (int j = 0; j < m; j++)
+    if (X->mean) cur_half_to_floats_scaled(stage + j * d, d, X->mean, X->inv_sd, out + j * d);
+    else cur_half_to_floats(stage + j * d, d, out + j * d);
+}
+
+int head__check_view(const head *h, const char *who, const head_rows *X) {
+  if (!X || X->n < 0 || (X->n > 0 && !X->half && !X->f32))
+    return cur_errorc(CUR_EINPUT, "head: %s: bad input (no rows or a negative count)", who);
+  if (X->n > 0 && X->d != h->d)
+    return cur_errorc(CUR_EINPUT, "head: %s: rows of %d values for a head of %d", who, X->d, h->d);
+  if (X->mean && !X->inv_sd)
+    return cur_errorc(CUR_EINPUT, "head: %s: a standardisation without its scales", who);
+  if (!X->idx && (size_t)X->n > X->rows)
+    return cur_errorc(CUR_EINPUT, "head: %s: %d rows of a matrix of %zu", who, X->n, X->rows);
+  for (int i = 0; X->idx && i < X->n; i++)
+    if (X->idx[i] >= X->rows)
+      return cur_errorc(CUR_EINPUT, "head: %s: row %d is matrix row %u of %zu", who, i,
+                        (unsigned)X->idx[i], X->rows);
+  return CUR_OK;
+}
+
+int head__check_rows(const head *h, const char *who, const head_rows *X, const int *y,
                      const float *w) {
-  if (n < 0 || (n > 0 && (!X || !y)))
-    return cur_errorc(CUR_EINPUT, "head: %s: bad input (n=%d, X or y missing)", who, n);
+  int rc = head__check_view(h, who, X);
+  if (rc != CUR_OK) return rc;
+  int n = X->n;
+  if (n > 0 && !y) return cur_errorc(CUR_EINPUT, "head: %s: %d rows without labels", who, n);
   int T = h->n_tasks;
   for (int i = 0; i < n; i++) {
     for (int t = 0; t < T; t++) {
@@ -342,22 +405,29 @@ void head__ema_update(head *h, long t) {
     h->ema[i] = (float)(d * h->ema[i] + (1 - d) * h->params[i]);
 }
 
-/* Runs forward passes over X in chunks; per chunk calls fn on the logits. */
-static int predict_chunks(const head *h, const float *X, int n,
+/* Runs forward passes over X in chunks, each converted into one float
+** buffer (through a half one when X holds half floats); per chunk calls fn
+** on the logits. */
+static int predict_chunks(const head *h, const head_rows *X,
                           void (*fn)(const head *h, const float *Z, int row0, int m, void *ctx),
                           void *ctx) {
-  if (n < 0 || (n > 0 && !X)) return cur_errorc(CUR_EINPUT, "head: predict: bad input n=%d", n);
-  if (n == 0) return CUR_OK;
+  int rc = head__check_view(h, "predict", X), n = X ? X->n : 0;
+  if (rc != CUR_OK || n == 0) return rc;
   head_work w;
-  int rc = head__work_new(h, n < PREDICT_CHUNK ? n : PREDICT_CHUNK, &w);
-  if (rc != CUR_OK) return rc;
-  for (int r = 0; r < n; r += w.cap) {
+  int cap = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
+  float *xb = cur_mallocarray((size_t)cap, (size_t)h->d * sizeof *xb);
+  uint16_t *stage = X->half ? cur_mallocarray((size_t)cap, (size_t)h->d * sizeof *stage) : NULL;
+  rc = xb && (stage || !X->half) ? head__work_new(h, cap, &w) : CUR_ENOMEM;
+  for (int r = 0; rc == CUR_OK && r < n; r += w.cap) {
     int m = n - r < w.cap ? n - r : w.cap;
-    h->ops->forward(h, X + (size_t)r * h->d, m, &w);
+    head__rows_gather(X, NULL, r, m, stage, xb);
+    h->ops->forward(h, xb, m, &w);
     fn(h, w.logits, r, m, ctx);
   }
-  head__work_free(&w);
-  return CUR_OK;
+  if (rc == CUR_OK) head__work_free(&w);
+  cur_free(xb);
+  cur_free(stage);
+  return rc;
 }
 
 static void copy_logits(const head *h, const float *Z, int row0, int m, void *ctx) {
@@ -392,23 +462,22 @@ static void add_loss(const head *h, const float *Z, int row0, int m, void *ctx) 
                NULL, lc->sums);
 }
 
-int head_predict_logits(const head *h, const float *X, int n, float *out) {
-  return predict_chunks(h, X, n, copy_logits, out);
+int head_predict_logits(const head *h, const head_rows *X, float *out) {
+  return predict_chunks(h, X, copy_logits, out);
 }
 
-int head_predict_proba(const head *h, const float *X, int n, float *out) {
-  return predict_chunks(h, X, n, softmax_rows, out);
+int head_predict_proba(const head *h, const head_rows *X, float *out) {
+  return predict_chunks(h, X, softmax_rows, out);
 }
 
-int head_loss(const head *h, const float *X, int n, const int *y, const float *w, double *loss) {
-  int rc = head__check_rows(h, "loss", X, n, y, w);
+int head_loss(const head *h, const head_rows *X, const int *y, const float *w, double *loss) {
+  int rc = head__check_rows(h, "loss", X, y, w);
   if (rc != CUR_OK) return rc;
   loss_ctx lc = {y, w, {0}};
-  rc = predict_chunks(h, X, n, add_loss, &lc);
+  rc = predict_chunks(h, X, add_loss, &lc);
   if (rc != CUR_OK) return rc;
   double count[HEAD_MAX_TASKS];
-  count_labelled(h, y, n, count);
+  count_labelled(h, y, X->n, count);
   *loss = task_means(h, lc.sums, count);
   return CUR_OK;
 }
-

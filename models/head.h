@@ -1,6 +1,7 @@
 /* head.h -- classifier heads on embeddings: logistic regression and a one-hidden-layer MLP.
 **
-** A head maps a row-major float matrix X (n x d) to logits (n x k).  Both
+** A head maps rows of features X (n x d, a head_rows below) to logits
+** (n x k).  Both
 ** kinds are trained by the same minibatch SGD loop (head_train.c) with
 ** momentum, weight decay, a learning-rate schedule, label smoothing, class
 ** weights and sample weights.  Training is deterministic for a given seed:
@@ -76,11 +77,41 @@ typedef struct head_config {
   float uda_temperature;       /* sharpening of the target: > 0, 1 = none */
 } head_config;
 
-/* Unlabelled rows for UDA: X (n x d) and, row for row, an augmented variant
-** of each in X_aug (n x d).  Both caller-owned. */
+/* Rows of features, as every head function takes them: a view of n rows of
+** one row-major matrix of d columns (`rows` rows in all), held as binary16
+** values (as embeddings are stored: half the memory of floats) or as
+** floats, optionally through row indices (so that folds and subsets of one
+** matrix copy nothing) and a per-column standardisation.  Row i of the view
+** is matrix row r = idx ? idx[i] : i, and its value j is
+**   x = float(M[r][j]);   x = (x - mean[j]) * inv_sd[j] when mean is set,
+** in float arithmetic: what feat_scaler_apply computes on the converted
+** matrix, so a view of half values gives the same floats, bit for bit, as
+** the matrix converted and standardised up front.  The heads convert one
+** minibatch (or prediction chunk) at a time: that buffer is their only
+** float copy of the rows.  Nothing is owned: every array is the caller's. */
+typedef struct head_rows {
+  const uint16_t *half;        /* the matrix as binary16 values, or NULL */
+  const float *f32;            /* the matrix as floats, when half is NULL */
+  size_t rows;                 /* rows of the matrix */
+  int d;                       /* its columns */
+  const uint32_t *idx;         /* n matrix rows, each < rows; NULL: rows 0 .. n-1 */
+  int n;                       /* rows of the view */
+  const float *mean, *inv_sd;  /* d values each, or NULL: no standardisation */
+} head_rows;
+
+/* A view of every row of a float or half matrix (n x d), unstandardised. */
+head_rows head_rows_float(const float *X, int n, int d);
+head_rows head_rows_half(const uint16_t *X, int n, int d);
+/* A view of rows SEL[0..m) of X (its own row numbers): IDX (m, caller-owned,
+** alive as long as the view) receives their matrix rows. */
+head_rows head_rows_pick(const head_rows *X, const uint32_t *sel, int m, uint32_t *idx);
+/* Row I of X as d floats (converted, then standardised) into OUT. */
+void head_rows_get(const head_rows *X, int i, float *out);
+
+/* Unlabelled rows for UDA: X and, row for row, an augmented variant of each
+** in X_aug (both n rows, n = X.n = X_aug.n).  Both caller-owned. */
 typedef struct head_unlabelled {
-  const float *X, *X_aug;
-  int n;
+  head_rows X, X_aug;
 } head_unlabelled;
 
 /* Called after each epoch with the logits of every training row (n x k, in
@@ -98,33 +129,34 @@ void head_config_default(head_config *cfg);
 int head_new(const head_config *cfg, int d, int k, head **out);
 void head_free(head *h);
 
-/* Trains on X (n x d), labels y (n x T, T = the tasks, 1 unless multi-task)
-** each in [0, k_t) or -1 (missing; multi-task only), optional sample weights
-** w[n] (NULL = all 1).  epoch_fn may be NULL.  On failure the weights are
-** partially trained; the caller should discard the head. */
-int head_train(head *h, const float *X, int n, const int *y, const float *w,
-               head_epoch_fn epoch_fn, void *ctx);
+/* Trains on the X->n rows of X, labels y (n x T, T = the tasks, 1 unless
+** multi-task) each in [0, k_t) or -1 (missing; multi-task only), optional
+** sample weights w[n] (NULL = all 1).  epoch_fn may be NULL.  On failure the
+** weights are partially trained; the caller should discard the head. */
+int head_train(head *h, const head_rows *X, const int *y, const float *w, head_epoch_fn epoch_fn,
+               void *ctx);
 /* head_train with unlabelled pairs U for UDA (NULL or n = 0: none; ignored
 ** when cfg.uda_weight is 0).  Each step takes the next batch_size pairs of
 ** a seeded permutation of U. */
-int head_train_with(head *h, const float *X, int n, const int *y, const float *w,
+int head_train_with(head *h, const head_rows *X, const int *y, const float *w,
                     const head_unlabelled *u, head_epoch_fn epoch_fn, void *ctx);
 /* An epoch callback that stops training once Ctrl-C was pressed
 ** (cur_interrupted): head_train then returns CUR_EINTR. */
 int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n, int k);
-/* Trains a new head of CFG (d features, k classes) on X (n x d), labels y,
+/* Trains a new head of CFG (X->d features, k classes) on X, labels y,
 ** optional weights w and unlabelled pairs u (may be NULL), then writes the
-** argmax class of each task of each of the m rows of XEV (m x d) into
+** argmax class of each task of each of the m = XEV->n rows of XEV into
 ** PRED[m x T] and, when CONF is not NULL, its softmax probability (within
 ** its task) into CONF[m x T].  The head is freed before returning. */
-int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
-                     const float *w, const head_unlabelled *u, const float *Xev, int m, int *pred,
+int head_fit_predict(const head_config *cfg, const head_rows *X, int k, const int *y,
+                     const float *w, const head_unlabelled *u, const head_rows *Xev, int *pred,
                      float *conf, head_epoch_fn epoch_fn, void *ctx);
-/* logits / probabilities (a softmax per task) of X (n x d) into out (n x k, caller-owned). */
-int head_predict_logits(const head *h, const float *X, int n, float *out);
-int head_predict_proba(const head *h, const float *X, int n, float *out);
-/* Mean weighted cross-entropy (data term of L above) over all n rows. */
-int head_loss(const head *h, const float *X, int n, const int *y, const float *w, double *loss);
+/* logits / probabilities (a softmax per task) of the X->n rows of X into
+** out (n x k, caller-owned). */
+int head_predict_logits(const head *h, const head_rows *X, float *out);
+int head_predict_proba(const head *h, const head_rows *X, float *out);
+/* Mean weighted cross-entropy (data term of L above) over the X->n rows. */
+int head_loss(const head *h, const head_rows *X, const int *y, const float *w, double *loss);
 
 int head_n_features(const head *h);
 int head_n_classes(const head *h);

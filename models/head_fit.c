@@ -16,14 +16,15 @@ int head_stop_when_interrupted(void *ctx, int epoch, const float *logits, int n,
   return cur_interrupted() ? CUR_EINTR : CUR_OK;
 }
 
-int head_fit_predict(const head_config *cfg, const float *X, int n, int d, int k, const int *y,
-                     const float *w, const head_unlabelled *u, const float *Xev, int m, int *pred,
+int head_fit_predict(const head_config *cfg, const head_rows *X, int k, const int *y,
+                     const float *w, const head_unlabelled *u, const head_rows *Xev, int *pred,
                      float *conf, head_epoch_fn epoch_fn, void *ctx) {
   head *h = NULL;
+  int m = Xev->n;
   float *logits = cur_mallocarray((size_t)(m > 0 ? m : 1), (size_t)k * sizeof *logits);
-  int rc = logits ? head_new(cfg, d, k, &h) : CUR_ENOMEM;
-  if (rc == CUR_OK) rc = head_train_with(h, X, n, y, w, u, epoch_fn, ctx);
-  if (rc == CUR_OK && m > 0) rc = head_predict_logits(h, Xev, m, logits);
+  int rc = logits ? head_new(cfg, X->d, k, &h) : CUR_ENOMEM;
+  if (rc == CUR_OK) rc = head_train_with(h, X, y, w, u, epoch_fn, ctx);
+  if (rc == CUR_OK && m > 0) rc = head_predict_logits(h, Xev, logits);
   /* each task's argmax within its own block of logits, and its softmax
   ** probability 1 / sum_c exp(z_c - z_best) (no overflow: every term <= 1) */
   int T = rc == CUR_OK ? head_n_tasks(h) : 0;

@@ -186,9 +186,10 @@ static void add_real_proba(const float *logits, int n, const blocks *b, const si
 ** task's fake class k_t, appended to its block.  Writes each row's AUM per
 ** task under its training label into aum (n x T) and adds the trained
 ** head's real-class probabilities of the other rows to prob (n x k). */
-static int aum_train(const head_config *cfg, const float *X, int n, int d, const int *y,
-                     const blocks *b, const signed char *sub, int r, float *aum, double *prob) {
+static int aum_train(const head_config *cfg, const head_rows *X, const int *y, const blocks *b,
+                     const signed char *sub, int r, float *aum, double *prob) {
   head_config c = *cfg;
+  int n = X->n;
   head *h = NULL;
   int T = b->T, k = b->off[T - 1] + b->k[T - 1], kk[HEAD_MAX_TASKS];
   size_t nT = (size_t)n * (size_t)T;
@@ -206,9 +207,9 @@ static int aum_train(const head_config *cfg, const float *X, int n, int d, const
   c.class_weights = NULL;  /* given for k classes; this head has k + T */
   if (T > 1) c.task_classes = kk;
   aum_pass pass = {label, kk, T, sum};
-  if ((rc = head_new(&c, d, k + T, &h)) ||
-      (rc = head_train(h, X, n, label, NULL, add_margins, &pass)) ||
-      (rc = head_predict_logits(h, X, n, logits)))
+  if ((rc = head_new(&c, X->d, k + T, &h)) ||
+      (rc = head_train(h, X, label, NULL, add_margins, &pass)) ||
+      (rc = head_predict_logits(h, X, logits)))
     goto cleanup;
   for (size_t j = 0; j < nT; j++) aum[j] = (float)(sum[j] / c.epochs);
   add_real_proba(logits, n, b, sub, r, y, prob);
@@ -358,8 +359,9 @@ static int aum_task(const float *aum2, const double *prob, const signed char *su
   return rc;
 }
 
-int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
-             double percentile, head_noise_out *out, float *threshold) {
+int head_aum(const head_config *cfg, const head_rows *X, const int *y, int k, double percentile,
+             head_noise_out *out, float *threshold) {
+  int n = X->n;
   if (!(percentile >= 0 && percentile <= 100))
     return cur_errorc(CUR_ECONFIG, "aum: percentile %g is not in [0, 100]", percentile);
   if (cfg->epochs < 1) return cur_errorc(CUR_ECONFIG, "aum: needs at least one epoch");
@@ -375,7 +377,7 @@ int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y,
     if ((rc = task_rows_new(y, n, b.T, t, &rows[t])) == CUR_OK)
       rc = task_subsets(&rows[t], n, t, cfg->seed, b.k[t], sub + (size_t)t * n);
   for (int r = 0; rc == CUR_OK && r < AUM_RUNS; r++)
-    rc = aum_train(cfg, X, n, d, y, &b, sub, r, aum2 + (size_t)r * n * b.T, prob);
+    rc = aum_train(cfg, X, y, &b, sub, r, aum2 + (size_t)r * n * b.T, prob);
   for (int t = 0; rc == CUR_OK && t < b.T; t++)
     rc = aum_task(aum2, prob, sub + (size_t)t * n, &b, t, n, &rows[t], percentile, &out[t],
                   &threshold[t]);
@@ -392,35 +394,38 @@ static int poll_interrupt(void *ctx, int epoch, const float *logits, int n, int 
 }
 
 /* Trains on every row outside fold F (labels Y: n x T) and writes the
-** held-out rows' probabilities (a softmax per task) into P (n x k). */
-static int fold_train(const head_config *cfg, const float *X, int n, int d, const int *y, int T,
-                      int k, const int *fold, int f, float *P) {
-  int held = 0, nt = 0, nh = 0;
+** held-out rows' probabilities (a softmax per task) into P (n x k).  Both
+** sets are index views of X. */
+static int fold_train(const head_config *cfg, const head_rows *X, const int *y, int T, int k,
+                      const int *fold, int f, float *P) {
+  int n = X->n, nt = 0, nh = 0, held = 0;
   for (int i = 0; i < n; i++) held += fold[i] == f;
   head_config c = *cfg;
   head *h = NULL;
-  float *Xt = cur_mallocarray((size_t)(n - held) * (size_t)d, sizeof *Xt);
-  float *Xh = cur_mallocarray((size_t)held * (size_t)d, sizeof *Xh);
-  float *ph = cur_mallocarray((size_t)held * (size_t)k, sizeof *ph);
-  int *yt = cur_mallocarray((size_t)(n - held), (size_t)T * sizeof *yt);
-  int rc = Xt && Xh && ph && yt ? CUR_OK : CUR_ENOMEM;
+  uint32_t *sel = cur_mallocarray((size_t)n, sizeof *sel);  /* training rows, then held-out ones */
+  uint32_t *idx = cur_mallocarray((size_t)n, sizeof *idx);
+  float *ph = cur_mallocarray((size_t)held + 1, (size_t)k * sizeof *ph);
+  int *yt = cur_mallocarray((size_t)(n - held) + 1, (size_t)T * sizeof *yt);
+  int rc = sel && idx && ph && yt ? CUR_OK : CUR_ENOMEM;
   if (rc) goto cleanup;
-  for (int i = 0; i < n; i++) {
-    int in = fold[i] == f;
-    memcpy((in ? Xh + (size_t)nh * d : Xt + (size_t)nt * d), X + (size_t)i * d, (size_t)d * sizeof *X);
-    if (in) nh++;
-    else memcpy(yt + (size_t)nt++ * T, y + (size_t)i * T, (size_t)T * sizeof *yt);
-  }
+  for (int i = 0; i < n; i++)
+    if (fold[i] != f) {
+      memcpy(yt + (size_t)nt * T, y + (size_t)i * T, (size_t)T * sizeof *yt);
+      sel[nt++] = (uint32_t)i;
+    }
+  for (int i = 0; i < n; i++)
+    if (fold[i] == f) sel[nt + nh++] = (uint32_t)i;
+  head_rows train = head_rows_pick(X, sel, nt, idx), test = head_rows_pick(X, sel + nt, nh, idx + nt);
   c.seed = derive_seed(cfg->seed, KEY_CONFIDENT, (uint64_t)f);
-  if ((rc = head_new(&c, d, k, &h)) || (rc = head_train(h, Xt, nt, yt, NULL, poll_interrupt, NULL)) ||
-      (rc = head_predict_proba(h, Xh, nh, ph)))
+  if ((rc = head_new(&c, X->d, k, &h)) || (rc = head_train(h, &train, yt, NULL, poll_interrupt, NULL)) ||
+      (rc = head_predict_proba(h, &test, ph)))
     goto cleanup;
-  for (int i = 0, j = 0; i < n; i++)
-    if (fold[i] == f) memcpy(P + (size_t)i * k, ph + (size_t)j++ * k, (size_t)k * sizeof *P);
+  for (int j = 0; j < nh; j++)
+    memcpy(P + (size_t)sel[nt + j] * k, ph + (size_t)j * k, (size_t)k * sizeof *P);
 cleanup:
   head_free(h);
-  cur_free(Xt);
-  cur_free(Xh);
+  cur_free(sel);
+  cur_free(idx);
   cur_free(ph);
   cur_free(yt);
   return rc;
@@ -487,8 +492,9 @@ static int confident_task(const float *P, int n, const blocks *b, int t, task_ro
   return rc;
 }
 
-int head_confident(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
-                   int folds, head_noise_out *out) {
+int head_confident(const head_config *cfg, const head_rows *X, const int *y, int k, int folds,
+                   head_noise_out *out) {
+  int n = X->n;
   if (folds < 2 || folds > n)
     return cur_errorc(CUR_ECONFIG, "confident: %d folds for %d rows: need 2 <= folds <= rows",
                       folds, n);
@@ -500,7 +506,7 @@ int head_confident(const head_config *cfg, const float *X, int n, int d, const i
   uint32_t *perm = permutation(n, cfg->seed, KEY_CONFIDENT);
   rc = fold && P && perm ? CUR_OK : CUR_ENOMEM;
   for (int j = 0; rc == CUR_OK && j < n; j++) fold[perm[j]] = j % folds;
-  for (int f = 0; rc == CUR_OK && f < folds; f++) rc = fold_train(cfg, X, n, d, y, b.T, k, fold, f, P);
+  for (int f = 0; rc == CUR_OK && f < folds; f++) rc = fold_train(cfg, X, y, b.T, k, fold, f, P);
   for (int t = 0; rc == CUR_OK && t < b.T; t++) {
     task_rows r;
     if ((rc = task_rows_new(y, n, b.T, t, &r)) == CUR_OK) rc = confident_task(P, n, &b, t, &r, &out[t]);

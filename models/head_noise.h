@@ -1,8 +1,10 @@
 /* head_noise.h -- mislabel scores from classifier heads: AUM and confident learning.
 **
-** Both methods take standardised features X (n x d, row-major) with the
+** Both methods take standardised features X (n = X->n rows of d, a
+** head_rows view: half floats or floats, standardised as it says) with the
 ** given labels y[n] in [0, k) and train heads (head.h) on them; neither
-** touches a database.
+** touches a database.  Neither copies the rows: confident learning's folds
+** are index views of X.
 **
 ** Several tasks (cfg->n_tasks > 1, Caruana, "Multitask Learning", 1997):
 ** y is n x T (row-major), -1 where a row has no label for a task, k the
@@ -85,8 +87,8 @@ int head_aum_subsets(int n, int k, uint64_t seed, signed char *sub, int *per_sub
 /* AUM of every row (see above); *threshold receives the flagging threshold,
 ** the `percentile` (0..100) of the threshold rows' AUMs; flags, noise and
 ** counts as above.  Needs n >= k + 1 (per task: its labelled rows >= k_t + 1). */
-int head_aum(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
-             double percentile, head_noise_out *out, float *threshold);
+int head_aum(const head_config *cfg, const head_rows *X, const int *y, int k, double percentile,
+             head_noise_out *out, float *threshold);
 
 /* Adds to MARGIN (n x T) each row's margin in LOGITS (n x sum of TASK_K)
 ** under its labels LABEL (n x T): within each task's block of TASK_K[t]
@@ -96,7 +98,7 @@ void head_aum_margins_add(const float *logits, int n, const int *task_k, int T, 
                           double *margin);
 
 /* Confident learning with `folds` >= 2 folds (each fold must hold a row). */
-int head_confident(const head_config *cfg, const float *X, int n, int d, const int *y, int k,
-                   int folds, head_noise_out *out);
+int head_confident(const head_config *cfg, const head_rows *X, const int *y, int k, int folds,
+                   head_noise_out *out);
 
 #endif

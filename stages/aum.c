@@ -1,8 +1,10 @@
 /* aum.c -- the aum stage: ranks likely mislabelled images by AUM and confident learning.
 **
 ** Per task, it reads the current labels of the ok original images of one
-** split that have an embedding under one model, standardises the vectors
-** and scores every row with the methods of models/head_noise.h.  All of a
+** split that have an embedding under one model, keeps the vectors as the
+** half floats they are stored as (2 bytes a value; the heads convert and
+** standardise one minibatch at a time, head.h's head_rows) and scores every
+** row with the methods of models/head_noise.h.  All of a
 ** task's work is done in memory and written in one transaction (scores,
 ** flags, metrics), so a killed run resumed under its id skips the tasks it
 ** finished and recomputes the rest from the same seed: the database ends
@@ -94,7 +96,7 @@ typedef struct scorer {
   int64_t *ids;                /* n image ids */
   int *y;                      /* n class idx */
   unsigned char *reviewed;     /* n: the label came from a review */
-  float *X;                    /* n x dim */
+  uint16_t *X;                 /* n x dim half floats, as stored */
   int64_t *class_ids;          /* k: class id of each idx */
   head_noise_out aum, conf;    /* results; arrays NULL when the method is off */
   float threshold;             /* AUM flagging threshold */
@@ -131,7 +133,7 @@ static int grow(scorer *s) {
   if (y) s->y = y;
   unsigned char *rev = cur_reallocarray(s->reviewed, (size_t)cap, 1);
   if (rev) s->reviewed = rev;
-  float *X = cur_reallocarray(s->X, (size_t)cap * (size_t)s->dim, sizeof *X);
+  uint16_t *X = cur_reallocarray(s->X, (size_t)cap * (size_t)s->dim, sizeof *X);
   if (X) s->X = X;
   if (!ids || !y || !rev || !X) return CUR_ENOMEM;
   s->cap = cap;
@@ -151,7 +153,7 @@ static int take_row(void *ctx, int64_t image_id, int class_idx, int reviewed, co
   s->ids[s->n] = image_id;
   s->y[s->n] = class_idx;
   s->reviewed[s->n] = (unsigned char)reviewed;
-  cur_half_decode(vector, (size_t)dim, s->X + (size_t)s->n * dim);
+  cur_half_unpack(vector, (size_t)dim, s->X + (size_t)s->n * dim);
   s->n++;
   return CUR_OK;
 }
@@ -172,38 +174,37 @@ static double seconds_since(const struct timespec *t0) {
 /* The most rows a method may flag: its noise estimate in rows (head_noise.h). */
 static int noise_rows(const head_noise_out *o, int n) { return (int)floor(o->noise * n + 1e-9); }
 
-/* Standardises X (n rows of dim values) in place. */
-static int standardise(float *X, int n, int dim) {
-  feat_scaler *sc = NULL;
+/* Makes X standardise its rows as the heads read them; *sc (the caller's
+** to free, also after a failure) holds the scaler. */
+static int standardise(head_rows *X, feat_scaler **sc) {
   /* variance + 0.01, as Coates et al. standardise their features */
-  int rc = feat_scaler_fit(X, (size_t)n, dim, 0.01f, &sc);
-  if (rc) return rc;
-  feat_scaler_apply(sc, X, (size_t)n);
-  feat_scaler_free(sc);
-  return CUR_OK;
+  int rc = feat_scaler_fit_rows(X, 0.01f, sc);
+  if (rc == CUR_OK) feat_scaler_view(*sc, X);
+  return rc;
 }
 
-/* One call of the configured methods: labels y (n x T, T = hc's tasks), k
-** classes in all; results into aum[T] and conf[T] (allocated here, n rows
-** each; left empty for a method that is off), AUM's thresholds into
-** threshold[T] and each method's seconds into secs[2]. */
-static int run_methods(const cJSON *opt, const head_config *hc, const float *X, int n, int dim,
-                       const int *y, int k, head_noise_out *aum, head_noise_out *conf,
-                       float *threshold, double secs[2]) {
+/* One call of the configured methods on the rows X (standardised): labels
+** y (X->n x T, T = hc's tasks), k classes in all; results into aum[T] and
+** conf[T] (allocated here, X->n rows each; left empty for a method that is
+** off), AUM's thresholds into threshold[T] and each method's seconds into
+** secs[2]. */
+static int run_methods(const cJSON *opt, const head_config *hc, const head_rows *X, const int *y,
+                       int k, head_noise_out *aum, head_noise_out *conf, float *threshold,
+                       double secs[2]) {
   const char *mode = cur_opt_str(opt, "mode");
   int T = hc->n_tasks > 1 ? hc->n_tasks : 1, rc = CUR_OK;
   struct timespec t0;
   secs[0] = secs[1] = 0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (int t = 0; rc == CUR_OK && strcmp(mode, "confident") != 0 && t < T; t++) rc = out_alloc(&aum[t], n);
+  for (int t = 0; rc == CUR_OK && strcmp(mode, "confident") != 0 && t < T; t++) rc = out_alloc(&aum[t], X->n);
   if (rc == CUR_OK && strcmp(mode, "confident") != 0) {
-    rc = head_aum(hc, X, n, dim, y, k, cur_opt_num(opt, "percentile"), aum, threshold);
+    rc = head_aum(hc, X, y, k, cur_opt_num(opt, "percentile"), aum, threshold);
     secs[0] = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
   }
-  for (int t = 0; rc == CUR_OK && strcmp(mode, "aum") != 0 && t < T; t++) rc = out_alloc(&conf[t], n);
+  for (int t = 0; rc == CUR_OK && strcmp(mode, "aum") != 0 && t < T; t++) rc = out_alloc(&conf[t], X->n);
   if (rc == CUR_OK && strcmp(mode, "aum") != 0) {
-    rc = head_confident(hc, X, n, dim, y, k, (int)cur_opt_int(opt, "folds"), conf);
+    rc = head_confident(hc, X, y, k, (int)cur_opt_int(opt, "folds"), conf);
     secs[1] = seconds_since(&t0);
   }
   return rc;
@@ -222,15 +223,19 @@ static void report_task(const scorer *s, const double secs[2]) {
              noise_rows(&s->conf, s->n), s->conf.candidates);
 }
 
-/* Standardises the task's rows and runs the configured methods with a head of its own. */
+/* Runs the configured methods on the task's rows, standardised as the
+** heads read them, with a head of its own. */
 static int compute(scorer *s) {
   head_config hc;
   double secs[2];
+  feat_scaler *sc = NULL;
+  head_rows X = head_rows_half(s->X, s->n, s->dim);
   cur_head_options_config(s->opt, cur_run_seed(s->run), s->task_id, &hc);
-  int rc = standardise(s->X, s->n, s->dim);
+  int rc = standardise(&X, &sc);
   if (rc == CUR_OK)
-    rc = run_methods(s->opt, &hc, s->X, s->n, s->dim, s->y, s->k, &s->aum, &s->conf, &s->threshold, secs);
+    rc = run_methods(s->opt, &hc, &X, s->y, s->k, &s->aum, &s->conf, &s->threshold, secs);
   if (rc == CUR_OK) report_task(s, secs);
+  feat_scaler_free(sc);
   return rc;
 }
 
@@ -382,7 +387,9 @@ static int compute_union(scorer **task, int T) {
   float thr[HEAD_MAX_TASKS];
   double secs[2];
   head_config hc;
+  feat_scaler *sc = NULL;
   cur_task_union u = {0};
+  head_rows X = {0};
   for (int j = 0; rc == CUR_OK && j < T; j++) {
     parts[j] = (cur_task_part){task[j]->ids, task[j]->y, task[j]->X, task[j]->n};
     k += task_k[j] = task[j]->k;
@@ -390,8 +397,9 @@ static int compute_union(scorer **task, int T) {
       rc = cur_errorc(CUR_EINPUT, "aum: tasks %s and %s have embeddings of %d and %d values",
                       task[0]->task, task[j]->task, dim, task[j]->dim);
   }
-  if (rc == CUR_OK) rc = cur_task_union_build(parts, T, dim, &u);
-  for (int j = 0; j < T; j++) cur_free(task[j]->X), task[j]->X = NULL;  /* the union has them */
+  if (rc == CUR_OK) rc = cur_task_union_build(parts, T, dim, &task[0]->X, &u);
+  /* the union has their rows (task 0's matrix itself, the rows it lacks copied) */
+  for (int j = 0; j < T; j++) cur_free(task[j]->X), task[j]->X = NULL;
   cur_head_options_config(task[0]->opt, cur_run_seed(task[0]->run), task[0]->task_id, &hc);
   hc.n_tasks = T;
   hc.task_classes = task_k;
@@ -401,9 +409,10 @@ static int compute_union(scorer **task, int T) {
       len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", j ? ", " : "", task[j]->task);
     cur_info("aum: tasks %s together: one multi-task head over %d rows, %d classes in all", names,
              u.n, k);
-    rc = standardise(u.X, u.n, dim);
+    X = cur_task_union_rows(&u);
+    rc = standardise(&X, &sc);
   }
-  if (rc == CUR_OK) rc = run_methods(task[0]->opt, &hc, u.X, u.n, dim, u.y, k, aum, conf, thr, secs);
+  if (rc == CUR_OK) rc = run_methods(task[0]->opt, &hc, &X, u.y, k, aum, conf, thr, secs);
   for (int j = 0; rc == CUR_OK && j < T; j++) {
     task[j]->threshold = thr[j];
     task[j]->joint_tasks = T;
@@ -412,6 +421,7 @@ static int compute_union(scorer **task, int T) {
       report_task(task[j], secs);
   }
   for (int j = 0; j < T; j++) out_free(&aum[j]), out_free(&conf[j]);
+  feat_scaler_free(sc);
   cur_task_union_free(&u);
   return rc;
 }

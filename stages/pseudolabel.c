@@ -2,7 +2,8 @@
 **
 ** Per task, the teacher is a classifier head trained on the trusted labels
 ** of the training split (human and review labels that no pending flag holds
-** back), on the standardised embeddings of one model; or, with
+** back), on the standardised embeddings of one model (held as the half
+** floats they are stored as, converted a minibatch at a time); or, with
 ** `teacher_file`, an external model's class probabilities read from a file.
 ** Its logits are temperature-scaled, T fitted on the labelled validation
 ** rows (models/calibrate.h), and the expected calibration error is measured
@@ -94,12 +95,15 @@ static const cur_option pseudolabel_options[] = {
      "head per task (not with teacher_file)", NULL},
     {NULL, 0, NULL, NULL, NULL}};
 
-/* Rows of one role: features (built-in teacher, width = dim) until the
-** teacher has scored them, then logits (width = k). */
+/* Rows of one role: features (built-in teacher, width = dim, the half
+** floats of the embeddings as stored) until the teacher has scored them,
+** then logits (width = k); an external teacher's values are logits from the
+** start. */
 typedef struct rowset {
   int64_t *ids;
   int *y;                      /* class idx (-1 for candidates) */
-  float *X;                    /* n x width */
+  uint16_t *half;              /* n x width embeddings, until scored (built-in teacher) */
+  float *X;                    /* n x width logits */
   int n, cap, width;
 } rowset;
 
@@ -138,12 +142,14 @@ typedef struct teacher {
 static void rowset_free(rowset *r) {
   cur_free(r->ids);
   cur_free(r->y);
+  cur_free(r->half);
   cur_free(r->X);
   *r = (rowset){0};
 }
 
-/* Appends a row; *X receives where its WIDTH values go. */
-static int rowset_add(rowset *r, int64_t id, int y, int width, float **X) {
+/* Appends a row; *DST receives where its WIDTH values go: half floats
+** (HALF) or floats. */
+static int rowset_add(rowset *r, int64_t id, int y, int width, int half, void **dst) {
   if (r->n == 0 && r->cap == 0) r->width = width;
   if (width != r->width)
     return cur_errorc(CUR_EINPUT, "pseudolabel: image %lld has %d values, others %d",
@@ -154,14 +160,17 @@ static int rowset_add(rowset *r, int64_t id, int y, int width, float **X) {
     if (ids) r->ids = ids;
     int *ys = cur_reallocarray(r->y, (size_t)cap, sizeof *ys);
     if (ys) r->y = ys;
-    float *xs = cur_reallocarray(r->X, (size_t)cap * (size_t)width, sizeof *xs);
-    if (xs) r->X = xs;
+    void *xs = cur_reallocarray(half ? (void *)r->half : (void *)r->X, (size_t)cap * (size_t)width,
+                                half ? sizeof *r->half : sizeof *r->X);
+    if (xs && half) r->half = xs;
+    else if (xs) r->X = xs;
     if (!ids || !ys || !xs) return CUR_ENOMEM;
     r->cap = cap;
   }
   r->ids[r->n] = id;
   r->y[r->n] = y;
-  *X = r->X + (size_t)r->n++ * width;
+  size_t at = (size_t)r->n++ * width;
+  *dst = half ? (void *)(r->half + at) : (void *)(r->X + at);
   return CUR_OK;
 }
 
@@ -178,12 +187,13 @@ static const void *row_values(teacher *t, const cur_teacher_row *row, int *width
   return p;
 }
 
-static void put_values(const teacher *t, const void *values, int width, float *X) {
+static void put_values(const teacher *t, const void *values, int width, void *dst) {
   if (!t->file) {
-    cur_half_decode(values, (size_t)width, X);
+    cur_half_unpack(values, (size_t)width, dst);
     return;
   }
   const float *p = values;
+  float *X = dst;
   for (int c = 0; c < width; c++) X[c] = logf(p[c] > 1e-12f ? p[c] : 1e-12f);
 }
 
@@ -209,9 +219,9 @@ static int take_row(void *ctx, const cur_teacher_row *row) {
   }
   /* the external teacher is not trained: its trusted training rows only count */
   if (t->file && to == &t->train) return CUR_OK;
-  float *X = NULL;
-  int rc = rowset_add(to, row->image_id, row->trusted, width, &X);
-  if (rc == CUR_OK) put_values(t, values, width, X);
+  void *dst = NULL;
+  int rc = rowset_add(to, row->image_id, row->trusted, width, !t->file, &dst);
+  if (rc == CUR_OK) put_values(t, values, width, dst);
   return rc;
 }
 
@@ -231,11 +241,15 @@ static int count_epoch(void *ctx, int epoch, const float *logits, int n, int k) 
 }
 
 /* Replaces the features of R by the head's logits of one task: the KT
-** from OFF of each row's (all of them for a head of one task). */
-static int to_logits(const head *h, rowset *r, int off, int kt) {
+** from OFF of each row's (all of them for a head of one task); SCALER
+** standardises the features as the head reads them. */
+static int to_logits(const head *h, const feat_scaler *scaler, rowset *r, int off, int kt) {
   int k = head_n_classes(h);
   float *Z = cur_mallocarray((size_t)r->n + 1, (size_t)k * sizeof *Z);
-  int rc = Z ? head_predict_logits(h, r->X, r->n, Z) : CUR_ENOMEM;
+  /* the head's width: an empty set has none of its own (checked equal otherwise) */
+  head_rows X = head_rows_half(r->half, r->n, head_n_features(h));
+  feat_scaler_view(scaler, &X);
+  int rc = Z ? head_predict_logits(h, &X, Z) : CUR_ENOMEM;
   if (rc) {
     cur_free(Z);
     return rc;
@@ -243,35 +257,35 @@ static int to_logits(const head *h, rowset *r, int off, int kt) {
   /* row i's block moves to i x kt, never after where it was: memmove */
   for (int i = 0; kt < k && i < r->n; i++)
     memmove(Z + (size_t)i * kt, Z + (size_t)i * k + off, (size_t)kt * sizeof *Z);
-  cur_free(r->X);
+  cur_free(r->half);
+  r->half = NULL;
   r->X = Z;
   r->width = kt;
   return CUR_OK;
 }
 
-/* The built-in teacher: standardise, train on the trusted rows, score the rest. */
+/* The built-in teacher: train on the trusted rows, standardised, and score the rest. */
 static int train_teacher(teacher *t) {
   feat_scaler *scaler = NULL;
   head *h = NULL;
   head_config cfg;
   cur_head_options_config(t->opt, cur_run_seed(t->run), t->task_id, &cfg);
   rowset *scored[] = {&t->val, &t->test, &t->cand};
+  head_rows X = head_rows_half(t->train.half, t->train.n, t->train.width);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  int rc = feat_scaler_fit(t->train.X, (size_t)t->train.n, t->train.width, 1e-6f, &scaler);
-  if (rc == CUR_OK) {
-    feat_scaler_apply(scaler, t->train.X, (size_t)t->train.n);
-    for (size_t i = 0; i < CUR_ARRAY_LEN(scored); i++)
-      if (scored[i]->n && scored[i]->width != t->train.width)
-        rc = cur_errorc(CUR_EINPUT, "pseudolabel: embeddings of %d and %d values under %s",
-                        scored[i]->width, t->train.width, t->model);
-      else feat_scaler_apply(scaler, scored[i]->X, (size_t)scored[i]->n);
-  }
+  int rc = feat_scaler_fit_rows(&X, 1e-6f, &scaler);
+  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++)
+    if (scored[i]->n && scored[i]->width != t->train.width)
+      rc = cur_errorc(CUR_EINPUT, "pseudolabel: embeddings of %d and %d values under %s",
+                      scored[i]->width, t->train.width, t->model);
   if (rc == CUR_OK) rc = head_new(&cfg, t->train.width, t->k, &h);
   if (rc == CUR_OK) {
+    feat_scaler_view(scaler, &X);
     cur_run_progress_start(t->run, "training the teacher (epochs)", cfg.epochs);
-    rc = head_train(h, t->train.X, t->train.n, t->train.y, NULL, count_epoch, t->run);
+    rc = head_train(h, &X, t->train.y, NULL, count_epoch, t->run);
   }
-  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++) rc = to_logits(h, scored[i], 0, t->k);
+  for (size_t i = 0; rc == CUR_OK && i < CUR_ARRAY_LEN(scored); i++)
+    rc = to_logits(h, scaler, scored[i], 0, t->k);
   head_free(h);
   feat_scaler_free(scaler);
   return rc;
@@ -286,8 +300,7 @@ static int joint_scores(teacher *t, int j) {
     if (scored[i]->n && scored[i]->width != dim)
       return cur_errorc(CUR_EINPUT, "pseudolabel: embeddings of %d and %d values under %s",
                         scored[i]->width, dim, t->model);
-    feat_scaler_apply(t->joint_scaler, scored[i]->X, (size_t)scored[i]->n);
-    rc = to_logits(t->joint, scored[i], off, t->k);
+    rc = to_logits(t->joint, t->joint_scaler, scored[i], off, t->k);
   }
   return rc;
 }
@@ -584,32 +597,37 @@ static int join_task(void *ctx, int64_t id, const char *name) {
 static int train_joint(teacher *t) {
   cur_task_part parts[HEAD_MAX_TASKS];
   cur_task_union u = {0};
+  head_rows X = {0};
   head_config cfg;
   int k = 0, dim = t->joint_rows[0].width, rc = CUR_OK;
   for (int j = 0; j < t->n_joint; j++) {
     rowset *r = &t->joint_rows[j];
-    parts[j] = (cur_task_part){r->ids, r->y, r->X, r->n};
+    parts[j] = (cur_task_part){r->ids, r->y, r->half, r->n};
     k += t->joint_k[j];
     if (r->width != dim)
       rc = cur_errorc(CUR_EINPUT, "pseudolabel: embeddings of %d and %d values under %s",
                       r->width, dim, t->model);
   }
-  if (rc == CUR_OK) rc = cur_task_union_build(parts, t->n_joint, dim, &u);
-  for (int j = 0; j < t->n_joint; j++) rowset_free(&t->joint_rows[j]);  /* the union has them */
+  if (rc == CUR_OK) rc = cur_task_union_build(parts, t->n_joint, dim, &t->joint_rows[0].half, &u);
+  /* the union has their rows (task 0's matrix itself, the rows it lacks copied) */
+  for (int j = 0; j < t->n_joint; j++) rowset_free(&t->joint_rows[j]);
   cur_head_options_config(t->opt, cur_run_seed(t->run), t->joint_ids[0], &cfg);
   cfg.n_tasks = t->n_joint;
   cfg.task_classes = t->joint_k;
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  if (rc == CUR_OK) rc = feat_scaler_fit(u.X, (size_t)u.n, dim, 1e-6f, &t->joint_scaler);
   if (rc == CUR_OK) {
-    feat_scaler_apply(t->joint_scaler, u.X, (size_t)u.n);
+    X = cur_task_union_rows(&u);
+    rc = feat_scaler_fit_rows(&X, 1e-6f, &t->joint_scaler);
+  }
+  if (rc == CUR_OK) {
+    feat_scaler_view(t->joint_scaler, &X);
     cur_info("pseudolabel: one teacher for %d tasks: a multi-task head over %d rows, %d classes "
              "in all", t->n_joint, u.n, k);
     rc = head_new(&cfg, dim, k, &t->joint);
   }
   if (rc == CUR_OK) {
     cur_run_progress_start(t->run, "training the shared teacher (epochs)", cfg.epochs);
-    rc = head_train(t->joint, u.X, u.n, u.y, NULL, count_epoch, t->run);
+    rc = head_train(t->joint, &X, u.y, NULL, count_epoch, t->run);
   }
   cur_task_union_free(&u);
   return rc;

@@ -90,7 +90,8 @@ TEST(aum_flags_flipped_rows_and_repeats_itself) {
     /* the median, not the paper's 99th percentile: a linear head cannot
     ** memorise the fake class, which wins only where real classes overlap,
     ** so the top percentiles of the threshold AUMs sit in those tails */
-    REQUIRE_OK(head_aum(&c, X, N, 8, y, N_CLASSES, 50, &out, &thr[run]));
+    head_rows rows = head_rows_float(X, N, 8);
+    REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 50, &out, &thr[run]));
     FX_CHECK_FLAGS(&out, y, N);
   }
   int tp = 0, fp = 0, flipped = 0;
@@ -118,7 +119,8 @@ TEST(confident_learning_flags_flipped_rows) {
   small_head(&c);
   blobs(N, X, y, truth);
   head_noise_out out = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_confident(&c, X, N, 8, y, N_CLASSES, 5, &out));
+  head_rows rows = head_rows_float(X, N, 8);
+  REQUIRE_OK(head_confident(&c, &rows, y, N_CLASSES, 5, &out));
   FX_CHECK_FLAGS(&out, y, N);
   int tp = 0, fp = 0, flipped = 0;
   for (int i = 0; i < N; i++) {
@@ -132,7 +134,7 @@ TEST(confident_learning_flags_flipped_rows) {
   ** blob's tail miss: recall 80%; precision as for AUM */
   CHECK(tp >= 0.8 * flipped);
   CHECK(tp >= 0.9 * (tp + fp));
-  CHECK_INT(head_confident(&c, X, N, 8, y, N_CLASSES, 1, &out), CUR_ECONFIG);
+  CHECK_INT(head_confident(&c, &rows, y, N_CLASSES, 1, &out), CUR_ECONFIG);
 }
 
 TEST(aum_finds_most_of_30_percent_flipped_labels_at_its_default_percentile) {
@@ -148,7 +150,8 @@ TEST(aum_finds_most_of_30_percent_flipped_labels_at_its_default_percentile) {
   for (int i = 0; i < N; i++) y[i] = i % 10 == 1 || i % 10 == 4 || i % 10 == 7
                                          ? (truth[i] + 1 + i % 2) % N_CLASSES : truth[i];
   head_noise_out out = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_aum(&c, X, N, 8, y, N_CLASSES, 99, &out, &thr));
+  head_rows rows = head_rows_float(X, N, 8);
+  REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 99, &out, &thr));
   FX_CHECK_FLAGS(&out, y, N);
   int tp = 0, fp = 0, flipped = 0;
   for (int i = 0; i < N; i++) {
@@ -187,7 +190,8 @@ TEST(a_head_that_memorises_flags_no_row_for_being_uncertain) {
   float thr;
   small_head(&c);
   head_noise_out out = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_aum(&c, X, N, D, y, N_CLASSES, 99, &out, &thr));
+  head_rows rows = head_rows_float(X, N, D);
+  REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 99, &out, &thr));
   FX_CHECK_FLAGS(&out, y, N);
   int below = 0, flagged = 0;
   for (int i = 0; i < N; i++) {
@@ -201,7 +205,7 @@ TEST(a_head_that_memorises_flags_no_row_for_being_uncertain) {
   CHECK(out.uncertain > 0);
   CHECK(flagged < N / 10);                         /* every label is right */
   head_noise_out conf = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_confident(&c, X, N, D, y, N_CLASSES, 5, &conf));
+  REQUIRE_OK(head_confident(&c, &rows, y, N_CLASSES, 5, &conf));
   FX_CHECK_FLAGS(&conf, y, N);
 }
 
@@ -266,8 +270,8 @@ static int one_task_right(int method, const float *X, const int *y, const int *t
       yt[m] = y[i], tt[m++] = truth[i];
     }
   head_noise_out o = {.score = score, .suggest = suggest, .flag = flag};
-  int rc = method ? head_confident(&c, Xt, m, 8, yt, k, 5, &o)
-                  : head_aum(&c, Xt, m, 8, yt, k, 50, &o, &thr);
+  head_rows rows = head_rows_float(Xt, m, 8);
+  int rc = method ? head_confident(&c, &rows, yt, k, 5, &o) : head_aum(&c, &rows, yt, k, 50, &o, &thr);
   if (rc == CUR_OK) tally(&o, yt, tt, m, &tp, &fp, &flipped);
   return rc == CUR_OK ? tp : -1;
 }
@@ -285,11 +289,12 @@ TEST(a_multitask_head_scores_each_task_on_the_rows_labelled_for_it) {
   c.n_tasks = 2;
   c.task_classes = task_k;
   two_tasks(N, X, y2, yA, yB, truthA, truthB);
+  head_rows rows = head_rows_float(X, N, 8);
   head_noise_out out[2] = {{.score = score[0], .suggest = suggest[0], .flag = flag[0]},
                            {.score = score[1], .suggest = suggest[1], .flag = flag[1]}};
   for (int method = 0; method < 2; method++) {
-    if (method == 0) REQUIRE_OK(head_aum(&c, X, N, 8, y2, N_CLASSES + 2, 50, out, thr));
-    else REQUIRE_OK(head_confident(&c, X, N, 8, y2, N_CLASSES + 2, 5, out));
+    if (method == 0) REQUIRE_OK(head_aum(&c, &rows, y2, N_CLASSES + 2, 50, out, thr));
+    else REQUIRE_OK(head_confident(&c, &rows, y2, N_CLASSES + 2, 5, out));
     for (int t = 0; t < 2; t++) {
       int tp, fp, flipped, labelled = 0, flags = 0;
       int alone = one_task_right(method, X, ys[t], truths[t], N, task_k[t]);
@@ -323,7 +328,7 @@ TEST(a_multitask_head_scores_each_task_on_the_rows_labelled_for_it) {
     if (method == 0) CHECK(thr[0] != thr[1]);  /* a threshold per task */
   }
   /* the tasks' classes must add up to the k given */
-  CHECK_INT(head_aum(&c, X, N, 8, y2, N_CLASSES + 3, 50, out, thr), CUR_ECONFIG);
+  CHECK_INT(head_aum(&c, &rows, y2, N_CLASSES + 3, 50, out, thr), CUR_ECONFIG);
 }
 
 /* Every clean_gap-th image (from the third) has no label of task clean; 0: all have one. */

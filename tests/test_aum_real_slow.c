@@ -134,7 +134,8 @@ TEST(flags_on_cifar10n_suggest_another_class_and_stay_under_the_estimate) {
   head_config_default(&c);  /* then the aum stage's defaults (docs/stages/aum.md) */
   c.epochs = 20, c.batch_size = 128, c.lr = 0.01f, c.weight_decay = 0.0005f, c.seed = 42;
   head_noise_out aum = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_aum(&c, X, p.n, dim, y, N_CLASSES, 99, &aum, &thr));
+  head_rows rows = head_rows_float(X, p.n, dim);
+  REQUIRE_OK(head_aum(&c, &rows, y, N_CLASSES, 99, &aum, &thr));
   FX_CHECK_FLAGS(&aum, y, p.n);
   /* Measured: 1,147 candidates, 704 flagged (the estimate binds: 0.235 x
   ** 3,000), precision 0.484 against 17.5% wrong, a lift of 2.8.  Demand 1.5:
@@ -145,7 +146,7 @@ TEST(flags_on_cifar10n_suggest_another_class_and_stay_under_the_estimate) {
   CHECK(aum.candidates > flagged);
   CHECK(lift("AUM", &aum, y, truth, p.n) >= 1.5);
   head_noise_out conf = {.score = score, .suggest = suggest, .flag = flag};
-  REQUIRE_OK(head_confident(&c, X, p.n, dim, y, N_CLASSES, 5, &conf));
+  REQUIRE_OK(head_confident(&c, &rows, y, N_CLASSES, 5, &conf));
   FX_CHECK_FLAGS(&conf, y, p.n);
   /* measured precision 0.316, a lift of 1.8, with a noise estimate of 0.477:
   ** on 3,000 rows of weak features the heads are unsure of many classes */

@@ -13,7 +13,8 @@ static double test_accuracy(const head *h, const float *X, const feat_folder *te
   int k = head_n_classes(h);
   size_t n = test->im.n, right = 0;
   float *Z = cur_mallocarray(n, (size_t)k * sizeof(float));
-  if (!Z || head_predict_logits(h, X, (int)n, Z) != CUR_OK) {
+  head_rows rows = head_rows_float(X, (int)n, head_n_features(h));
+  if (!Z || head_predict_logits(h, &rows, Z) != CUR_OK) {
     cur_free(Z);
     return -1;
   }
@@ -68,7 +69,8 @@ TEST(patches_and_logreg_beat_chance_on_a_cifar10_subset) {
   hc.epochs = 20;
   hc.lr = 0.01f;
   REQUIRE_OK(head_new(&hc, dim, train->n_classes, &h));
-  REQUIRE_OK(head_train(h, ftr, (int)train->im.n, train->labels, NULL, NULL, NULL));
+  head_rows rows = head_rows_float(ftr, (int)train->im.n, dim);
+  REQUIRE_OK(head_train(h, &rows, train->labels, NULL, NULL, NULL));
   double acc = test_accuracy(h, fte, test);
   printf("  test accuracy %.3f on %zu images (chance 0.1)\n", acc, test->im.n);
   /* Measured 0.61 at these settings; 0.45 is 35 points over chance and

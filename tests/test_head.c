@@ -31,7 +31,8 @@ static void make_blobs(int n, int d, int k, uint64_t seed, float *X, int *y) {
 static double accuracy(const head *h, const float *X, int n, const int *y) {
   int k = head_n_classes(h), right = 0;
   float *Z = cur_mallocarray((size_t)n * k, sizeof(float));
-  if (!Z || head_predict_logits(h, X, n, Z) != CUR_OK) {
+  head_rows rows = head_rows_float(X, n, head_n_features(h));
+  if (!Z || head_predict_logits(h, &rows, Z) != CUR_OK) {
     cur_free(Z);
     return -1;
   }
@@ -55,7 +56,8 @@ TEST(logreg_reaches_full_accuracy_on_separable_blobs) {
   c.epochs = 10;
   head *h;
   REQUIRE_OK(head_new(&c, D, K, &h));
-  CHECK_OK(head_train(h, X, N, y, NULL, NULL, NULL));
+  head_rows rows = head_rows_float(X, N, D);
+  CHECK_OK(head_train(h, &rows, y, NULL, NULL, NULL));
   CHECK_NEAR(accuracy(h, X, N, y), 1.0, 0);
   CHECK_NEAR(accuracy(h, Xt, N, yt), 1.0, 0);
   head_free(h);
@@ -82,11 +84,12 @@ TEST(mlp_reaches_full_accuracy_on_xor_which_logreg_cannot) {
   c.batch_size = 32;
   head *h, *lin;
   REQUIRE_OK(head_new(&c, 2, 2, &h));
-  CHECK_OK(head_train(h, X, N, y, NULL, NULL, NULL));
+  head_rows rows = head_rows_float(X, N, 2);
+  CHECK_OK(head_train(h, &rows, y, NULL, NULL, NULL));
   CHECK_NEAR(accuracy(h, X, N, y), 1.0, 0);
   c.kind = HEAD_LOGREG;
   REQUIRE_OK(head_new(&c, 2, 2, &lin));
-  CHECK_OK(head_train(lin, X, N, y, NULL, NULL, NULL));
+  CHECK_OK(head_train(lin, &rows, y, NULL, NULL, NULL));
   CHECK(accuracy(lin, X, N, y) < 0.8);
   head_free(lin);
   head_free(h);
@@ -226,7 +229,8 @@ static head *train_seeded(head_kind kind, uint64_t s, const float *X, const int 
   c.seed = s;
   head *h;
   if (head_new(&c, 5, 3, &h) != CUR_OK) return NULL;
-  if (head_train(h, X, n, y, NULL, NULL, NULL) != CUR_OK) {
+  head_rows rows = head_rows_float(X, n, 5);
+  if (head_train(h, &rows, y, NULL, NULL, NULL) != CUR_OK) {
     head_free(h);
     return NULL;
   }
@@ -291,11 +295,12 @@ TEST(label_smoothing_and_weights_change_the_loss_as_the_formula_says) {
   static const float z[K] = {2, 0, -1};
   for (int i = 0; i < K; i++) plain->params[K + i] = smooth->params[K + i] = z[i];
   double lp, lw, lu;
-  CHECK_OK(head_loss(plain, X, N, y, NULL, &lp));
-  CHECK_OK(head_loss(smooth, X, N, y, sw, &lw));
+  head_rows rows = head_rows_float(X, N, 1);
+  CHECK_OK(head_loss(plain, &rows, y, NULL, &lp));
+  CHECK_OK(head_loss(smooth, &rows, y, sw, &lw));
   /* Unit sample weights leave only class weights. */
   float ones[N] = {1, 1, 1};
-  CHECK_OK(head_loss(smooth, X, N, y, ones, &lu));
+  CHECK_OK(head_loss(smooth, &rows, y, ones, &lu));
   /* Logits are exact in float (small integers), the rest is double: 1e-12. */
   CHECK_NEAR(lp, expect_plain, 1e-12);
   CHECK_NEAR(lw, expect_weighted, 1e-12);
@@ -331,13 +336,14 @@ TEST(epoch_callback_gets_every_rows_logits_in_row_order) {
   head *h;
   REQUIRE_OK(head_new(&c, D, K, &h));
   epoch_log log = {0, -1, first};
-  CHECK_OK(head_train(h, X, N, y, NULL, on_epoch, &log));
+  head_rows rows = head_rows_float(X, N, D);
+  CHECK_OK(head_train(h, &rows, y, NULL, on_epoch, &log));
   CHECK_INT(log.calls, 4);
-  REQUIRE_OK(head_predict_logits(h, X, N, pred));
+  REQUIRE_OK(head_predict_logits(h, &rows, pred));
   /* Same weights, different GEMM batch shapes: equal up to float rounding. */
   for (int i = 0; i < N * K; i++) CHECK_NEAR(first[i], pred[i], 1e-5);
   epoch_log stop = {0, 1, first};
-  CHECK_INT(head_train(h, X, N, y, NULL, on_epoch, &stop), CUR_EINTR);
+  CHECK_INT(head_train(h, &rows, y, NULL, on_epoch, &stop), CUR_EINTR);
   CHECK_INT(stop.calls, 2);
   head_free(h);
 }
@@ -349,8 +355,9 @@ TEST(probabilities_are_a_softmax_of_the_logits) {
   make_blobs(N, D, K, 17, X, y);
   head *h = make_test_head(HEAD_MLP, D, K, NULL);
   REQUIRE(h != NULL);
-  REQUIRE_OK(head_predict_proba(h, X, N, P));
-  REQUIRE_OK(head_predict_logits(h, X, N, Z));
+  head_rows rows = head_rows_float(X, N, D);
+  REQUIRE_OK(head_predict_proba(h, &rows, P));
+  REQUIRE_OK(head_predict_logits(h, &rows, Z));
   for (int i = 0; i < N; i++) {
     double s = 0;
     for (int c = 0; c < K; c++) s += P[i * K + c];
@@ -377,9 +384,10 @@ TEST(bad_configs_and_labels_are_rejected_with_a_message) {
   REQUIRE_OK(head_new(&c, 1, 2, &h));
   float X[2] = {0, 1}, w[2] = {1, -1};
   int y[2] = {0, 2}, y_ok[2] = {0, 1};
-  CHECK_INT(head_train(h, X, 2, y, NULL, NULL, NULL), CUR_EINPUT);
+  head_rows rows = head_rows_float(X, 2, 1);
+  CHECK_INT(head_train(h, &rows, y, NULL, NULL, NULL), CUR_EINPUT);
   CHECK(strstr(cur_error(), "row 1 has label 2") != NULL);
-  CHECK_INT(head_train(h, X, 2, y_ok, w, NULL, NULL), CUR_EINPUT);
+  CHECK_INT(head_train(h, &rows, y_ok, w, NULL, NULL), CUR_EINPUT);
   head_free(h);
   head_free(NULL);
 }

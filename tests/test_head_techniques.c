@@ -61,6 +61,7 @@ TEST(ema_equals_a_hand_computed_average_of_the_plain_runs) {
   float X[N * D];
   int y[N];
   make_rows(N, D, 1, 21, X, y);
+  head_rows rows = head_rows_float(X, N, D);
   head_config c;
   head *h;
   /* P_t: the weights of a plain run after t steps (a run of t epochs) */
@@ -75,7 +76,7 @@ TEST(ema_equals_a_hand_computed_average_of_the_plain_runs) {
   for (int t = 0; t < E; t++) {
     ema_config(&c, t + 1, 0);
     REQUIRE_OK(head_new(&c, D, K, &h));
-    REQUIRE_OK(head_train(h, X, N, y, NULL, NULL, NULL));
+    REQUIRE_OK(head_train(h, &rows, y, NULL, NULL, NULL));
     /* decay with tf.train.ExponentialMovingAverage's warm-up, by hand */
     double d = (1.0 + t) / (10.0 + t) < 0.3 ? (1.0 + t) / (10.0 + t) : 0.3;
     for (size_t i = 0; i < np; i++) avg[i] = d * avg[i] + (1 - d) * h->params[i];
@@ -84,7 +85,7 @@ TEST(ema_equals_a_hand_computed_average_of_the_plain_runs) {
   }
   ema_config(&c, E, 0.3f);
   REQUIRE_OK(head_new(&c, D, K, &h));
-  REQUIRE_OK(head_train(h, X, N, y, NULL, NULL, NULL));
+  REQUIRE_OK(head_train(h, &rows, y, NULL, NULL, NULL));
   double apart = 0;
   for (size_t i = 0; i < np; i++) {
     CHECK_NEAR(h->params[i], avg[i], 1e-5);
@@ -170,7 +171,8 @@ TEST(a_missing_label_adds_nothing_to_loss_or_gradient) {
   REQUIRE_OK(head__work_new(h, N + 1, &w));
   double loss;
   REQUIRE_OK(head__batch_grad(h, X, N, y, NULL, &w, &loss));
-  REQUIRE_OK(head_predict_logits(h, X, N, Z));
+  head_rows rows = head_rows_float(X, N, D);
+  REQUIRE_OK(head_predict_logits(h, &rows, Z));
   /* by hand: mean cross-entropy of task 0 over 6 rows plus task 1 over 5 */
   double want = 0, db1[2] = {0, 0};
   for (int t = 0; t < 2; t++) {
@@ -221,7 +223,8 @@ TEST(multi_task_mlp_learns_both_tasks_with_labels_missing) {
   c.batch_size = 32;
   c.n_tasks = 2;
   c.task_classes = task_classes;
-  REQUIRE_OK(head_fit_predict(&c, X, N, D, 5, y, NULL, NULL, Xt, N, pred, NULL, NULL, NULL));
+  head_rows train = head_rows_float(X, N, D), test = head_rows_float(Xt, N, D);
+  REQUIRE_OK(head_fit_predict(&c, &train, 5, y, NULL, NULL, &test, pred, NULL, NULL, NULL));
   int right[2] = {0, 0};
   for (int i = 0; i < N; i++)
     for (int t = 0; t < 2; t++) right[t] += pred[i * 2 + t] == yt[i * 2 + t];
@@ -240,13 +243,14 @@ TEST(multi_task_configs_and_labels_are_checked) {
   REQUIRE_OK(head_new(&c, 3, 5, &h));
   float X[3] = {0, 0, 0};
   int y[2] = {0, 2};  /* task 1 has 2 classes */
-  CHECK_INT(head_train(h, X, 1, y, NULL, NULL, NULL), CUR_EINPUT);
+  head_rows rows = head_rows_float(X, 1, 3);
+  CHECK_INT(head_train(h, &rows, y, NULL, NULL, NULL), CUR_EINPUT);
   CHECK(strstr(cur_error(), "row 0 has label 2 outside [0, 2) (or -1)") != NULL);
   head_free(h);
   head_config_default(&c);
   REQUIRE_OK(head_new(&c, 3, 3, &h));
   int y1 = -1;  /* one task: every row needs its label */
-  CHECK_INT(head_train(h, X, 1, &y1, NULL, NULL, NULL), CUR_EINPUT);
+  CHECK_INT(head_train(h, &rows, &y1, NULL, NULL, NULL), CUR_EINPUT);
   head_free(h);
 }
 
@@ -291,8 +295,9 @@ TEST(consistency_loss_is_zero_when_the_variant_equals_its_source) {
   REQUIRE_OK(head__work_new(h, M, &w));
   for (int i = 0; i < M * D; i++) Xa[i] = Xu[i] + 0.3f * (float)((i % 3) - 1);
   float Za[M * K];
-  REQUIRE_OK(head_predict_logits(h, Xu, M, Z));
-  REQUIRE_OK(head_predict_logits(h, Xa, M, Za));
+  head_rows ru = head_rows_float(Xu, M, D), ra = head_rows_float(Xa, M, D);
+  REQUIRE_OK(head_predict_logits(h, &ru, Z));
+  REQUIRE_OK(head_predict_logits(h, &ra, Za));
   double want = 0;
   for (int i = 0; i < M; i++) {
     double sp = 0, sq = 0;
@@ -352,7 +357,8 @@ TEST(uda_training_runs_and_is_deterministic) {
   int y[N];
   make_rows(N, D, 1, 41, X, y);
   for (int i = 0; i < N * D; i++) Xa[i] = X[i] + 0.1f;
-  head_unlabelled u = {X, Xa, N};
+  head_rows rows = head_rows_float(X, N, D);
+  head_unlabelled u = {rows, head_rows_float(Xa, N, D)};
   for (int run = 0; run < 2; run++) {
     head_config c;
     head_config_default(&c);
@@ -361,18 +367,18 @@ TEST(uda_training_runs_and_is_deterministic) {
     c.uda_weight = 1.0f;
     head *h;
     REQUIRE_OK(head_new(&c, D, K, &h));
-    REQUIRE_OK(head_train_with(h, X, N, y, NULL, &u, NULL, NULL));
+    REQUIRE_OK(head_train_with(h, &rows, y, NULL, &u, NULL, NULL));
     memcpy(out[run], h->params, sizeof out[run]);
     head_free(h);
   }
   CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
-  head_unlabelled bad = {NULL, Xa, 3};
+  head_unlabelled bad = {head_rows_float(NULL, 3, D), head_rows_float(Xa, 3, D)};
   head_config c;
   head_config_default(&c);
   c.uda_weight = 1.0f;
   head *h;
   REQUIRE_OK(head_new(&c, D, K, &h));
-  CHECK_INT(head_train_with(h, X, N, y, NULL, &bad, NULL, NULL), CUR_EINPUT);
+  CHECK_INT(head_train_with(h, &rows, y, NULL, &bad, NULL, NULL), CUR_EINPUT);
   head_free(h);
   c.uda_temperature = 0;
   CHECK_INT(head_new(&c, D, K, &h), CUR_ECONFIG);

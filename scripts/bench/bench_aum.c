@@ -125,9 +125,10 @@ int main(int argc, char **argv) {
     feat_scaler_apply(sc, te.X, (size_t)te.n);
     rc = head_new(&hc, tr.d, (int)classes, &h);
   }
-  if (rc == CUR_OK) rc = head_train(h, tr.X, tr.n, tr.y, NULL, NULL, NULL);
+  head_rows xtr = head_rows_float(tr.X, tr.n, tr.d), xte = head_rows_float(te.X, te.n, te.d);
+  if (rc == CUR_OK) rc = head_train(h, &xtr, tr.y, NULL, NULL, NULL);
   if (rc == CUR_OK && !(P = cur_mallocarray((size_t)te.n * (size_t)classes, sizeof *P))) rc = CUR_ENOMEM;
-  if (rc == CUR_OK) rc = head_predict_proba(h, te.X, te.n, P);
+  if (rc == CUR_OK) rc = head_predict_proba(h, &xte, P);
   if (rc == CUR_OK) {
     int right = 0;
     for (int i = 0; i < te.n; i++) {

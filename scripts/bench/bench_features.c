@@ -297,9 +297,10 @@ static int classify(const bench_opts *o, bench_run *r, double *t0) {
   float *logits = cur_mallocarray(r->nte, (size_t)r->k * sizeof(float));
   if (!logits) return CUR_ENOMEM;
   rc = head_new(&o->head, r->dim, r->k, &r->h);
-  if (rc == CUR_OK) rc = head_train(r->h, r->ftr, (int)r->ntr, r->ytr, NULL, on_epoch, &ec);
+  head_rows ftr = head_rows_float(r->ftr, (int)r->ntr, r->dim), fte = head_rows_float(r->fte, (int)r->nte, r->dim);
+  if (rc == CUR_OK) rc = head_train(r->h, &ftr, r->ytr, NULL, on_epoch, &ec);
   if (rc == CUR_OK) step_done("head: train", t0);
-  if (rc == CUR_OK) rc = head_predict_logits(r->h, r->fte, (int)r->nte, logits);
+  if (rc == CUR_OK) rc = head_predict_logits(r->h, &fte, logits);
   if (rc == CUR_OK)
     printf("%s accuracy: %.4f (%zu images)\n", o->holdout ? "holdout" : "test",
            accuracy(logits, r->yte, r->nte, r->k), r->nte);

@@ -102,7 +102,8 @@ typedef struct task_eval {
   int k, dim;
   cur_policy_row *rows;
   size_t n;
-  float *X;                  /* n x dim, standardised */
+  uint16_t *X;               /* n x dim half floats, as stored */
+  feat_scaler *scaler;       /* fitted on the raw training rows; the heads apply it */
   int folds;                 /* 0: the val split decides */
   size_t n_held;             /* held-out rows over all folds */
   char method[16];
@@ -125,7 +126,7 @@ static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
     return cur_errorf("policy: image %lld: embedding of %zu values, expected %d", (long long)id,
                       len / 2, t->dim);
   if (!t->X && !(t->X = cur_mallocarray(t->n, (size_t)t->dim * sizeof *t->X))) return CUR_ENOMEM;
-  cur_half_decode(bytes, (size_t)t->dim, t->X + f->i * (size_t)t->dim);
+  cur_half_unpack(bytes, (size_t)t->dim, t->X + f->i * (size_t)t->dim);
   f->got = 1;
   return CUR_OK;
 }
@@ -185,20 +186,31 @@ static int held_out(const task_eval *t, size_t i, int f) {
   return f < 0 ? r->split == 'v' : r->split == 't' && fold_of(t, i) == f;
 }
 
-/* Copies the rows selected by IN (a 0/1 array over rows) into a matrix,
-** with T labels a row: the task's, then (T > 1) the other tasks'. */
-static int gather(const task_eval *t, const int *in, float **X, int **y, float **w, int *m,
+/* The M rows IDX of the task's matrix, standardised by its scaler once it
+** has one: a view, no copy. */
+static head_rows view_of(const task_eval *t, const uint32_t *idx, int m) {
+  head_rows v = head_rows_half(t->X, (int)t->n, t->dim);
+  v.idx = idx;
+  v.n = m;
+  if (t->scaler) feat_scaler_view(t->scaler, &v);
+  return v;
+}
+
+/* The rows selected by IN (a 0/1 array over rows) as row indices into the
+** task's matrix, with T labels a row: the task's, then (T > 1) the other
+** tasks'. */
+static int gather(const task_eval *t, const int *in, uint32_t **X, int **y, float **w, int *m,
                   int state, int T) {
   int count = 0;
   for (size_t i = 0; i < t->n; i++) count += in[i];
-  *X = cur_mallocarray((size_t)(count ? count : 1), (size_t)t->dim * sizeof **X);
+  *X = cur_mallocarray((size_t)count + 1, sizeof **X);
   *y = cur_calloc((size_t)count + 1, (size_t)T * sizeof **y);
   *w = cur_calloc((size_t)count + 1, sizeof **w);
   if (!*X || !*y || !*w) return CUR_ENOMEM;
   int j = 0;
   for (size_t i = 0; i < t->n; i++) {
     if (!in[i]) continue;
-    memcpy(*X + (size_t)j * t->dim, t->X + i * (size_t)t->dim, (size_t)t->dim * sizeof **X);
+    (*X)[j] = (uint32_t)i;
     (*y)[(size_t)j * T] = t->rows[i].class_idx;
     for (int a = 1; a < T; a++)
       (*y)[(size_t)j * T + a] = t->heads.aux[i * (size_t)(T - 1) + (size_t)(a - 1)];
@@ -241,7 +253,8 @@ static double macro_of(const task_eval *t, const held *h, const int *idx, int m,
 ** F's held-out rows (F = -1: val) to OUT. */
 static int eval_fold(task_eval *t, int state, int f, held *out) {
   int *train = cur_calloc(t->n, sizeof *train), *test = cur_calloc(t->n, sizeof *test);
-  float *Xtr = NULL, *wtr = NULL, *Xte = NULL, *wte = NULL;
+  uint32_t *Xtr = NULL, *Xte = NULL;
+  float *wtr = NULL, *wte = NULL;
   int *ytr = NULL, *yte = NULL, ntr = 0, nte = 0;
   int rc = train && test ? CUR_OK : CUR_ENOMEM;
   for (size_t i = 0; rc == CUR_OK && i < t->n; i++) {
@@ -263,11 +276,12 @@ static int eval_fold(task_eval *t, int state, int f, held *out) {
     ** and the techniques */
     cur_head_options_config(train_opt, cur_run_seed(t->run), t->task_id * 64 + f + 1, &cfg);
     cur_policy_heads_config(&t->heads, train_opt, state & EMA, state & MULTITASK, state & UDA,
-                            &cfg, &u);
+                            t->scaler, &cfg, &u);
+    head_rows tr = view_of(t, Xtr, ntr), te = view_of(t, Xte, nte);
     /* a fold with no training rows predicts class 0: counted, not skipped */
     if (ntr > 0)
-      rc = head_fit_predict(&cfg, Xtr, ntr, t->dim, T > 1 ? t->heads.k_all : t->k, ytr, wtr, &u,
-                            Xte, nte, pred, NULL, head_stop_when_interrupted, NULL);
+      rc = head_fit_predict(&cfg, &tr, T > 1 ? t->heads.k_all : t->k, ytr, wtr, &u, &te, pred,
+                            NULL, head_stop_when_interrupted, NULL);
     /* the task is the first of the tasks */
     for (int i = 0; i < nte; i++) out->pred[out->m + i] = pred[(size_t)i * T];
     memcpy(out->truth + out->m, yte, (size_t)nte * sizeof *yte);
@@ -338,20 +352,19 @@ static void count_rows(const task_eval *t, int state, int decision, int64_t *row
   }
 }
 
-/* Standardises X with a scaler fitted on the raw training rows. */
+/* Fits the scaler that standardises every row the heads read (the task's
+** and UDA's pairs) on the raw training rows. */
 static int standardise(task_eval *t) {
   int *raw = cur_calloc(t->n, sizeof *raw);
-  float *X = NULL, *w = NULL;
+  uint32_t *X = NULL;
+  float *w = NULL;
   int *y = NULL, m = 0;
-  feat_scaler *scaler = NULL;
   int rc = raw ? CUR_OK : CUR_ENOMEM;
   for (size_t i = 0; rc == CUR_OK && i < t->n; i++) raw[i] = row_in(t, 0, i);
   if (rc == CUR_OK) rc = gather(t, raw, &X, &y, &w, &m, 0, 1);
+  head_rows v = view_of(t, X, m);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  if (rc == CUR_OK) rc = feat_scaler_fit(X, (size_t)m, t->dim, 1e-6f, &scaler);
-  if (rc == CUR_OK) feat_scaler_apply(scaler, t->X, t->n);
-  if (rc == CUR_OK) cur_policy_heads_scale(&t->heads, scaler);
-  feat_scaler_free(scaler);
+  if (rc == CUR_OK) rc = feat_scaler_fit_rows(&v, 1e-6f, &t->scaler);
   cur_free(raw); cur_free(X); cur_free(y); cur_free(w);
   return rc;
 }
@@ -532,6 +545,7 @@ static int decide_each(void *ctx, int64_t id, const char *name) {
   int rc = decide_task(&t, c->model);
   cur_free(t.rows);
   cur_free(t.X);
+  feat_scaler_free(t.scaler);
   cur_policy_heads_free(&t.heads);
   return rc;
 }

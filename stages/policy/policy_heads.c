@@ -68,7 +68,7 @@ static int load_tasks(cur_run *run, int64_t task_id, const char *task, const cur
 
 /* One embedding read into DST. */
 typedef struct fetch {
-  float *dst;
+  uint16_t *dst;
   int dim, got;
 } fetch;
 
@@ -77,7 +77,7 @@ static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
   if (len != (size_t)f->dim * 2)
     return cur_errorf("policy: image %lld: embedding of %zu values, expected %d", (long long)id,
                       len / 2, f->dim);
-  cur_half_decode(bytes, (size_t)f->dim, f->dst);
+  cur_half_unpack(bytes, (size_t)f->dim, f->dst);
   f->got = 1;
   return CUR_OK;
 }
@@ -90,6 +90,7 @@ static int load_pairs(cur_store *st, int64_t task_id, const char *model, int dim
   size_t n = 0;
   *missing = 0;
   p->n_pairs = 0;
+  p->dim = dim;
   int rc = cur_store_uda_pairs(st, task_id, &pairs, &n);
   cur_free(p->Xu);
   cur_free(p->Xa);
@@ -125,12 +126,6 @@ int cur_policy_heads_load(cur_run *run, int64_t task_id, const char *task, const
   return rc;
 }
 
-void cur_policy_heads_scale(policy_heads *p, const feat_scaler *scaler) {
-  if (p->n_pairs == 0) return;
-  feat_scaler_apply(scaler, p->Xu, (size_t)p->n_pairs);
-  feat_scaler_apply(scaler, p->Xa, (size_t)p->n_pairs);
-}
-
 void cur_policy_heads_free(policy_heads *p) {
   cur_free(p->aux);
   cur_free(p->Xu);
@@ -139,12 +134,18 @@ void cur_policy_heads_free(policy_heads *p) {
 }
 
 void cur_policy_heads_config(const policy_heads *p, const cJSON *train_opt, int ema, int multitask,
-                             int uda, head_config *cfg, head_unlabelled *u) {
+                             int uda, const feat_scaler *scaler, head_config *cfg,
+                             head_unlabelled *u) {
   cur_head_options_techniques(train_opt, cfg);
   if (!ema) cfg->ema_decay = 0;
   if (!uda || p->n_pairs == 0) cfg->uda_weight = 0;
-  *u = (head_unlabelled){cfg->uda_weight > 0 ? p->Xu : NULL, cfg->uda_weight > 0 ? p->Xa : NULL,
-                         cfg->uda_weight > 0 ? p->n_pairs : 0};
+  *u = (head_unlabelled){{0}, {0}};
+  if (cfg->uda_weight > 0) {
+    u->X = head_rows_half(p->Xu, p->n_pairs, p->dim);
+    u->X_aug = head_rows_half(p->Xa, p->n_pairs, p->dim);
+    feat_scaler_view(scaler, &u->X);
+    feat_scaler_view(scaler, &u->X_aug);
+  }
   if (multitask && p->n_tasks > 1) {
     cfg->n_tasks = p->n_tasks;
     cfg->task_classes = p->task_k;

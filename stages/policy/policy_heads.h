@@ -22,7 +22,8 @@ typedef struct policy_heads {
   int k_all;                   /* their sum */
   int *aux;                    /* n x (n_tasks - 1): each row's label of the other tasks, -1 none */
   int64_t aux_labels;          /* labels of the other tasks among the rows */
-  float *Xu, *Xa;              /* UDA's pairs' embeddings (n_pairs x dim), row for row */
+  uint16_t *Xu, *Xa;           /* UDA's pairs' embeddings (n_pairs x dim half floats), row for row */
+  int dim;                     /* their width */
   int n_pairs;                 /* 0: UDA is no candidate */
 } policy_heads;
 
@@ -32,13 +33,13 @@ typedef struct policy_heads {
 ** the variants first when they have none). */
 int cur_policy_heads_load(cur_run *run, int64_t task_id, const char *task, const char *model,
                           const cur_policy_row *rows, size_t n, int dim, policy_heads *out);
-/* Standardises the pairs with the policy's scaler. */
-void cur_policy_heads_scale(policy_heads *p, const feat_scaler *scaler);
 void cur_policy_heads_free(policy_heads *p);
 /* Sets CFG (filled from the train section TRAIN_OPT) and *U for a head that
 ** uses EMA, the multi-task head and UDA as the three flags say (each only
-** when it is a candidate); the rest of them off. */
+** when it is a candidate); the rest of them off.  U's rows are standardised
+** by SCALER (the policy's) as the head reads them; it must outlive U. */
 void cur_policy_heads_config(const policy_heads *p, const cJSON *train_opt, int ema, int multitask,
-                             int uda, head_config *cfg, head_unlabelled *u);
+                             int uda, const feat_scaler *scaler, head_config *cfg,
+                             head_unlabelled *u);
 
 #endif

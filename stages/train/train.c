@@ -3,14 +3,15 @@
 **
 ** The rows are the export stage's (cur_store_export_rows for train.task):
 ** the balanced training rows with their weights, and the labelled test
-** rows.  Features are the rows' embeddings for train.model, standardised
-** with a scaler fitted on the training rows.  Training draws only on the
-** run's seed, so a run is repeatable.  The metrics (accuracy, macro-F1, per
-** class precision/recall/F1, the confusion matrix) and each held-out
-** image's predicted class and its probability under each head (the
-** predictions table: the rows behind every cell of the matrices) are
-** written in one transaction after deleting the run's earlier ones, so a
-** resumed run ends with the same rows.
+** rows.  Features are the rows' embeddings for train.model, held as the
+** half floats they are stored as and standardised, a minibatch at a time as
+** the head reads them, with a scaler fitted on the training rows.  Training
+** draws only on the run's seed, so a run is repeatable.  The metrics
+** (accuracy, macro-F1, per class precision/recall/F1, the confusion matrix)
+** and each held-out image's predicted class and its probability under each
+** head (the predictions table: the rows behind every cell of the matrices)
+** are written in one transaction after deleting the run's earlier ones, so
+** a resumed run ends with the same rows.
 **
 ** train.command, when set, then runs an external training job on the newest
 ** JSONL manifest (train_job.c).
@@ -76,9 +77,15 @@ static const cur_option train_options[] = {
      "manifest's path); \"\" = none", NULL},
     {NULL, 0, NULL, NULL, NULL}};
 
-/* Rows as a feature matrix, grown as rows are added. */
+/* Every embedding the trainer holds, once: the datasets' rows point into it. */
+typedef struct matrix {
+  uint16_t *X;       /* rows x dim half floats, as stored */
+  size_t rows, cap;
+} matrix;
+
+/* Rows of the trainer's matrix with their labels, grown as rows are added. */
 typedef struct dataset {
-  float *X;          /* n x dim */
+  uint32_t *row;     /* n: each row's row of the matrix */
   int *y;            /* n x tasks class indices, -1 for a missing label */
   float *w;          /* sample weights */
   int64_t *ids;      /* the rows' image ids */
@@ -98,8 +105,10 @@ typedef struct trainer {
   int64_t task_ids[HEAD_MAX_TASKS];
   int task_k[HEAD_MAX_TASKS];
   int k_all;         /* the tasks' classes together */
-  dataset train;     /* the manifest's training rows */
-  dataset raw;       /* the raw-label baseline's: human labels of train, weight 1 */
+  matrix feats;      /* the embeddings of every dataset's rows */
+  dataset train;     /* the manifest's training rows, in image id order */
+  dataset raw;       /* the raw-label baseline's: human labels of train, weight 1
+                     ** (its images' embeddings are mostly train's: shared) */
   dataset eval;      /* held-out rows: val's first, then test's */
   int n_val;
   int64_t missing;   /* rows without an embedding */
@@ -114,14 +123,26 @@ typedef struct fetch {
   int got;           /* the image has an embedding for the model */
 } fetch;
 
+/* Room for one more row in M. */
+static int grow_matrix(matrix *m, int dim) {
+  if (m->rows < m->cap) return CUR_OK;
+  size_t cap = m->cap ? m->cap * 2 : 1024;
+  if (cap > UINT32_MAX) return cur_errorc(CUR_ENOMEM, "train: more than 2^32 rows");
+  uint16_t *X = cur_reallocarray(m->X, cap, (size_t)dim * sizeof *X);
+  if (!X) return CUR_ENOMEM;
+  m->X = X;
+  m->cap = cap;
+  return CUR_OK;
+}
+
 /* Room for one more row in D. */
-static int grow(dataset *d, int dim) {
+static int grow(dataset *d) {
   if (d->n < d->cap) return CUR_OK;
   int cap = d->cap ? d->cap * 2 : 256;
-  float *X = cur_reallocarray(d->X, (size_t)cap, (size_t)dim * sizeof *X);
-  if (X) d->X = X;
-  int *y = X ? cur_reallocarray(d->y, (size_t)cap, (size_t)(d->tasks ? d->tasks : 1) * sizeof *y)
-             : NULL;
+  uint32_t *row = cur_reallocarray(d->row, (size_t)cap, sizeof *row);
+  if (row) d->row = row;
+  int *y = row ? cur_reallocarray(d->y, (size_t)cap, (size_t)(d->tasks ? d->tasks : 1) * sizeof *y)
+               : NULL;
   if (y) d->y = y;
   float *w = y ? cur_reallocarray(d->w, (size_t)cap, sizeof *w) : NULL;
   if (w) d->w = w;
@@ -132,7 +153,7 @@ static int grow(dataset *d, int dim) {
   return CUR_OK;
 }
 
-/* Store callback: decodes one embedding into the next row of the dataset. */
+/* Store callback: copies one embedding into the matrix, as the next row of the dataset. */
 static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
   fetch *f = ctx;
   trainer *t = f->t;
@@ -141,20 +162,39 @@ static int take_vector(void *ctx, int64_t id, const void *bytes, size_t len) {
   if (len != (size_t)t->dim * 2)
     return cur_errorf("train: image %lld: embedding of %zu values, expected %d (model %s)",
                       (long long)id, len / 2, t->dim, t->model);
-  if (grow(d, t->dim)) return CUR_ENOMEM;
-  cur_half_decode(bytes, (size_t)t->dim, d->X + (size_t)d->n * t->dim);
+  int rc = grow(d);
+  if (rc == CUR_OK) rc = grow_matrix(&t->feats, t->dim);
+  if (rc) return rc;
+  cur_half_unpack(bytes, (size_t)t->dim, t->feats.X + t->feats.rows * (size_t)t->dim);
+  d->row[d->n] = (uint32_t)t->feats.rows++;
   f->got = 1;
   return CUR_OK;
 }
 
-/* Appends IMAGE_ID's embedding with the d->tasks classes Y and weight W to
-** D; an image without an embedding is counted in *MISSING. */
-static int add_row(trainer *t, dataset *d, int64_t image_id, const int *y, float w,
+/* The matrix row of IMAGE_ID's embedding among the training rows (in
+** image id order), or -1. */
+static long train_row_of(const trainer *t, int64_t image_id) {
+  int lo = 0, hi = t->train.n;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (t->train.ids[mid] < image_id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < t->train.n && t->train.ids[lo] == image_id ? (long)t->train.row[lo] : -1;
+}
+
+/* Appends IMAGE_ID with the d->tasks classes Y and weight W to D: its
+** embedding read into the matrix, or, with SHARE, the training row's
+** when it is one; an image without an embedding is counted in *MISSING. */
+static int add_row(trainer *t, dataset *d, int64_t image_id, const int *y, float w, int share,
                    int64_t *missing) {
+  long shared = share ? train_row_of(t, image_id) : -1;
   fetch f = {t, d, 0};
-  int rc = cur_store_embedding_of(cur_run_store(t->run), t->model, image_id, take_vector, &f);
+  int rc = shared >= 0 ? grow(d) : cur_store_embedding_of(cur_run_store(t->run), t->model, image_id,
+                                                          take_vector, &f);
   if (rc) return rc;
-  if (!f.got) {
+  if (shared >= 0) d->row[d->n] = (uint32_t)shared;
+  else if (!f.got) {
     (*missing)++;
     return CUR_OK;
   }
@@ -192,7 +232,8 @@ static int load_split(trainer *t, const cur_export_row *rows, size_t n, const ch
       y[task] = l ? l->class_idx : -1;
       any |= l != NULL;
     }
-    if (any) rc = add_row(t, d, rows[i].image_id, y, main ? (float)main->weight : 1.0f, &t->missing);
+    if (any)
+      rc = add_row(t, d, rows[i].image_id, y, main ? (float)main->weight : 1.0f, 0, &t->missing);
   }
   return rc;
 }
@@ -205,7 +246,7 @@ static int load_raw(trainer *t) {
   int rc = cur_store_policy_rows(cur_run_store(t->run), t->task_id, &rows, &n);
   for (size_t i = 0; rc == CUR_OK && i < n; i++)
     if (rows[i].kind == 'h' && rows[i].split == 't')
-      rc = add_row(t, &t->raw, rows[i].image_id, &rows[i].class_idx, 1.0f, &t->missing);
+      rc = add_row(t, &t->raw, rows[i].image_id, &rows[i].class_idx, 1.0f, 1, &t->missing);
   cur_free(rows);
   return rc;
 }
@@ -213,7 +254,7 @@ static int load_raw(trainer *t) {
 /* Frees D's rows; it keeps its number of tasks. */
 static void dataset_free(dataset *d) {
   int tasks = d->tasks;
-  cur_free(d->X);
+  cur_free(d->row);
   cur_free(d->y);
   cur_free(d->w);
   cur_free(d->ids);
@@ -225,6 +266,7 @@ static int load_sets(trainer *t, const cur_export_row *rows, size_t n) {
   dataset_free(&t->train);
   dataset_free(&t->raw);
   dataset_free(&t->eval);
+  t->feats.rows = 0;  /* UDA's pairs are read after these */
   t->train.tasks = t->n_tasks;
   t->raw.tasks = t->eval.tasks = 1;
   t->missing = 0;
@@ -304,13 +346,15 @@ static int load_uda(trainer *t, int64_t *skipped) {
   size_t n = 0;
   int64_t missing = 0;
   int rc = cur_store_uda_pairs(cur_run_store(t->run), t->task_id, &pairs, &n);
+  /* a second read replaces the first's rows, which follow the datasets' */
+  if (t->uda_src.n > 0) t->feats.rows = t->uda_src.row[0];
   dataset_free(&t->uda_src);
   dataset_free(&t->uda_var);
   for (size_t i = 0; rc == CUR_OK && i < n; i++) {
     int64_t before = missing;
-    rc = add_row(t, &t->uda_src, pairs[i].source_id, NULL, 1.0f, &missing);
+    rc = add_row(t, &t->uda_src, pairs[i].source_id, NULL, 1.0f, 0, &missing);
     if (rc == CUR_OK && missing == before)
-      rc = add_row(t, &t->uda_var, pairs[i].variant_id, NULL, 1.0f, &missing);
+      rc = add_row(t, &t->uda_var, pairs[i].variant_id, NULL, 1.0f, 0, &missing);
     if (rc == CUR_OK && missing != before && t->uda_var.n < t->uda_src.n) t->uda_src.n--;
   }
   *skipped = missing;
@@ -385,22 +429,22 @@ typedef struct scored {
   float *conf;
 } scored;
 
-/* Trains a head on TRAIN (standardised in place, with a scaler fitted on
-** it) and adds its predictions for the held-out rows to OUT.  The curated
-** and the raw head share the seed stream: they differ only by their rows. */
-/* A copy of D's features standardised by SCALER (at least one row), or NULL. */
-static float *scaled_copy(const trainer *t, const dataset *d, const feat_scaler *scaler) {
-  float *X = cur_mallocarray((size_t)(d->n ? d->n : 1), (size_t)t->dim * sizeof *X);
-  if (X && d->n) memcpy(X, d->X, (size_t)d->n * t->dim * sizeof *X);
-  if (X) feat_scaler_apply(scaler, X, (size_t)d->n);
-  return X;
+/* D's rows of the matrix, standardised by SCALER (when not NULL) as the head reads them. */
+static head_rows view_of(const trainer *t, const dataset *d, const feat_scaler *scaler) {
+  head_rows v = head_rows_half(t->feats.X, (int)t->feats.rows, t->dim);
+  v.idx = d->row;
+  v.n = d->n;
+  if (scaler) feat_scaler_view(scaler, &v);
+  return v;
 }
 
+/* Trains a head on TRAIN (standardised with a scaler fitted on it) and adds
+** its predictions for the held-out rows to OUT.  The curated and the raw
+** head share the seed stream: they differ only by their rows. */
 static int fit_and_score(trainer *t, dataset *train, scored *out) {
   feat_scaler *scaler = NULL;
   head_config cfg;
   int m = t->eval.n, T = train->tasks, k = T > 1 ? t->k_all : t->k;
-  float *X = NULL, *Xu = NULL, *Xa = NULL;
   int *pred = cur_calloc((size_t)m + 1, (size_t)T * sizeof *pred);
   float *conf = cur_calloc((size_t)m + 1, (size_t)T * sizeof *conf);
   cur_head_options_config(cur_run_options(t->run), cur_run_seed(t->run), 0, &cfg);
@@ -411,19 +455,16 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     cfg.n_tasks = T;
     cfg.task_classes = t->task_k;
   }
+  head_rows X = view_of(t, train, NULL);
   /* the epsilon keeps constant columns (e.g. a border pixel) finite */
-  int rc = pred && conf ? feat_scaler_fit(train->X, (size_t)train->n, t->dim, 1e-6f, &scaler) : CUR_ENOMEM;
+  int rc = pred && conf ? feat_scaler_fit_rows(&X, 1e-6f, &scaler) : CUR_ENOMEM;
   if (rc == CUR_OK) {
-    feat_scaler_apply(scaler, train->X, (size_t)train->n);
-    X = scaled_copy(t, &t->eval, scaler);
-    Xu = scaled_copy(t, &t->uda_src, scaler);
-    Xa = scaled_copy(t, &t->uda_var, scaler);
-    if (!X || !Xu || !Xa) rc = CUR_ENOMEM;
+    feat_scaler_view(scaler, &X);
+    head_rows ev = view_of(t, &t->eval, scaler);
+    head_unlabelled u = {view_of(t, &t->uda_src, scaler), view_of(t, &t->uda_var, scaler)};
+    rc = head_fit_predict(&cfg, &X, k, train->y, train->w, &u, &ev, pred, conf,
+                          head_stop_when_interrupted, NULL);
   }
-  head_unlabelled u = {Xu, Xa, t->uda_src.n};
-  if (rc == CUR_OK)
-    rc = head_fit_predict(&cfg, train->X, train->n, t->dim, k, train->y, train->w, &u, X, m, pred,
-                          conf, head_stop_when_interrupted, NULL);
   /* train.task is the first of the tasks */
   for (int i = 0; rc == CUR_OK && i < m; i++) {
     out->pred[i] = pred[(size_t)i * T];
@@ -431,9 +472,6 @@ static int fit_and_score(trainer *t, dataset *train, scored *out) {
     (i < t->n_val ? out->val : out->test)[(size_t)t->eval.y[i] * t->k + out->pred[i]]++;
   }
   feat_scaler_free(scaler);
-  cur_free(X);
-  cur_free(Xu);
-  cur_free(Xa);
   cur_free(pred);
   cur_free(conf);
   return rc;
@@ -590,6 +628,7 @@ static int train_run(cur_run *run) {
     if (command) rc = cur_train_job_run(run, manifest);
   }
   cur_free(manifest);
+  cur_free(t.feats.X);
   dataset_free(&t.train);
   dataset_free(&t.raw);
   dataset_free(&t.eval);
