@@ -240,7 +240,8 @@ static void decode_one(void *ctx, size_t i) {
     __atomic_add_fetch(&b->failed, 1, __ATOMIC_RELAXED);
 }
 
-static double end_to_end(clip_model *m, const blob *imgs, int n, const opts *o, int *failed) {
+static double end_to_end(clip_model *m, const blob *imgs, int n, const opts *o, int *failed,
+                         double *decode_s) {
   e2e_batch b = {.m = m, .imgs = imgs};
   float *out = cur_mallocarray((size_t)o->batch * 512, sizeof *out);
   b.pix = cur_mallocarray((size_t)o->batch * 3 * 224 * 224, sizeof(float));
@@ -248,7 +249,9 @@ static double end_to_end(clip_model *m, const blob *imgs, int n, const opts *o, 
   double t0 = now();
   for (b.first = 0; b.first < n; b.first += o->batch) {
     int k = n - b.first < o->batch ? n - b.first : o->batch;
+    double t1 = now();
     cur_parallel_for((size_t)k, m->threads, decode_one, &b);
+    *decode_s += now() - t1;
     if (clip_encode_images(m, b.pix, k, out) != CUR_OK) die("encode");
   }
   double t = now() - t0;
@@ -311,9 +314,10 @@ static void run_end_to_end(clip_model *m, const opts *o) {
     die("tar");
   } else {
     int n = total < o->images ? total : o->images;
-    double rate = end_to_end(m, imgs, n, o, &failed);
-    printf("end_to_end_images %d\nend_to_end_failed %d\nend_to_end_img_per_s %.1f\n", n, failed,
-           rate);
+    double decode_s = 0, rate = end_to_end(m, imgs, n, o, &failed, &decode_s);
+    printf("end_to_end_images %d\nend_to_end_failed %d\nend_to_end_img_per_s %.1f\n"
+           "end_to_end_decoding_s %.3f\n",
+           n, failed, rate, decode_s);
   }
   for (int i = 0; i < total; i++) cur_free(imgs[i].data);
   cur_free(imgs);
