@@ -123,7 +123,7 @@ typedef struct band_table {
 ** bits (-1: the band is neither filed nor searched). */
 typedef struct hash_index {
   int d, bands, whole;
-  int popcnt;                  /* the CPU has the POPCNT instruction */
+  int popcnt;                  /* the CPU's popcount: 0 none, 1 POPCNT, 2 AVX-512's too */
   int shift[MAX_BANDS], bits[MAX_BANDS], r[MAX_BANDS];
   band_table filed[MAX_BANDS];
   band_table queries[MAX_BANDS];   /* the queries by band value (whole: FILED itself) */
@@ -261,7 +261,8 @@ static int index_build(hash_index *ix, const hash_list *l, const uint64_t *query
   }
   *ix = best;
 #if defined(__x86_64__)
-  ix->popcnt = __builtin_cpu_supports("popcnt");
+  ix->popcnt = __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512vl")
+                   ? 2 : __builtin_cpu_supports("popcnt");
 #endif
   size_t n = l->n > (size_t)n_query ? l->n : (size_t)n_query;
   uint64_t *permuted = cur_mallocarray(n ? n : 1, sizeof *permuted);
@@ -396,10 +397,16 @@ __attribute__((target("popcnt"))) static int scan_popcnt(const hash_index *ix, u
                                                          uint32_t q0, uint32_t q1, task *t) {
   return scan_with(ix, value, q0, q1, t, 1);
 }
+
+__attribute__((target("popcnt,avx2,avx512f,avx512vl,avx512vpopcntdq"))) static int
+scan_vpopcnt(const hash_index *ix, unsigned value, uint32_t q0, uint32_t q1, task *t) {
+  return scan_with(ix, value, q0, q1, t, 1);
+}
 #endif
 
 static int scan_value(const hash_index *ix, unsigned value, uint32_t q0, uint32_t q1, task *t) {
 #if defined(__x86_64__)
+  if (ix->popcnt == 2) return scan_vpopcnt(ix, value, q0, q1, t);
   if (ix->popcnt) return scan_popcnt(ix, value, q0, q1, t);
 #endif
   return scan_with(ix, value, q0, q1, t, 0);
