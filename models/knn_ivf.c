@@ -2,13 +2,14 @@
 **
 ** Build.  The cells' centroids are faiss's spherical k-means on a seeded
 ** sample of the rows (knn_faiss.cpp: as faiss's IndexIVFFlat trains them).
-** Every row is filed in the cell of its nearest centroid (largest inner
-** product, found with sgemm as below), and the index keeps its own float
-** copy of the rows, cell after cell, in row order within a cell.
+** Each row's NEAR_CELLS nearest centroids (largest inner product) are found
+** with one sgemm per block of BLOCK rows against all centroids and a
+** selection; the row is filed in the nearest, and the index keeps its own
+** float copy of the rows, cell after cell, in row order within a cell.
 **
 ** Search.  The queries go in chunks (CAND_BYTES); per chunk:
-**  1. each query's nprobe nearest centroids: one sgemm per block of BLOCK
-**     queries against all centroids, then a selection;
+**  1. each query's nprobe nearest cells: the first nprobe of those found
+**     for its row at filing, or with more, found anew as above;
 **  2. that inverted into, per cell, the queries that probe it;
 **  3. per cell, one sgemm of those queries (BLOCK at a time) against the
 **     cell's rows; each (query, probe) pair has a slot of its own for the k
@@ -45,6 +46,11 @@
 
 /* Rows per cell the cells are trained on (knn.h). */
 #define TRAIN_PER_CELL 64
+/* The nearest cells of each row found when it is filed (P below, or nlist
+** when fewer), kept for the searches that probe no more: every row's
+** centroid scores are computed once, not again for each search of all
+** rows (at 10^6 rows they are twice the work of scanning the cells). */
+#define NEAR_CELLS 16
 /* Query vectors per sgemm. */
 #define BLOCK 256
 /* A cell's rows per sgemm: bounds the scores' scratch when one cell holds
@@ -72,6 +78,8 @@ struct knn_ivf {
   float *rows;                 /* n x d: the rows, cell after cell */
   int64_t *row_at;             /* position -> row index */
   int64_t *pos;                /* row index -> position */
+  int n_near;                  /* NEAR_CELLS, at most nlist */
+  int32_t *near;               /* n x n_near: each row's nearest cells, nearest first */
 };
 
 /* Whether (S, I) ranks before (T, J): the larger similarity, then the lower
@@ -170,8 +178,8 @@ static int workers_of(const knn_ivf *ix) {
 }
 
 /* The P nearest cells (largest inner product with the centroid) of each of
-** the M rows Q (m x d), into CELLS (m x p, in no particular order; -1 for
-** a row whose scores are NaN). */
+** the M rows Q (m x d), into CELLS (m x p, nearest first; -1 past the
+** cells of a row whose scores are NaN). */
 static void nearest_cells(const knn_ivf *ix, const float *Q, int m, int p, scratch *s,
                           int32_t *cells) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, ix->nlist, ix->d, 1.0f, Q, ix->d,
@@ -180,6 +188,7 @@ static void nearest_cells(const knn_ivf *ix, const float *Q, int m, int p, scrat
     const float *score = s->score + (size_t)i * ix->nlist;
     top_clear(s->hs, s->hi, p);
     for (int c = 0; c < ix->nlist; c++) top_push(s->hs, s->hi, p, score[c], c);
+    top_sort(s->hs, s->hi, p);
     for (int j = 0; j < p; j++)
       cells[(size_t)i * p + j] = s->hi[j] == EMPTY_ID ? -1 : (int32_t)s->hi[j];
   }
@@ -207,18 +216,19 @@ static int train_cells(knn_ivf *ix, const knn_rows *rows, uint64_t seed) {
   return rc;
 }
 
-/* The nearest cell of each row of a fetched block, BLOCK rows a task. */
+/* The nearest cells of each row of a fetched block, BLOCK rows a task. */
 typedef struct assign_job {
   const knn_ivf *ix;
   const float *X;              /* count x d */
   int64_t count;
-  int32_t *cell;               /* count */
+  int32_t *near;               /* count x n_near */
 } assign_job;
 
 static void assign_task(void *ctx, scratch *s, size_t task) {
   const assign_job *j = ctx;
   int64_t first = (int64_t)task * BLOCK, m = j->count - first < BLOCK ? j->count - first : BLOCK;
-  nearest_cells(j->ix, j->X + first * j->ix->d, (int)m, 1, s, j->cell + first);
+  int p = j->ix->n_near;
+  nearest_cells(j->ix, j->X + first * j->ix->d, (int)m, p, s, j->near + first * p);
 }
 
 /* Rows FIRST .. of ROWS in blocks of at most KNN_BLOCK_ROWS into X: their count. */
@@ -228,30 +238,33 @@ static int64_t fetch(const knn_rows *rows, int64_t first, float *X) {
   return count;
 }
 
-/* Each row's cell, then the rows copied cell after cell (row order within a
-** cell).  A row whose scores are NaN goes in cell 0. */
+/* Each row's nearest cells (it is filed in the first), then the rows copied
+** cell after cell (row order within a cell).  A row whose scores are NaN
+** goes in cell 0. */
 static int file_rows(knn_ivf *ix, const knn_rows *rows, scratch *s) {
   int64_t n = ix->n, block = n < KNN_BLOCK_ROWS ? n : KNN_BLOCK_ROWS;
   int d = ix->d;
   float *X = cur_mallocarray((size_t)block, (size_t)d * sizeof *X);
-  int32_t *cell = cur_mallocarray((size_t)n, sizeof *cell);
+  int p = ix->n_near;
   ix->start = cur_calloc((size_t)ix->nlist + 1, sizeof *ix->start);
   ix->rows = cur_mallocarray((size_t)n, (size_t)d * sizeof *ix->rows);
   ix->row_at = cur_mallocarray((size_t)n, sizeof *ix->row_at);
   ix->pos = cur_mallocarray((size_t)n, sizeof *ix->pos);
-  int rc = X && cell && ix->start && ix->rows && ix->row_at && ix->pos ? CUR_OK : CUR_ENOMEM;
+  ix->near = cur_mallocarray((size_t)n, (size_t)p * sizeof *ix->near);
+  int32_t *near = ix->near;
+  int rc = X && near && ix->start && ix->rows && ix->row_at && ix->pos ? CUR_OK : CUR_ENOMEM;
   for (int64_t first = 0, count; rc == CUR_OK && first < n; first += count) {
     count = fetch(rows, first, X);
-    assign_job j = {ix, X, count, cell + first};
+    assign_job j = {ix, X, count, near + first * p};
     run_tasks(s, workers_of(ix), (size_t)((count + BLOCK - 1) / BLOCK), assign_task, &j);
   }
   if (rc == CUR_OK) {
-    for (int64_t i = 0; i < n; i++) ix->start[(cell[i] < 0 ? 0 : cell[i]) + 1]++;
+    for (int64_t i = 0; i < n; i++) ix->start[(near[i * p] < 0 ? 0 : near[i * p]) + 1]++;
     for (int c = 0; c < ix->nlist; c++) ix->start[c + 1] += ix->start[c];
     /* start[c] runs through cell c as it fills, ending at start[c + 1]'s value */
     for (int64_t i = 0; i < n; i++) {
-      int64_t p = ix->start[cell[i] < 0 ? 0 : cell[i]]++;
-      ix->pos[i] = p, ix->row_at[p] = i;
+      int64_t at = ix->start[near[i * p] < 0 ? 0 : near[i * p]]++;
+      ix->pos[i] = at, ix->row_at[at] = i;
     }
     for (int c = ix->nlist; c > 0; c--) ix->start[c] = ix->start[c - 1];
     ix->start[0] = 0;
@@ -261,7 +274,7 @@ static int file_rows(knn_ivf *ix, const knn_rows *rows, scratch *s) {
     for (int64_t v = 0; v < count; v++)
       memcpy(ix->rows + ix->pos[first + v] * d, X + v * d, (size_t)d * sizeof *X);
   }
-  cur_free(X), cur_free(cell);
+  cur_free(X);
   return rc;
 }
 
@@ -275,10 +288,11 @@ int knn_ivf_new_rows(const knn_rows *rows, int nlist, uint64_t seed, int threads
   if (nlist > n) nlist = (int)n;       /* k-means needs a row per cell */
   knn_ivf *ix = cur_calloc(1, sizeof *ix);
   if (!ix) return CUR_ENOMEM;
-  *ix = (knn_ivf){.n = n, .d = d, .nlist = nlist, .threads = threads};
+  *ix = (knn_ivf){.n = n, .d = d, .nlist = nlist, .threads = threads,
+                  .n_near = nlist < NEAR_CELLS ? nlist : NEAR_CELLS};
   scratch *s = NULL;
   rc = train_cells(ix, rows, seed);
-  if (rc == CUR_OK) rc = scratch_new(workers_of(ix), d, nlist, 1, &s);
+  if (rc == CUR_OK) rc = scratch_new(workers_of(ix), d, nlist, ix->n_near, &s);
   if (rc == CUR_OK) {
     /* our threads fill the cores; BLAS threads inside them would oversubscribe */
     int blas_threads = openblas_get_num_threads();
@@ -305,7 +319,7 @@ int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int 
 void knn_ivf_free(knn_ivf *ix) {
   if (!ix) return;
   cur_free(ix->centroid), cur_free(ix->start), cur_free(ix->rows);
-  cur_free(ix->row_at), cur_free(ix->pos);
+  cur_free(ix->row_at), cur_free(ix->pos), cur_free(ix->near);
   cur_free(ix);
 }
 
@@ -342,12 +356,20 @@ static void query_vector(const search_job *j, int64_t q, float *out) {
   memcpy(out, ix->rows + ix->pos[query_row(j, q)] * ix->d, (size_t)ix->d * sizeof *out);
 }
 
-/* Step 1 for the chunk's queries TASK * BLOCK ..: their cells; slots emptied. */
+/* Step 1 for the chunk's queries TASK * BLOCK ..: their cells (those found
+** when the rows were filed, if as many); slots emptied. */
 static void probe_task(void *ctx, scratch *s, size_t task) {
   const search_job *j = ctx;
+  const knn_ivf *ix = j->ix;
   int64_t q0 = (int64_t)task * BLOCK, m = j->m - q0 < BLOCK ? j->m - q0 : BLOCK;
-  for (int64_t q = 0; q < m; q++) query_vector(j, q0 + q, s->q + q * j->ix->d);
-  nearest_cells(j->ix, s->q, (int)m, j->nprobe, s, j->probe + q0 * j->nprobe);
+  if (j->nprobe <= ix->n_near) {
+    for (int64_t q = q0; q < q0 + m; q++)
+      memcpy(j->probe + q * j->nprobe, ix->near + query_row(j, q) * ix->n_near,
+             (size_t)j->nprobe * sizeof *j->probe);
+  } else {
+    for (int64_t q = 0; q < m; q++) query_vector(j, q0 + q, s->q + q * ix->d);
+    nearest_cells(ix, s->q, (int)m, j->nprobe, s, j->probe + q0 * j->nprobe);
+  }
   int64_t slots = (int64_t)j->nprobe * j->k;
   top_clear(j->cand_s + q0 * slots, j->cand_i + q0 * slots, m * slots);
 }
