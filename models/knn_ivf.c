@@ -196,7 +196,17 @@ static void nearest_cells(const knn_ivf *ix, const float *Q, int m, int p, scrat
 
 /* ---- building ---- */
 
-/* The centroids: faiss's k-means on 64 rows a cell drawn with SEED. */
+/* Whether the D values at X are all finite. */
+static int finite_row(const float *x, int d) {
+  for (int j = 0; j < d; j++)
+    if (!isfinite(x[j])) return 0;
+  return 1;
+}
+
+/* The centroids: faiss's k-means on 64 rows a cell drawn with SEED.  faiss
+** refuses a sample holding a NaN or an infinity (a stored vector with an
+** infinity becomes NaN when scaled), so such rows are left out of it, and
+** there are at most as many cells as finite rows sampled. */
 static int train_cells(knn_ivf *ix, const knn_rows *rows, uint64_t seed) {
   int64_t n_train = (int64_t)ix->nlist * TRAIN_PER_CELL < ix->n
                         ? (int64_t)ix->nlist * TRAIN_PER_CELL : ix->n;
@@ -206,8 +216,16 @@ static int train_cells(knn_ivf *ix, const knn_rows *rows, uint64_t seed) {
   ix->centroid = cur_mallocarray((size_t)ix->nlist, (size_t)d * sizeof *ix->centroid);
   int rc = train && sample && ix->centroid ? CUR_OK : CUR_ENOMEM;
   if (rc == CUR_OK) rc = knn_sample_rows(ix->n, n_train, seed, train);
-  for (int64_t i = 0; rc == CUR_OK && i < n_train; i++)
-    rows->get(rows->ctx, train[i], 1, sample + i * d);
+  int64_t kept = 0;
+  for (int64_t i = 0; rc == CUR_OK && i < n_train; i++) {
+    rows->get(rows->ctx, train[i], 1, sample + kept * d);
+    kept += finite_row(sample + kept * d, d);
+  }
+  if (rc == CUR_OK && kept == 0)
+    rc = cur_errorc(CUR_EINPUT, "knn: every one of %lld sampled rows holds a NaN or an infinity",
+                    (long long)n_train);
+  if (rc == CUR_OK && kept < ix->nlist) ix->nlist = (int)kept;
+  n_train = kept;
   char err[256] = "";
   if (rc == CUR_OK)
     rc = knn__shim_rc(knn__faiss_train_cells(ix->threads, sample, n_train, d, ix->nlist,
@@ -288,11 +306,11 @@ int knn_ivf_new_rows(const knn_rows *rows, int nlist, uint64_t seed, int threads
   if (nlist > n) nlist = (int)n;       /* k-means needs a row per cell */
   knn_ivf *ix = cur_calloc(1, sizeof *ix);
   if (!ix) return CUR_ENOMEM;
-  *ix = (knn_ivf){.n = n, .d = d, .nlist = nlist, .threads = threads,
-                  .n_near = nlist < NEAR_CELLS ? nlist : NEAR_CELLS};
+  *ix = (knn_ivf){.n = n, .d = d, .nlist = nlist, .threads = threads};
   scratch *s = NULL;
   rc = train_cells(ix, rows, seed);
-  if (rc == CUR_OK) rc = scratch_new(workers_of(ix), d, nlist, ix->n_near, &s);
+  ix->n_near = ix->nlist < NEAR_CELLS ? ix->nlist : NEAR_CELLS;
+  if (rc == CUR_OK) rc = scratch_new(workers_of(ix), d, ix->nlist, ix->n_near, &s);
   if (rc == CUR_OK) {
     /* our threads fill the cores; BLAS threads inside them would oversubscribe */
     int blas_threads = openblas_get_num_threads();

@@ -7,6 +7,8 @@
 **          of the cells probed: the oracle files the rows and picks the
 **          probes itself, in double, from the index's centroids.
 ** knn-3.*: the neighbours do not depend on the thread count.
+** knn-4.*: hostile rows and requests: a NaN row, a zero row, more
+**          neighbours asked than the probed cells hold, bad arguments.
 **
 ** Similarities: the index sums in float (BLAS), the oracle in double; on
 ** unit vectors of D values the float sums are within about D x 2^-24 of
@@ -223,10 +225,46 @@ TEST(neighbours_do_not_depend_on_the_thread_count) {
   cur_free(X), cur_free(sim1), cur_free(sim3), cur_free(nbr1), cur_free(nbr3);
 }
 
+/* knn-4.1: a row of NaN (a stored vector with an infinity, centred and
+** scaled) lists no neighbour and is listed by none; a row of zeros is
+** listed at similarity 0 and lists rows at 0; asking for more neighbours
+** than one cell holds fills the rest with -1 and -INFINITY; a query row
+** outside the rows and k 0 are refused. */
+TEST(nan_and_zero_rows_and_short_cells_are_handled) {
+  enum { M = 400, NLIST = 8, KK = 120 };
+  float *X = planted_rows(14), *sim = cur_mallocarray(M, KK * sizeof *sim);
+  int64_t *nbr = cur_mallocarray(M, KK * sizeof *nbr);
+  REQUIRE(X && sim && nbr);
+  for (int j = 0; j < D; j++) X[7 * D + j] = NAN, X[9 * D + j] = 0;
+  knn_ivf *ix = NULL;
+  REQUIRE_OK(knn_ivf_new(X, M, D, NLIST, 8, 2, &ix));
+  REQUIRE_OK(knn_ivf_search(ix, 1, KK, NULL, M, nbr, sim));
+  long listed_nan = 0, empty_tail = 0, bad_order = 0;
+  for (int q = 0; q < M; q++)
+    for (int a = 0; a < KK; a++) {
+      int64_t b = nbr[q * KK + a];
+      listed_nan += b == 7;
+      empty_tail += b < 0 && sim[q * KK + a] == -INFINITY;
+      if (a > 0 && b >= 0) bad_order += nbr[q * KK + a - 1] < 0 || sim[q * KK + a] > sim[q * KK + a - 1];
+    }
+  CHECK_INT(nbr[7 * KK], -1);
+  CHECK_INT(listed_nan, 0);
+  CHECK_INT(bad_order, 0);
+  CHECK(empty_tail > 0);                 /* 400 rows in 8 cells: fewer than 120 in some */
+  for (int a = 0; a < KK && nbr[9 * KK + a] >= 0; a++) CHECK(sim[9 * KK + a] == 0);
+  REQUIRE_OK(knn_ivf_search(ix, 0, 3, NULL, M, nbr, sim));     /* nprobe 0 reads as 1 */
+  int64_t outside[1] = {M};
+  CHECK(knn_ivf_search(ix, 2, 3, outside, 1, nbr, sim) == CUR_EINPUT);
+  CHECK(knn_ivf_search(ix, 2, 0, NULL, M, nbr, sim) == CUR_EINPUT);
+  knn_ivf_free(ix);
+  cur_free(X), cur_free(sim), cur_free(nbr);
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(probing_every_cell_gives_the_exact_neighbours);
   RUN(probing_some_cells_gives_the_exact_neighbours_among_their_rows);
   RUN(neighbours_do_not_depend_on_the_thread_count);
+  RUN(nan_and_zero_rows_and_short_cells_are_handled);
   return test_finish();
 }
