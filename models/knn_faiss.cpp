@@ -134,11 +134,18 @@ int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n,
 
 /* faiss's k-means, as IndexIVFFlat trains its cells for inner product
 ** (spherical: unit-length centroids; faiss's fixed seed), on the N_TRAIN
-** rows SAMPLE; the NLIST centroids into CENTROIDS. */
+** rows SAMPLE; the NLIST centroids into CENTROIDS.  On one OpenMP thread:
+** its time is BLAS sgemm (OpenBLAS's own threads), between which faiss
+** opens a short OpenMP region per block of 4,096 x 1,024 scores, and
+** libgomp's idle threads spin-wait between regions (GOMP_SPINCOUNT):
+** on two threads that waiting was 6% of the audit stage's CPU at 10^6.
+** faiss's centroids do not depend on its thread count (each centroid
+** sums its rows in row order). */
 int knn__faiss_train_cells(int threads, const float *sample, int64_t n_train, int d, int nlist,
                            float *centroids, char *err, size_t err_cap) {
+  (void)threads;
   return guarded(err, err_cap, [&] {
-    omp_set_num_threads(threads);
+    omp_set_num_threads(1);
     faiss::IndexFlatIP quantizer(d);
     faiss::IndexIVFFlat ivf(&quantizer, d, (size_t)nlist, faiss::METRIC_INNER_PRODUCT);
     ivf.train(n_train, sample);
