@@ -30,7 +30,7 @@ typedef struct knn_config {
   int ivf;              /* 0: exact search, 1: IVF */
   int nlist;            /* IVF cells (0: about 4 x sqrt(n)) */
   int nprobe;           /* IVF cells searched per query */
-  int threads;          /* threads the search may use (faiss's OpenMP, the IVF's own), >= 1 */
+  int threads;          /* threads the search may use (faiss's BLAS, the IVF's own), >= 1 */
 } knn_config;
 
 /* Fills NBR (row indices) and SIM (inner products), M x k each, for the

@@ -104,6 +104,30 @@ static void search(const faiss::Index &index, int k, const row_source &r, const 
   }
 }
 
+/* In OpenBLAS's own header, but not in every cblas.h. */
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
+
+/* faiss on one OpenMP thread, its BLAS on THREADS, for the object's
+** lifetime.  faiss's time here is sgemm; between two sgemm calls it opens a
+** short OpenMP region per block of 4,096 x 1,024 scores (a heap update, or
+** k-means' assignment), and libgomp's idle threads spin-wait between
+** regions (GOMP_SPINCOUNT) on the cores OpenBLAS wants.  Measured on the
+** audit benchmark (2 cores, load 2 to 3, alternated twice): the exact
+** search of 10^5 images of 192 values 66 -> 47 s of CPU, 38 -> 29 s wall;
+** k-means on 256,000 rows and filing 10^6, 78 -> 57 s CPU, 40 -> 29 s
+** wall.  Neither's results depend on the thread counts: BLAS splits the
+** rows and columns of a product, not its sums, and each k-means centroid
+** sums its rows in row order. */
+struct faiss_threads {
+  int blas;
+  explicit faiss_threads(int threads) : blas(openblas_get_num_threads()) {
+    omp_set_num_threads(1);
+    openblas_set_num_threads(threads);
+  }
+  ~faiss_threads() { openblas_set_num_threads(blas); }
+};
+
 /* Runs F, turning exceptions into the return codes above. */
 template <class F> static int guarded(char *err, size_t err_cap, F f) {
   try {
@@ -124,7 +148,7 @@ int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n,
                      const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
                      size_t err_cap) {
   return guarded(err, err_cap, [&] {
-    omp_set_num_threads(threads);
+    faiss_threads on(threads);
     row_source r = {get, ctx, n, d};
     faiss::IndexFlatIP flat(d);
     add_rows(flat, r);
@@ -134,18 +158,11 @@ int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n,
 
 /* faiss's k-means, as IndexIVFFlat trains its cells for inner product
 ** (spherical: unit-length centroids; faiss's fixed seed), on the N_TRAIN
-** rows SAMPLE; the NLIST centroids into CENTROIDS.  On one OpenMP thread:
-** its time is BLAS sgemm (OpenBLAS's own threads), between which faiss
-** opens a short OpenMP region per block of 4,096 x 1,024 scores, and
-** libgomp's idle threads spin-wait between regions (GOMP_SPINCOUNT):
-** on two threads that waiting was 6% of the audit stage's CPU at 10^6.
-** faiss's centroids do not depend on its thread count (each centroid
-** sums its rows in row order). */
+** rows SAMPLE; the NLIST centroids into CENTROIDS. */
 int knn__faiss_train_cells(int threads, const float *sample, int64_t n_train, int d, int nlist,
                            float *centroids, char *err, size_t err_cap) {
-  (void)threads;
   return guarded(err, err_cap, [&] {
-    omp_set_num_threads(1);
+    faiss_threads on(threads);
     faiss::IndexFlatIP quantizer(d);
     faiss::IndexIVFFlat ivf(&quantizer, d, (size_t)nlist, faiss::METRIC_INNER_PRODUCT);
     ivf.train(n_train, sample);
