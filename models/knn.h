@@ -69,8 +69,10 @@ int knn_sample_rows(int64_t n, int64_t m, uint64_t seed, int64_t *rows);
 /* An IVF index: it holds a float copy of every row, filed cell by cell, and
 ** reads X (or ROWS) only while it is built. */
 typedef struct knn_ivf knn_ivf;
-/* NLIST cells (0: about 4 x sqrt(n), at most n) trained on 64 rows per cell
-** (all when fewer) drawn with SEED; each row filed in its nearest cell.
+/* NLIST cells (0: about 4 x sqrt(n); at most n, and at most the sampled
+** rows without a NaN or an infinity, which are left out of training)
+** trained on 64 rows per cell (all when fewer) drawn with SEED; each row
+** filed in its nearest cell.
 ** CUR_OK, CUR_ENOMEM or CUR_ERR.  The caller frees it with knn_ivf_free. */
 int knn_ivf_new(const float *X, int64_t n, int d, int nlist, uint64_t seed, int threads,
                 knn_ivf **out);
