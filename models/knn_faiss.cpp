@@ -1,4 +1,4 @@
-/* knn_faiss.cpp -- the C++ side of knn.h: self-kNN over faiss's flat and IVF indexes.
+/* knn_faiss.cpp -- the C++ side of knn.h: exact self-kNN over faiss's flat index, and the IVF cells' k-means.
 **
 ** Debian's libfaiss.a holds no C API symbols (faiss/c_api does not link), so
 ** this one file speaks C++ and exports extern "C" functions; every faiss
@@ -8,15 +8,12 @@
 */
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
-#include <faiss/invlists/InvertedLists.h>
 #include <omp.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <memory>
 #include <new>
 #include <vector>
 
@@ -24,14 +21,6 @@ extern "C" {
 #include "knn.h"
 }
 #include "knn_faiss_internal.h"
-
-/* An IVF index with the quantizer it points to. */
-struct ivf_index {
-  faiss::IndexFlatIP quantizer;
-  faiss::IndexIVFFlat index;
-  ivf_index(int d, int nlist)
-      : quantizer(d), index(&quantizer, d, (size_t)nlist, faiss::METRIC_INNER_PRODUCT) {}
-};
 
 /* Keeps, per query, the first k results that are not the query's own row
 ** (QUERY[i], or FIRST + i without QUERY). */
@@ -89,37 +78,6 @@ static void add_rows(faiss::Index &index, const row_source &r) {
   }
 }
 
-/* Every row of R filed in the IVF INDEX.  faiss's add grows each cell's
-** list by doubling, which left the lists a third larger than their rows
-** on average (at 10^6 rows of 192 values, about 300 MB more than the
-** 768 MB of rows); so the cells of all rows are found first, block by
-** block (as add would find them), each list is reserved at its final
-** size, and the rows are then filed with those cells. */
-static void add_rows_ivf(faiss::IndexIVF &index, const row_source &r) {
-  std::vector<faiss::Index::idx_t> cell((size_t)r.n);
-  std::vector<float> block;
-  for (int64_t first = 0, count; first < r.n; first += count) {
-    count = block_rows(r, first);
-    fetch(r, first, count, block);
-    index.quantizer->assign(count, block.data(), cell.data() + first);
-  }
-  auto *lists = dynamic_cast<faiss::ArrayInvertedLists *>(index.invlists);
-  if (lists) {
-    std::vector<size_t> size(index.nlist);
-    for (faiss::Index::idx_t c : cell)
-      if (c >= 0) size[(size_t)c]++;
-    for (size_t l = 0; l < index.nlist; l++) {
-      lists->codes[l].reserve(size[l] * lists->code_size);
-      lists->ids[l].reserve(size[l]);
-    }
-  }
-  for (int64_t first = 0, count; first < r.n; first += count) {
-    count = block_rows(r, first);
-    fetch(r, first, count, block);
-    index.add_core(count, block.data(), nullptr, cell.data() + first);
-  }
-}
-
 /* The k + 1 nearest in INDEX of M query rows Q (QUERY[i], or FIRST + i
 ** without QUERY), self dropped. */
 static void search_block(const faiss::Index &index, int k, const float *Q, int64_t first,
@@ -146,6 +104,30 @@ static void search(const faiss::Index &index, int k, const row_source &r, const 
   }
 }
 
+/* In OpenBLAS's own header, but not in every cblas.h. */
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
+
+/* faiss on one OpenMP thread, its BLAS on THREADS, for the object's
+** lifetime.  faiss's time here is sgemm; between two sgemm calls it opens a
+** short OpenMP region per block of 4,096 x 1,024 scores (a heap update, or
+** k-means' assignment), and libgomp's idle threads spin-wait between
+** regions (GOMP_SPINCOUNT) on the cores OpenBLAS wants.  Measured on the
+** audit benchmark (2 cores, load 2 to 3, alternated twice): the exact
+** search of 10^5 images of 192 values 66 -> 47 s of CPU, 38 -> 29 s wall;
+** k-means on 256,000 rows and filing 10^6, 78 -> 57 s CPU, 40 -> 29 s
+** wall.  Neither's results depend on the thread counts: BLAS splits the
+** rows and columns of a product, not its sums, and each k-means centroid
+** sums its rows in row order. */
+struct faiss_threads {
+  int blas;
+  explicit faiss_threads(int threads) : blas(openblas_get_num_threads()) {
+    omp_set_num_threads(1);
+    openblas_set_num_threads(threads);
+  }
+  ~faiss_threads() { openblas_set_num_threads(blas); }
+};
+
 /* Runs F, turning exceptions into the return codes above. */
 template <class F> static int guarded(char *err, size_t err_cap, F f) {
   try {
@@ -166,7 +148,7 @@ int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n,
                      const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
                      size_t err_cap) {
   return guarded(err, err_cap, [&] {
-    omp_set_num_threads(threads);
+    faiss_threads on(threads);
     row_source r = {get, ctx, n, d};
     faiss::IndexFlatIP flat(d);
     add_rows(flat, r);
@@ -174,36 +156,16 @@ int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n,
   });
 }
 
-/* Trains the cells on the rows TRAIN[0..n_train) (faiss's k-means, fixed
-** seed), then files all N rows. */
-int knn__faiss_ivf_new(int threads, knn__rows_fn get, void *ctx, int64_t n, int d, int nlist,
-                       const int64_t *train, int64_t n_train, void **out, char *err,
-                       size_t err_cap) {
-  ivf_index *ix = nullptr;
-  int rc = guarded(err, err_cap, [&] {
-    omp_set_num_threads(threads);
-    row_source r = {get, ctx, n, d};
-    std::unique_ptr<ivf_index> made(new ivf_index(d, nlist));
-    std::vector<float> sample;
-    gather(r, train, n_train, sample);
-    made->index.train(n_train, sample.data());
-    std::vector<float>().swap(sample);
-    add_rows_ivf(made->index, r);
-    ix = made.release();
-  });
-  *out = ix;
-  return rc;
-}
-
-int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, knn__rows_fn get, void *ctx,
-                          int64_t n, int d, const int64_t *query, int64_t m, int64_t *nbr,
-                          float *sim, char *err, size_t err_cap) {
+/* faiss's k-means, as IndexIVFFlat trains its cells for inner product
+** (spherical: unit-length centroids; faiss's fixed seed), on the N_TRAIN
+** rows SAMPLE; the NLIST centroids into CENTROIDS. */
+int knn__faiss_train_cells(int threads, const float *sample, int64_t n_train, int d, int nlist,
+                           float *centroids, char *err, size_t err_cap) {
   return guarded(err, err_cap, [&] {
-    omp_set_num_threads(threads);
-    ivf_index *ix = static_cast<ivf_index *>(ivf);
-    ix->index.nprobe = (size_t)nprobe;
-    search(ix->index, k, row_source{get, ctx, n, d}, query, m, nbr, sim);
+    faiss_threads on(threads);
+    faiss::IndexFlatIP quantizer(d);
+    faiss::IndexIVFFlat ivf(&quantizer, d, (size_t)nlist, faiss::METRIC_INNER_PRODUCT);
+    ivf.train(n_train, sample);
+    quantizer.reconstruct_n(0, nlist, centroids);
   });
 }
-
-void knn__faiss_ivf_free(void *ivf) { delete static_cast<ivf_index *>(ivf); }

@@ -1,4 +1,4 @@
-/* knn_faiss_internal.h -- the extern "C" functions knn_faiss.cpp exports to knn.c.
+/* knn_faiss_internal.h -- the extern "C" functions knn_faiss.cpp exports to knn.c and knn_ivf.c.
 **
 ** One declaration for both languages, so a change on either side of the
 ** C/C++ boundary fails to compile instead of mismatching at link time.
@@ -21,13 +21,8 @@ typedef void (*knn__rows_fn)(void *ctx, int64_t first, int64_t count, float *out
 int knn__faiss_exact(int threads, int k, knn__rows_fn get, void *ctx, int64_t n, int d,
                      const int64_t *query, int64_t m, int64_t *nbr, float *sim, char *err,
                      size_t err_cap);
-int knn__faiss_ivf_new(int threads, knn__rows_fn get, void *ctx, int64_t n, int d, int nlist,
-                       const int64_t *train, int64_t n_train, void **out, char *err,
-                       size_t err_cap);
-int knn__faiss_ivf_search(void *ivf, int threads, int nprobe, int k, knn__rows_fn get, void *ctx,
-                          int64_t n, int d, const int64_t *query, int64_t m, int64_t *nbr,
-                          float *sim, char *err, size_t err_cap);
-void knn__faiss_ivf_free(void *ivf);
+int knn__faiss_train_cells(int threads, const float *sample, int64_t n_train, int d, int nlist,
+                           float *centroids, char *err, size_t err_cap);
 
 #ifdef __cplusplus
 }

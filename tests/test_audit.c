@@ -615,11 +615,10 @@ TEST(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows) {
   cur_free(X);
 }
 
-/* A search of every row goes through the rows in blocks of
-** KNN_BLOCK_ROWS (models/knn.h); with more than two blocks' rows, its
-** neighbours and similarities are bit for bit those of one search with every
-** row named as a query (one faiss call), and no row is its own neighbour
-** (the block's offset is added back). */
+/* A search of every row is filed and searched in blocks (KNN_BLOCK_ROWS
+** rows fetched, chunks of queries); with more than two blocks' rows, its
+** neighbours and similarities are bit for bit those of one search with
+** every row named as a query, and no row is its own neighbour. */
 TEST(ivf_search_of_every_row_in_blocks_equals_one_call) {
   enum { D = 4, K = 5 };
   const int64_t n = 2 * KNN_BLOCK_ROWS + 1000;
