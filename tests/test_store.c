@@ -214,6 +214,13 @@ static int plan_uses_scene_index(void *ctx, int n, char **v, char **names) {
   return 0;
 }
 
+/* The same, counting the steps that run a subquery once per outer row. */
+static int plan_is_correlated(void *ctx, int n, char **v, char **names) {
+  (void)names;
+  if (n >= 4 && v[3] && strstr(v[3], "CORRELATED")) (*(int *)ctx)++;
+  return 0;
+}
+
 /* A version 6 database is migrated on open: the index of box crops' scenes
 ** exists, and the scene test's lookup (CUR__CROP_SCENE) goes through it
 ** rather than through every image. */
@@ -236,9 +243,14 @@ TEST(version_6_database_gets_the_crop_scene_index_on_open) {
   CHECK(sqlite3_exec(db, "EXPLAIN QUERY PLAN SELECT 1 FROM images c WHERE c.parent_id IS NULL "
                          "AND c.transform IS NOT NULL AND json_extract(c.transform, '$.crop.parent') = 5",
                      plan_uses_scene_index, &uses, NULL) == SQLITE_OK);
+  /* the scene test itself reads the list of scenes once, not per image */
+  int correlated = 0;
+  CHECK(sqlite3_exec(db, "EXPLAIN QUERY PLAN SELECT count(*) FROM images i WHERE NOT " CUR__CROP_SCENE("i"),
+                     plan_is_correlated, &correlated, NULL) == SQLITE_OK);
   sqlite3_close(db);
   cur_free(v6);
   CHECK_INT(uses, 1);
+  CHECK_INT(correlated, 0);
 }
 
 /* One image with labels from several sources; returns its id. */
