@@ -69,11 +69,13 @@ int cur__rows_json(cur_store *st, sqlite3_stmt *s, cJSON *arr);
 ** A scene is where objects were found, not an example of one class, so the
 ** unlabelled images pseudolabel, prelabel and UDA label or train on leave
 ** it out.  An IN over the list of scenes, not a correlated EXISTS: SQLite
-** builds the list once (through the partial index images_crop_scene),
-** where the EXISTS form let the planner scan every top-level image per
-** image (quadratic: pseudolabel took 2,087 s of CPU at 10^5 images). */
+** builds the list once, from the partial index images_crop_scene alone
+** (INDEXED BY: the planner preferred images_parent, which reads every
+** top-level image; per image, as the EXISTS ran, that was quadratic:
+** pseudolabel took 2,087 s of CPU at 10^5 images). */
 #define CUR__CROP_SCENE(p)                                                                  \
-  "(" p ".id IN (SELECT json_extract(c.transform, '$.crop.parent') FROM images c "             \
+  "(" p ".id IN (SELECT json_extract(c.transform, '$.crop.parent') "                          \
+  "              FROM images c INDEXED BY images_crop_scene "                                 \
   "              WHERE c.parent_id IS NULL AND c.transform IS NOT NULL "                      \
   "                AND json_extract(c.transform, '$.crop.parent') IS NOT NULL))"
 
