@@ -94,13 +94,6 @@ static dnnl_status_t matmul(clip_attn *a, const dnnl_memory_desc_t *src,
   return s;
 }
 
-static int grow(void **p, size_t n, size_t size) {
-  void *q = cur_reallocarray(*p, n, size);
-  if (!q) return CUR_ENOMEM;
-  *p = q;
-  return CUR_OK;
-}
-
 /* Makes the primitives and buffers for a shape, unless they exist. */
 static int prepare(clip_attn *a, int B, int S, int W, int H) {
   if (a->batch == B && a->seq == S && a->width == W && a->heads == H) return CUR_OK;
@@ -108,13 +101,13 @@ static int prepare(clip_attn *a, int B, int S, int W, int H) {
   int D = W / H;
   size_t n_qkv = (size_t)B * H * S * D, n_s = (size_t)B * H * S * S;
   if (n_qkv > a->cap_qkv) {
-    if (grow((void **)&a->q, n_qkv, 2) || grow((void **)&a->k, n_qkv, 2) ||
-        grow((void **)&a->v, n_qkv, 2))
+    if (clip__mm_grow((void **)&a->q, n_qkv, 2) || clip__mm_grow((void **)&a->k, n_qkv, 2) ||
+        clip__mm_grow((void **)&a->v, n_qkv, 2))
       return CUR_ENOMEM;
     a->cap_qkv = n_qkv;
   }
   if (n_s > a->cap_s) {
-    if (grow((void **)&a->p, n_s, 2) || grow((void **)&a->scores, n_s, sizeof(float)))
+    if (clip__mm_grow((void **)&a->p, n_s, 2) || clip__mm_grow((void **)&a->scores, n_s, sizeof(float)))
       return CUR_ENOMEM;
     a->cap_s = n_s;
   }

@@ -16,13 +16,8 @@
 
 #include "curate.h"
 
-/* Room for n fp32 values (or as many bf16 ones) in *p. */
-static int grow(void **p, size_t n) {
-  void *q = cur_reallocarray(*p, n, sizeof(float));
-  if (!q) return CUR_ENOMEM;
-  *p = q;
-  return CUR_OK;
-}
+/* Room for n fp32 values (or as many bf16 ones) in *p, cache-line aligned. */
+static int grow(void **p, size_t n) { return clip__mm_grow(p, n, sizeof(float)); }
 
 /* Makes room for `rows` activation rows of either tower. */
 static int ws_reserve(clip_model *m, size_t rows) {

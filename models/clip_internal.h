@@ -115,6 +115,10 @@ int clip__mm_act_bf16(const clip_mm *mm);
 ** changes; l itself does not): a model runs on one thread at a time. */
 int clip__mm_linear(clip_mm *mm, const clip_linear *l, const void *x, int m, void *y,
                     int flags);
+/* Replaces *p (freed) by room for n elements of `size` bytes on a cache
+** line (cur_alignedarray), for the buffers the GEMMs read and write; the
+** old contents are not kept. */
+int clip__mm_grow(void **p, size_t n, size_t size);
 /* Frees the weights and the packed copy; NULL-safe. */
 void clip__linear_free(clip_linear *l);
 /* "fp32 (OpenBLAS)" or "bf16 (oneDNN brg:avx512_core_bf16)", for reports. */

@@ -160,6 +160,14 @@ void clip__linear_free(clip_linear *l) {
   memset(l, 0, sizeof *l);
 }
 
+int clip__mm_grow(void **p, size_t n, size_t size) {
+  void *q = cur_alignedarray(n, size);
+  if (!q) return CUR_ENOMEM;
+  cur_free(*p);
+  *p = q;
+  return CUR_OK;
+}
+
 int clip__mm_prepare(clip_mm *mm, clip_linear *l) {
   if (mm->kind == MM_BLAS || l->packed) return CUR_OK;
   clip_mm_weight *p = cur_calloc(1, sizeof *p);
@@ -168,7 +176,7 @@ int clip__mm_prepare(clip_mm *mm, clip_linear *l) {
     p->w = l->w; /* the plain matrix moves to the backend, which reorders it */
   } else {
     size_t n = (size_t)l->out * (size_t)l->in;
-    uint16_t *w = cur_mallocarray(n, sizeof *w);
+    uint16_t *w = cur_alignedarray(n, sizeof *w);
     if (!w) {
       cur_free(p);
       return CUR_ENOMEM;
@@ -270,12 +278,10 @@ static int packed_for(clip_mm *mm, const clip_linear *l, const mm_prim *p, void 
   mm_packed spare = {0}, *dst = keep ? &w->layout[w->n_layouts] : &spare;
   size_t bytes = dnnl_memory_desc_get_size(&p->wmd);
   if (!keep && bytes > mm->wtmp_cap) {
-    void *grown = cur_reallocarray(mm->wtmp, bytes, 1);
-    if (!grown) return CUR_ENOMEM;
-    mm->wtmp = grown;
+    if (clip__mm_grow(&mm->wtmp, bytes, 1)) return CUR_ENOMEM;
     mm->wtmp_cap = bytes;
   }
-  if (!(dst->data = keep ? cur_malloc(bytes ? bytes : 1) : mm->wtmp)) return CUR_ENOMEM;
+  if (!(dst->data = keep ? cur_alignedarray(bytes, 1) : mm->wtmp)) return CUR_ENOMEM;
   /* the first layout comes from the plain copy, which it replaces; later
   ** ones from the first */
   dnnl_status_t s = dnnl_memory_desc_init_by_tag(&plain, 2, wd, mm->dt, dnnl_ba);

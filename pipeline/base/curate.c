@@ -30,15 +30,34 @@ void *cur_mallocarray(size_t count, size_t size) {
   return cur_reallocarray(NULL, count, size);
 }
 
-void *cur_reallocarray(void *p, size_t count, size_t size) {
+/* count x size into *n; 0 (with the message set) when it overflows. */
+static int array_bytes(size_t count, size_t size, size_t *n) {
   if (size && count > SIZE_MAX / size) {
     cur_errorc(CUR_ENOMEM, "allocation of %zu x %zu bytes overflows", count, size);
-    return NULL;
+    return 0;
   }
-  size_t n = count * size;
+  *n = count * size;
+  return 1;
+}
+
+void *cur_reallocarray(void *p, size_t count, size_t size) {
+  size_t n;
+  if (!array_bytes(count, size, &n)) return NULL;
   void *q = realloc(p, n ? n : 1);
   if (!q) cur_errorc(CUR_ENOMEM, "out of memory allocating %zu bytes", n);
   return q;
+}
+
+void *cur_alignedarray(size_t count, size_t size) {
+  size_t n;
+  void *p = NULL;
+  if (!array_bytes(count, size, &n)) return NULL;
+  int err = posix_memalign(&p, 64, n ? n : 1);
+  if (err) {
+    cur_errorc(CUR_ENOMEM, "out of memory allocating %zu aligned bytes", n);
+    return NULL;
+  }
+  return p;
 }
 
 char *cur_strdup(const char *s) {

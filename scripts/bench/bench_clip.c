@@ -62,11 +62,27 @@ static double time_gflops(void (*fn)(void *), void *ctx, double flops, double se
   return flops * n / t / 1e9;
 }
 
+/* N values of a fixed pattern in [-1, 1), as fp32 or as bf16 (ELEM 2).
+** Not zeros: a GEMM on zeros draws less power and runs faster than on real
+** activations, which would overstate the bound. */
+static void *pattern(size_t n, size_t elem) {
+  void *p = cur_alignedarray(n ? n : 1, elem);
+  for (size_t i = 0; p && i < n; i++) {
+    float v = (float)((i * 2654435761u) % 1000) / 500 - 1;
+    if (elem == 2)
+      clip__to_bf16(&v, 1, (uint16_t *)p + i);
+    else
+      ((float *)p)[i] = v;
+  }
+  return p;
+}
+
 /* The bound, measured apart from curate's code path: the MLP's first GEMM
 ** (M = batch x seq, K = width, N = 4 x width) as the libraries do it at
 ** their best, written here directly against them.  fp32: OpenBLAS sgemm and
 ** oneDNN's f32 matmul; bf16: oneDNN's bf16 matmul with bf16 inputs made
-** beforehand and its weights in the layout it chose, reordered once. */
+** beforehand and its weights in the layout it chose, reordered once.  Every
+** buffer starts on a cache line, as curate's own do (cur_alignedarray). */
 typedef struct gemm_job {
   int m, k, n;
   float *a, *b, *c;
@@ -107,12 +123,14 @@ static double dnnl_bound(gemm_job *j, dnnl_data_type_t dt, double seconds) {
   if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &desc, NULL, eng, NULL);
   if (s == dnnl_success) wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   if (s == dnnl_success) s = dnnl_primitive_create(&j->prim, pd);
-  /* zeroed buffers: uninitialised ones may hold denormals or NaNs that
-  ** slow the kernels and understate the bound */
+  /* set buffers: uninitialised ones may hold denormals or NaNs that slow
+  ** the kernels and understate the bound */
   void *buf[4] = {NULL, NULL, NULL, NULL};
   const dnnl_memory_desc_t *mds[4] = {&smd, &wplain, &wmd, &dmd};
-  for (int i = 0; s == dnnl_success && i < 4; i++)
-    if (!(buf[i] = cur_calloc(dnnl_memory_desc_get_size(mds[i]), 1))) s = dnnl_out_of_memory;
+  for (int i = 0; s == dnnl_success && i < 4; i++) {
+    size_t elem = i < 3 && dt == dnnl_bf16 ? 2 : 4;
+    if (!(buf[i] = pattern(dnnl_memory_desc_get_size(mds[i]) / elem, elem))) s = dnnl_out_of_memory;
+  }
   if (s == dnnl_success) s = dnnl_memory_create(&src, &smd, eng, buf[0]);
   if (s == dnnl_success) s = dnnl_memory_create(&wsrc, &wplain, eng, buf[1]);
   if (s == dnnl_success) s = dnnl_memory_create(&wei, &wmd, eng, buf[2]);
@@ -153,9 +171,9 @@ static double gemm_bound(const clip_model *m, int batch, int bf16, double second
     *who = "oneDNN bf16 matmul";
     return dnnl_bound(&j, dnnl_bf16, seconds);
   }
-  j.a = cur_calloc((size_t)j.m * j.k, sizeof(float));
-  j.b = cur_calloc((size_t)j.n * j.k, sizeof(float));
-  j.c = cur_calloc((size_t)j.m * j.n, sizeof(float));
+  j.a = pattern((size_t)j.m * j.k, sizeof(float));
+  j.b = pattern((size_t)j.n * j.k, sizeof(float));
+  j.c = pattern((size_t)j.m * j.n, sizeof(float));
   double blas = j.a && j.b && j.c ? time_gflops(run_sgemm, &j, 2.0 * j.m * j.k * j.n, seconds) : 0;
   cur_free(j.a);
   cur_free(j.b);
