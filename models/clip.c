@@ -17,6 +17,12 @@
 
 #define CLIP_CHUNK 64
 
+void clip_model_parallel(const clip_model *m, size_t n, void (*fn)(void *ctx, size_t i), void *ctx) {
+  int threads = (size_t)m->threads < n ? m->threads : (int)n;
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(dynamic)
+  for (size_t i = 0; i < n; i++) fn(ctx, i);
+}
+
 int clip_precision_parse(const char *s, clip_precision *out) {
   static const char *const names[] = {"auto", "fp32", "bf16"};
   for (int i = 0; i < 3; i++) {

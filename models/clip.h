@@ -51,6 +51,12 @@ float clip_model_logit_scale(const clip_model *m);        /* exp() applied: ~100
 int clip_model_preprocess(const clip_model *m, const void *buf, size_t len, const char *name,
                           float *out);
 int clip_model_preprocess_file(const clip_model *m, const char *path, float *out);
+/* Calls fn(ctx, i) for every i < n, on the threads the model computes on,
+** each taking the next i as it finishes (for decoding a batch before
+** clip_encode_images).  Threads of their own would share the cores with
+** the compute threads, which spin for a while after each batch (libgomp's
+** wait policy) and take about a seventh of the decoders' time. */
+void clip_model_parallel(const clip_model *m, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
 
 /* n preprocessed images (n x 3 x size x size) -> n x embed_dim features,
 ** not normalised.  Any n >= 1; large n is processed in chunks. */

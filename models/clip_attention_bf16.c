@@ -163,14 +163,7 @@ int clip__attention_bf16(clip_attn *a, const uint16_t *qkv, int batch, int seq, 
   rc = run(a, a->qk, a->qk_src, a->q, a->qk_wei, a->k, a->qk_dst, a->scores);
   if (rc != CUR_OK) return rc;
   /* 3: scale, causal mask and softmax of every score row */
-  float scale = 1.0f / sqrtf((float)D);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < batch * H * S; r++) {
-    int i = r % S, L = causal ? i + 1 : S;
-    float *row = a->scores + (size_t)r * S;
-    clip__softmax_row(row, L, scale);
-    clip__to_bf16(row, (size_t)L, a->p + (size_t)r * S);
-    memset(a->p + (size_t)r * S + L, 0, (size_t)(S - L) * 2);
-  }
+  clip__softmax_rows_bf16(a->scores, batch * H * S, S, causal, 1.0f / sqrtf((float)D), a->p,
+                          threads);
   return run(a, a->pv, a->pv_src, a->p, a->pv_wei, a->v, a->pv_dst, out);
 }

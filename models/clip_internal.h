@@ -134,6 +134,12 @@ void clip__layernorm(const float *x, int rows, int n, const float *g, const floa
 void clip__bias_act(float *y, int rows, int n, const float *b, int flags);
 /* row[0..n) = softmax(scale * row[0..n)). */
 void clip__softmax_row(float *row, int n, float scale);
+/* The same over `rows` rows of n scores (row r of a causal block keeps its
+** first r % n + 1 entries, the rest get probability 0), written as bf16
+** probabilities into p [rows, n]; scores is overwritten.  On up to
+** `threads` threads. */
+void clip__softmax_rows_bf16(float *scores, int rows, int n, int causal, float scale,
+                             uint16_t *p, int threads);
 /* Scaled dot-product attention in fp32 over qkv [B*S, 3W] (q, k, v blocks
 ** of W = H heads x D) into out [B*S, W]; causal masks j > i.  scratch holds
 ** clip__attention_scratch() floats. */

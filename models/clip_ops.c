@@ -75,6 +75,20 @@ static inline float sum16(const float *x, int n) {
   return s;
 }
 
+/* max of x[0..n), n >= 1, in 16 interleaved partial maxima for the same
+** reason; a maximum does not depend on the order it is taken in. */
+static inline float max16(const float *x, int n) {
+  float acc[16];
+  for (int j = 0; j < 16; j++) acc[j] = x[0];
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+  for (; i < n; i++) acc[i & 15] = x[i] > acc[i & 15] ? x[i] : acc[i & 15];
+  float m = acc[0];
+  for (int j = 1; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+  return m;
+}
+
 /* Mean and 1 / standard deviation of one row. */
 CLONES static void row_stats(const float *xr, int n, float eps, float *mean, float *inv) {
   float m = sum16(xr, n) / (float)n, acc[16] = {0};
@@ -121,13 +135,30 @@ CLONES void clip__to_bf16(const float *x, size_t n, uint16_t *y) {
   for (size_t i = 0; i < n; i++) y[i] = to_bf16(x[i]);
 }
 
-CLONES void clip__softmax_row(float *row, int n, float scale) {
-  float mx = row[0], sum;
-  for (int s = 1; s < n; s++) mx = row[s] > mx ? row[s] : mx;
+/* row[0..n) = exp(scale * (row - max)); returns 1 / their sum, the factor
+** that makes them the softmax. */
+static inline float softmax_exp(float *row, int n, float scale) {
+  float mx = max16(row, n);
   for (int s = 0; s < n; s++) row[s] = exp_poly((row[s] - mx) * scale);
-  sum = sum16(row, n);
-  float inv = 1.0f / sum;
+  return 1.0f / sum16(row, n);
+}
+
+CLONES void clip__softmax_row(float *row, int n, float scale) {
+  float inv = softmax_exp(row, n, scale);
   for (int s = 0; s < n; s++) row[s] *= inv;
+}
+
+CLONES void clip__softmax_rows_bf16(float *scores, int rows, int n, int causal, float scale,
+                                    uint16_t *p, int threads) {
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+  for (int r = 0; r < rows; r++) {
+    int len = causal ? r % n + 1 : n;
+    float *row = scores + (size_t)r * n;
+    uint16_t *pr = p + (size_t)r * n;
+    float inv = softmax_exp(row, len, scale);
+    for (int s = 0; s < len; s++) pr[s] = to_bf16(row[s] * inv);
+    for (int s = len; s < n; s++) pr[s] = 0;
+  }
 }
 
 size_t clip__attention_scratch(int seq, int width, int heads, int threads) {

@@ -19,7 +19,6 @@
 #include "clip.h"
 #include "clip_internal.h"
 #include "curate.h"
-#include "parallel.h"
 
 typedef struct opts {
   clip_precision prec;
@@ -240,7 +239,7 @@ static int read_tar(const char *path, blob **out, int *n) {
 }
 
 /* End to end in the embed stage's schedule (stages/common/embedder.c): a
-** batch is decoded on every thread (cur_parallel_for), then encoded on
+** batch is decoded on every thread (clip_model_parallel), then encoded on
 ** every thread.  On a machine whose cores the forward pass fills, running
 ** decoders beside it only makes the two fight for the same cores; what
 ** end to end costs over the forward pass is the decoding's own CPU time. */
@@ -268,7 +267,7 @@ static double end_to_end(clip_model *m, const blob *imgs, int n, const opts *o, 
   for (b.first = 0; b.first < n; b.first += o->batch) {
     int k = n - b.first < o->batch ? n - b.first : o->batch;
     double t1 = now();
-    cur_parallel_for((size_t)k, m->threads, decode_one, &b);
+    clip_model_parallel(m, (size_t)k, decode_one, &b);
     *decode_s += now() - t1;
     if (clip_encode_images(m, b.pix, k, out) != CUR_OK) die("encode");
   }

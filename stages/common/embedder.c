@@ -286,7 +286,8 @@ static int embed_all(embedder *e) {
     e->n = 0;
     if ((rc = cur_store_embed_next(st, e->key, share, last, e->cap, take_image, e)) || e->n == 0) break;
     last = e->ids[e->n - 1];
-    cur_parallel_for((size_t)e->n, cur_run_threads(e->run), decode_one, e);
+    if (e->kind == EMB_CLIP) clip_model_parallel(e->clip, (size_t)e->n, decode_one, e);
+    else cur_parallel_for((size_t)e->n, cur_run_threads(e->run), decode_one, e);
     if ((rc = compute(e)) || (rc = store_batch(e))) break;
     cur_run_progress_add(e->run, e->n);
     if (cur_interrupted()) return CUR_EINTR;
