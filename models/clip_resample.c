@@ -21,9 +21,9 @@
 **
 ** The horizontal pass is most of the time (a pixel's taps are scattered
 ** along the row, where the vertical pass reads whole rows): where the CPU
-** has AVX2 it widens each row to four 32-bit lanes a pixel and sums two
-** taps a step.  Integer sums are exact in any order, so both loops give the
-** same bytes (tests/test_clip_resample.c compares them).
+** has AVX2 it sums four taps a step in 16-bit multiply-adds, each weight
+** split in two 16-bit halves.  Integer sums are exact in any order, so both
+** loops give the same bytes (tests/test_clip_resample.c compares them).
 */
 #include "clip_resample.h"
 
@@ -41,6 +41,9 @@
 
 /* 32-bit sums: 8 bits of sample, 2 of headroom for the negative lobes. */
 #define PRECISION_BITS 22
+/* The AVX2 loop's split of a weight (|k| <= 2^22 + a little: hi within
+** 12 bits, lo 11). */
+#define WEIGHT_LO_BITS 11
 
 /* Output pixels [first, first + n) of an axis: pixel i reads the input
 ** pixels [lo[i], lo[i] + taps[i]) with the weights k[i * ksize + t].
@@ -141,53 +144,65 @@ static inline void widen(const unsigned char *in, int w, const int bands, unsign
     for (int c = 0; c < bands; c++) wide[x * 4 + c] = in[x * bands + c];
 }
 
+/* Taps a step of the AVX2 loop: four, as two pairs (below). */
+#define STEP_TAPS 4
+
 /* One row's S output pixels from its widened pixels WIDE (below), BANDS
 ** of each written to OUT.  Inlined with a constant BANDS, as horizontal(). */
-__attribute__((target("avx2"))) static inline void row_avx2(const axis *ax, const int32_t *kx,
-                                                            const unsigned char *wide,
+__attribute__((target("avx2"))) static inline void row_avx2(const axis *ax, const int16_t *kx,
+                                                            int steps, const unsigned char *wide,
                                                             const int bands, int s,
                                                             unsigned char *out) {
   const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
+  /* four pixels' bytes -> the pairs (0, 1) and (2, 3) band by band */
+  const __m128i pairs = _mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
   const __m256i *k = (const __m256i *)(const void *)kx;
-  for (int i = 0; i < s; i++, k += ax->ksize / 2) {
+  for (int i = 0; i < s; i++, k += 2 * steps) {
     const unsigned char *p = wide + (size_t)ax->lo[i] * 4;
-    __m256i sum = _mm256_setzero_si256();
-    for (const __m256i *kk = k, *end = k + (ax->taps[i] + 1) / 2; kk < end; kk++, p += 8) {
-      __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
-      sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(px, _mm256_loadu_si256(kk)));
+    __m256i hi = _mm256_setzero_si256(), lo = _mm256_setzero_si256();
+    const __m256i *kk = k, *end = k + 2 * ((ax->taps[i] + STEP_TAPS - 1) / STEP_TAPS);
+    for (; kk < end; kk += 2, p += 4 * STEP_TAPS) {
+      __m128i four = _mm_loadu_si128((const __m128i *)(const void *)p);
+      __m256i px = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(four, pairs));
+      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(px, _mm256_loadu_si256(kk)));
+      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(px, _mm256_loadu_si256(kk + 1)));
     }
-    __m128i v = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(sum),
-                                            _mm256_extracti128_si256(sum, 1)),
-                              half);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+    __m128i l = _mm_add_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+    __m128i v = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h, WEIGHT_LO_BITS), l), half);
     /* clip8 on four lanes: the shifted sums fit 16 bits, then saturate to 8 */
     v = _mm_srai_epi32(v, PRECISION_BITS);
     v = _mm_packus_epi16(_mm_packs_epi32(v, v), v);
-    uint32_t four = (uint32_t)_mm_cvtsi128_si32(v);
-    memcpy(out + (size_t)i * (size_t)bands, &four, (size_t)bands);
+    uint32_t px4 = (uint32_t)_mm_cvtsi128_si32(v);
+    memcpy(out + (size_t)i * (size_t)bands, &px4, (size_t)bands);
   }
 }
 
-/* The same rows with AVX2.  Each input row is first widened to four bytes
-** a pixel, with one pixel of zeros past its end (WIDE, w + 1 pixels); a
-** step then loads two pixels' eight samples as 32-bit lanes and multiplies
-** them by KX, those two taps' weights each repeated four times (8 lanes a
-** pair of taps, ax->ksize / 2 pairs an output pixel), so the low and high
-** halves of the sum hold one pixel's bands each. */
-__attribute__((target("avx2"))) static void horizontal_rows_avx2(const axis *ax, const int32_t *kx,
-                                                                 const unsigned char *src, int w,
-                                                                 int bands, int y0, int y1, int s,
-                                                                 unsigned char *tmp,
+/* The same rows with AVX2, in 16-bit multiplies (pmaddwd: half the work
+** of the 32-bit ones per tap).  A weight k is split as
+** hi * 2^WEIGHT_LO_BITS + lo with 0 <= lo < 2^WEIGHT_LO_BITS, both within
+** 16 bits, and the two sums are joined at the end: exact, as integers are.
+** Each input row is first widened to four bytes a pixel, with three pixels
+** of zeros past its end (WIDE, w + 3 pixels: a step reads four pixels from
+** its first tap).  A step loads four pixels, pairs them band by band as
+** 16-bit lanes (taps t, t + 1 in the low half, t + 2, t + 3 in the high)
+** and multiply-adds them with KX: per step, the hi then the lo weights of
+** those taps, each pair repeated for the four bands. */
+__attribute__((target("avx2"))) static void horizontal_rows_avx2(const axis *ax, const int16_t *kx,
+                                                                 int steps, const unsigned char *src,
+                                                                 int w, int bands, int y0, int y1,
+                                                                 int s, unsigned char *tmp,
                                                                  unsigned char *wide) {
   size_t in_stride = (size_t)w * (size_t)bands, out_stride = (size_t)s * (size_t)bands;
-  memset(wide, 0, ((size_t)w + 1) * 4);
+  memset(wide, 0, ((size_t)w + 3) * 4);
   for (int y = y0; y < y1; y++) {
     const unsigned char *in = src + (size_t)y * in_stride;
     unsigned char *out = tmp + (size_t)(y - y0) * out_stride;
     switch (bands) {
-    case 1: widen(in, w, 1, wide), row_avx2(ax, kx, wide, 1, s, out); break;
-    case 2: widen(in, w, 2, wide), row_avx2(ax, kx, wide, 2, s, out); break;
-    case 3: widen(in, w, 3, wide), row_avx2(ax, kx, wide, 3, s, out); break;
-    default: widen(in, w, 4, wide), row_avx2(ax, kx, wide, 4, s, out); break;
+    case 1: widen(in, w, 1, wide), row_avx2(ax, kx, steps, wide, 1, s, out); break;
+    case 2: widen(in, w, 2, wide), row_avx2(ax, kx, steps, wide, 2, s, out); break;
+    case 3: widen(in, w, 3, wide), row_avx2(ax, kx, steps, wide, 3, s, out); break;
+    default: widen(in, w, 4, wide), row_avx2(ax, kx, steps, wide, 4, s, out); break;
     }
   }
 }
@@ -195,16 +210,25 @@ __attribute__((target("avx2"))) static void horizontal_rows_avx2(const axis *ax,
 /* The horizontal pass with AVX2: KX and WIDE (above) made, then the rows. */
 static int horizontal_avx2(const axis *ax, const unsigned char *src, int w, int bands, int y0,
                            int y1, int s, unsigned char *tmp) {
-  int32_t *kx = cur_mallocarray((size_t)s * (size_t)ax->ksize, 4 * sizeof *kx);
-  unsigned char *wide = cur_mallocarray((size_t)w + 1, 4);
+  int steps = (ax->ksize + STEP_TAPS - 1) / STEP_TAPS;
+  /* per output pixel and step: 16 hi then 16 lo weights */
+  int16_t *kx = cur_calloc((size_t)s * (size_t)steps, 32 * sizeof *kx);
+  unsigned char *wide = cur_mallocarray((size_t)w + 3, 4);
   if (!kx || !wide) {
     cur_free(kx);
     cur_free(wide);
     return CUR_ENOMEM;
   }
-  for (size_t j = 0; j < (size_t)s * (size_t)ax->ksize; j++)
-    for (int c = 0; c < 4; c++) kx[j / 2 * 8 + j % 2 * 4 + (size_t)c] = ax->k[j];
-  horizontal_rows_avx2(ax, kx, src, w, bands, y0, y1, s, tmp, wide);
+  for (size_t i = 0; i < (size_t)s; i++)
+    for (int t = 0; t < ax->ksize; t++) {
+      int32_t k = ax->k[i * (size_t)ax->ksize + (size_t)t];
+      int16_t *at = kx + (i * (size_t)steps + (size_t)(t / STEP_TAPS)) * 32 + t % 4 / 2 * 8 + t % 2;
+      for (int c = 0; c < 4; c++) {
+        at[2 * c] = (int16_t)(k >> WEIGHT_LO_BITS); /* arithmetic: floor */
+        at[16 + 2 * c] = (int16_t)(k & ((1 << WEIGHT_LO_BITS) - 1));
+      }
+    }
+  horizontal_rows_avx2(ax, kx, steps, src, w, bands, y0, y1, s, tmp, wide);
   cur_free(kx);
   cur_free(wide);
   return CUR_OK;
