@@ -182,6 +182,51 @@ static double gemm_bound(const clip_model *m, int batch, int bf16, double second
   return dnnl > blas ? dnnl : blas;
 }
 
+/* One linear layer of the forward pass, alone: the first vision block's
+** weights at the batch's shape, with the flags the forward pass gives it. */
+typedef struct linear_job {
+  clip_model *m;
+  const clip_linear *l;
+  int rows, flags;
+  void *x, *y;
+} linear_job;
+
+static void run_linear(void *ctx) {
+  linear_job *j = ctx;
+  if (clip__mm_linear(j->m->mm, j->l, j->x, j->rows, j->y, j->flags) != CUR_OK) die("linear");
+}
+
+/* The vision tower's GEMMs alone, each timed on its own for SECONDS /
+** 5 (the attention's small batched products aside): images a second if
+** the forward pass were only these, at these speeds.  Prints each one's
+** GFLOP/s. */
+static double gemms_alone(clip_model *m, int batch, double seconds) {
+  const clip_tower *t = &m->tower[CLIP_VISION];
+  const clip_layer *L = &t->layer[0];
+  int S = t->cfg.seq, act = m->cfg.act == CLIP_ACT_GELU ? CLIP_MM_GELU : CLIP_MM_QUICK_GELU;
+  struct { const char *name; const clip_linear *l; int rows, flags, per_tower; } g[] = {
+      {"qkv", &L->qkv, batch * S, CLIP_MM_OUT_ACT, t->cfg.layers},
+      {"out", &L->out, batch * S, CLIP_MM_ACCUM, t->cfg.layers},
+      {"fc1", &L->fc1, batch * S, act | CLIP_MM_OUT_ACT, t->cfg.layers},
+      {"fc2", &L->fc2, batch * S, CLIP_MM_ACCUM, t->cfg.layers},
+      {"patch", &t->patch, batch * (S - 1), 0, 1},
+  };
+  size_t elem = clip__mm_act_bf16(m->mm) ? 2 : 4;
+  double per_batch = 0;
+  for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+    linear_job j = {m, g[i].l, g[i].rows, g[i].flags, NULL, NULL};
+    j.x = pattern((size_t)j.rows * (size_t)j.l->in, elem);
+    j.y = pattern((size_t)j.rows * (size_t)j.l->out, sizeof(float));
+    if (!j.x || !j.y) die("memory");
+    double flops = 2.0 * j.rows * j.l->in * j.l->out, gf = time_gflops(run_linear, &j, flops, seconds / 5);
+    printf("gemm_%s_gflops %.1f\n", g[i].name, gf);
+    per_batch += g[i].per_tower * flops / (gf * 1e9);
+    cur_free(j.x);
+    cur_free(j.y);
+  }
+  return batch / per_batch;
+}
+
 static double forward_rate(clip_model *m, int batch, double seconds) {
   size_t per = 3 * 224 * 224;
   float *img = cur_mallocarray(batch * per, sizeof *img), *out = cur_mallocarray(batch * 512, 4);
@@ -359,6 +404,9 @@ int main(int argc, char **argv) {
   printf("gemm_bound %s\ngemm_bound_gflops %.1f\nforward_img_per_s %.1f\nforward_gflops %.1f\n",
          who, peak, fwd, fwd * gflop);
   printf("forward_fraction_of_gemm_bound %.2f\n", peak > 0 ? fwd * gflop / peak : 0);
+  double alone = gemms_alone(m, o.batch, o.seconds);
+  printf("gemms_alone_img_per_s %.1f\nforward_fraction_of_gemms_alone %.2f\n", alone,
+         alone > 0 ? fwd / alone : 0);
   if (o.tar) run_end_to_end(m, &o);
   if (o.vocab) printf("text_prompts_per_s %.1f\n", text_rate(m, o.batch, o.seconds));
   struct rusage ru;
