@@ -3,6 +3,7 @@
 ** Activations are row-major [batch * seq, width] with the sequence of item b
 ** in rows b*seq .. b*seq+seq-1.  A residual block is
 **   x += out_proj(attention(qkv(ln_1(x))));  x += fc2(act(fc1(ln_2(x))))
+** (the MLP possibly in slices of its hidden layer: clip_model.c, mlp_split)
 ** and the workspace buffers (model-owned, grown on demand) hold x, the
 ** layer-norm output h, the wide qkv/MLP activations `big` and the attention
 ** output `att`.  x, the residual stream, is fp32; the others feed GEMMs
@@ -64,9 +65,12 @@ static int residual_block(clip_model *m, const clip_tower *t, const clip_layer *
       (rc = clip__mm_linear(m->mm, &L->out, ws->att, M, ws->x, CLIP_MM_ACCUM)))
     return rc;
   clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, eps, ws->h, bf, m->threads);
-  if ((rc = clip__mm_linear(m->mm, &L->fc1, ws->h, M, ws->big, act | CLIP_MM_OUT_ACT)))
-    return rc;
-  return clip__mm_linear(m->mm, &L->fc2, ws->big, M, ws->x, CLIP_MM_ACCUM);
+  /* the MLP slice by slice (clip_model.c, mlp_split) */
+  for (int p = 0; p < L->mlp_parts; p++)
+    if ((rc = clip__mm_linear(m->mm, &L->fc1_part[p], ws->h, M, ws->big, act | CLIP_MM_OUT_ACT)) ||
+        (rc = clip__mm_linear(m->mm, &L->fc2_part[p], ws->big, M, ws->x, CLIP_MM_ACCUM)))
+      return rc;
+  return CUR_OK;
 }
 
 /* Runs the layers, then ln_post/ln_final and the projection on one row per

@@ -164,7 +164,10 @@ int clip__attention_bf16(clip_attn *a, const uint16_t *qkv, int batch, int seq, 
 
 typedef struct clip_layer {
   float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
-  clip_linear qkv, out, fc1, fc2;
+  clip_linear qkv, out;
+  clip_linear fc1, fc2;            /* as loaded; clip__model_prepare moves them into: */
+  clip_linear *fc1_part, *fc2_part; /* the MLP in mlp_parts slices of its hidden layer */
+  int mlp_parts;
 } clip_layer;
 
 typedef struct clip_tower {

@@ -200,7 +200,8 @@ static void run_linear(void *ctx) {
 }
 
 /* The vision tower's GEMMs alone, each timed on its own for SECONDS /
-** 5 (the attention's small batched products aside): images a second if
+** 5 (the attention's small batched products aside; the MLP as the slices
+** the forward pass runs): images a second if
 ** the forward pass were only these, at these speeds.  Prints each one's
 ** GFLOP/s. */
 static double gemms_alone(clip_model *m, int batch, double seconds) {
@@ -213,9 +214,10 @@ static double gemms_alone(clip_model *m, int batch, double seconds) {
   double per_batch = 0;
   for (int i = 0; i < 5; i++) {
     linear_job j = {.m = m, .rows = batch * (i == 4 ? S - 1 : S), .flags = flags[i]};
-    for (j.n = 0; i < 4 && j.n < layers; j.n++) {
-      const clip_layer *L = &t->layer[j.n];
-      j.l[j.n] = i == 0 ? &L->qkv : i == 1 ? &L->out : i == 2 ? &L->fc1 : &L->fc2;
+    for (int b = 0; i < 4 && b < layers; b++) {
+      const clip_layer *L = &t->layer[b];
+      for (int p = 0; p < (i < 2 ? 1 : L->mlp_parts) && j.n < 64; p++)
+        j.l[j.n++] = i == 0 ? &L->qkv : i == 1 ? &L->out : i == 2 ? &L->fc1_part[p] : &L->fc2_part[p];
     }
     if (i == 4) j.l[j.n++] = &t->patch;
     j.x = pattern((size_t)j.rows * (size_t)j.l[0]->in, elem);
@@ -224,7 +226,7 @@ static double gemms_alone(clip_model *m, int batch, double seconds) {
     double flops = 2.0 * j.rows * j.l[0]->in * j.l[0]->out;
     double gf = time_gflops(run_linear, &j, flops, seconds / 5);
     printf("gemm_%s_gflops %.1f\n", names[i], gf);
-    per_batch += (i == 4 ? 1 : t->cfg.layers) * flops / (gf * 1e9);
+    per_batch += j.n * flops / (gf * 1e9); /* j.n: the calls a forward pass makes */
     cur_free(j.x);
     cur_free(j.y);
   }
