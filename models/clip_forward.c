@@ -92,10 +92,11 @@ static int run_tower(clip_model *m, const clip_tower *t, int batch, int seq, int
 
 /* Patch p of image b as one row of 3*P*P values in conv-weight order
 ** (channel, row, column), so the conv is one matrix product; cols in bf16
-** when bf16, else fp32. */
-static void im2col(const float *chw, int n, int size, int P, int bf16, void *cols) {
+** when bf16, else fp32.  Images split between the threads. */
+static void im2col(const float *chw, int n, int size, int P, int bf16, void *cols, int threads) {
   int g = size / P;
   size_t plane = (size_t)size * size, k = 3 * (size_t)P * P;
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int b = 0; b < n; b++)
     for (int py = 0; py < g; py++)
       for (int px = 0; px < g; px++) {
@@ -120,10 +121,12 @@ int clip__encode_vision(clip_model *m, const float *chw, int n, float *out) {
   if (!pick) return CUR_ENOMEM;
   if ((rc = ws_reserve(m, (size_t)n * S)) != CUR_OK) goto cleanup;
   clip_ws *ws = &m->ws;
-  im2col(chw, n, m->cfg.image_size, m->cfg.patch_size, clip__mm_act_bf16(m->mm), ws->cols);
+  im2col(chw, n, m->cfg.image_size, m->cfg.patch_size, clip__mm_act_bf16(m->mm), ws->cols,
+         m->threads);
   /* the patch embeddings, fp32, in att (room for [n*S, W]) */
   float *patches = ws->att;
   if ((rc = clip__mm_linear(m->mm, &t->patch, ws->cols, n * np, patches, 0)) != CUR_OK) goto cleanup;
+#pragma omp parallel for num_threads(m->threads) schedule(static)
   for (int b = 0; b < n; b++) {
     float *x = ws->x + (size_t)b * S * W;
     for (int i = 0; i < W; i++) x[i] = t->cls[i] + t->pos[i];

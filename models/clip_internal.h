@@ -140,6 +140,10 @@ void clip__softmax_row(float *row, int n, float scale);
 ** `threads` threads. */
 void clip__softmax_rows_bf16(float *scores, int rows, int n, int causal, float scale,
                              uint16_t *p, int threads);
+/* The same, with vector 0 forcing the plain loop (vector 1: masked AVX-512
+** steps where the CPU has AVX-512BW and VL), for the tests. */
+void clip__softmax_rows_bf16_as(float *scores, int rows, int n, int causal, float scale,
+                                uint16_t *p, int threads, int vector);
 /* Scaled dot-product attention in fp32 over qkv [B*S, 3W] (q, k, v blocks
 ** of W = H heads x D) into out [B*S, W]; causal masks j > i.  scratch holds
 ** clip__attention_scratch() floats. */

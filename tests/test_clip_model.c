@@ -4,13 +4,16 @@
 **            reference image features, text features and logits in fp32.
 ** model-2.*: the bf16 path keeps cosine >= 0.999 to fp32 features.
 ** model-3.*: broken folders and checkpoints are refused with a message.
+** model-4.*: the bf16 path's softmax rows against a double-precision softmax.
 */
 #include "testlib.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "clip.h"
+#include "clip_internal.h"
 
 #define N_REF 5
 #define MAX_DIM 64
@@ -233,6 +236,50 @@ TEST(unknown_fp32_gemm_override_is_refused) {
   cur_free(dir);
 }
 
+/* Rows of n seeded scores in [-20, 20) (scale 1/8, as D = 64), plain and
+** causal, through both loops: each probability within one bf16 step of a
+** softmax computed in double, every masked position exactly 0.  Lengths
+** around the 16-lane steps, and the towers' 50 and 77. */
+TEST(softmax_rows_match_a_double_softmax) {
+  static const int lengths[] = {1, 2, 15, 16, 17, 33, 50, 77};
+  uint32_t seed = 12345;
+  for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
+    for (int causal = 0; causal < 2; causal++)
+      for (int vector = 0; vector < 2; vector++) {
+        int n = lengths[li], rows = 2 * n;
+        float *scores = cur_mallocarray((size_t)rows * n, sizeof *scores);
+        float *orig = cur_mallocarray((size_t)rows * n, sizeof *orig);
+        uint16_t *p = cur_mallocarray((size_t)rows * n, sizeof *p);
+        REQUIRE(scores && orig && p);
+        for (int i = 0; i < rows * n; i++) {
+          seed = seed * 1664525u + 1013904223u;
+          orig[i] = scores[i] = (float)(seed >> 8) / (float)(1u << 24) * 40.0f - 20.0f;
+        }
+        clip__softmax_rows_bf16_as(scores, rows, n, causal, 0.125f, p, 2, vector);
+        int bad = 0;
+        for (int r = 0; r < rows && !bad; r++) {
+          int len = causal ? r % n + 1 : n;
+          double mx = orig[(size_t)r * n], sum = 0;
+          for (int s = 1; s < len; s++) mx = orig[(size_t)r * n + s] > mx ? orig[(size_t)r * n + s] : mx;
+          for (int s = 0; s < len; s++) sum += exp((orig[(size_t)r * n + s] - mx) * 0.125);
+          for (int s = 0; s < n && !bad; s++) {
+            uint32_t bits = (uint32_t)p[(size_t)r * n + s] << 16;
+            float got;
+            memcpy(&got, &bits, sizeof got);
+            double want = s < len ? exp((orig[(size_t)r * n + s] - mx) * 0.125) / sum : 0;
+            if (s < len ? fabs(got - want) > want / 256 : bits != 0) {
+              CHECK_MSG(0, "n %d causal %d vector %d row %d: p[%d] = %g, want %g", n, causal, vector,
+                        r, s, got, want);
+              bad = 1;
+            }
+          }
+        }
+        cur_free(scores);
+        cur_free(orig);
+        cur_free(p);
+      }
+}
+
 int main(int argc, char **argv) {
   test_init(argc, argv);
   RUN(hf_f32_quick_gelu_matches_reference);
@@ -243,5 +290,6 @@ int main(int argc, char **argv) {
   RUN(shape_mismatch_with_config_is_refused);
   RUN(missing_tensor_is_refused);
   RUN(folder_without_config_is_refused);
+  RUN(softmax_rows_match_a_double_softmax);
   return test_finish();
 }
