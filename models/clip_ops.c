@@ -153,17 +153,14 @@ CLONES void clip__softmax_row(float *row, int n, float scale) {
   for (int s = 0; s < n; s++) row[s] *= inv;
 }
 
-CLONES static void softmax_rows_plain(float *scores, int rows, int n, int causal, float scale,
-                                      uint16_t *p, int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < rows; r++) {
-    int len = causal ? r % n + 1 : n;
-    float *row = scores + (size_t)r * n;
-    uint16_t *pr = p + (size_t)r * n;
-    float inv = softmax_exp(row, len, scale);
-    for (int s = 0; s < len; s++) pr[s] = to_bf16(row[s] * inv);
-    for (int s = len; s < n; s++) pr[s] = 0;
-  }
+/* One row of the bf16 softmax: the first len of its n scores, the rest of
+** the n probabilities 0. */
+typedef void (*softmax_row_bf16_fn)(float *row, int len, int n, float scale, uint16_t *p);
+
+CLONES static void softmax_row_bf16_plain(float *row, int len, int n, float scale, uint16_t *p) {
+  float inv = softmax_exp(row, len, scale);
+  for (int s = 0; s < len; s++) p[s] = to_bf16(row[s] * inv);
+  for (int s = len; s < n; s++) p[s] = 0;
 }
 
 #ifdef CLIP_OPS_AVX512
@@ -191,57 +188,50 @@ static inline __mmask16 lanes(int i, int len) {
   return i >= len ? 0 : len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
 }
 
-/* softmax_rows_plain with masked AVX-512 steps: a row of 50 scores is four
-** steps, where the plain loop's vectors leave a two-value tail to scalar
-** code (with exp) in every row. */
-AVX512 static void softmax_rows_avx512(float *scores, int rows, int n, int causal, float scale,
-                                       uint16_t *p, int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < rows; r++) {
-    int len = causal ? r % n + 1 : n;
-    float *row = scores + (size_t)r * n;
-    uint16_t *pr = p + (size_t)r * n;
-    __m512 mx = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps();
-    for (int i = 0; i < len; i += 16) {
-      __mmask16 k = lanes(i, len);
-      mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, row + i));
-    }
-    __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sc = _mm512_set1_ps(scale);
-    for (int i = 0; i < len; i += 16) {
-      __mmask16 k = lanes(i, len);
-      __m512 e = exp_poly16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + i), top), sc));
-      e = _mm512_maskz_mov_ps(k, e);
-      _mm512_mask_storeu_ps(row + i, k, e);
-      acc = _mm512_add_ps(acc, e);
-    }
-    float part[16], sum = 0;
-    _mm512_storeu_ps(part, acc);
-    for (int j = 0; j < 16; j++) sum += part[j]; /* a fixed order, as sum16 */
-    __m512 inv = _mm512_set1_ps(1.0f / sum);
-    const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
-    for (int i = 0; i < n; i += 16) {
-      __mmask16 k = lanes(i, len);
-      __m512i u = _mm512_castps_si512(_mm512_maskz_mul_ps(k, _mm512_maskz_loadu_ps(k, row + i), inv));
-      /* to_bf16: round to nearest even on the bits */
-      u = _mm512_add_epi32(u, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
-      _mm256_mask_storeu_epi16(pr + i, lanes(i, n), _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
-    }
+/* softmax_row_bf16_plain in masked AVX-512 steps: a row of 50 scores is
+** four steps, where the plain loop's vectors leave a two-value tail to
+** scalar code (with exp) in every row. */
+AVX512 static void softmax_row_bf16_avx512(float *row, int len, int n, float scale, uint16_t *pr) {
+  __m512 mx = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps();
+  for (int i = 0; i < len; i += 16) {
+    __mmask16 k = lanes(i, len);
+    mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, row + i));
+  }
+  __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sc = _mm512_set1_ps(scale);
+  for (int i = 0; i < len; i += 16) {
+    __mmask16 k = lanes(i, len);
+    __m512 e = exp_poly16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + i), top), sc));
+    e = _mm512_maskz_mov_ps(k, e);
+    _mm512_mask_storeu_ps(row + i, k, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  float part[16], sum = 0;
+  _mm512_storeu_ps(part, acc);
+  for (int j = 0; j < 16; j++) sum += part[j]; /* a fixed order, as sum16 */
+  __m512 inv = _mm512_set1_ps(1.0f / sum);
+  const __m512i round = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+  for (int i = 0; i < n; i += 16) {
+    __mmask16 k = lanes(i, len);
+    __m512i u = _mm512_castps_si512(_mm512_maskz_mul_ps(k, _mm512_maskz_loadu_ps(k, row + i), inv));
+    /* to_bf16: round to nearest even on the bits */
+    u = _mm512_add_epi32(u, _mm512_add_epi32(round, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+    _mm256_mask_storeu_epi16(pr + i, lanes(i, n), _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
   }
 }
 #endif
 
 void clip__softmax_rows_bf16_as(float *scores, int rows, int n, int causal, float scale,
                                 uint16_t *p, int threads, int vector) {
-  if (threads < 1) threads = 1;
+  softmax_row_bf16_fn row = softmax_row_bf16_plain;
 #ifdef CLIP_OPS_AVX512
   if (vector && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl")) {
-    softmax_rows_avx512(scores, rows, n, causal, scale, p, threads);
-    return;
-  }
+      __builtin_cpu_supports("avx512vl"))
+    row = softmax_row_bf16_avx512;
 #endif
   (void)vector;
-  softmax_rows_plain(scores, rows, n, causal, scale, p, threads);
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+  for (int r = 0; r < rows; r++)
+    row(scores + (size_t)r * n, causal ? r % n + 1 : n, n, scale, p + (size_t)r * n);
 }
 
 void clip__softmax_rows_bf16(float *scores, int rows, int n, int causal, float scale,
