@@ -13,6 +13,7 @@
 */
 #include "clip_internal.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "curate.h"
@@ -66,6 +67,7 @@ static int residual_block(clip_model *m, const clip_tower *t, const clip_layer *
     return rc;
   clip__layernorm(ws->x, M, W, L->ln2_w, L->ln2_b, eps, ws->h, bf, m->threads);
   /* the MLP slice by slice (clip_model.c, mlp_split) */
+  assert(L->mlp_parts > 0);
   for (int p = 0; p < L->mlp_parts; p++)
     if ((rc = clip__mm_linear(m->mm, &L->fc1_part[p], ws->h, M, ws->big, act | CLIP_MM_OUT_ACT)) ||
         (rc = clip__mm_linear(m->mm, &L->fc2_part[p], ws->big, M, ws->x, CLIP_MM_ACCUM)))

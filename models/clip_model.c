@@ -252,6 +252,7 @@ void clip__model_randomize(clip_model *m, uint64_t seed) {
 ** layer falls back to a slower kernel), and each slice's hidden rows are
 ** still in the cache when fc2 reads them. */
 static int mlp_split(clip_layer *L, int parts) {
+  if (L->mlp_parts) return CUR_OK; /* split already */
   int F = L->fc1.out, W = L->fc1.in, f = F / parts;
   L->fc1_part = cur_calloc((size_t)parts, sizeof *L->fc1_part);
   L->fc2_part = cur_calloc((size_t)parts, sizeof *L->fc2_part);

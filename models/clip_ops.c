@@ -168,7 +168,8 @@ CLONES static void softmax_row_bf16_plain(float *row, int len, int n, float scal
 
 /* exp_poly on 16 lanes, the same steps (with fused multiply-adds). */
 AVX512 static inline __m512 exp_poly16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  /* max/min return their second operand on a NaN: a NaN stays one, as in exp_poly */
+  x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-87.0f), x));
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
@@ -195,7 +196,8 @@ AVX512 static void softmax_row_bf16_avx512(float *row, int len, int n, float sca
   __m512 mx = _mm512_set1_ps(-INFINITY), acc = _mm512_setzero_ps();
   for (int i = 0; i < len; i += 16) {
     __mmask16 k = lanes(i, len);
-    mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, row + i));
+    /* on a NaN score max keeps mx, as max16 keeps its lane */
+    mx = _mm512_mask_max_ps(mx, k, _mm512_maskz_loadu_ps(k, row + i), mx);
   }
   __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sc = _mm512_set1_ps(scale);
   for (int i = 0; i < len; i += 16) {
@@ -223,6 +225,7 @@ AVX512 static void softmax_row_bf16_avx512(float *row, int len, int n, float sca
 void clip__softmax_rows_bf16_as(float *scores, int rows, int n, int causal, float scale,
                                 uint16_t *p, int threads, int vector) {
   softmax_row_bf16_fn row = softmax_row_bf16_plain;
+  if (n < 1 || rows < 1) return;
 #ifdef CLIP_OPS_AVX512
   if (vector && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl"))

@@ -41,14 +41,15 @@
 
 /* 32-bit sums: 8 bits of sample, 2 of headroom for the negative lobes. */
 #define PRECISION_BITS 22
-/* The AVX2 loop's split of a weight (|k| <= 2^22 + a little: hi within
-** 12 bits, lo 11). */
+/* The AVX2 loop's split of a weight: |k| stays below 1.2 x 2^22 (a
+** pixel's normalised weights, the largest about 1.125), so hi is within 12
+** bits and lo within 11. */
 #define WEIGHT_LO_BITS 11
 
 /* Output pixels [first, first + n) of an axis: pixel i reads the input
 ** pixels [lo[i], lo[i] + taps[i]) with the weights k[i * ksize + t].
-** ksize is even and the weights past taps[i] are 0, so that the vector loop
-** may read taps in pairs. */
+** ksize is even and the weights past taps[i] are 0; the vector loop's
+** own copy of them is padded with zeros to whole steps of four. */
 typedef struct axis {
   int ksize;
   int *lo, *taps;
@@ -222,10 +223,11 @@ static int horizontal_avx2(const axis *ax, const unsigned char *src, int w, int 
   for (size_t i = 0; i < (size_t)s; i++)
     for (int t = 0; t < ax->ksize; t++) {
       int32_t k = ax->k[i * (size_t)ax->ksize + (size_t)t];
+      int32_t lo = k & ((1 << WEIGHT_LO_BITS) - 1), hi = (k - lo) / (1 << WEIGHT_LO_BITS); /* exact */
       int16_t *at = kx + (i * (size_t)steps + (size_t)(t / STEP_TAPS)) * 32 + t % 4 / 2 * 8 + t % 2;
       for (int c = 0; c < 4; c++) {
-        at[2 * c] = (int16_t)(k >> WEIGHT_LO_BITS); /* arithmetic: floor */
-        at[16 + 2 * c] = (int16_t)(k & ((1 << WEIGHT_LO_BITS) - 1));
+        at[2 * c] = (int16_t)hi;
+        at[16 + 2 * c] = (int16_t)lo;
       }
     }
   horizontal_rows_avx2(ax, kx, steps, src, w, bands, y0, y1, s, tmp, wide);

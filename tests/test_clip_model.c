@@ -243,20 +243,25 @@ TEST(unknown_fp32_gemm_override_is_refused) {
 TEST(softmax_rows_match_a_double_softmax) {
   static const int lengths[] = {1, 2, 15, 16, 17, 33, 50, 77};
   uint32_t seed = 12345;
+  if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
+    test_skip("no AVX-512 BW/VL here: the vector pass below runs the plain loop again");
   for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
     for (int causal = 0; causal < 2; causal++)
       for (int vector = 0; vector < 2; vector++) {
         int n = lengths[li], rows = 2 * n;
         float *scores = cur_mallocarray((size_t)rows * n, sizeof *scores);
         float *orig = cur_mallocarray((size_t)rows * n, sizeof *orig);
-        uint16_t *p = cur_mallocarray((size_t)rows * n, sizeof *p);
+        uint16_t *p = cur_mallocarray((size_t)rows * n + 16, sizeof *p); /* 16 guard values */
         REQUIRE(scores && orig && p);
+        for (int i = 0; i < 16; i++) p[(size_t)rows * n + i] = 0xbeef;
         for (int i = 0; i < rows * n; i++) {
           seed = seed * 1664525u + 1013904223u;
           orig[i] = scores[i] = (float)(seed >> 8) / (float)(1u << 24) * 40.0f - 20.0f;
         }
         clip__softmax_rows_bf16_as(scores, rows, n, causal, 0.125f, p, 2, vector);
         int bad = 0;
+        for (int i = 0; i < 16; i++)
+          CHECK_MSG(p[(size_t)rows * n + i] == 0xbeef, "n %d vector %d: wrote past the rows", n, vector);
         for (int r = 0; r < rows && !bad; r++) {
           int len = causal ? r % n + 1 : n;
           double mx = orig[(size_t)r * n], sum = 0;

@@ -186,9 +186,10 @@ static double gemm_bound(const clip_model *m, int batch, int bf16, double second
 ** the flags the forward pass gives it, each call on the next block's
 ** weights (as the forward pass reads them: the tower's 85 MB of weights do
 ** not stay in the caches, and one block's would). */
+#define LINEARS_MAX 512 /* ViT-H: 32 blocks of 4 MLP slices */
 typedef struct linear_job {
   clip_model *m;
-  const clip_linear *l[64];
+  const clip_linear *l[LINEARS_MAX];
   int n, calls, rows, flags;
   void *x, *y;
 } linear_job;
@@ -206,7 +207,7 @@ static void run_linear(void *ctx) {
 ** GFLOP/s. */
 static double gemms_alone(clip_model *m, int batch, double seconds) {
   const clip_tower *t = &m->tower[CLIP_VISION];
-  int S = t->cfg.seq, layers = t->cfg.layers < 64 ? t->cfg.layers : 64;
+  int S = t->cfg.seq, layers = t->cfg.layers;
   int act = m->cfg.act == CLIP_ACT_GELU ? CLIP_MM_GELU : CLIP_MM_QUICK_GELU;
   static const char *const names[] = {"qkv", "out", "fc1", "fc2", "patch"};
   const int flags[] = {CLIP_MM_OUT_ACT, CLIP_MM_ACCUM, act | CLIP_MM_OUT_ACT, CLIP_MM_ACCUM, 0};
@@ -216,17 +217,24 @@ static double gemms_alone(clip_model *m, int batch, double seconds) {
     linear_job j = {.m = m, .rows = batch * (i == 4 ? S - 1 : S), .flags = flags[i]};
     for (int b = 0; i < 4 && b < layers; b++) {
       const clip_layer *L = &t->layer[b];
-      for (int p = 0; p < (i < 2 ? 1 : L->mlp_parts) && j.n < 64; p++)
+      for (int p = 0; p < (i < 2 ? 1 : L->mlp_parts) && j.n < LINEARS_MAX; p++)
         j.l[j.n++] = i == 0 ? &L->qkv : i == 1 ? &L->out : i == 2 ? &L->fc1_part[p] : &L->fc2_part[p];
     }
     if (i == 4) j.l[j.n++] = &t->patch;
     j.x = pattern((size_t)j.rows * (size_t)j.l[0]->in, elem);
     j.y = pattern((size_t)j.rows * (size_t)j.l[0]->out, sizeof(float));
-    if (!j.x || !j.y) die("memory");
+    if (!j.x || !j.y) {
+      cur_free(j.x);
+      cur_free(j.y);
+      die("memory");
+      return 0;
+    }
     double flops = 2.0 * j.rows * j.l[0]->in * j.l[0]->out;
     double gf = time_gflops(run_linear, &j, flops, seconds / 5);
     printf("gemm_%s_gflops %.1f\n", names[i], gf);
-    per_batch += j.n * flops / (gf * 1e9); /* j.n: the calls a forward pass makes */
+    /* the calls a forward pass makes (j.l holds at most LINEARS_MAX of them) */
+    int calls = i == 4 ? 1 : layers * (i < 2 ? 1 : t->layer[0].mlp_parts);
+    per_batch += calls * flops / (gf * 1e9);
     cur_free(j.x);
     cur_free(j.y);
   }
