@@ -51,11 +51,11 @@ TEST(defaults_file_lists_every_option_of_every_stage) {
   }
   /* a few values as the docs give them (docs/stages/ingest.md, balance.md) */
   CHECK_NEAR(JSON_NUM(file, "seed"), 42, 0);
-  CHECK_NEAR(JSON_NUM(JSON_GET(file, "ingest"), "batch_size"), 2048, 0);
+  CHECK_NEAR(JSON_NUM(JSON_GET(file, "ingest"), "batch_size"), 16384, 0);
   CHECK_STR(JSON_STR(JSON_GET(file, "balance"), "target"), "median");
   cJSON_Delete(file);
   cur_free(text);
-  CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "batch_size"), 2048);
+  CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "batch_size"), 16384);
   CHECK_INT(cur_opt_int(cur_config_section(cfg, "ingest"), "keep_quarantined_bytes"), 1 << 20);
   cur_config_free(cfg);
   cur_free(path);

@@ -68,7 +68,7 @@ static const cur_option ingest_options[] = {
     {"keep_quarantined_bytes", CUR_OPT_INT, "1048576",
      "bytes of a quarantined file kept in the database (its start); the rest is dropped",
      cur_option_check_nonnegative},
-    {"batch_size", CUR_OPT_INT, "2048", "entries committed per transaction", cur_option_check_positive},
+    {"batch_size", CUR_OPT_INT, "16384", "entries committed per transaction", cur_option_check_positive},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* What the workers found out about one entry of a batch. */
