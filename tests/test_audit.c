@@ -448,6 +448,50 @@ TEST(manifest_rows_leave_out_the_leak_only) {
   cur_free(path);
 }
 
+/* cur_store_export_rows_each: what train reads row by row. */
+typedef struct row_count {
+  int n, stop_at, ordered, labelled, taken;
+  int64_t last;
+  cur_export_row kept;
+} row_count;
+
+static int count_row(void *ctx, cur_export_row *row) {
+  row_count *c = ctx;
+  c->ordered &= row->image_id > c->last;
+  c->labelled &= row->n_labels > 0 && row->split != NULL;
+  c->last = row->image_id;
+  if (++c->n == c->stop_at) return CUR_EINPUT;
+  if (c->n == 1 && c->taken == 0) { /* take the first row: the reader must not free it */
+    c->kept = *row;
+    *row = (cur_export_row){0};
+    c->taken = 1;
+  }
+  return CUR_OK;
+}
+
+/* The same 50 rows as above, one at a time in image id order, the last one
+** too; a row the callback takes is its own; an error stops the reading. */
+TEST(manifest_rows_one_at_a_time) {
+  char *path = test_scratch_path("a.db");
+  cur_store *st = NULL;
+  REQUIRE(path);
+  REQUIRE_OK(cur_store_open(path, &st));
+  row_count c = {.ordered = 1, .labelled = 1, .last = -1};
+  CHECK_OK(cur_store_export_rows_each(st, NULL, count_row, &c));
+  CHECK_INT(c.n, 51 - 1);
+  CHECK(c.ordered && c.labelled && c.taken);
+  CHECK(c.kept.sha256 != NULL && strlen(c.kept.sha256) == 64);
+  cur_export_row *one = cur_malloc(sizeof *one); /* freed as a one-row array */
+  REQUIRE(one);
+  *one = c.kept;
+  cur_export_rows_free(one, 1);
+  row_count stop = {.stop_at = 3, .ordered = 1, .labelled = 1, .last = -1, .taken = -1};
+  CHECK_INT(cur_store_export_rows_each(st, NULL, count_row, &stop), CUR_EINPUT);
+  CHECK_INT(stop.n, 3);
+  cur_store_close(st);
+  cur_free(path);
+}
+
 /* With a cosine threshold of 0.01 and the ratio test off (cosine_ratio
 ** 1000) nearly every kNN neighbour is a "pair",
 ** so the pairs chain most of the 51 images into groups far above 10: the
@@ -721,6 +765,7 @@ int main(int argc, char **argv) {
   RUN(embedding_pairs_ordinary_in_their_neighbourhood_do_not_count);
   RUN(flagged_shows_the_newest_audit_run_and_training_labels_ignore_it);
   RUN(manifest_rows_leave_out_the_leak_only);
+  RUN(manifest_rows_one_at_a_time);
   RUN(odd_aspect_flags_the_rare_aspect_not_a_common_second_mode);
   RUN(ivf_probing_every_cell_matches_exact_search);
   RUN(ivf_nprobe_is_the_least_that_reaches_the_target_on_held_out_rows);

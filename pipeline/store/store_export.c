@@ -61,6 +61,7 @@ static void row_clear(cur_export_row *r) {
   cur_free(r->source_path);
   cur_free(r->group_key);
   cur_free(r->crop);
+  *r = (cur_export_row){0}; /* cleared twice frees nothing twice */
 }
 
 void cur_export_rows_free(cur_export_row *rows, size_t n) {
@@ -99,40 +100,66 @@ static int label_add(sqlite3_stmt *s, cur_export_row *r) {
   return err;
 }
 
-/* Reads the bound statement's rows into *rows, one per image. */
-static int collect(cur_store *st, sqlite3_stmt *s, cur_export_row **rows, size_t *n) {
-  size_t count = 0, cap = 0;
-  int rc = CUR_OK, step = SQLITE_DONE;
+/* Steps the bound statement, assembling one image's row at a time from its
+** label rows, and hands each complete row to FN. */
+static int each_row(cur_store *st, sqlite3_stmt *s, cur_export_row_fn fn, void *ctx) {
+  cur_export_row row = {0};
+  int rc = CUR_OK, step = SQLITE_DONE, open = 0;
   while (rc == CUR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-    if (count == 0 || (*rows)[count - 1].image_id != sqlite3_column_int64(s, 0)) {
-      if (count == cap) {
-        cur_export_row *grown = cur_reallocarray(*rows, cap = cap ? cap * 2 : 256, sizeof *grown);
-        if (!grown) { rc = CUR_ENOMEM; break; }
-        *rows = grown;
-      }
-      rc = image_start(s, &(*rows)[count++]);
+    if (open && row.image_id != sqlite3_column_int64(s, 0)) {
+      rc = fn(ctx, &row);
+      row_clear(&row);
+      open = 0;
     }
-    if (rc == CUR_OK) rc = label_add(s, &(*rows)[count - 1]);
+    if (rc == CUR_OK && !open) {
+      open = 1;
+      rc = image_start(s, &row);
+    }
+    if (rc == CUR_OK) rc = label_add(s, &row);
   }
   if (rc == CUR_OK && step != SQLITE_DONE) rc = cur__db_error(st, "reading the manifest rows");
-  *n = count;
+  if (rc == CUR_OK && open) rc = fn(ctx, &row);
+  row_clear(&row);
   return rc;
+}
+
+int cur_store_export_rows_each(cur_store *st, const char *tasks_json, cur_export_row_fn fn,
+                               void *ctx) {
+  sqlite3_stmt *s = cur__stmt(st, export_rows_sql);
+  int rc = s ? cur__bind(st, s, "t", tasks_json) : CUR_EDB;
+  if (rc == CUR_OK) rc = each_row(st, s, fn, ctx);
+  if (s) sqlite3_reset(s);
+  return rc;
+}
+
+/* The rows collected into an array (cur_store_export_rows). */
+typedef struct row_array {
+  cur_export_row *rows;
+  size_t n, cap;
+} row_array;
+
+static int take_row(void *ctx, cur_export_row *row) {
+  row_array *a = ctx;
+  if (a->n == a->cap) {
+    cur_export_row *grown = cur_reallocarray(a->rows, a->cap = a->cap ? a->cap * 2 : 256, sizeof *grown);
+    if (!grown) return CUR_ENOMEM;
+    a->rows = grown;
+  }
+  a->rows[a->n++] = *row;
+  *row = (cur_export_row){0}; /* the array owns its strings now */
+  return CUR_OK;
 }
 
 int cur_store_export_rows(cur_store *st, const char *tasks_json, cur_export_row **rows,
                           size_t *n) {
-  sqlite3_stmt *s = cur__stmt(st, export_rows_sql);
-  cur_export_row *out = NULL;
-  size_t count = 0;
-  int rc = s ? cur__bind(st, s, "t", tasks_json) : CUR_EDB;
-  if (rc == CUR_OK) rc = collect(st, s, &out, &count);
-  if (s) sqlite3_reset(s);
+  row_array a = {0};
+  int rc = cur_store_export_rows_each(st, tasks_json, take_row, &a);
   if (rc) {
-    cur_export_rows_free(out, count);
+    cur_export_rows_free(a.rows, a.n);
     return rc;
   }
-  *rows = out;
-  *n = count;
+  *rows = a.rows;
+  *n = a.n;
   return CUR_OK;
 }
 

@@ -44,6 +44,13 @@ typedef struct cur_export_row {
 int cur_store_export_rows(cur_store *st, const char *tasks_json, cur_export_row **rows,
                           size_t *n);
 void cur_export_rows_free(cur_export_row *rows, size_t n);
+/* The same rows one at a time, in the same order, without holding them
+** all: FN gets each; the row is freed after FN returns, unless FN takes it
+** (copies the struct and zeroes *row).  A non-zero return from FN stops
+** the reading and is returned.  FN may read the store. */
+typedef int (*cur_export_row_fn)(void *ctx, cur_export_row *row);
+int cur_store_export_rows_each(cur_store *st, const char *tasks_json, cur_export_row_fn fn,
+                               void *ctx);
 
 /* Deletes the manifests rows of RUN_ID (a rerun records its files anew). */
 int cur_store_manifest_clear(cur_store *st, int64_t run_id);

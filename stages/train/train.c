@@ -217,25 +217,50 @@ static int human_label(const cur_export_label *l) {
   return l && (strcmp(l->source, "human") == 0 || strcmp(l->source, "review") == 0);
 }
 
-/* Adds the manifest rows of SPLIT to D: of train, every row with a label of
-** one of the tasks (its weight train.task's, else 1); of val and test, those
-** a person labelled for train.task. */
-static int load_split(trainer *t, const cur_export_row *rows, size_t n, const char *split,
-                      dataset *d) {
-  int rc = CUR_OK, held_out = strcmp(split, "train") != 0;
-  for (size_t i = 0; rc == CUR_OK && i < n; i++) {
-    const cur_export_label *main = label_of(t, &rows[i], 0);
-    if (strcmp(rows[i].split, split) != 0 || (held_out && !human_label(main))) continue;
-    int y[HEAD_MAX_TASKS], any = 0;
-    for (int task = 0; task < d->tasks; task++) {
-      const cur_export_label *l = label_of(t, &rows[i], task);
-      y[task] = l ? l->class_idx : -1;
-      any |= l != NULL;
-    }
-    if (any)
-      rc = add_row(t, d, rows[i].image_id, y, main ? (float)main->weight : 1.0f, 0, &t->missing);
+/* Adds manifest row R to D: of train, a row with a label of one of the
+** tasks (its weight train.task's, else 1); held out (val and test), one a
+** person labelled for train.task. */
+static int add_manifest_row(trainer *t, dataset *d, const cur_export_row *r, int held_out) {
+  const cur_export_label *main = label_of(t, r, 0);
+  if (held_out && !human_label(main)) return CUR_OK;
+  int y[HEAD_MAX_TASKS], any = 0;
+  for (int task = 0; task < d->tasks; task++) {
+    const cur_export_label *l = label_of(t, r, task);
+    y[task] = l ? l->class_idx : -1;
+    any |= l != NULL;
   }
-  return rc;
+  return any ? add_row(t, d, r->image_id, y, main ? (float)main->weight : 1.0f, 0, &t->missing)
+             : CUR_OK;
+}
+
+/* One pass over the manifest's rows (cur_store_export_rows_each) fills
+** train's rows, val's (into eval) and test's (appended to eval after). */
+typedef struct split_sets {
+  trainer *t;
+  dataset *test;
+} split_sets;
+
+static int take_manifest_row(void *ctx, cur_export_row *r) {
+  split_sets *s = ctx;
+  trainer *t = s->t;
+  if (strcmp(r->split, "train") == 0) return add_manifest_row(t, &t->train, r, 0);
+  if (strcmp(r->split, "val") == 0) return add_manifest_row(t, &t->eval, r, 1);
+  if (strcmp(r->split, "test") == 0) return add_manifest_row(t, s->test, r, 1);
+  return CUR_OK;
+}
+
+/* Appends FROM's rows to D (the same number of tasks). */
+static int dataset_append(dataset *d, const dataset *from) {
+  for (int i = 0; i < from->n; i++) {
+    int rc = grow(d);
+    if (rc) return rc;
+    d->row[d->n] = from->row[i];
+    memcpy(d->y + (size_t)d->n * d->tasks, from->y + (size_t)i * from->tasks,
+           (size_t)d->tasks * sizeof *d->y);
+    d->w[d->n] = from->w[i];
+    d->ids[d->n++] = from->ids[i];
+  }
+  return CUR_OK;
 }
 
 /* The raw-label baseline's rows: the human and review labels of the train
@@ -261,8 +286,9 @@ static void dataset_free(dataset *d) {
   *d = (dataset){.tasks = tasks};
 }
 
-/* Every dataset from ROWS (the manifest's) and the raw labels, anew. */
-static int load_sets(trainer *t, const cur_export_row *rows, size_t n) {
+/* Every dataset from the manifest's rows (FILTER: their tasks, read row by
+** row, never all held at once) and the raw labels, anew. */
+static int load_sets(trainer *t, const char *filter) {
   dataset_free(&t->train);
   dataset_free(&t->raw);
   dataset_free(&t->eval);
@@ -270,10 +296,12 @@ static int load_sets(trainer *t, const cur_export_row *rows, size_t n) {
   t->train.tasks = t->n_tasks;
   t->raw.tasks = t->eval.tasks = 1;
   t->missing = 0;
-  int rc = load_split(t, rows, n, "train", &t->train);
-  if (rc == CUR_OK) rc = load_split(t, rows, n, "val", &t->eval);
+  dataset test = {.tasks = 1};
+  split_sets sets = {t, &test};
+  int rc = cur_store_export_rows_each(cur_run_store(t->run), filter, take_manifest_row, &sets);
   t->n_val = t->eval.n;
-  if (rc == CUR_OK) rc = load_split(t, rows, n, "test", &t->eval);
+  if (rc == CUR_OK) rc = dataset_append(&t->eval, &test);
+  dataset_free(&test);
   return rc ? rc : load_raw(t);
 }
 
@@ -382,9 +410,6 @@ static int technique(trainer *t, const char *task, const char *decision, const c
 static int load(trainer *t) {
   const cJSON *opt = cur_run_options(t->run);
   const char *task = cur_opt_str(opt, "task");
-  cur_store *st = cur_run_store(t->run);
-  cur_export_row *rows = NULL;
-  size_t n = 0;
   int rc = technique(t, task, "ema", "train.ema_decay", cur_opt_num(opt, "ema_decay") > 0, &t->use_ema);
   if (rc == CUR_OK)
     rc = technique(t, task, "multitask", "train.tasks",
@@ -396,11 +421,10 @@ static int load(trainer *t) {
   if (rc == CUR_OK) rc = pick_model(t);
   char *filter = NULL;
   if (rc == CUR_OK) rc = task_filter(task, others, &filter);
-  if (rc == CUR_OK) rc = cur_store_export_rows(st, filter, &rows, &n);
-  if (rc == CUR_OK) rc = load_sets(t, rows, n);
+  if (rc == CUR_OK) rc = load_sets(t, filter);
   /* rows made after the embed stage ran (augmented variants) have none yet */
   if (rc == CUR_OK && t->missing && (rc = cur_embedder_fill_newest(t->run, "train", t->missing)) == CUR_OK)
-    rc = load_sets(t, rows, n);
+    rc = load_sets(t, filter);
   if (rc == CUR_OK && t->missing)
     rc = cur_errorc(CUR_ESTATE, "train: %lld rows of the manifest have no embedding for model %s",
                     (long long)t->missing, t->model);
@@ -416,7 +440,6 @@ static int load(trainer *t) {
       cur_warn("train: UDA: %lld pairs left out: no embedding for model %s", (long long)skipped,
                t->model);
   }
-  cur_export_rows_free(rows, n);
   cur_free(filter);
   return rc;
 }
