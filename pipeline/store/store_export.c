@@ -141,9 +141,11 @@ typedef struct row_array {
 static int take_row(void *ctx, cur_export_row *row) {
   row_array *a = ctx;
   if (a->n == a->cap) {
-    cur_export_row *grown = cur_reallocarray(a->rows, a->cap = a->cap ? a->cap * 2 : 256, sizeof *grown);
+    size_t cap = a->cap ? a->cap * 2 : 256;
+    cur_export_row *grown = cur_reallocarray(a->rows, cap, sizeof *grown);
     if (!grown) return CUR_ENOMEM;
     a->rows = grown;
+    a->cap = cap;
   }
   a->rows[a->n++] = *row;
   *row = (cur_export_row){0}; /* the array owns its strings now */

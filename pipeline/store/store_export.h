@@ -47,7 +47,8 @@ void cur_export_rows_free(cur_export_row *rows, size_t n);
 /* The same rows one at a time, in the same order, without holding them
 ** all: FN gets each; the row is freed after FN returns, unless FN takes it
 ** (copies the struct and zeroes *row).  A non-zero return from FN stops
-** the reading and is returned.  FN may read the store. */
+** the reading and is returned.  FN may read the store; it must not write
+** the tables the manifest reads, nor read the manifest's rows again. */
 typedef int (*cur_export_row_fn)(void *ctx, cur_export_row *row);
 int cur_store_export_rows_each(cur_store *st, const char *tasks_json, cur_export_row_fn fn,
                                void *ctx);

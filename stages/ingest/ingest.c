@@ -33,7 +33,6 @@
 ** (batch_size) is separate. */
 #define READ_ENTRIES 64
 #define READ_BYTES (8u << 20)
-#define BATCH_BYTES (64u << 20)  /* a transaction also ends at this many bytes read */
 
 static int check_classes(const cJSON *v, const char *name) {
   for (const cJSON *task = v->child; task; task = task->next) {
@@ -285,7 +284,7 @@ static int remember_entry(void *ctx, const char *path, int64_t image_id) {
 }
 
 /* Records the reader's batches in source order, BATCH_SIZE entries or
-** BATCH_BYTES (or the rest of the source) per transaction; Ctrl-C stops
+** INGEST_BATCH_BYTES (or the rest of the source) per transaction; Ctrl-C stops
 ** after a commit. */
 static int record_batches(ingest *g, cur_entry_reader *reader, int batch_size) {
   int rc = CUR_OK, open = 0, pending = 0;  /* entries recorded in the open transaction */
@@ -299,7 +298,7 @@ static int record_batches(ingest *g, cur_entry_reader *reader, int batch_size) {
     pending += g->batch->n;
     /* a source that fails midway (last is set) keeps what was read before;
     ** the caller marks it failed */
-    if (rc == CUR_OK && (pending >= batch_size || bytes >= BATCH_BYTES || g->batch->last)) {
+    if (rc == CUR_OK && (pending >= batch_size || bytes >= INGEST_BATCH_BYTES || g->batch->last)) {
       if ((rc = cur_store_commit(g->st)) == CUR_OK) cur_run_progress_add(g->run, pending);
       open = pending = 0;
       bytes = 0;

@@ -51,6 +51,7 @@ typedef struct crops {
   char decode_why[256];       /* non-empty when it could not be decoded */
   /* what became of the boxes, for the closing line */
   int64_t made, before, small, low, bad;
+  size_t written;             /* bytes of the crops in the open transaction */
 } crops;
 
 /* Adds an entry of the source (cur_store_entries_of callback). */
@@ -167,6 +168,7 @@ static int add_crop(crops *c, const cur_box *b, long at, const cur_crop_parent *
       .transform = transform, .status = "ok", .run_id = cur_run_id(g->run)};
   if (!p->group_key && (rc = cur_store_crop_group(g->st, c->ids[at], p->sha256))) goto cleanup;
   if ((rc = cur_store_image_add(g->st, &row, &id, &added))) goto cleanup;
+  c->written += len;
   char reason[64];
   snprintf(reason, sizeof reason, "same content as image %lld", (long long)id);
   rc = cur_store_entry_add(g->st, g->source_id, key, id, added ? "ingested" : "duplicate",
@@ -229,7 +231,8 @@ static int by_image(const void *a, const void *b) {
   return d ? d : (i > j) - (i < j);
 }
 
-/* Takes every box in image order, committing every batch_size boxes. */
+/* Takes every box in image order, committing every batch_size boxes or
+** INGEST_BATCH_BYTES of crops. */
 static int take_boxes(crops *c) {
   size_t n = cur_boxfile_count(c->bf), *order = cur_mallocarray(n ? n : 1, sizeof *order);
   size_t batch = (size_t)c->g->batch_size, pending = 0;  /* boxes taken in the open transaction */
@@ -244,8 +247,9 @@ static int take_boxes(crops *c) {
   for (size_t i = 0; rc == CUR_OK && i < n; i++) {
     if (!open && (rc = cur_store_begin(c->g->st)) == CUR_OK) open = 1;
     if (rc == CUR_OK && (rc = take_box(c, cur_boxfile_box(c->bf, order[i]))) == CUR_OK) pending++;
-    if (rc == CUR_OK && (pending == batch || i + 1 == n)) {
+    if (rc == CUR_OK && (pending == batch || c->written >= INGEST_BATCH_BYTES || i + 1 == n)) {
       open = 0;
+      c->written = 0;
       if ((rc = cur_store_commit(c->g->st)) == CUR_OK) cur_run_progress_add(c->g->run, (int64_t)pending);
       pending = 0;
       if (rc == CUR_OK && cur_interrupted()) rc = CUR_EINTR;

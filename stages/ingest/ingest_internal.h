@@ -12,6 +12,10 @@
 #include "strmap.h"
 
 /* State of one source while it is ingested. */
+/* A transaction also ends once its entries (or box crops) reach this many
+** bytes, whatever batch_size says: the WAL holds them until the commit. */
+#define INGEST_BATCH_BYTES (64u << 20)
+
 typedef struct ingest {
   cur_run *run;
   cur_store *st;

@@ -1,7 +1,8 @@
 /* train.c -- the train stage: fits a classifier head on the manifest's
 ** training rows and evaluates it on the test split.
 **
-** The rows are the export stage's (cur_store_export_rows for train.task):
+** The rows are the export stage's (read one at a time with
+** cur_store_export_rows_each, for train.task):
 ** the balanced training rows with their weights, and the labelled test
 ** rows.  Features are the rows' embeddings for train.model, held as the
 ** half floats they are stored as and standardised, a minibatch at a time as
