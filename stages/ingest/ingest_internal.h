@@ -11,11 +11,11 @@
 #include "store.h"
 #include "strmap.h"
 
-/* State of one source while it is ingested. */
 /* A transaction also ends once its entries (or box crops) reach this many
 ** bytes, whatever batch_size says: the WAL holds them until the commit. */
 #define INGEST_BATCH_BYTES (64u << 20)
 
+/* State of one source while it is ingested. */
 typedef struct ingest {
   cur_run *run;
   cur_store *st;
