@@ -9,6 +9,7 @@
 */
 #include "fuzz_targets.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,13 +21,28 @@
 /* Small enough that a decompression bomb costs milliseconds. */
 #define FUZZ_MAX_BYTES (1 << 20)
 
+/* True when C starts the \xNN escape cur_path_display writes for a byte
+** that is not UTF-8 (a raw "\x" is written "\\x", so its backslash is
+** followed by another). */
+static int escape_at(const char *c) {
+  return c[0] == '\\' && c[1] == 'x' && isxdigit((unsigned char)c[2]) &&
+         isxdigit((unsigned char)c[3]);
+}
+
 /* True when display path P starts at the root or has a ".." component.  Not
 ** cur_path_unsafe, which judges raw names: in the display form a backslash
-** may start an \xNN escape of a non-UTF-8 byte ("\x9Cat/a.gif" is safe). */
+** may start an \xNN escape of a non-UTF-8 byte, part of its component
+** ("\x9Cat/a.gif" and "..\xF4/a.jpg" are safe); any other backslash
+** separates components, as in raw names. */
 static int leaves_source(const char *p) {
   if (p[0] == '/') return 1;
-  for (const char *c = p; *c; c += strcspn(c, "/\\"), c += *c != 0)
-    if (strncmp(c, "..", 2) == 0 && (c[2] == 0 || c[2] == '/' || c[2] == '\\')) return 1;
+  const char *c = p;
+  while (*c) {
+    const char *end = c;
+    while (*end && *end != '/' && (*end != '\\' || escape_at(end))) end += escape_at(end) ? 4 : 1;
+    if (end - c == 2 && c[0] == '.' && c[1] == '.') return 1;
+    c = *end ? end + 1 : end;
+  }
   return 0;
 }
 
